@@ -1,0 +1,63 @@
+// Package store defines Coffer's one transactional storage interface: an
+// ordered key-value space with serializable transactions. Domain packages keep
+// their records and secondary indexes in it; backends (SQLite, PostgreSQL, the
+// in-memory fake) implement it and pass the conformance suite in storetest.
+//
+// Keys are plain text and visible in the backing database, so they may hold
+// identifiers and names but never secret material. Values are opaque bytes;
+// in a running server every value passes through the barrier, which seals it
+// with AES-256-GCM bound to its key.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned by Get when no value is stored under the key.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned by Update when the transaction lost a race with a
+// concurrent writer and could not be retried within the backend's budget.
+// Callers map it to 409 Conflict.
+var ErrConflict = errors.New("store: transaction conflict")
+
+// MaxKeyLen bounds the length of a key in bytes; longer keys are refused.
+const MaxKeyLen = 1024
+
+// Store is a transactional ordered key-value store.
+//
+// Update runs fn in a serializable read-write transaction and commits it when
+// fn returns nil; the commit is durable when Update returns. A backend may run
+// fn more than once when it must retry a conflict, so fn must have no effects
+// outside the transaction. View runs fn in a read-only snapshot.
+type Store interface {
+	View(ctx context.Context, fn func(Reader) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Reader reads inside a transaction.
+type Reader interface {
+	// Get returns the value stored under key, or ErrNotFound.
+	Get(key string) ([]byte, error)
+	// List returns, in ascending byte order of key, the entries whose key has
+	// the given prefix and sorts strictly after `after` (when after is not
+	// empty). limit <= 0 means no limit.
+	List(prefix, after string, limit int) ([]Entry, error)
+}
+
+// Tx reads and writes inside a read-write transaction.
+type Tx interface {
+	Reader
+	// Put stores value under key, replacing any previous value.
+	Put(key string, value []byte) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(key string) error
+}
+
+// Entry is one key and its value.
+type Entry struct {
+	Key   string
+	Value []byte
+}

@@ -1,0 +1,86 @@
+// Package ocid makes and checks Oracle Cloud IDs (OCIDs), the identifiers of
+// every resource Coffer serves: ocid1.<type>.<realm>.<region>.<unique>.
+// The unique part is 60 characters of lowercase base32 from crypto/rand, so
+// OCIDs cannot be guessed.
+package ocid
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+)
+
+// Realm is the realm segment Coffer writes in every OCID.
+const Realm = "oc1"
+
+// Resource types, as OCI spells them in OCIDs.
+const (
+	Tenancy         = "tenancy"
+	Compartment     = "compartment"
+	User            = "user"
+	Group           = "group"
+	DynamicGroup    = "dynamicgroup"
+	Policy          = "policy"
+	Membership      = "groupmembership"
+	Vault           = "vault"
+	Key             = "key"
+	KeyVersion      = "keyversion"
+	Secret          = "vaultsecret"
+	WrappingKey     = "wrappingkey"
+	KmsEndpointHint = "kms"
+)
+
+var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// New returns a fresh OCID of the given resource type in region. The tenancy
+// and identity types carry an empty region segment, as in OCI.
+func New(resourceType, region string) string {
+	var b [38]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("ocid: crypto/rand failed: " + err.Error())
+	}
+	unique := enc.EncodeToString(b[:])[:60]
+	switch resourceType {
+	case Tenancy, Compartment, User, Group, DynamicGroup, Policy, Membership:
+		region = ""
+	}
+	return "ocid1." + resourceType + "." + Realm + "." + region + "." + unique
+}
+
+// TypeOf returns the resource-type segment of id, or "" when id is not an OCID.
+func TypeOf(id string) string {
+	if !Valid(id) {
+		return ""
+	}
+	parts := strings.SplitN(id, ".", 4)
+	return parts[1]
+}
+
+// Valid reports whether id has the shape of an OCID: ocid1 and at least four
+// more dot-separated segments of [a-z0-9-_], the last one non-empty, and at
+// most 255 bytes.
+func Valid(id string) bool {
+	if len(id) > 255 || !strings.HasPrefix(id, "ocid1.") {
+		return false
+	}
+	parts := strings.Split(id, ".")
+	if len(parts) < 5 || parts[1] == "" || parts[len(parts)-1] == "" {
+		return false
+	}
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Short returns the unique (last) segment of an OCID, used in host names
+// such as <short>-management.kms.<domain>.
+func Short(id string) string {
+	i := strings.LastIndexByte(id, '.')
+	return id[i+1:]
+}

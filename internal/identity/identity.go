@@ -1,0 +1,377 @@
+// Package identity keeps Coffer's identity records: the tenancy, its
+// compartment tree, users and their API keys, groups and memberships,
+// dynamic groups and policies. It resolves API keys to principals for
+// authentication and hands the policy engine a snapshot of what it needs.
+//
+// Records are JSON in the store under identity/...; unique names are kept
+// as index keys written in the same transaction as the record.
+package identity
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/authn"
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// Lifecycle states of identity resources.
+const (
+	StateActive   = "ACTIVE"
+	StateInactive = "INACTIVE"
+	StateDeleted  = "DELETED"
+)
+
+// Storage keys.
+const (
+	keyTenancy     = "identity/tenancy"
+	prefixUser     = "identity/user/"
+	prefixAPIKey   = "identity/apikey/" // <user>/<fingerprint>
+	prefixGroup    = "identity/group/"
+	prefixMember   = "identity/membership/"
+	prefixUserGrp  = "identity/usergroup/" // <user>/<group> -> membership id
+	prefixPolicy   = "identity/policy/"
+	prefixCompart  = "identity/compartment/"
+	prefixDynGroup = "identity/dynamicgroup/"
+	prefixName     = "identity/name/" // <kind>/<parent>/<name> -> id
+)
+
+// ErrNotBootstrapped means the store holds no tenancy yet.
+var ErrNotBootstrapped = errors.New("identity: no tenancy")
+
+// Tenancy is the root of everything.
+type Tenancy struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	HomeRegion  string    `json:"homeRegion"`
+	TimeCreated time.Time `json:"timeCreated"`
+}
+
+// Compartment is a node of the tree under the tenancy.
+type Compartment struct {
+	ID           string            `json:"id"`
+	ParentID     string            `json:"compartmentId"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	State        string            `json:"lifecycleState"`
+	TimeCreated  time.Time         `json:"timeCreated"`
+	FreeformTags map[string]string `json:"freeformTags,omitempty"`
+	ETag         string            `json:"etag"`
+}
+
+// User is a person or program with API keys.
+type User struct {
+	ID           string            `json:"id"`
+	TenancyID    string            `json:"compartmentId"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	Email        string            `json:"email,omitempty"`
+	State        string            `json:"lifecycleState"`
+	TimeCreated  time.Time         `json:"timeCreated"`
+	FreeformTags map[string]string `json:"freeformTags,omitempty"`
+	ETag         string            `json:"etag"`
+}
+
+// APIKey is a user's RSA public key.
+type APIKey struct {
+	UserID      string    `json:"userId"`
+	Fingerprint string    `json:"fingerprint"`
+	PublicPEM   string    `json:"keyValue"`
+	State       string    `json:"lifecycleState"`
+	TimeCreated time.Time `json:"timeCreated"`
+}
+
+// Group gathers users for policies.
+type Group struct {
+	ID           string            `json:"id"`
+	TenancyID    string            `json:"compartmentId"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	State        string            `json:"lifecycleState"`
+	TimeCreated  time.Time         `json:"timeCreated"`
+	FreeformTags map[string]string `json:"freeformTags,omitempty"`
+	ETag         string            `json:"etag"`
+}
+
+// Membership puts a user in a group.
+type Membership struct {
+	ID          string    `json:"id"`
+	TenancyID   string    `json:"compartmentId"`
+	UserID      string    `json:"userId"`
+	GroupID     string    `json:"groupId"`
+	State       string    `json:"lifecycleState"`
+	TimeCreated time.Time `json:"timeCreated"`
+}
+
+// DynamicGroup matches instance and resource principals by a rule.
+type DynamicGroup struct {
+	ID           string            `json:"id"`
+	TenancyID    string            `json:"compartmentId"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	MatchingRule string            `json:"matchingRule"`
+	State        string            `json:"lifecycleState"`
+	TimeCreated  time.Time         `json:"timeCreated"`
+	FreeformTags map[string]string `json:"freeformTags,omitempty"`
+	ETag         string            `json:"etag"`
+}
+
+// Policy is a named list of statements attached to a compartment.
+type Policy struct {
+	ID            string            `json:"id"`
+	CompartmentID string            `json:"compartmentId"`
+	Name          string            `json:"name"`
+	Description   string            `json:"description"`
+	Statements    []string          `json:"statements"`
+	VersionDate   string            `json:"versionDate,omitempty"`
+	State         string            `json:"lifecycleState"`
+	TimeCreated   time.Time         `json:"timeCreated"`
+	FreeformTags  map[string]string `json:"freeformTags,omitempty"`
+	ETag          string            `json:"etag"`
+}
+
+// Snapshot is what the policy engine needs to compile policies.
+type Snapshot struct {
+	TenancyID     string
+	Compartments  []Compartment
+	Groups        []Group
+	DynamicGroups []DynamicGroup
+	Policies      []Policy
+}
+
+// Service reads and writes identity records.
+type Service struct {
+	st     store.Store
+	now    func() time.Time
+	region string
+
+	// generation counts identity writes made through this Service; caches
+	// keyed on it are dropped when it moves.
+	generation atomic.Uint64
+	keysMu     sync.RWMutex
+	keysGen    uint64
+	keys       map[authn.APIKeyID]cachedKey
+	onChange   []func()
+}
+
+type cachedKey struct {
+	pub       *rsa.PublicKey
+	principal *authz.Principal
+}
+
+// New returns a Service over st. now may be nil (time.Now).
+func New(st store.Store, region string, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, now: now, region: region, keys: map[authn.APIKeyID]cachedKey{}}
+}
+
+// OnChange registers fn to run after every identity write (for example to
+// recompile policies). fn must be quick.
+func (s *Service) OnChange(fn func()) { s.onChange = append(s.onChange, fn) }
+
+// Changed records that identity data changed. Callers that write identity
+// records outside this Service's methods must call it.
+func (s *Service) Changed() {
+	s.generation.Add(1)
+	for _, fn := range s.onChange {
+		fn()
+	}
+}
+
+// Generation returns a counter that moves on every identity write.
+func (s *Service) Generation() uint64 { return s.generation.Load() }
+
+func getJSON(r store.Reader, key string, v any) error {
+	b, err := r.Get(key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("identity: decode %s: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(tx store.Tx, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("identity: encode %s: %w", key, err)
+	}
+	return tx.Put(key, b)
+}
+
+func listJSON[T any](r store.Reader, prefix string) ([]T, error) {
+	entries, err := r.List(prefix, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(entries))
+	for _, e := range entries {
+		var v T
+		if err := json.Unmarshal(e.Value, &v); err != nil {
+			return nil, fmt.Errorf("identity: decode %s: %w", e.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Tenancy returns the tenancy, or ErrNotBootstrapped.
+func (s *Service) Tenancy(ctx context.Context) (Tenancy, error) {
+	var t Tenancy
+	err := s.st.View(ctx, func(r store.Reader) error { return getJSON(r, keyTenancy, &t) })
+	if errors.Is(err, store.ErrNotFound) {
+		return t, ErrNotBootstrapped
+	}
+	return t, err
+}
+
+// LookupAPIKey implements authn.KeyLookup.
+func (s *Service) LookupAPIKey(ctx context.Context, id authn.APIKeyID) (*rsa.PublicKey, *authz.Principal, error) {
+	gen := s.generation.Load()
+	s.keysMu.RLock()
+	if s.keysGen == gen {
+		if c, ok := s.keys[id]; ok {
+			s.keysMu.RUnlock()
+			return c.pub, c.principal, nil
+		}
+	}
+	s.keysMu.RUnlock()
+
+	var (
+		tenancy Tenancy
+		user    User
+		key     APIKey
+		groups  []string
+	)
+	err := s.st.View(ctx, func(r store.Reader) error {
+		if err := getJSON(r, keyTenancy, &tenancy); err != nil {
+			return err
+		}
+		if tenancy.ID != id.TenancyID {
+			return errors.New("unknown tenancy")
+		}
+		if err := getJSON(r, prefixUser+id.UserID, &user); err != nil {
+			return err
+		}
+		if user.State != StateActive {
+			return errors.New("user is not active")
+		}
+		if err := getJSON(r, prefixAPIKey+id.UserID+"/"+id.Fingerprint, &key); err != nil {
+			return err
+		}
+		if key.State != StateActive {
+			return errors.New("api key is not active")
+		}
+		entries, err := r.List(prefixUserGrp+id.UserID+"/", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			groups = append(groups, e.Key[len(prefixUserGrp+id.UserID+"/"):])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity: api key: %w", err)
+	}
+	pub, err := ParseRSAPublicKeyPEM(key.PublicPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &authz.Principal{Type: authz.PrincipalUser, ID: user.ID, TenancyID: tenancy.ID, GroupIDs: groups,
+		Attributes: map[string]string{"user.name": user.Name}}
+	s.keysMu.Lock()
+	if s.keysGen != gen {
+		s.keys = map[authn.APIKeyID]cachedKey{}
+		s.keysGen = gen
+	}
+	s.keys[id] = cachedKey{pub: pub, principal: p}
+	s.keysMu.Unlock()
+	return pub, p, nil
+}
+
+// ParseRSAPublicKeyPEM parses an RSA public key in PEM (PKIX or PKCS#1).
+func ParseRSAPublicKeyPEM(text string) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode([]byte(text))
+	if block == nil {
+		return nil, errs.E(errs.Invalid, "key is not a PEM-encoded public key")
+	}
+	if pub, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
+		if rsaPub, ok := pub.(*rsa.PublicKey); ok {
+			return rsaPub, nil
+		}
+		return nil, errs.E(errs.Invalid, "key is not an RSA public key")
+	}
+	pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "key is not a valid RSA public key")
+	}
+	return pub, nil
+}
+
+// Snapshot returns the current compartments, groups, dynamic groups and
+// policies.
+func (s *Service) Snapshot(ctx context.Context) (Snapshot, error) {
+	var snap Snapshot
+	err := s.st.View(ctx, func(r store.Reader) error {
+		var t Tenancy
+		if err := getJSON(r, keyTenancy, &t); err != nil {
+			return err
+		}
+		snap.TenancyID = t.ID
+		var err error
+		if snap.Compartments, err = listJSON[Compartment](r, prefixCompart); err != nil {
+			return err
+		}
+		if snap.Groups, err = listJSON[Group](r, prefixGroup); err != nil {
+			return err
+		}
+		if snap.DynamicGroups, err = listJSON[DynamicGroup](r, prefixDynGroup); err != nil {
+			return err
+		}
+		snap.Policies, err = listJSON[Policy](r, prefixPolicy)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return snap, ErrNotBootstrapped
+	}
+	return snap, err
+}
+
+// CompartmentExists reports whether id names the tenancy or an active
+// compartment.
+func (s *Service) CompartmentExists(ctx context.Context, id string) (bool, error) {
+	found := false
+	err := s.st.View(ctx, func(r store.Reader) error {
+		var t Tenancy
+		if err := getJSON(r, keyTenancy, &t); err != nil {
+			return err
+		}
+		if t.ID == id {
+			found = true
+			return nil
+		}
+		var c Compartment
+		err := getJSON(r, prefixCompart+id, &c)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		found = err == nil && c.State == StateActive
+		return err
+	})
+	return found, err
+}

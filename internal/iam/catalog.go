@@ -50,8 +50,8 @@ const maxPerms = 128
 // permSet is a set of permissions.
 type permSet [maxPerms / 64]uint64
 
-func (s *permSet) add(p perm)          { s[p/64] |= 1 << (p % 64) }
-func (s permSet) has(p perm) bool      { return s[p/64]&(1<<(p%64)) != 0 }
+func (s *permSet) add(p perm)     { s[p/64] |= 1 << (p % 64) }
+func (s permSet) has(p perm) bool { return s[p/64]&(1<<(p%64)) != 0 }
 func (s permSet) union(o permSet) permSet {
 	for i := range s {
 		s[i] |= o[i]

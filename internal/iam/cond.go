@@ -44,27 +44,27 @@ var knownVars = map[string]struct {
 
 func init() {
 	builtin := map[string]varKind{
-		"request.user.id":                         varUserID,
-		"request.user.name":                       varUserName,
-		"request.groups.id":                       varGroupsID,
-		"request.principal.type":                  varPrincipalType,
-		"request.principal.id":                    varPrincipalID,
-		"request.principal.compartment.id":        varPrincipalCompartmentID,
-		"request.operation":                       varOperation,
-		"request.permission":                      varPermission,
-		"request.utc-timestamp":                   varTimestamp,
-		"request.utc-timestamp.month-of-year":     varMonth,
-		"request.utc-timestamp.day-of-month":      varDayOfMonth,
-		"request.utc-timestamp.day-of-week":       varDayOfWeek,
-		"request.utc-timestamp.time-of-day":       varTimeOfDay,
-		"target.compartment.id":                   varTargetCompartmentID,
-		"target.compartment.name":                 varTargetCompartmentName,
-		"target.tenant.id":                        varTenantID,
-		"target.vault.id":                         varVaultID,
-		"target.key.id":                           varKeyID,
-		"target.secret.name":                      varSecretName,
-		"target.secret.id":                        varSecretID,
-		"target.secret.ocid":                      varSecretID, // the old page's name (reference 8)
+		"request.user.id":                     varUserID,
+		"request.user.name":                   varUserName,
+		"request.groups.id":                   varGroupsID,
+		"request.principal.type":              varPrincipalType,
+		"request.principal.id":                varPrincipalID,
+		"request.principal.compartment.id":    varPrincipalCompartmentID,
+		"request.operation":                   varOperation,
+		"request.permission":                  varPermission,
+		"request.utc-timestamp":               varTimestamp,
+		"request.utc-timestamp.month-of-year": varMonth,
+		"request.utc-timestamp.day-of-month":  varDayOfMonth,
+		"request.utc-timestamp.day-of-week":   varDayOfWeek,
+		"request.utc-timestamp.time-of-day":   varTimeOfDay,
+		"target.compartment.id":               varTargetCompartmentID,
+		"target.compartment.name":             varTargetCompartmentName,
+		"target.tenant.id":                    varTenantID,
+		"target.vault.id":                     varVaultID,
+		"target.key.id":                       varKeyID,
+		"target.secret.name":                  varSecretName,
+		"target.secret.id":                    varSecretID,
+		"target.secret.ocid":                  varSecretID, // the old page's name (reference 8)
 	}
 	for name, k := range builtin {
 		knownVars[name] = struct {

@@ -726,7 +726,6 @@ func (e *Engine) fastAllow(req *authz.Request) (authz.Decision, bool) {
 	return d, true
 }
 
-
 // Holder holds the current engine and swaps in a new one atomically when
 // policies, groups or compartments change: each request sees one consistent
 // snapshot, and the next request sees the change. It implements

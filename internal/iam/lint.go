@@ -64,7 +64,7 @@ func Lint(statements []string, opts LintOptions) []Finding {
 		}
 		if r.broad(opts.TenancyID) {
 			out = append(out, Finding{Index: i, Text: dg.MatchingRule, Code: "broad-rule",
-				Reason: fmt.Sprintf("dynamic group %q matches every instance or resource of its kind in the tenancy (nothing narrows it to a compartment below the root, an OCID or a tag value)", dg.Name),
+				Reason:     fmt.Sprintf("dynamic group %q matches every instance or resource of its kind in the tenancy (nothing narrows it to a compartment below the root, an OCID or a tag value)", dg.Name),
 				Suggestion: "ALL {resource.type = 'fnfunc', resource.compartment.id = '<ocid of the application compartment>'}"})
 		}
 	}

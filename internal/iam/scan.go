@@ -53,7 +53,9 @@ type scanner struct {
 	pos int // 0-based byte offset
 }
 
-func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v' }
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v'
+}
 
 // isSpecial reports the punctuation that ends a word.
 func isSpecial(b byte) bool {

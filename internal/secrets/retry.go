@@ -1,0 +1,85 @@
+package secrets
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// Retry tokens (opc-retry-token) make creates and actions idempotent for 24
+// hours, as in OCI: the same token with the same request returns the first
+// result without doing the work again; the same token with a different
+// request is refused with errs.InvalidatedRetry (409 InvalidatedRetryToken).
+// A token is scoped by operation and target (the vault for CreateSecret, the
+// secret otherwise), so one token reused across different secrets does not
+// collide.
+//
+// The stored record holds only a SHA-256 of the token (in its key) and an
+// HMAC of the request keyed by the token itself (in its value): the request
+// may carry secret content, and without the token the HMAC cannot be tested
+// against guesses.
+
+// RetryTokenTTL is how long a retry token is remembered.
+const RetryTokenTTL = 24 * time.Hour
+
+// MaxRetryTokenLen is OCI's limit on opc-retry-token.
+const MaxRetryTokenLen = 64
+
+type retryRecord struct {
+	Fingerprint []byte    `json:"fp"`
+	ResultID    string    `json:"result"`
+	Expires     time.Time `json:"expires"`
+}
+
+type retryScope struct {
+	key string
+	fp  []byte
+}
+
+// newRetryScope returns nil when no token was given.
+func newRetryScope(op, target, token string, req any) (*retryScope, error) {
+	if token == "" {
+		return nil, nil
+	}
+	if len(token) > MaxRetryTokenLen {
+		return nil, errs.E(errs.Invalid, "opc-retry-token is longer than %d characters", MaxRetryTokenLen)
+	}
+	h := sha256.Sum256([]byte("coffer/retry-token/v1\x00" + token))
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, errs.Wrap(errs.Internal, err, "encoding the request fingerprint")
+	}
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte(op + "\x00" + target + "\x00"))
+	m.Write(body)
+	clear(body)
+	return &retryScope{key: prefixRetry + op + "/" + target + "/" + hex.EncodeToString(h[:]), fp: m.Sum(nil)}, nil
+}
+
+// check returns the earlier result id when this is a replay.
+func (rs *retryScope) check(r store.Reader, now time.Time) (string, bool, error) {
+	if rs == nil {
+		return "", false, nil
+	}
+	var rec retryRecord
+	ok, err := getJSON(r, rs.key, &rec)
+	if err != nil || !ok || !now.Before(rec.Expires) {
+		return "", false, err
+	}
+	if !hmac.Equal(rec.Fingerprint, rs.fp) {
+		return "", false, errs.E(errs.InvalidatedRetry, "the retry token was already used for a different request")
+	}
+	return rec.ResultID, true, nil
+}
+
+func (rs *retryScope) put(tx store.Tx, resultID string, now time.Time) error {
+	if rs == nil {
+		return nil
+	}
+	return putJSON(tx, rs.key, retryRecord{Fingerprint: rs.fp, ResultID: resultID, Expires: now.Add(RetryTokenTTL)})
+}

@@ -1,0 +1,226 @@
+package secrets
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// GetSecretVersion returns one version's metadata.
+func (s *Service) GetSecretVersion(ctx context.Context, secretID string, n int64) (*SecretVersion, error) {
+	var out SecretVersion
+	err := s.view(ctx, func(r store.Reader) error {
+		rec, err := loadSecret(r, secretID)
+		if err != nil {
+			return err
+		}
+		v, err := loadVersion(r, secretID, n)
+		if err != nil {
+			return err
+		}
+		out = presentVersion(rec, v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListSecretVersions lists a secret's versions, deleted ones included,
+// sorted by version number (DESC by default).
+func (s *Service) ListSecretVersions(ctx context.Context, req ListVersionsRequest) ([]SecretVersion, string, error) {
+	return s.listVersions(ctx, req, false)
+}
+
+// ListSecretBundleVersions is ListSecretVersions for the retrieval API: it
+// answers 404 for a secret that is pending deletion or deleted, as bundle
+// reads do.
+func (s *Service) ListSecretBundleVersions(ctx context.Context, req ListVersionsRequest) ([]SecretVersion, string, error) {
+	return s.listVersions(ctx, req, true)
+}
+
+func (s *Service) listVersions(ctx context.Context, req ListVersionsRequest, readable bool) ([]SecretVersion, string, error) {
+	limit, err := checkLimit(req.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	if req.SortBy != "" && req.SortBy != SortByVersionNumber {
+		return nil, "", errs.E(errs.Invalid, "sortBy must be VERSION_NUMBER")
+	}
+	order := req.SortOrder
+	if order == "" {
+		order = SortDesc
+	}
+	if order != SortAsc && order != SortDesc {
+		return nil, "", errs.E(errs.Invalid, "sortOrder must be ASC or DESC")
+	}
+	cur, err := decodeVersionCursor(req.Page, order)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []SecretVersion
+	err = s.view(ctx, func(r store.Reader) error {
+		out = nil
+		rec, err := loadSecret(r, req.SecretID)
+		if err != nil {
+			return err
+		}
+		if readable && (rec.LifecycleState == StatePendingDeletion || rec.LifecycleState == StateDeleted) {
+			return errSecretNotFound()
+		}
+		vers, err := loadVersions(r, req.SecretID)
+		if err != nil {
+			return err
+		}
+		for _, v := range vers {
+			if cur != nil && (order == SortAsc && v.Number <= cur.Number || order == SortDesc && v.Number >= cur.Number) {
+				continue
+			}
+			out = append(out, presentVersion(rec, v))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if order == SortDesc {
+		slices.Reverse(out)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeToken(versionTokenPrefix, versionCursor{Order: order, Number: out[limit-1].VersionNumber})
+	}
+	return out, next, nil
+}
+
+// ScheduleSecretDeletion moves an ACTIVE secret to PENDING_DELETION; it is
+// deleted at TimeOfDeletion (default 30 days, 1–30 days ahead). Readers lose
+// access at once; the name stays taken until the deletion completes.
+func (s *Service) ScheduleSecretDeletion(ctx context.Context, req ScheduleDeletionRequest) (*Secret, error) {
+	now := s.clock()
+	at, err := deletionTime(req.TimeOfDeletion, now)
+	if err != nil {
+		return nil, err
+	}
+	return s.mutateSecret(ctx, req.SecretID, req.IfMatch, func(rec *secretRecord) error {
+		if err := mutable(rec, now); err != nil {
+			return err
+		}
+		rec.LifecycleState, rec.Lease, rec.LeaseUntil = StatePendingDeletion, "", time.Time{}
+		rec.TimeOfDeletion = &at
+		return nil
+	})
+}
+
+// CancelSecretDeletion returns a PENDING_DELETION secret to ACTIVE.
+func (s *Service) CancelSecretDeletion(ctx context.Context, secretID, ifMatch string) (*Secret, error) {
+	return s.mutateSecret(ctx, secretID, ifMatch, func(rec *secretRecord) error {
+		if rec.LifecycleState != StatePendingDeletion {
+			return errs.E(errs.IncorrectState, "secret is %s, not PENDING_DELETION", rec.LifecycleState)
+		}
+		rec.LifecycleState = StateActive
+		rec.TimeOfDeletion = nil
+		return nil
+	})
+}
+
+func (s *Service) mutateSecret(ctx context.Context, id, ifMatch string, fn func(*secretRecord) error) (*Secret, error) {
+	now := s.clock()
+	var out *Secret
+	err := s.update(ctx, func(tx store.Tx) error {
+		rec, err := loadSecret(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(ifMatch, rec.ETag); err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		rec.ETag = newETag()
+		if err := putJSON(tx, secretKey(id), rec); err != nil {
+			return err
+		}
+		out, err = present(tx, rec, now)
+		return err
+	})
+	return out, err
+}
+
+// ScheduleSecretVersionDeletion schedules a DEPRECATED version for deletion
+// (default 30 days, 1–30 days ahead); it is unreadable at once. IfMatch is
+// compared with the version's ETag.
+func (s *Service) ScheduleSecretVersionDeletion(ctx context.Context, req ScheduleDeletionRequest) (*SecretVersion, error) {
+	now := s.clock()
+	at, err := deletionTime(req.TimeOfDeletion, now)
+	if err != nil {
+		return nil, err
+	}
+	return s.mutateVersion(ctx, req.SecretID, req.VersionNumber, req.IfMatch, func(rec *secretRecord, v *versionRecord) error {
+		if err := mutable(rec, now); err != nil {
+			return err
+		}
+		if v.TimeOfDeletion != nil {
+			return errs.E(errs.IncorrectState, "secret version %d is already scheduled for deletion", v.Number)
+		}
+		if !rec.Stages.deprecated(v.Number) {
+			return errs.E(errs.Invalid, "only DEPRECATED versions can be scheduled for deletion; version %d is %v", v.Number, rec.Stages.stagesOf(v.Number))
+		}
+		v.TimeOfDeletion = &at
+		return nil
+	})
+}
+
+// CancelSecretVersionDeletion cancels a version's scheduled deletion.
+func (s *Service) CancelSecretVersionDeletion(ctx context.Context, secretID string, n int64, ifMatch string) (*SecretVersion, error) {
+	now := s.clock()
+	return s.mutateVersion(ctx, secretID, n, ifMatch, func(rec *secretRecord, v *versionRecord) error {
+		if err := mutable(rec, now); err != nil {
+			return err
+		}
+		if v.TimeOfDeletion == nil {
+			return errs.E(errs.IncorrectState, "secret version %d is not scheduled for deletion", v.Number)
+		}
+		v.TimeOfDeletion = nil
+		return nil
+	})
+}
+
+func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch string, fn func(*secretRecord, *versionRecord) error) (*SecretVersion, error) {
+	var out SecretVersion
+	err := s.update(ctx, func(tx store.Tx) error {
+		rec, err := loadSecret(tx, id)
+		if err != nil {
+			return err
+		}
+		v, err := loadVersion(tx, id, n)
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(ifMatch, v.ETag); err != nil {
+			return err
+		}
+		if v.Deleted {
+			return errs.E(errs.IncorrectState, "secret version %d is deleted", n)
+		}
+		if err := fn(rec, v); err != nil {
+			return err
+		}
+		v.ETag = newETag()
+		if err := putJSON(tx, versionKey(id, n), v); err != nil {
+			return err
+		}
+		out = presentVersion(rec, v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-vault/coffer/internal/server"
+)
+
+func newServerCommand() *cobra.Command {
+	var cfg server.Config
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Coffer server",
+		Long: `Run the Coffer server.
+
+With --dev it needs nothing else: it creates a data directory (or uses
+--data-dir), an unseal key file, a tenancy with an administrator, and an OCI
+SDK config file, and prints how to use them. Without --dev it needs
+--data-dir and an unseal source: --unseal-key-file or ` + server.UnsealKeyEnv + `.`,
+		Example: `  coffer server --dev
+  coffer server --dev --data-dir ./coffer-data --listen 127.0.0.1:8420
+  COFFER_UNSEAL_KEY=... coffer server --data-dir /var/lib/coffer --listen 0.0.0.0:8420 --kms-domain vault.example.com`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return err
+			}
+			cfg.Log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cfg.Out = cmd.OutOrStdout()
+			if cfg.UnsealKey == "" {
+				cfg.UnsealKey = os.Getenv(server.UnsealKeyEnv)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if cfg.Dev {
+				srv.PrintInstructions()
+			}
+			cfg.Log.Info("coffer server ready", "endpoint", srv.URL(), "data_dir", srv.DataDir())
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cfg.Log.Info("coffer server stopping")
+			return srv.Close(shutdownCtx)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&cfg.Dev, "dev", false, "development mode: bootstrap a tenancy and keep the unseal key in the data directory")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "data directory (dev default: a new temporary directory)")
+	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address of the main endpoint")
+	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config")
+	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
+	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}

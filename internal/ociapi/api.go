@@ -1,0 +1,332 @@
+// Package ociapi is the OCI wire layer's shared machinery: routing an
+// operation to its handler, request ids, body limits, signature
+// authentication, JSON decoding with field-naming errors, OCI error bodies
+// from one table, etags, opc-retry-token replay, pagination headers and one
+// log line per request. The per-service handlers live in subpackages
+// (kmsvault, ...) and call the domain packages; none of this touches SQL.
+package ociapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/errs"
+)
+
+// DefaultMaxBody is the largest request body accepted when API.MaxBody is 0.
+const DefaultMaxBody = 1 << 20
+
+// Verifier authenticates a request whose body has been read.
+type Verifier interface {
+	Verify(ctx context.Context, r *http.Request, body []byte) (*authz.Principal, error)
+}
+
+// API holds what every handler shares.
+type API struct {
+	Verifier    Verifier
+	Authorizer  authz.Authorizer
+	RetryTokens *RetryTokens // nil disables opc-retry-token replay
+	Log         *slog.Logger
+	// Audit receives one record per authorization decision; nil uses Log.
+	Audit   *slog.Logger
+	MaxBody int64
+}
+
+// HandlerFunc serves one operation.
+type HandlerFunc func(c *Call) error
+
+// Route describes one operation.
+type Route struct {
+	Pattern   string // a net/http pattern, e.g. "GET /20180608/vaults/{vaultId}"
+	Operation string // the OCI operation name, e.g. "GetVault"
+	// RetryToken marks operations whose opc-retry-token is honoured.
+	RetryToken bool
+	Handler    HandlerFunc
+}
+
+// Mux is what routes register on.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Register adds routes to mux, each wrapped in the request pipeline.
+func (a *API) Register(mux Mux, routes ...Route) {
+	for _, rt := range routes {
+		mux.Handle(rt.Pattern, a.wrap(rt))
+	}
+}
+
+type ctxKey int
+
+const vaultKey ctxKey = 1
+
+// WithVault records the vault whose endpoint a request arrived on.
+func WithVault(ctx context.Context, vaultID string) context.Context {
+	return context.WithValue(ctx, vaultKey, vaultID)
+}
+
+// Call is one request in flight.
+type Call struct {
+	W         http.ResponseWriter
+	R         *http.Request
+	Body      []byte
+	Principal *authz.Principal
+	RequestID string
+	Operation string
+	// VaultID is the vault whose management or crypto endpoint the request
+	// arrived on; empty on the main endpoint.
+	VaultID string
+
+	api       *API
+	decision  string
+	replied   bool
+	status    int
+	principal string
+}
+
+// Context returns the request's context.
+func (c *Call) Context() context.Context { return c.R.Context() }
+
+// Decode decodes the JSON body into v.
+func (c *Call) Decode(v any) error { return DecodeJSON(c.Body, v) }
+
+// DecodeOptional decodes the body into v when there is one; an empty body
+// leaves v unchanged.
+func (c *Call) DecodeOptional(v any) error {
+	if len(c.Body) == 0 {
+		return nil
+	}
+	return DecodeJSON(c.Body, v)
+}
+
+// Authorize asks the authorizer about req (Principal and Operation are
+// filled in). A denial is the same 404 a missing resource gets; the reason
+// goes to the audit log only.
+func (c *Call) Authorize(req authz.Request) error {
+	req.Principal = c.Principal
+	req.Operation = c.Operation
+	d, err := c.api.Authorizer.Authorize(c.Context(), req)
+	if err != nil {
+		return fmt.Errorf("authorize %s: %w", c.Operation, err)
+	}
+	audit := c.api.Audit
+	if audit == nil {
+		audit = c.api.Log
+	}
+	attrs := []any{"request_id", c.RequestID, "operation", c.Operation, "principal", c.principal,
+		"compartment", req.CompartmentID, "allowed", d.Allowed}
+	if !d.Allowed {
+		attrs = append(attrs, "reason", d.Reason)
+		if len(d.Missing) > 0 {
+			attrs = append(attrs, "missing", d.Missing)
+		}
+		if d.Suggestion != "" {
+			attrs = append(attrs, "suggestion", d.Suggestion)
+		}
+	}
+	audit.LogAttrs(c.Context(), slog.LevelInfo, "authorization", slogAttrs(attrs)...)
+	if !d.Allowed {
+		c.decision = "deny"
+		return errs.E(errs.NotFound, "Authorization failed or requested resource not found.")
+	}
+	c.decision = "allow"
+	return nil
+}
+
+func slogAttrs(kv []any) []slog.Attr {
+	out := make([]slog.Attr, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, slog.Any(kv[i].(string), kv[i+1]))
+	}
+	return out
+}
+
+// Reply writes v as JSON with status 200 and, when etag is not empty, an
+// etag header.
+func (c *Call) Reply(etag string, v any) error { return c.ReplyStatus(http.StatusOK, etag, v) }
+
+// ReplyStatus writes v as JSON with the given status.
+func (c *Call) ReplyStatus(status int, etag string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s response: %w", c.Operation, err)
+	}
+	if etag != "" {
+		c.W.Header().Set("etag", etag)
+	}
+	c.W.Header().Set("Content-Type", "application/json")
+	c.W.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	c.W.WriteHeader(status)
+	_, _ = c.W.Write(body)
+	c.replied, c.status = true, status
+	return nil
+}
+
+// ReplyEmpty writes a response with no body (operations without a response
+// model), with an etag header when etag is not empty.
+func (c *Call) ReplyEmpty(status int, etag string) error {
+	if etag != "" {
+		c.W.Header().Set("etag", etag)
+	}
+	c.W.WriteHeader(status)
+	c.replied, c.status = true, status
+	return nil
+}
+
+// ReplyList writes a list page: a bare JSON array and opc-next-page when
+// there is a next page.
+func (c *Call) ReplyList(items any, next string) error {
+	if next != "" {
+		c.W.Header().Set("opc-next-page", next)
+	}
+	return c.Reply("", items)
+}
+
+// IfMatch returns the if-match header.
+func (c *Call) IfMatch() string { return c.R.Header.Get("if-match") }
+
+// Query returns a query parameter.
+func (c *Call) Query(name string) string { return c.R.URL.Query().Get(name) }
+
+// QueryInt returns an integer query parameter; absent is 0.
+func (c *Call) QueryInt(name string) (int, error) {
+	s := c.Query(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errs.E(errs.Invalid, "query parameter %s must be an integer", name)
+	}
+	return n, nil
+}
+
+// PathValue returns a path wildcard.
+func (c *Call) PathValue(name string) string { return c.R.PathValue(name) }
+
+func (a *API) maxBody() int64 {
+	if a.MaxBody > 0 {
+		return a.MaxBody
+	}
+	return DefaultMaxBody
+}
+
+func (a *API) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c := &Call{W: w, R: r, RequestID: requestID(r), Operation: rt.Operation, api: a}
+		if v, ok := r.Context().Value(vaultKey).(string); ok {
+			c.VaultID = v
+		}
+		w.Header().Set("opc-request-id", c.RequestID)
+		defer func() {
+			if p := recover(); p != nil {
+				// The panic value may hold request data; log only its type
+				// and the stack.
+				a.Log.Error("panic serving request", "request_id", c.RequestID, "operation", c.Operation,
+					"panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+				if !c.replied {
+					a.writeError(c, errs.E(errs.Internal, "internal error"))
+				}
+			}
+			a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("request_id", c.RequestID), slog.String("operation", c.Operation),
+				slog.String("method", r.Method), slog.Int("status", c.status),
+				slog.Duration("latency", time.Since(start)), slog.String("principal", c.principal),
+				slog.String("decision", c.decision))
+		}()
+		if err := a.serve(c, rt); err != nil {
+			a.writeError(c, err)
+		}
+	})
+}
+
+func (a *API) serve(c *Call, rt Route) error {
+	r := c.R
+	body, err := io.ReadAll(http.MaxBytesReader(c.W, r.Body, a.maxBody()))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errs.E(errs.TooLarge, "the request body is larger than %d bytes", a.maxBody())
+		}
+		return errs.Wrap(errs.CannotParse, err, "the request body could not be read")
+	}
+	c.Body = body
+	p, err := a.Verifier.Verify(r.Context(), r, body)
+	if err != nil {
+		a.Log.Info("authentication failed", "request_id", c.RequestID, "operation", c.Operation, "reason", err.Error())
+		return err
+	}
+	c.Principal = p
+	c.principal = p.ID
+	if rt.RetryToken && a.RetryTokens != nil {
+		if token := r.Header.Get("opc-retry-token"); token != "" {
+			return a.RetryTokens.Do(c, token, rt.Handler)
+		}
+	}
+	return rt.Handler(c)
+}
+
+func (a *API) writeError(c *Call, err error) {
+	status, body := classify(err)
+	if status >= 500 {
+		a.Log.Error("request failed", "request_id", c.RequestID, "operation", c.Operation, "error", err.Error())
+	} else if status != http.StatusUnauthorized {
+		a.Log.Debug("request refused", "request_id", c.RequestID, "operation", c.Operation, "error", err.Error())
+	}
+	if c.replied {
+		return
+	}
+	if status == http.StatusTooManyRequests {
+		c.W.Header().Set("Retry-After", "1")
+	}
+	b, _ := json.Marshal(body)
+	c.W.Header().Set("Content-Type", "application/json")
+	c.W.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	c.W.WriteHeader(status)
+	_, _ = c.W.Write(b)
+	c.replied, c.status = true, status
+}
+
+// WriteError writes an OCI error body for requests that never reach a
+// route (unknown paths, the health check's neighbours).
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	id := requestID(r)
+	w.Header().Set("opc-request-id", id)
+	status, body := classify(err)
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// requestID echoes a well-formed client opc-request-id or makes one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("opc-request-id"); id != "" && len(id) <= 98 && isTokenSafe(id) {
+		return id
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func isTokenSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/' || c == ':') {
+			return false
+		}
+	}
+	return true
+}

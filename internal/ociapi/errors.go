@@ -1,0 +1,74 @@
+package ociapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/coffer-vault/coffer/internal/authn"
+	"github.com/coffer-vault/coffer/internal/errs"
+)
+
+type statusCode struct {
+	status int
+	code   string
+}
+
+// errorTable is the one place where error kinds become OCI statuses and
+// codes. The codes are the ones the OCI SDK reacts to (reference 2.5): for
+// example 409 IncorrectState is retried by the SDK, 409 Conflict is not.
+var errorTable = map[errs.Kind]statusCode{
+	errs.Internal:           {http.StatusInternalServerError, "InternalServerError"},
+	errs.Invalid:            {http.StatusBadRequest, "InvalidParameter"},
+	errs.Missing:            {http.StatusBadRequest, "MissingParameter"},
+	errs.CannotParse:        {http.StatusBadRequest, "CannotParseRequest"},
+	errs.LimitExceeded:      {http.StatusBadRequest, "LimitExceeded"},
+	errs.RelatedNotFound:    {http.StatusBadRequest, "RelatedResourceNotAuthorizedOrNotFound"},
+	errs.Unauthenticated:    {http.StatusUnauthorized, "NotAuthenticated"},
+	errs.NotFound:           {http.StatusNotFound, "NotAuthorizedOrNotFound"},
+	errs.NoRoute:            {http.StatusNotFound, "NotFound"},
+	errs.MethodNotAllowed:   {http.StatusMethodNotAllowed, "MethodNotAllowed"},
+	errs.Conflict:           {http.StatusConflict, "Conflict"},
+	errs.IncorrectState:     {http.StatusConflict, "IncorrectState"},
+	errs.AlreadyExists:      {http.StatusConflict, "NotAuthorizedOrResourceAlreadyExists"},
+	errs.InvalidatedRetry:   {http.StatusConflict, "InvalidatedRetryToken"},
+	errs.PreconditionFailed: {http.StatusPreconditionFailed, "NoEtagMatch"},
+	errs.TooLarge:           {http.StatusRequestEntityTooLarge, "RequestEntityTooLarge"},
+	errs.TooManyRequests:    {http.StatusTooManyRequests, "TooManyRequests"},
+	errs.NotImplemented:     {http.StatusNotImplemented, "MethodNotImplemented"},
+	errs.Unavailable:        {http.StatusServiceUnavailable, "ServiceUnavailable"},
+}
+
+// notAuthenticatedMessage is the one body every authentication failure gets,
+// so a caller cannot tell which check failed.
+const notAuthenticatedMessage = "The required information to complete authentication was not provided or was incorrect."
+
+// ErrorBody is the JSON body of every OCI error.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// classify turns any error into the status and body the caller sees. Only
+// messages of *errs.Error reach the caller; anything else is a 500 with a
+// generic message, so internal details never leak.
+func classify(err error) (int, ErrorBody) {
+	if errors.Is(err, authn.ErrNotAuthenticated) {
+		return http.StatusUnauthorized, ErrorBody{Code: "NotAuthenticated", Message: notAuthenticatedMessage}
+	}
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		return http.StatusInternalServerError, ErrorBody{Code: "InternalServerError", Message: "Internal error; the request id identifies it in the server log."}
+	}
+	sc, ok := errorTable[e.Kind]
+	if !ok {
+		sc = errorTable[errs.Internal]
+	}
+	msg := e.Msg
+	if e.Kind == errs.Internal {
+		msg = "Internal error; the request id identifies it in the server log."
+	}
+	if e.Kind == errs.Unauthenticated {
+		msg = notAuthenticatedMessage
+	}
+	return sc.status, ErrorBody{Code: sc.code, Message: msg}
+}

@@ -1,0 +1,76 @@
+package ociapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/coffer-vault/coffer/internal/errs"
+)
+
+// DecodeJSON decodes a request body into v. Errors are errs.CannotParse or
+// errs.Invalid with a message that names the field and never echoes the
+// value (a body may carry secret content).
+func DecodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errs.E(errs.CannotParse, "the request body is empty; a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errs.E(errs.CannotParse, "the request body has data after the JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return errs.E(errs.CannotParse, "the request body must be a JSON object, not a %s", typeErr.Value)
+		}
+		return errs.E(errs.Invalid, "field %q: expected %s, got a JSON %s", field, jsonTypeName(typeErr.Type.String()), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return errs.E(errs.CannotParse, "the request body is not valid JSON (at byte %d)", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return errs.E(errs.CannotParse, "the request body is truncated JSON")
+	}
+	// Errors from custom UnmarshalJSON methods (SDK polymorphic types,
+	// SDKTime) do not carry a field; their text names the type, not the
+	// value, so it is safe to show.
+	msg := err.Error()
+	if len(msg) > 200 || strings.ContainsAny(msg, "\"") {
+		msg = "a field has a value of the wrong form"
+	}
+	return errs.E(errs.Invalid, "the request body could not be decoded: %s", msg)
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case strings.Contains(goType, "SDKTime"), strings.Contains(goType, "time.Time"):
+		return "an RFC 3339 timestamp"
+	case strings.HasPrefix(goType, "*"):
+		return jsonTypeName(goType[1:])
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "an integer"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "string" || strings.HasSuffix(goType, "Enum"):
+		return "a string"
+	case goType == "bool":
+		return "a boolean"
+	case strings.HasPrefix(goType, "map"):
+		return "an object"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	}
+	return fmt.Sprintf("an object (%s)", goType[strings.LastIndexByte(goType, '.')+1:])
+}

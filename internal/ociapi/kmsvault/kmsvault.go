@@ -1,0 +1,234 @@
+// Package kmsvault serves the OCI KmsVaultClient operations (vaults on the
+// regional kms endpoint) over the kms domain.
+package kmsvault
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/keymanagement"
+
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/kms"
+	"github.com/coffer-vault/coffer/internal/ociapi"
+)
+
+// Endpoints gives a vault's management and crypto endpoint URLs.
+type Endpoints interface {
+	VaultEndpoints(v kms.Vault) (management, crypto string)
+	// Opened is told about a new vault so its endpoints start serving.
+	Opened(ctx context.Context, v kms.Vault) error
+}
+
+// Compartments says whether a compartment exists.
+type Compartments interface {
+	CompartmentExists(ctx context.Context, id string) (bool, error)
+}
+
+// Handlers serves the vault operations.
+type Handlers struct {
+	KMS          *kms.Service
+	Endpoints    Endpoints
+	Compartments Compartments
+}
+
+// Routes returns the KmsVaultClient routes.
+func (h *Handlers) Routes() []ociapi.Route {
+	return []ociapi.Route{
+		{Pattern: "POST /20180608/vaults", Operation: "CreateVault", RetryToken: true, Handler: h.create},
+		{Pattern: "GET /20180608/vaults", Operation: "ListVaults", Handler: h.list},
+		{Pattern: "GET /20180608/vaults/{vaultId}", Operation: "GetVault", Handler: h.get},
+		{Pattern: "PUT /20180608/vaults/{vaultId}", Operation: "UpdateVault", Handler: h.update},
+		{Pattern: "POST /20180608/vaults/{vaultId}/actions/scheduleDeletion", Operation: "ScheduleVaultDeletion", RetryToken: true, Handler: h.scheduleDeletion},
+		{Pattern: "POST /20180608/vaults/{vaultId}/actions/cancelDeletion", Operation: "CancelVaultDeletion", RetryToken: true, Handler: h.cancelDeletion},
+		{Pattern: "GET /20180608/vaults/{vaultId}/usage", Operation: "GetVaultUsage", Handler: h.usage},
+	}
+}
+
+// Model converts a vault to the SDK's model.
+func (h *Handlers) Model(v kms.Vault) keymanagement.Vault {
+	mgmt, crypto := h.Endpoints.VaultEndpoints(v)
+	m := keymanagement.Vault{
+		Id:                 common.String(v.ID),
+		CompartmentId:      common.String(v.CompartmentID),
+		DisplayName:        common.String(v.DisplayName),
+		LifecycleState:     keymanagement.VaultLifecycleStateEnum(v.State),
+		VaultType:          keymanagement.VaultVaultTypeEnum(v.VaultType),
+		TimeCreated:        &common.SDKTime{Time: v.TimeCreated},
+		ManagementEndpoint: common.String(mgmt),
+		CryptoEndpoint:     common.String(crypto),
+		WrappingkeyId:      common.String(v.WrappingKeyID),
+		FreeformTags:       v.FreeformTags,
+		DefinedTags:        v.DefinedTags,
+		IsPrimary:          common.Bool(true),
+		IsVaultReplicable:  common.Bool(false),
+	}
+	if m.FreeformTags == nil {
+		m.FreeformTags = map[string]string{}
+	}
+	if m.DefinedTags == nil {
+		m.DefinedTags = map[string]map[string]interface{}{}
+	}
+	if v.TimeOfDeletion != nil {
+		m.TimeOfDeletion = &common.SDKTime{Time: *v.TimeOfDeletion}
+	}
+	return m
+}
+
+func (h *Handlers) summary(v kms.Vault) keymanagement.VaultSummary {
+	m := h.Model(v)
+	return keymanagement.VaultSummary{
+		Id: m.Id, CompartmentId: m.CompartmentId, DisplayName: m.DisplayName,
+		LifecycleState:     keymanagement.VaultSummaryLifecycleStateEnum(v.State),
+		VaultType:          keymanagement.VaultSummaryVaultTypeEnum(v.VaultType),
+		TimeCreated:        m.TimeCreated,
+		ManagementEndpoint: m.ManagementEndpoint, CryptoEndpoint: m.CryptoEndpoint,
+		FreeformTags: m.FreeformTags, DefinedTags: m.DefinedTags,
+	}
+}
+
+func resource(v kms.Vault) *authz.Resource {
+	return &authz.Resource{ID: v.ID, Name: v.DisplayName, CompartmentID: v.CompartmentID, VaultID: v.ID}
+}
+
+// load reads the vault named in the path and authorizes the operation on it.
+func (h *Handlers) load(c *ociapi.Call) (kms.Vault, error) {
+	v, err := h.KMS.GetVault(c.Context(), c.PathValue("vaultId"))
+	if err != nil {
+		return v, err
+	}
+	return v, c.Authorize(authz.Request{CompartmentID: v.CompartmentID, Vault: resource(v)})
+}
+
+func (h *Handlers) create(c *ociapi.Call) error {
+	var d keymanagement.CreateVaultDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	if d.CompartmentId == nil || *d.CompartmentId == "" {
+		return errs.E(errs.Missing, "compartmentId is required")
+	}
+	if d.DisplayName == nil {
+		return errs.E(errs.Missing, "displayName is required")
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId}); err != nil {
+		return err
+	}
+	if ok, err := h.Compartments.CompartmentExists(c.Context(), *d.CompartmentId); err != nil {
+		return err
+	} else if !ok {
+		return errs.E(errs.NotFound, "compartment %s not found or not authorized", *d.CompartmentId)
+	}
+	v, err := h.KMS.CreateVault(c.Context(), kms.CreateVaultInput{
+		CompartmentID: *d.CompartmentId, DisplayName: *d.DisplayName, VaultType: string(d.VaultType),
+		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags,
+	})
+	if err != nil {
+		return err
+	}
+	if err := h.Endpoints.Opened(c.Context(), v); err != nil {
+		return err
+	}
+	return c.Reply(v.ETag, h.Model(v))
+}
+
+func (h *Handlers) get(c *ociapi.Call) error {
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	return c.Reply(v.ETag, h.Model(v))
+}
+
+func (h *Handlers) list(c *ociapi.Call) error {
+	compartment := c.Query("compartmentId")
+	if compartment == "" {
+		return errs.E(errs.Missing, "query parameter compartmentId is required")
+	}
+	limit, err := c.QueryInt("limit")
+	if err != nil {
+		return err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: compartment}); err != nil {
+		return err
+	}
+	vaults, next, err := h.KMS.ListVaults(c.Context(), compartment, kms.ListOptions{
+		Limit: limit, Page: c.Query("page"), SortBy: c.Query("sortBy"), SortOrder: c.Query("sortOrder"),
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]keymanagement.VaultSummary, 0, len(vaults))
+	for _, v := range vaults {
+		out = append(out, h.summary(v))
+	}
+	return c.ReplyList(out, next)
+}
+
+func (h *Handlers) update(c *ociapi.Call) error {
+	var d keymanagement.UpdateVaultDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	v, err = h.KMS.UpdateVault(c.Context(), v.ID, kms.UpdateVaultInput{
+		DisplayName: d.DisplayName, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags,
+	}, c.IfMatch())
+	if err != nil {
+		return err
+	}
+	return c.Reply(v.ETag, h.Model(v))
+}
+
+func (h *Handlers) scheduleDeletion(c *ociapi.Call) error {
+	var d keymanagement.ScheduleVaultDeletionDetails
+	if err := c.DecodeOptional(&d); err != nil {
+		return err
+	}
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	var when *time.Time
+	if d.TimeOfDeletion != nil {
+		when = &d.TimeOfDeletion.Time
+	}
+	v, err = h.KMS.ScheduleVaultDeletion(c.Context(), v.ID, when, c.IfMatch())
+	if err != nil {
+		return err
+	}
+	return c.Reply(v.ETag, h.Model(v))
+}
+
+func (h *Handlers) cancelDeletion(c *ociapi.Call) error {
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	v, err = h.KMS.CancelVaultDeletion(c.Context(), v.ID, c.IfMatch())
+	if err != nil {
+		return err
+	}
+	return c.Reply(v.ETag, h.Model(v))
+}
+
+func (h *Handlers) usage(c *ociapi.Call) error {
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	u, err := h.KMS.GetVaultUsage(c.Context(), v.ID)
+	if err != nil {
+		return err
+	}
+	return c.ReplyStatus(http.StatusOK, "", keymanagement.VaultUsage{
+		KeyCount: common.Int(u.KeyCount), KeyVersionCount: common.Int(u.KeyVersionCount),
+		SoftwareKeyCount: common.Int(u.SoftwareKeyCount), SoftwareKeyVersionCount: common.Int(u.SoftwareKeyVersionCount),
+	})
+}

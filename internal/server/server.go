@@ -1,0 +1,369 @@
+// Package server assembles a running Coffer: it opens the store behind the
+// barrier, bootstraps a dev tenancy, builds the request pipeline for every
+// OCI service, opens the main listener and each vault's endpoints, and runs
+// the background jobs (deletion windows, retry-token expiry).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/authn"
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/barrier"
+	"github.com/coffer-vault/coffer/internal/devmode"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/identity"
+	"github.com/coffer-vault/coffer/internal/kms"
+	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsvault"
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/sqlite"
+)
+
+// DefaultListen is where the server listens when no address is given. A
+// fixed port keeps vault endpoints stable across restarts.
+const DefaultListen = "127.0.0.1:8420"
+
+// DefaultRegion is the region written into dev configs and OCIDs.
+const DefaultRegion = "local"
+
+// UnsealKeyEnv names the environment variable that may hold the root key.
+const UnsealKeyEnv = "COFFER_UNSEAL_KEY"
+
+// Config configures a server.
+type Config struct {
+	Dev     bool
+	DataDir string // dev: created when empty
+	Listen  string // default DefaultListen
+	Region  string // default DefaultRegion
+	// UnsealKeyFile and UnsealKey are the unseal sources outside dev mode:
+	// a key file path, or the base64 key itself (from UnsealKeyEnv).
+	UnsealKeyFile string
+	UnsealKey     string
+	// KMSDomain switches vault endpoints to host names under
+	// <label>-management.kms.<KMSDomain>, for wildcard DNS.
+	KMSDomain string
+	// Log receives structured logs; nil logs JSON to stderr.
+	Log *slog.Logger
+	// Out receives the dev-mode instructions; nil means stdout.
+	Out io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// JobInterval is how often background jobs run; 0 means one minute.
+	JobInterval time.Duration
+	// Authorizer replaces the built-in authorizer (tests).
+	Authorizer authz.Authorizer
+}
+
+// Server is a running Coffer.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	ln        net.Listener
+	http      *http.Server
+	ready     atomic.Bool
+	startErr  error
+	st        store.Store
+	raw       store.Store
+	endpoints *vaultEndpoints
+	// Services, for wiring and tests.
+	Identity *identity.Service
+	KMS      *kms.Service
+	// Result of a fresh dev bootstrap, if one happened.
+	Bootstrap *identity.BootstrapResult
+	// ConfigPath is the OCI config file written in dev mode.
+	ConfigPath string
+
+	mains    *http.ServeMux
+	stopJobs context.CancelFunc
+	jobsDone sync.WaitGroup
+}
+
+// Start opens the listener, unseals, and starts serving. It returns once the
+// server is ready or has failed.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.JobInterval == 0 {
+		cfg.JobInterval = time.Minute
+	}
+	s := &Server{cfg: cfg, log: cfg.Log}
+	if s.log == nil {
+		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if !cfg.Dev && cfg.UnsealKeyFile == "" && cfg.UnsealKey == "" {
+		return nil, fmt.Errorf("refusing to start without an unseal source: pass --unseal-key-file FILE or set %s (or use --dev for a throwaway development server)", UnsealKeyEnv)
+	}
+	if cfg.DataDir == "" {
+		if !cfg.Dev {
+			return nil, errors.New("--data-dir is required outside dev mode")
+		}
+		dir, err := devmode.NewDataDir()
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.DataDir = dir
+	}
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+
+	// Listen first so that /healthz answers 503 while we unseal.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s.ln = ln
+	s.mains = http.NewServeMux()
+	s.mains.HandleFunc("GET /healthz", s.healthz)
+	s.http = newHTTPServer(http.HandlerFunc(s.serveMain))
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("main listener stopped", "error", err)
+		}
+	}()
+
+	if err := s.open(ctx); err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
+	s.ready.Store(true)
+	jobCtx, cancel := context.WithCancel(context.Background())
+	s.stopJobs = cancel
+	s.jobsDone.Add(1)
+	go s.runJobs(jobCtx)
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context) error {
+	root, err := s.rootKey()
+	if err != nil {
+		return err
+	}
+	raw, err := sqlite.Open(filepath.Join(s.cfg.DataDir, "coffer.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.raw = raw
+	b, err := barrier.Unseal(ctx, raw, root)
+	if err != nil {
+		return err
+	}
+	s.st = b.Wrap(raw)
+	s.Identity = identity.New(s.st, s.cfg.Region, s.cfg.Now)
+	s.KMS = kms.New(s.st, s.cfg.Region, s.cfg.Now)
+	if err := s.bootstrap(ctx); err != nil {
+		return err
+	}
+
+	authorizer := s.cfg.Authorizer
+	if authorizer == nil {
+		authorizer = identity.NewSimpleAuthorizer(s.Identity)
+	}
+	api := &ociapi.API{
+		Verifier:    &authn.Verifier{Keys: s.Identity, Now: s.cfg.Now},
+		Authorizer:  authorizer,
+		RetryTokens: &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now},
+		Log:         s.log,
+		Audit:       s.log.With("log", "audit"),
+	}
+	mgmt, crypto := http.NewServeMux(), http.NewServeMux()
+	for _, m := range []*http.ServeMux{mgmt, crypto} {
+		m.HandleFunc("/", notFound)
+	}
+	host, _, _ := net.SplitHostPort(s.ln.Addr().String())
+	s.endpoints = &vaultEndpoints{
+		kms: s.KMS, log: s.log, domain: s.cfg.KMSDomain, scheme: "https",
+		host: host, port: portOf(s.ln.Addr().String()), mgmt: mgmt, crypto: crypto,
+		listeners: map[int][]*http.Server{}, byLabel: map[string]string{},
+	}
+	vaults := &kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity}
+	api.Register(s.mains, vaults.Routes()...)
+	s.mains.HandleFunc("/", notFound)
+
+	all, err := s.KMS.AllVaults(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range all {
+		if err := s.endpoints.Opened(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) rootKey() (barrier.RootKey, error) {
+	switch {
+	case s.cfg.UnsealKey != "":
+		return barrier.ParseRootKey([]byte(s.cfg.UnsealKey))
+	case s.cfg.UnsealKeyFile != "":
+		return barrier.ReadKeyFile(s.cfg.UnsealKeyFile)
+	}
+	path := filepath.Join(s.cfg.DataDir, devmode.UnsealKeyFile)
+	exists, err := devmode.Exists(path)
+	if err != nil {
+		return barrier.RootKey{}, err
+	}
+	if exists {
+		return barrier.ReadKeyFile(path)
+	}
+	return barrier.CreateKeyFile(path)
+}
+
+func (s *Server) bootstrap(ctx context.Context) error {
+	_, err := s.Identity.Tenancy(ctx)
+	if err == nil {
+		s.ConfigPath = filepath.Join(s.cfg.DataDir, devmode.OCIDir, devmode.ConfigFile)
+		return nil
+	}
+	if !errors.Is(err, identity.ErrNotBootstrapped) {
+		return err
+	}
+	key, err := devmode.GenerateAdminKey()
+	if err != nil {
+		return err
+	}
+	res, err := s.Identity.Bootstrap(ctx, identity.BootstrapSpec{TenancyName: "coffer", AdminName: "admin", AdminKey: &key.Private.PublicKey})
+	if err != nil {
+		return err
+	}
+	s.Bootstrap = &res
+	s.ConfigPath, err = devmode.WriteConfig(s.cfg.DataDir, key, devmode.ConfigSpec{
+		TenancyID: res.TenancyID, UserID: res.UserID, Fingerprint: res.Fingerprint, Region: s.cfg.Region,
+	})
+	return err
+}
+
+// URL is the main endpoint, e.g. http://127.0.0.1:8420.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// DataDir is the data directory in use.
+func (s *Server) DataDir() string { return s.cfg.DataDir }
+
+// PrintInstructions tells a dev user how to reach the server.
+func (s *Server) PrintInstructions() {
+	w := s.cfg.Out
+	fmt.Fprintf(w, "Coffer is running (dev mode: never use this data directory for real secrets).\n\n")
+	fmt.Fprintf(w, "  data directory:  %s\n", s.cfg.DataDir)
+	fmt.Fprintf(w, "  endpoint:        %s\n", s.URL())
+	fmt.Fprintf(w, "  OCI config:      %s (profile DEFAULT)\n\n", s.ConfigPath)
+	fmt.Fprintf(w, "Use it from a shell:\n\n")
+	fmt.Fprintf(w, "  export OCI_CONFIG_FILE=%s\n", s.ConfigPath)
+	fmt.Fprintf(w, "  export OCI_CLI_CONFIG_FILE=%s\n", s.ConfigPath)
+	fmt.Fprintf(w, "  export COFFER_ENDPOINT=%s\n\n", s.URL())
+	fmt.Fprintf(w, "From the OCI Go SDK: load the config with common.CustomProfileConfigProvider(%q, \"DEFAULT\")\n", s.ConfigPath)
+	fmt.Fprintf(w, "and set client.Host = %q on KmsVaultClient, VaultsClient, SecretsClient and IdentityClient.\n", s.URL())
+	fmt.Fprintf(w, "Key and crypto clients use the vault's managementEndpoint and cryptoEndpoint as returned.\n")
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if !s.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"status":"starting"}`)
+		return
+	}
+	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+func (s *Server) serveMain(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		s.mains.ServeHTTP(w, r)
+		return
+	}
+	if !s.ready.Load() {
+		ociapi.WriteError(w, r, errs.E(errs.Unavailable, "the server is starting; retry shortly"))
+		return
+	}
+	if h := s.endpoints.route(r.Context(), r.Host); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	s.mains.ServeHTTP(w, r)
+}
+
+var errNoVaultEndpoint = errs.E(errs.NotFound, "no vault is served at this endpoint")
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	ociapi.WriteError(w, r, errs.E(errs.NoRoute, "%s %s is not an operation this endpoint serves", r.Method, r.URL.Path))
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func (s *Server) runJobs(ctx context.Context) {
+	defer s.jobsDone.Done()
+	t := time.NewTicker(s.cfg.JobInterval)
+	defer t.Stop()
+	for {
+		s.RunJobs(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunJobs runs every background job once: deletions that are due, expired
+// retry tokens.
+func (s *Server) RunJobs(ctx context.Context) {
+	if n, err := s.KMS.CompleteDueDeletions(ctx); err != nil {
+		s.log.Error("vault deletion job failed", "error", err)
+	} else if n > 0 {
+		s.log.Info("vault deletions completed", "count", n)
+	}
+	rt := &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now}
+	if _, err := rt.Expire(ctx); err != nil {
+		s.log.Error("retry token expiry failed", "error", err)
+	}
+}
+
+// Close stops serving and closes the store.
+func (s *Server) Close(ctx context.Context) error {
+	s.ready.Store(false)
+	if s.stopJobs != nil {
+		s.stopJobs()
+		s.jobsDone.Wait()
+	}
+	if s.endpoints != nil {
+		s.endpoints.close(ctx)
+	}
+	if s.http != nil {
+		_ = s.http.Shutdown(ctx)
+	}
+	if s.raw != nil {
+		return s.raw.Close()
+	}
+	return nil
+}

@@ -13,8 +13,8 @@ import (
 	"sync"
 
 	"github.com/coffer-vault/coffer/internal/kms"
-	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 )
 
 // vaultEndpoints gives every vault a management and a crypto endpoint and

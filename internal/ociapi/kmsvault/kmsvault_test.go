@@ -47,7 +47,7 @@ func createVault(t *testing.T, c keymanagement.KmsVaultClient, compartment, name
 	resp, err := c.CreateVault(context.Background(), keymanagement.CreateVaultRequest{
 		CreateVaultDetails: keymanagement.CreateVaultDetails{
 			CompartmentId: common.String(compartment), DisplayName: common.String(name),
-			VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault,
+			VaultType:    keymanagement.CreateVaultDetailsVaultTypeDefault,
 			FreeformTags: map[string]string{"team": "payments"},
 		},
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -118,6 +119,9 @@ func (s *Service) GetSecretBundleByName(ctx context.Context, vaultID, name strin
 	}
 	if name == "" {
 		return nil, errs.E(errs.Missing, "secretName is required")
+	}
+	if !ocid.Valid(vaultID) {
+		return nil, errs.E(errs.Invalid, "vaultId is not a valid OCID")
 	}
 	if !validName(name) {
 		return nil, errSecretNotFound()

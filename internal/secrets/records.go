@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -107,6 +108,9 @@ func errSecretNotFound() error {
 
 // loadSecret reads a secret record or returns errs.NotFound.
 func loadSecret(r store.Reader, id string) (*secretRecord, error) {
+	if !ocid.Valid(id) {
+		return nil, errSecretNotFound()
+	}
 	var rec secretRecord
 	ok, err := getJSON(r, secretKey(id), &rec)
 	if err != nil {

@@ -26,7 +26,6 @@ import (
 	"github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
-	"github.com/coffer-vault/coffer/internal/ociapi/kmsvault"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
 )
@@ -198,8 +197,12 @@ func (s *Server) open(ctx context.Context) error {
 		host: host, port: portOf(s.ln.Addr().String()), mgmt: mgmt, crypto: crypto,
 		listeners: map[int][]*http.Server{}, byLabel: map[string]string{},
 	}
-	vaults := &kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity}
-	api.Register(s.mains, vaults.Routes()...)
+	w := &wiring{api: api, main: s.mains, mgmt: mgmt, crypto: crypto}
+	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity} {
+		if err := wire(ctx, w); err != nil {
+			return err
+		}
+	}
 	s.mains.HandleFunc("/", notFound)
 
 	all, err := s.KMS.AllVaults(ctx)

@@ -1,0 +1,24 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsvault"
+)
+
+// wiring is what each service's wire function registers its routes on.
+type wiring struct {
+	api *ociapi.API
+	// main serves the regional endpoints (kms vaults, vaults, secrets,
+	// identity); mgmt and crypto serve every vault's management and crypto
+	// endpoints, with the vault in the request context.
+	main, mgmt, crypto *http.ServeMux
+}
+
+func (s *Server) wireVaults(_ context.Context, w *wiring) error {
+	vaults := &kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity}
+	w.api.Register(w.main, vaults.Routes()...)
+	return nil
+}

@@ -16,19 +16,7 @@ const (
 	RSAOAEPSHA256 EncryptionAlgorithm = "RSA_OAEP_SHA_256"
 )
 
-// Ciphertext format, version 1 (what Encrypt returns; the wire layer
-// base64-encodes it):
-//
-//	offset  size  field
-//	0       1     format version, 0x01
-//	1       1     algorithm: 0x01 AES_256_GCM, 0x02 RSA_OAEP_SHA_1, 0x03 RSA_OAEP_SHA_256
-//	2       2     n = length of the key version ID, big-endian, 1..512
-//	4       n     key version ID (the OCID)
-//	AES_256_GCM: 12-byte nonce, then the GCM ciphertext with its 16-byte tag
-//	RSA_OAEP_*:  the OAEP ciphertext, exactly the modulus size
-//
-// The header (bytes 0..4+n) is part of the GCM associated data, so the
-// algorithm and version ID cannot be changed without detection.
+// Limits and sizes of the ciphertext format (see ParseCiphertext).
 const (
 	ciphertextVersion = 0x01
 	maxVersionIDLen   = 512
@@ -60,6 +48,20 @@ type parsedCiphertext struct {
 // A raw RSA-OAEP ciphertext (made by a client with the public key alone)
 // does not parse: the domain then uses the request's keyVersionId (or the
 // key's current version) and Handle.Decrypt accepts it by its exact length.
+//
+// The ciphertext format, version 1 (what Encrypt returns; the wire layer
+// base64-encodes it):
+//
+//	offset  size  field
+//	0       1     format version, 0x01
+//	1       1     algorithm: 0x01 AES_256_GCM, 0x02 RSA_OAEP_SHA_1, 0x03 RSA_OAEP_SHA_256
+//	2       2     n = length of the key version ID, big-endian, 1..512
+//	4       n     key version ID (the OCID)
+//	AES_256_GCM: 12-byte nonce, then the GCM ciphertext with its 16-byte tag
+//	RSA_OAEP_*:  the OAEP ciphertext, exactly the modulus size
+//
+// The header (bytes 0..4+n) is part of the GCM associated data, so the
+// algorithm and version ID cannot be changed without detection.
 func ParseCiphertext(b []byte) (CiphertextInfo, error) {
 	p, err := parseCiphertext(b)
 	return p.CiphertextInfo, err

@@ -125,3 +125,50 @@ func (s *Service) purgeRetryTokens(ctx context.Context, now time.Time) (int, err
 	})
 	return n, err
 }
+
+// RotateDue rotates every secret whose scheduled rotation is due and that
+// Coffer can rotate (automatic generation, no target system). The server's
+// scheduler calls it with CompleteDueDeletions. A secret that cannot be
+// rotated now (updating, key disabled) is skipped and retried on the next
+// run; the first such error is returned after the others are tried.
+func (s *Service) RotateDue(ctx context.Context) (int, error) {
+	now := s.clock()
+	var due []string
+	err := s.view(ctx, func(r store.Reader) error {
+		due = nil
+		ents, err := r.List(prefixSecret, "", 0)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			var rec secretRecord
+			if err := json.Unmarshal(e.Value, &rec); err != nil {
+				return err
+			}
+			rc := rec.RotationConfig
+			if rec.LifecycleState == StateDeleted || rec.LifecycleState == StatePendingDeletion ||
+				rc == nil || !rc.IsScheduledRotationEnabled || rc.TargetSystemType != "" || !rec.IsAutoGenerationEnabled ||
+				rec.NextRotationTime == nil || now.Before(*rec.NextRotationTime) {
+				continue
+			}
+			due = append(due, rec.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var first error
+	for _, id := range due {
+		if _, err := s.RotateSecret(ctx, id, "", ""); err != nil {
+			s.log.Warn("secrets: scheduled rotation failed", "secret", id, "err", err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		n++
+	}
+	return n, first
+}

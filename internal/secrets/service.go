@@ -154,7 +154,8 @@ func presentVersion(rec *secretRecord, v *versionRecord) SecretVersion {
 	}
 }
 
-// createFingerprint is the part of a CreateSecretRequest a retry compares.
+// withoutToken returns a copy of req with the headers that must not count
+// in a retry fingerprint cleared.
 func withoutToken[T any](req T, clearFn func(*T)) T {
 	clearFn(&req)
 	return req

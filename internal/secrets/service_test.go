@@ -560,6 +560,17 @@ func TestAutoGenerationAndRotation(t *testing.T) {
 	if sec.RotationStatus != RotationScheduled || sec.NextRotationTime == nil {
 		t.Fatalf("rotation status %s next %v", sec.RotationStatus, sec.NextRotationTime)
 	}
+	if n, err := e.s.RotateDue(e.ctx); err != nil || n != 0 {
+		t.Fatalf("rotated before due: %d %v", n, err)
+	}
+	e.clock.Advance(30 * day)
+	if n, err := e.s.RotateDue(e.ctx); err != nil || n != 1 {
+		t.Fatalf("due rotation: %d %v", n, err)
+	}
+	sec, _ = e.s.GetSecret(e.ctx, sec.ID)
+	if sec.CurrentVersionNumber != 3 || !sec.NextRotationTime.Equal(e.clock.Now().Add(30*day)) {
+		t.Fatalf("after scheduled rotation: current %d next %v", sec.CurrentVersionNumber, sec.NextRotationTime)
+	}
 	sec, err = e.s.CancelSecretRotation(e.ctx, sec.ID, "")
 	if err != nil || sec.RotationStatus != RotationNotEnabled || sec.RotationConfig.IsScheduledRotationEnabled || sec.NextRotationTime != nil {
 		t.Fatalf("cancel rotation: %v %+v", err, sec)

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/authz"
@@ -58,11 +59,9 @@ type Explanation struct {
 // Decision condenses the explanation into what Authorize returns.
 func (x Explanation) Decision() authz.Decision {
 	d := authz.Decision{Allowed: x.Allowed, Reason: x.Reason, Suggestion: x.Suggestion}
-	seen := map[string]bool{}
 	for _, c := range x.Checks {
 		for _, s := range c.GrantedBy {
-			if !seen[s.Text] {
-				seen[s.Text] = true
+			if !slices.Contains(d.Matched, s.Text) {
 				d.Matched = append(d.Matched, s.Text)
 			}
 		}
@@ -77,7 +76,7 @@ func describePrincipal(p *authz.Principal) string {
 	if p == nil {
 		return "no principal"
 	}
-	return fmt.Sprintf("%s %s", p.Type, p.ID)
+	return string(p.Type) + " " + p.ID
 }
 
 func deny(x Explanation, reason string) Explanation {
@@ -116,6 +115,7 @@ func (e *Engine) Explain(req authz.Request) Explanation {
 	checks, _ := RequiredChecks(req.Operation, e.opts, req.Vars[VarUpdatesContent] == "true")
 	checkDeny := e.hasDeny && !e.exemptFromDeny(p)
 	x.Allowed = true
+	x.Checks = make([]CheckResult, 0, len(checks))
 	for _, ch := range checks {
 		r := CheckResult{Permission: ch.Permission, Target: ch.Target, TargetID: targetID(&req, ch.Target, e.tenancyID)}
 		comp, compID, ok := e.targetComp(&req, ch.Target)
@@ -159,7 +159,7 @@ func (e *Engine) Explain(req authz.Request) Explanation {
 // env's compartment for the subjects, and those whose condition is false.
 func (e *Engine) allGrants(subs []*subjIndex, deny bool, env *evalEnv) (ok, condFalse []StatementRef) {
 	pre := e.comps[env.comp].pre
-	seen := map[int32]bool{}
+	var seen []int32
 	for _, s := range subs {
 		list := s.allow
 		if deny {
@@ -169,10 +169,10 @@ func (e *Engine) allGrants(subs []*subjIndex, deny bool, env *evalEnv) (ok, cond
 			continue
 		}
 		for _, g := range list[env.perm] {
-			if g.lo > pre || pre > g.hi || seen[g.stmt] {
+			if g.lo > pre || pre > g.hi || slices.Contains(seen, g.stmt) {
 				continue
 			}
-			seen[g.stmt] = true
+			seen = append(seen, g.stmt)
 			cs := e.stmts[g.stmt]
 			ref := StatementRef{PolicyID: cs.policyID, PolicyName: cs.policyName, Index: cs.index, Text: cs.st.Text}
 			if g.cond == nil || g.cond.eval(env) {
@@ -215,7 +215,7 @@ func (e *Engine) reason(x Explanation) string {
 	for _, c := range x.Checks {
 		switch {
 		case c.Granted && len(c.GrantedBy) > 0:
-			has = append(has, fmt.Sprintf("%s via '%s'", c.Permission, c.GrantedBy[0].Text))
+			has = append(has, c.Permission+" via '"+c.GrantedBy[0].Text+"'")
 		case c.Granted:
 			has = append(has, fmt.Sprintf("%s (%s)", c.Permission, c.Note))
 		case len(c.DeniedBy) > 0:
@@ -223,7 +223,7 @@ func (e *Engine) reason(x Explanation) string {
 		case c.Note != "":
 			missing = append(missing, fmt.Sprintf("no %s: %s", c.Permission, c.Note))
 		default:
-			m := fmt.Sprintf("no %s on %s %s", c.Permission, c.Target, c.TargetID)
+			m := "no " + c.Permission + " on " + c.Target.String() + " " + c.TargetID
 			if len(c.ConditionFalse) > 0 {
 				m += fmt.Sprintf(" ('%s' matches but its where clause is false for this request)", c.ConditionFalse[0].Text)
 			}
@@ -268,34 +268,34 @@ func (e *Engine) suggest(req *authz.Request, ch Check, comp int32, dgIDs []strin
 		}
 		if subject == "" {
 			subject = "any-user"
-			conds = append(conds, fmt.Sprintf("request.user.id = '%s'", p.ID))
+			conds = append(conds, "request.user.id = '"+p.ID+"'")
 		}
 	case authz.PrincipalInstance, authz.PrincipalResource:
 		if len(dgIDs) > 0 {
 			subject = "dynamic-group " + quoteName(e.groupNames[dgIDs[0]])
 		} else {
 			subject = "any-user"
-			conds = append(conds, fmt.Sprintf("request.principal.id = '%s'", p.ID))
+			conds = append(conds, "request.principal.id = '"+p.ID+"'")
 		}
 	case authz.PrincipalService:
 		subject = "service " + quoteName(serviceName(p))
 	default:
 		return ""
 	}
-	grant := fmt.Sprintf("%s %s", minVerb[ch.perm], permType[ch.perm])
+	grant := minVerb[ch.perm].String() + " " + permType[ch.perm]
 	switch t := targetID(req, ch.Target, e.tenancyID); {
 	case ch.Target == TargetKey && t != "":
-		conds = append(conds, fmt.Sprintf("target.key.id = '%s'", t))
+		conds = append(conds, "target.key.id = '"+t+"'")
 	case ch.Target == TargetSecret && req.Secret != nil && req.Secret.ID != "":
-		conds = append(conds, fmt.Sprintf("target.secret.id = '%s'", req.Secret.ID))
+		conds = append(conds, "target.secret.id = '"+req.Secret.ID+"'")
 	case ch.Target == TargetSecret && t != "":
-		conds = append(conds, fmt.Sprintf("target.secret.name = '%s'", t))
+		conds = append(conds, "target.secret.name = '"+t+"'")
 	case ch.Target == TargetVault && t != "":
-		conds = append(conds, fmt.Sprintf("target.vault.id = '%s'", t))
+		conds = append(conds, "target.vault.id = '"+t+"'")
 	case ch.Target == TargetCompartment && req.Vault != nil && req.Vault.ID != "" && (isKeyType(permType[ch.perm]) || isSecretType(permType[ch.perm])):
-		conds = append(conds, fmt.Sprintf("target.vault.id = '%s'", req.Vault.ID))
+		conds = append(conds, "target.vault.id = '"+req.Vault.ID+"'")
 	}
-	s := fmt.Sprintf("Allow %s to %s in %s", subject, grant, e.locationText(comp))
+	s := "Allow " + subject + " to " + grant + " in " + e.locationText(comp)
 	switch len(conds) {
 	case 0:
 	case 1:

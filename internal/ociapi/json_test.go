@@ -1,0 +1,79 @@
+package ociapi
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/oracle/oci-go-sdk/v65/keymanagement"
+	"github.com/oracle/oci-go-sdk/v65/vault"
+
+	"github.com/coffer-vault/coffer/internal/errs"
+)
+
+func TestDecodeJSONErrorsNameTheField(t *testing.T) {
+	var d keymanagement.CreateVaultDetails
+	err := DecodeJSON([]byte(`{"displayName": 12}`), &d)
+	if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), `"displayName"`) {
+		t.Fatalf("got %v", err)
+	}
+	err = DecodeJSON([]byte(`{"freeformTags": {"a": 1}}`), &d)
+	if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "freeformTags") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDecodeJSONNeverEchoesValues(t *testing.T) {
+	const canary = "CANARY-s3cr3t-value"
+	var d vault.CreateSecretDetails
+	for _, body := range []string{
+		`{"secretContent": {"contentType": "BASE64", "content": 5, "name": "` + canary + `"}}`,
+		`{"secretContent": {"contentType": "` + canary + `"}}`,
+		`{"secretName": "` + canary + `", "vaultId": 5}`,
+		`{"secretName": "` + canary + `"`,
+		`{"timeOfDeletion": "` + canary + `"}`,
+	} {
+		err := DecodeJSON([]byte(body), &d)
+		if err == nil {
+			continue
+		}
+		if strings.Contains(err.Error(), canary) {
+			t.Errorf("error for %s echoes the value: %v", body, err)
+		}
+		var e *errs.Error
+		if !errors.As(err, &e) {
+			t.Errorf("error for %s is not classified: %v", body, err)
+		}
+	}
+}
+
+// FuzzDecodeJSON feeds arbitrary bodies to the decoder with the SDK's
+// request models, polymorphic ones included: it must never panic, and every
+// error must be a classified 400.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"compartmentId":"ocid1.tenancy.oc1..x","displayName":"v","vaultType":"DEFAULT"}`,
+		`{"secretContent":{"contentType":"BASE64","content":"aGk="},"secretRules":[{"ruleType":"SECRET_EXPIRY_RULE"}]}`,
+		`{"timeOfDeletion":"2030-01-01T00:00:00Z"}`,
+		`[]`, `null`, `{"a":`, `{"secretGenerationContext":{"generationType":"PASSPHRASE"}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		targets := []any{
+			&keymanagement.CreateVaultDetails{}, &keymanagement.ScheduleVaultDeletionDetails{},
+			&vault.CreateSecretDetails{}, &vault.UpdateSecretDetails{},
+		}
+		for _, v := range targets {
+			err := DecodeJSON(body, v)
+			if err == nil {
+				continue
+			}
+			switch errs.KindOf(err) {
+			case errs.Invalid, errs.CannotParse:
+			default:
+				t.Fatalf("decode %T: unclassified error %v", v, err)
+			}
+		}
+	})
+}

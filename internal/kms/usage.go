@@ -2,10 +2,34 @@ package kms
 
 import "github.com/coffer-vault/coffer/internal/store"
 
-// countUsage counts a vault's keys and key versions. Keys arrive with the
-// keys feature; until then a vault has none.
+// countUsage counts a vault's keys and key versions that are not deleted.
 func countUsage(r store.Reader, vaultID string) (VaultUsage, error) {
-	_ = r
-	_ = vaultID
-	return VaultUsage{}, nil
+	var u VaultUsage
+	keys, err := vaultKeys(r, vaultID)
+	if err != nil {
+		return u, err
+	}
+	for _, k := range keys {
+		if k.State == KeyDeleted {
+			continue
+		}
+		vs, err := listVersions(r, k.ID)
+		if err != nil {
+			return u, err
+		}
+		n := 0
+		for _, v := range vs {
+			if v.State != KeyDeleted {
+				n++
+			}
+		}
+		if k.ProtectionMode == ModeSoftware {
+			u.SoftwareKeyCount++
+			u.SoftwareKeyVersionCount += n
+		} else {
+			u.KeyCount++
+			u.KeyVersionCount += n
+		}
+	}
+	return u, nil
 }

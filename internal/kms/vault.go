@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
@@ -76,6 +77,10 @@ type Service struct {
 	st     store.Store
 	region string
 	now    func() time.Time
+
+	protMu  sync.RWMutex
+	prot    *Protections
+	handles handleCache
 }
 
 // New returns a Service over st. now may be nil (time.Now).
@@ -326,13 +331,14 @@ func (s *Service) ScheduleVaultDeletion(ctx context.Context, id string, timeOfDe
 	if err != nil {
 		return Vault{}, err
 	}
-	return s.mutateVault(ctx, id, ifMatch, func(v *Vault) error {
+	return s.mutateVaultTx(ctx, id, ifMatch, func(tx store.Tx, v *Vault) error {
 		if v.State != VaultActive {
 			return errs.E(errs.IncorrectState, "vault %s is %s; only an ACTIVE vault can be scheduled for deletion", v.ID, v.State)
 		}
 		v.State = VaultPendingDeletion
 		v.TimeOfDeletion = &when
-		return nil
+		// OCI: the vault's keys go with it.
+		return scheduleVaultKeys(tx, v.ID, when)
 	})
 }
 
@@ -356,17 +362,22 @@ func DeletionTime(now time.Time, requested *time.Time) (time.Time, error) {
 
 // CancelVaultDeletion returns a PENDING_DELETION vault to ACTIVE.
 func (s *Service) CancelVaultDeletion(ctx context.Context, id string, ifMatch string) (Vault, error) {
-	return s.mutateVault(ctx, id, ifMatch, func(v *Vault) error {
+	return s.mutateVaultTx(ctx, id, ifMatch, func(tx store.Tx, v *Vault) error {
 		if v.State != VaultPendingDeletion {
 			return errs.E(errs.IncorrectState, "vault %s is %s; only a vault pending deletion can have its deletion cancelled", v.ID, v.State)
 		}
 		v.State = VaultActive
 		v.TimeOfDeletion = nil
-		return nil
+		// OCI: keys scheduled with the vault return to their states.
+		return cancelVaultKeys(tx, v.ID)
 	})
 }
 
 func (s *Service) mutateVault(ctx context.Context, id, ifMatch string, fn func(*Vault) error) (Vault, error) {
+	return s.mutateVaultTx(ctx, id, ifMatch, func(_ store.Tx, v *Vault) error { return fn(v) })
+}
+
+func (s *Service) mutateVaultTx(ctx context.Context, id, ifMatch string, fn func(store.Tx, *Vault) error) (Vault, error) {
 	var v Vault
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		var err error
@@ -376,7 +387,7 @@ func (s *Service) mutateVault(ctx context.Context, id, ifMatch string, fn func(*
 		if ifMatch != "" && ifMatch != v.ETag {
 			return errs.E(errs.PreconditionFailed, "the if-match etag does not match vault %s", id)
 		}
-		if err := fn(&v); err != nil {
+		if err := fn(tx, &v); err != nil {
 			return err
 		}
 		v.ETag = newETag()

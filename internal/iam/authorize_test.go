@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -340,8 +341,12 @@ func TestAuthorizeTable(t *testing.T) {
 			for _, m := range c.mod {
 				m(&req)
 			}
-			if x := e.Explain(req); x.Allowed != d.Allowed {
+			x := e.Explain(req)
+			if x.Allowed != d.Allowed {
 				t.Errorf("Explain.Allowed = %v, Authorize = %v: %s", x.Allowed, d.Allowed, x.Reason)
+			}
+			if xd := x.Decision(); xd.Reason != d.Reason || !slices.Equal(xd.Matched, d.Matched) || !slices.Equal(xd.Missing, d.Missing) || xd.Suggestion != d.Suggestion {
+				t.Errorf("Explain and Authorize disagree:\n%+v\n%+v", xd, d)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -676,8 +677,12 @@ func (e *Engine) fastAllow(req *authz.Request) (authz.Decision, bool) {
 	var buf [16]*subjIndex
 	subs := e.subjects(p, buf[:], nil)
 	checkDeny := e.hasDeny && !e.exemptFromDeny(p)
-	var matched [4]int32
-	nm := 0
+	// granted records, per check, the statement that granted it (-1: implicit).
+	var granted [8]struct {
+		perm perm
+		stmt int32
+	}
+	ng := 0
 	env := evalEnv{e: e, req: req}
 	keyRule := !e.opts.MirrorOCITable && (op.keyRuleVar == "" || req.Vars[op.keyRuleVar] == "true")
 	for pass := range 2 {
@@ -693,8 +698,14 @@ func (e *Engine) fastAllow(req *authz.Request) (authz.Decision, bool) {
 			if !ok {
 				return authz.Decision{}, false
 			}
+			if ng == len(granted) {
+				return authz.Decision{}, false // more checks than the hot path records
+			}
 			if ch.perm == permCompartmentInspect && p.Type == authz.PrincipalInstance {
-				continue // instances always hold COMPARTMENT_INSPECT (reference 3.2)
+				// Instances always hold COMPARTMENT_INSPECT (reference 3.2).
+				granted[ng].perm, granted[ng].stmt = ch.perm, -1
+				ng++
+				continue
 			}
 			env.perm, env.target, env.comp = ch.perm, ch.Target, comp
 			if checkDeny && e.firstGrant(subs, true, &env) >= 0 {
@@ -704,27 +715,33 @@ func (e *Engine) fastAllow(req *authz.Request) (authz.Decision, bool) {
 			if s < 0 {
 				return authz.Decision{}, false
 			}
-			dup := false
-			for _, m := range matched[:min(nm, len(matched))] {
-				dup = dup || m == s
-			}
-			if !dup && nm < len(matched) {
-				matched[nm] = s
-				nm++
-			}
+			granted[ng].perm, granted[ng].stmt = ch.perm, s
+			ng++
 		}
 	}
-	d := authz.Decision{Allowed: true, Matched: make([]string, nm)}
-	for i, s := range matched[:nm] {
-		d.Matched[i] = e.stmts[s].st.Text
+	// The same reason and matched list as Explain gives.
+	d := authz.Decision{Allowed: true, Matched: make([]string, 0, ng)}
+	reason := "allowed: has "
+	for i, g := range granted[:ng] {
+		if i > 0 {
+			reason += "; "
+		}
+		if g.stmt < 0 {
+			reason += permNames[g.perm] + " (" + noteInstanceInspect + ")"
+			continue
+		}
+		text := e.stmts[g.stmt].st.Text
+		reason += permNames[g.perm] + " via '" + text + "'"
+		if !slices.Contains(d.Matched, text) {
+			d.Matched = append(d.Matched, text)
+		}
 	}
-	if nm == 1 {
-		d.Reason = e.stmts[matched[0]].reason
-	} else {
-		d.Reason = "allowed by " + fmt.Sprint(nm) + " statements"
-	}
+	d.Reason = reason
 	return d, true
 }
+
+// noteInstanceInspect explains the implicit grant.
+const noteInstanceInspect = "instance principals always hold COMPARTMENT_INSPECT"
 
 // Holder holds the current engine and swaps in a new one atomically when
 // policies, groups or compartments change: each request sees one consistent

@@ -60,10 +60,9 @@ type Explanation struct {
 func (x Explanation) Decision() authz.Decision {
 	d := authz.Decision{Allowed: x.Allowed, Reason: x.Reason, Suggestion: x.Suggestion}
 	for _, c := range x.Checks {
-		for _, s := range c.GrantedBy {
-			if !slices.Contains(d.Matched, s.Text) {
-				d.Matched = append(d.Matched, s.Text)
-			}
+		// The first granting statement per check, as Authorize reports it.
+		if c.Granted && len(c.GrantedBy) > 0 && !slices.Contains(d.Matched, c.GrantedBy[0].Text) {
+			d.Matched = append(d.Matched, c.GrantedBy[0].Text)
 		}
 		if !c.Granted {
 			d.Missing = append(d.Missing, c.Permission)
@@ -127,7 +126,7 @@ func (e *Engine) Explain(req authz.Request) Explanation {
 			r.Note = fmt.Sprintf("compartment %s is not in this tenancy", compID)
 		case ch.perm == permCompartmentInspect && p.Type == authz.PrincipalInstance:
 			r.Granted = true
-			r.Note = "instance principals always hold COMPARTMENT_INSPECT"
+			r.Note = noteInstanceInspect
 		default:
 			env := evalEnv{e: e, req: &req, perm: ch.perm, target: ch.Target, comp: comp}
 			r.GrantedBy, r.ConditionFalse = e.allGrants(subs, false, &env)

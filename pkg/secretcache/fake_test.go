@@ -60,11 +60,11 @@ type fakeBackend struct {
 	names    map[string]string      // vault + "/" + name -> OCID
 	calls    map[string]int         // by OCID
 	total    int
-	failWith []error        // errors returned by the next calls, in order
-	failAll  error          // returned by every call while set
-	gate     chan struct{}  // when set, calls block until it is closed
-	retryHdr string         // Retry-After sent with failures
-	called   chan string    // when set, receives the OCID of each call
+	failWith []error       // errors returned by the next calls, in order
+	failAll  error         // returned by every call while set
+	gate     chan struct{} // when set, calls block until it is closed
+	retryHdr string        // Retry-After sent with failures
+	called   chan string   // when set, receives the OCID of each call
 	lastID   secrets.GetSecretBundleRequest
 	lastName secrets.GetSecretBundleByNameRequest
 }

@@ -58,14 +58,6 @@ func (s permSet) union(o permSet) permSet {
 	}
 	return s
 }
-func (s permSet) empty() bool {
-	for _, w := range s {
-		if w != 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // each calls f for every permission in s, in catalogue order.
 func (s permSet) each(f func(perm)) {

@@ -539,36 +539,3 @@ func (c *cond) anyValue(s string) bool {
 	}
 	return false
 }
-
-// usesTime reports whether evaluating c needs the clock.
-func (c *cond) usesTime() bool {
-	if c == nil {
-		return false
-	}
-	switch c.v {
-	case varTimestamp, varTimeOfDay, varMonth, varDayOfMonth, varDayOfWeek:
-		if c.op != opAll && c.op != opAny {
-			return true
-		}
-	}
-	for _, k := range c.kids {
-		if k.usesTime() {
-			return true
-		}
-	}
-	return false
-}
-
-// vars lists the variables c tests, for explanations and lint.
-func (c *cond) vars(out []string) []string {
-	if c == nil {
-		return out
-	}
-	if c.op == opAll || c.op == opAny {
-		for _, k := range c.kids {
-			out = k.vars(out)
-		}
-		return out
-	}
-	return append(out, c.name)
-}

@@ -111,7 +111,6 @@ const expectStart = `"Allow" or "Deny"`
 
 func parseStatement(p *scanner) (*Statement, *SyntaxError) {
 	st := &Statement{Text: p.src}
-	startPos := p.pos
 	if p.eof() {
 		return nil, p.errExpected("a statement starting with " + expectStart)
 	}
@@ -133,7 +132,6 @@ func parseStatement(p *scanner) (*Statement, *SyntaxError) {
 		return nil, &SyntaxError{Pos: p.pos + 1, Err: ErrUnsupported,
 			Msg: fmt.Sprintf("%q statements are cross-tenancy; Coffer serves one tenancy", first)}
 	default:
-		_ = startPos
 		return nil, p.errExpected(`"Allow" or "Deny"`)
 	}
 	if err := parseSubject(p, &st.Subject); err != nil {

@@ -72,7 +72,6 @@ type Server struct {
 	ln        net.Listener
 	http      *http.Server
 	ready     atomic.Bool
-	startErr  error
 	st        store.Store
 	raw       store.Store
 	endpoints *vaultEndpoints

@@ -21,7 +21,14 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect/protecttest"
 )
 
-const softHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+// softHSMModule is where Debian's softhsm2 package puts the module;
+// COFFER_SOFTHSM_MODULE overrides it.
+func softHSMModule() string {
+	if m := os.Getenv("COFFER_SOFTHSM_MODULE"); m != "" {
+		return m
+	}
+	return "/usr/lib/softhsm/libsofthsm2.so"
+}
 
 // softHSM makes a fresh SoftHSM2 token in t.TempDir() and returns the
 // config for it. Without SoftHSM2 the test skips, unless
@@ -29,9 +36,10 @@ const softHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
 func softHSM(t *testing.T) keyprotect.HSMConfig {
 	t.Helper()
 	util, err := exec.LookPath("softhsm2-util")
-	_, modErr := os.Stat(softHSMModule)
+	module := softHSMModule()
+	_, modErr := os.Stat(module)
 	if err != nil || modErr != nil {
-		msg := "SoftHSM2 is not installed (need softhsm2-util and " + softHSMModule + "; apt-get install -y softhsm2)"
+		msg := "SoftHSM2 is not installed (need softhsm2-util and " + module + "; apt-get install -y softhsm2)"
 		if os.Getenv("COFFER_REQUIRE_SOFTHSM") == "1" {
 			t.Fatal(msg + ", and COFFER_REQUIRE_SOFTHSM=1")
 		}
@@ -51,7 +59,7 @@ func softHSM(t *testing.T) keyprotect.HSMConfig {
 	if err != nil {
 		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
-	return keyprotect.HSMConfig{ModulePath: softHSMModule, TokenLabel: "coffer-test", PIN: "1234"}
+	return keyprotect.HSMConfig{ModulePath: module, TokenLabel: "coffer-test", PIN: "1234"}
 }
 
 func newHSM(t *testing.T) *pkcs11hsm.Protection {

@@ -378,6 +378,7 @@ var operations = map[string]*opSpec{
 
 	// Identity
 	"GetTenancy":               {checks: []Check{c("TENANCY_INSPECT", TargetTenancy)}},
+	"ListRegionSubscriptions":  {checks: []Check{c("TENANCY_INSPECT", TargetTenancy)}},
 	"GetCompartment":           {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
 	"ListCompartments":         {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
 	"CreateCompartment":        {checks: []Check{c("COMPARTMENT_CREATE", TargetCompartment)}},
@@ -388,6 +389,7 @@ var operations = map[string]*opSpec{
 	"CreateUser":               {checks: []Check{c("USER_CREATE", TargetCompartment)}},
 	"UpdateUser":               {checks: []Check{c("USER_UPDATE", TargetCompartment)}},
 	"DeleteUser":               {checks: []Check{c("USER_DELETE", TargetCompartment)}},
+	"UpdateUserState":          {checks: []Check{c("USER_UNBLOCK", TargetCompartment)}},
 	"UploadApiKey":             {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_ADD", TargetCompartment)}, selfService: true},
 	"ListApiKeys":              {checks: []Check{c("USER_READ", TargetCompartment)}, selfService: true},
 	"DeleteApiKey":             {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_REMOVE", TargetCompartment)}, selfService: true},

@@ -115,7 +115,8 @@ type Options struct {
 	// Default 1000.
 	MaxEntries int
 	// RefreshAhead is the fraction of the TTL after which a read starts a
-	// background refresh. Default 0.8; negative disables refresh-ahead.
+	// background refresh. Default 0.8; a negative value or one of 1 or
+	// more disables refresh-ahead.
 	RefreshAhead float64
 	// MaxConcurrentRefreshes bounds background refresh goroutines; a read
 	// that finds them all busy skips its refresh. Default 4.

@@ -929,3 +929,56 @@ func FuzzParseInterval(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentMixedOperations runs every operation at once under the race
+// detector; each Get must return the content of some version of its secret.
+func TestConcurrentMixedOperations(t *testing.T) {
+	env := newEnv(t, Options{TTL: 10 * time.Second, MaxEntries: 3, RejectInterval: time.Second})
+	ids := []string{idA, idB, idC, "ocid1.vaultsecret.oc1..dddd"}
+	for _, id := range ids {
+		env.b.put(id, "content:"+id, 1)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				k := ByID(ids[(g+i)%len(ids)])
+				switch (g + i) % 7 {
+				case 0:
+					env.c.Invalidate(k)
+				case 1:
+					if _, err := env.c.Refresh(context.Background(), k); err != nil {
+						errs <- err
+					}
+				case 2:
+					if _, _, err := env.c.Rejected(context.Background(), k); err != nil && !errors.Is(err, ErrRejectLimited) {
+						errs <- err
+					}
+				case 3:
+					env.clock.Advance(time.Second)
+				case 4:
+					if i%50 == 0 {
+						env.b.put(k.SecretID, "content:"+k.SecretID, int64(i))
+					}
+				default:
+					s, err := env.c.Get(context.Background(), k)
+					if err == nil && string(s.Bytes()) != "content:"+k.SecretID {
+						err = fmt.Errorf("%v: wrong content", k)
+					}
+					if err != nil {
+						errs <- err
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if st := env.c.Stats(); st.Entries > 3 {
+		t.Fatalf("entries %d exceed MaxEntries", st.Entries)
+	}
+}

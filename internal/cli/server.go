@@ -13,6 +13,9 @@ import (
 	"github.com/coffer-vault/coffer/internal/server"
 )
 
+// PKCS11PINEnv names the environment variable holding the PKCS#11 user PIN.
+const PKCS11PINEnv = "COFFER_PKCS11_PIN"
+
 func newServerCommand() *cobra.Command {
 	var cfg server.Config
 	var logLevel string
@@ -39,6 +42,9 @@ SDK config file, and prints how to use them. Without --dev it needs
 			if cfg.UnsealKey == "" {
 				cfg.UnsealKey = os.Getenv(server.UnsealKeyEnv)
 			}
+			// The PIN comes from the environment only: a flag would show
+			// in the process list and shell history.
+			cfg.PKCS11.PIN = os.Getenv(PKCS11PINEnv)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			srv, err := server.Start(ctx, cfg)
@@ -64,5 +70,7 @@ SDK config file, and prints how to use them. Without --dev it needs
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
 	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&cfg.PKCS11.ModulePath, "pkcs11-module", "", "PKCS#11 module for HSM keys, e.g. /usr/lib/softhsm/libsofthsm2.so (PIN from "+PKCS11PINEnv+"); without it dev mode emulates HSM keys in software")
+	f.StringVar(&cfg.PKCS11.TokenLabel, "pkcs11-token-label", "", "label of the PKCS#11 token that holds HSM keys")
 	return cmd
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
+	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -63,6 +64,15 @@ type Config struct {
 	JobInterval time.Duration
 	// Authorizer replaces the built-in authorizer (tests).
 	Authorizer authz.Authorizer
+	// SecretKeyRule is Coffer's rule that reading a secret bundle, and
+	// creating or updating secret content, also needs `use keys` on the
+	// secret's master key (DESIGN.md). nil means on; false decides exactly
+	// by OCI's permission table, for teams that mirror a tenancy.
+	SecretKeyRule *bool
+	// PKCS11 selects the PKCS#11 token for HSM keys. Without a module, dev
+	// mode emulates HSM keys in software (and says so); otherwise HSM keys
+	// are refused.
+	PKCS11 keyprotect.HSMConfig
 }
 
 // Server is a running Coffer.
@@ -77,15 +87,20 @@ type Server struct {
 	endpoints *vaultEndpoints
 	// Services, for wiring and tests.
 	Identity *identity.Service
+	// Policies is the compiled policy engine (also behind the explain API).
+	Policies *identity.PolicyEngine
 	KMS      *kms.Service
 	// Result of a fresh dev bootstrap, if one happened.
 	Bootstrap *identity.BootstrapResult
 	// ConfigPath is the OCI config file written in dev mode.
 	ConfigPath string
 
-	mains    *http.ServeMux
-	stopJobs context.CancelFunc
-	jobsDone sync.WaitGroup
+	mains *http.ServeMux
+	hsm   io.Closer // the PKCS#11 token, when configured
+	// hsmEmulated: HSM keys are emulated in software (dev, no module).
+	hsmEmulated bool
+	stopJobs    context.CancelFunc
+	jobsDone    sync.WaitGroup
 }
 
 // Start opens the listener, unseals, and starts serving. It returns once the
@@ -171,13 +186,20 @@ func (s *Server) open(ctx context.Context) error {
 	s.st = b.Wrap(raw)
 	s.Identity = identity.New(s.st, s.cfg.Region, s.cfg.Now)
 	s.KMS = kms.New(s.st, s.cfg.Region, s.cfg.Now)
+	if err := s.setKeyProtections(b); err != nil {
+		return err
+	}
 	if err := s.bootstrap(ctx); err != nil {
 		return err
 	}
 
 	authorizer := s.cfg.Authorizer
 	if authorizer == nil {
-		authorizer = identity.NewSimpleAuthorizer(s.Identity)
+		pe, err := s.policyEngine(ctx)
+		if err != nil {
+			return err
+		}
+		authorizer = pe
 	}
 	api := &ociapi.API{
 		Verifier:    &authn.Verifier{Keys: s.Identity, Now: s.cfg.Now},
@@ -278,6 +300,7 @@ func (s *Server) PrintInstructions() {
 	fmt.Fprintf(w, "From the OCI Go SDK: load the config with common.CustomProfileConfigProvider(%q, \"DEFAULT\")\n", s.ConfigPath)
 	fmt.Fprintf(w, "and set client.Host = %q on KmsVaultClient, VaultsClient, SecretsClient and IdentityClient.\n", s.URL())
 	fmt.Fprintf(w, "Key and crypto clients use the vault's managementEndpoint and cryptoEndpoint as returned.\n")
+	s.printKeyProtection(w)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -345,6 +368,7 @@ func (s *Server) RunJobs(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Info("vault deletions completed", "count", n)
 	}
+	s.runKeyJobs(ctx)
 	rt := &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now}
 	if _, err := rt.Expire(ctx); err != nil {
 		s.log.Error("retry token expiry failed", "error", err)
@@ -363,6 +387,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.http != nil {
 		_ = s.http.Shutdown(ctx)
+	}
+	if s.hsm != nil {
+		_ = s.hsm.Close()
 	}
 	if s.raw != nil {
 		return s.raw.Close()

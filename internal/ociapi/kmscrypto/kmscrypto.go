@@ -1,0 +1,301 @@
+// Package kmscrypto serves the OCI KmsCryptoClient operations (Encrypt,
+// Decrypt, GenerateDataEncryptionKey, Sign, Verify, ExportKey) on a vault's
+// crypto endpoint. Every request names its key; a key of another vault than
+// the endpoint's is not found. Plaintexts, ciphertexts, data keys,
+// signatures and key material are never logged: errors carry messages
+// written for the caller, which never include them.
+package kmscrypto
+
+import (
+	"encoding/base64"
+	"hash/crc32"
+	"strconv"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/keymanagement"
+
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/keyprotect"
+	"github.com/coffer-vault/coffer/internal/kms"
+	"github.com/coffer-vault/coffer/internal/ociapi"
+)
+
+// maxAssociatedData bounds associatedData (OCI: its string form must be
+// under 4096 characters).
+const maxAssociatedData = 4096
+
+// Handlers serves the crypto operations.
+type Handlers struct {
+	KMS *kms.Service
+}
+
+// Routes returns the KmsCryptoClient routes.
+func (h *Handlers) Routes() []ociapi.Route {
+	return []ociapi.Route{
+		{Pattern: "POST /20180608/encrypt", Operation: "Encrypt", Handler: h.encrypt},
+		{Pattern: "POST /20180608/decrypt", Operation: "Decrypt", Handler: h.decrypt},
+		{Pattern: "POST /20180608/generateDataEncryptionKey", Operation: "GenerateDataEncryptionKey", Handler: h.generateDataKey},
+		{Pattern: "POST /20180608/sign", Operation: "Sign", Handler: h.sign},
+		{Pattern: "POST /20180608/verify", Operation: "Verify", Handler: h.verify},
+		{Pattern: "POST /20180608/exportKey", Operation: "ExportKey", Handler: h.export},
+	}
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// load reads the key (which must belong to the endpoint's vault) and the
+// version the operation uses, then authorizes the operation on the key.
+func (h *Handlers) load(c *ociapi.Call, keyID *string, versionID string) (kms.CryptoTarget, error) {
+	if c.VaultID == "" {
+		return kms.CryptoTarget{}, errs.E(errs.NoRoute, "crypto operations are served on a vault's crypto endpoint")
+	}
+	if str(keyID) == "" {
+		return kms.CryptoTarget{}, errs.E(errs.Missing, "keyId is required")
+	}
+	t, err := h.KMS.LoadCryptoTarget(c.Context(), c.VaultID, *keyID, versionID)
+	if err != nil {
+		return t, err
+	}
+	k := t.Key
+	return t, c.Authorize(authz.Request{CompartmentID: k.CompartmentID,
+		Key: &authz.Resource{ID: k.ID, Name: k.DisplayName, CompartmentID: k.CompartmentID, VaultID: k.VaultID}})
+}
+
+func decode64(field string, p *string, required bool) ([]byte, error) {
+	if p == nil {
+		if required {
+			return nil, errs.E(errs.Missing, "%s is required", field)
+		}
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(*p)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "%s must be base64", field)
+	}
+	return b, nil
+}
+
+func associatedData(m map[string]string) (keyprotect.AssociatedData, error) {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v) + 6
+	}
+	if n >= maxAssociatedData {
+		return nil, errs.E(errs.Invalid, "associatedData must be shorter than %d characters in its string form", maxAssociatedData)
+	}
+	return keyprotect.AssociatedData(m), nil
+}
+
+func checksum(b []byte) *string {
+	return common.String(strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
+}
+
+func (h *Handlers) encrypt(c *ociapi.Call) error {
+	var d keymanagement.EncryptDataDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	pt, err := decode64("plaintext", d.Plaintext, true)
+	if err != nil {
+		return err
+	}
+	defer clear(pt)
+	aad, err := associatedData(d.AssociatedData)
+	if err != nil {
+		return err
+	}
+	alg, err := keyprotect.ParseEncryptionAlgorithm(string(d.EncryptionAlgorithm))
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+	}
+	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
+	if err != nil {
+		return err
+	}
+	ct, used, err := h.KMS.Encrypt(c.Context(), t, alg, pt, aad)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", keymanagement.EncryptedData{
+		Ciphertext: common.String(base64.StdEncoding.EncodeToString(ct)), KeyId: common.String(t.Key.ID),
+		KeyVersionId: common.String(t.Version.ID), EncryptionAlgorithm: keymanagement.EncryptedDataEncryptionAlgorithmEnum(used),
+	})
+}
+
+func (h *Handlers) decrypt(c *ociapi.Call) error {
+	var d keymanagement.DecryptDataDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	ct, err := decode64("ciphertext", d.Ciphertext, true)
+	if err != nil {
+		return err
+	}
+	aad, err := associatedData(d.AssociatedData)
+	if err != nil {
+		return err
+	}
+	alg, err := keyprotect.ParseEncryptionAlgorithm(string(d.EncryptionAlgorithm))
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+	}
+	// Authorize on the key (with its current version) first, so that what
+	// the ciphertext names cannot reveal anything to an unauthorized caller.
+	t, err := h.load(c, d.KeyId, "")
+	if err != nil {
+		return err
+	}
+	if want := kms.DecryptVersion(str(d.KeyVersionId), ct); want != "" && want != t.Version.ID {
+		t, err = h.KMS.LoadCryptoTarget(c.Context(), c.VaultID, t.Key.ID, want)
+		if errs.Is(err, errs.NotFound) && str(d.KeyVersionId) == "" {
+			return errs.E(errs.Invalid, "the ciphertext was not produced by key %s", str(d.KeyId))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	pt, used, err := h.KMS.Decrypt(c.Context(), t, alg, ct, aad)
+	if err != nil {
+		return err
+	}
+	defer pt.Wipe()
+	return c.Reply("", keymanagement.DecryptedData{
+		Plaintext: common.String(base64.StdEncoding.EncodeToString(pt.Bytes())), PlaintextChecksum: checksum(pt.Bytes()),
+		KeyId: common.String(t.Key.ID), KeyVersionId: common.String(t.Version.ID),
+		EncryptionAlgorithm: keymanagement.DecryptedDataEncryptionAlgorithmEnum(used),
+	})
+}
+
+func (h *Handlers) generateDataKey(c *ociapi.Call) error {
+	var d keymanagement.GenerateKeyDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	if d.IncludePlaintextKey == nil {
+		return errs.E(errs.Missing, "includePlaintextKey is required")
+	}
+	if d.KeyShape == nil || d.KeyShape.Length == nil {
+		return errs.E(errs.Missing, "keyShape is required: algorithm AES and length 16, 24 or 32")
+	}
+	shape := keyprotect.Shape{Algorithm: keyprotect.Algorithm(d.KeyShape.Algorithm), Length: *d.KeyShape.Length, CurveID: keyprotect.CurveID(d.KeyShape.CurveId)}
+	if err := keyprotect.ValidateDataKeyShape(shape); err != nil {
+		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+	}
+	aad, err := associatedData(d.AssociatedData)
+	if err != nil {
+		return err
+	}
+	t, err := h.load(c, d.KeyId, "")
+	if err != nil {
+		return err
+	}
+	dek, ct, err := h.KMS.GenerateDataKey(c.Context(), t, shape, aad)
+	if err != nil {
+		return err
+	}
+	defer dek.Wipe()
+	out := keymanagement.GeneratedKey{Ciphertext: common.String(base64.StdEncoding.EncodeToString(ct))}
+	if *d.IncludePlaintextKey {
+		out.Plaintext = common.String(base64.StdEncoding.EncodeToString(dek.Bytes()))
+		out.PlaintextChecksum = checksum(dek.Bytes())
+	}
+	return c.Reply("", out)
+}
+
+func (h *Handlers) sign(c *ociapi.Call) error {
+	var d keymanagement.SignDataDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	msg, err := decode64("message", d.Message, true)
+	if err != nil {
+		return err
+	}
+	if d.SigningAlgorithm == "" {
+		return errs.E(errs.Missing, "signingAlgorithm is required")
+	}
+	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
+	if err != nil {
+		return err
+	}
+	sig, err := h.KMS.Sign(c.Context(), t, keyprotect.SigningAlgorithm(d.SigningAlgorithm), keyprotect.MessageType(d.MessageType), msg)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", keymanagement.SignedData{
+		KeyId: common.String(t.Key.ID), KeyVersionId: common.String(t.Version.ID),
+		Signature:        common.String(base64.StdEncoding.EncodeToString(sig)),
+		SigningAlgorithm: keymanagement.SignedDataSigningAlgorithmEnum(d.SigningAlgorithm),
+	})
+}
+
+func (h *Handlers) verify(c *ociapi.Call) error {
+	var d keymanagement.VerifyDataDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	msg, err := decode64("message", d.Message, true)
+	if err != nil {
+		return err
+	}
+	sig, err := decode64("signature", d.Signature, true)
+	if err != nil {
+		return err
+	}
+	if str(d.KeyVersionId) == "" {
+		return errs.E(errs.Missing, "keyVersionId is required")
+	}
+	if d.SigningAlgorithm == "" {
+		return errs.E(errs.Missing, "signingAlgorithm is required")
+	}
+	t, err := h.load(c, d.KeyId, *d.KeyVersionId)
+	if err != nil {
+		return err
+	}
+	ok, err := h.KMS.Verify(c.Context(), t, keyprotect.SigningAlgorithm(d.SigningAlgorithm), keyprotect.MessageType(d.MessageType), msg, sig)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", keymanagement.VerifiedData{IsSignatureValid: common.Bool(ok)})
+}
+
+func (h *Handlers) export(c *ociapi.Call) error {
+	var d keymanagement.ExportKeyDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	if d.Algorithm == "" {
+		return errs.E(errs.Missing, "algorithm is required: allowed values are RSA_OAEP_AES_SHA256, RSA_OAEP_SHA256")
+	}
+	alg, err := keyprotect.ParseWrappingAlgorithm(string(d.Algorithm))
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+	}
+	if str(d.PublicKey) == "" {
+		return errs.E(errs.Missing, "publicKey is required")
+	}
+	pub, err := keyprotect.ParseRSAPublicKeyPEM(*d.PublicKey)
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+	}
+	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
+	if err != nil {
+		return err
+	}
+	wrapped, err := h.KMS.Export(c.Context(), t, alg, pub)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", keymanagement.ExportedKeyData{
+		KeyVersionId: common.String(t.Version.ID), KeyId: common.String(t.Key.ID),
+		TimeCreated: &common.SDKTime{Time: t.Version.TimeCreated}, VaultId: common.String(t.Key.VaultID),
+		EncryptedKey: common.String(base64.StdEncoding.EncodeToString(wrapped)),
+		Algorithm:    keymanagement.ExportedKeyDataAlgorithmEnum(alg),
+	})
+}

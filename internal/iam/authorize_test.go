@@ -258,6 +258,9 @@ func authCases() []authCase {
 		denyCase("deny wins over allow", s("Allow group Developers to manage secret-family in tenancy", "Deny group Developers to read secret-bundles in tenancy"), alice, "GetSecretBundle").mirrored(),
 		allow("deny does not touch other permissions", s("Allow group Developers to manage secret-family in tenancy", "Deny group Developers to read secret-bundles in tenancy"), alice, "GetSecret"),
 		allow("administrators are exempt from deny", s("Allow group Developers to manage secret-family in tenancy", "Deny group Developers to read secret-bundles in tenancy"), root, "GetSecretBundle").mirrored(),
+		allow("bundle without a loaded key (OCI table)", s("Allow group Developers to read secret-bundles in compartment AppSecrets"), alice, "GetSecretBundle", func(r *authz.Request) { r.Key = nil }).mirrored(),
+		denyCase("bundle without a loaded key (rule on)", s("Allow group Developers to read secret-bundles in compartment AppSecrets", "Allow group Developers to use keys in tenancy"), alice, "GetSecretBundle", func(r *authz.Request) { r.Key = nil }),
+		allow("two statements grant the same permission", s("Allow group Developers to read secrets in tenancy where target.secret.name = 'nope'", "Allow group Developers to read secrets in compartment AppSecrets", "Allow group Developers to inspect secrets in tenancy", devSecretsRead), alice, "GetSecret"),
 		denyCase("target missing", s("Allow group Developers to use keys in tenancy"), alice, "Encrypt", func(r *authz.Request) { r.Key = nil }),
 		denyCase("target in unknown compartment", s("Allow group Developers to use keys in tenancy"), alice, "Encrypt", func(r *authz.Request) { r.Key.CompartmentID = "ocid1.compartment.oc1..gone" }),
 

@@ -107,7 +107,8 @@ func (e *Engine) Explain(req authz.Request) Explanation {
 		return x
 	}
 	var dgIDs []string
-	subs := e.subjects(p, nil, &dgIDs)
+	var buf [16]*subjIndex
+	subs := e.subjects(p, buf[:], &dgIDs)
 	for _, id := range dgIDs {
 		x.DynamicGroups = append(x.DynamicGroups, e.groupNames[id])
 	}
@@ -141,16 +142,16 @@ func (e *Engine) Explain(req authz.Request) Explanation {
 		x.Allowed = x.Allowed && r.Granted
 		x.Checks = append(x.Checks, r)
 	}
-	x.Reason = e.reason(x)
+	var sugg []string
 	if !x.Allowed {
-		var sugg []string
 		for _, c := range x.Checks {
-			if c.Suggestion != "" && !containsFold(sugg, c.Suggestion) {
+			if c.Suggestion != "" && !slices.Contains(sugg, c.Suggestion) {
 				sugg = append(sugg, c.Suggestion)
 			}
 		}
 		x.Suggestion = strings.Join(sugg, "\n")
 	}
+	x.Reason = e.reason(x, sugg)
 	return x
 }
 
@@ -209,7 +210,7 @@ func targetID(req *authz.Request, t Target, tenancy string) string {
 	return ""
 }
 
-func (e *Engine) reason(x Explanation) string {
+func (e *Engine) reason(x Explanation, sugg []string) string {
 	var has, missing []string
 	for _, c := range x.Checks {
 		switch {
@@ -238,12 +239,6 @@ func (e *Engine) reason(x Explanation) string {
 		b.WriteString("has " + strings.Join(has, "; ") + " but ")
 	}
 	b.WriteString(strings.Join(missing, "; "))
-	var sugg []string
-	for _, c := range x.Checks {
-		if c.Suggestion != "" && !containsFold(sugg, c.Suggestion) {
-			sugg = append(sugg, c.Suggestion)
-		}
-	}
 	if len(sugg) > 0 {
 		b.WriteString("; add: " + strings.Join(sugg, "; add: "))
 	}

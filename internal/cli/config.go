@@ -1,0 +1,359 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/common/auth"
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-vault/coffer/internal/retry"
+)
+
+// Environment variables the client commands read, as the oci CLI does, plus
+// COFFER_ENDPOINT, which points every regional client at one Coffer server.
+const (
+	envProfile    = "OCI_CLI_PROFILE"
+	envConfigFile = "OCI_CLI_CONFIG_FILE"
+	envAuth       = "OCI_CLI_AUTH"
+	envRegion     = "OCI_CLI_REGION"
+	envEndpoint   = "COFFER_ENDPOINT"
+)
+
+// Authentication types accepted by --auth, named as the oci CLI names them.
+const (
+	authAPIKey            = "api_key"
+	authSecurityToken     = "security_token"
+	authInstancePrincipal = "instance_principal"
+	authResourcePrincipal = "resource_principal"
+)
+
+// defaultRetry is the retry policy of every SDK client the CLI builds.
+// Tests shorten its delays.
+var defaultRetry = retry.Policy{}
+
+// globals holds the oci-style global options and what is derived from them
+// lazily: no configuration is read and no SDK client is built until a
+// command runs, so that --help and completion start in milliseconds.
+type globals struct {
+	configFile, profile, region, endpoint, auth string
+	query, output                               string
+	rawOutput, noRetry                          bool
+	maxRetries                                  int
+
+	getenv func(string) string
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+
+	provider common.ConfigurationProvider
+	// attempts counts SDK attempts of the last call, for error reports.
+	attempts atomic.Int32
+}
+
+type globalsKey struct{}
+
+// newGlobals returns the options with the process environment and real
+// clock.
+func newGlobals() *globals {
+	return &globals{
+		getenv: os.Getenv,
+		now:    time.Now,
+		sleep: func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		},
+	}
+}
+
+// bindGlobals registers the global options as persistent flags of a client
+// command group (kms, vault, secrets, iam), and makes them reachable from
+// any subcommand through globalsFrom.
+func bindGlobals(group *cobra.Command) *globals {
+	g := newGlobals()
+	f := group.PersistentFlags()
+	f.StringVar(&g.configFile, "config-file", "", "the path to the OCI config file (default $"+envConfigFile+" or ~/.oci/config)")
+	f.StringVar(&g.profile, "profile", "", "the profile in the config file to load (default $"+envProfile+" or DEFAULT)")
+	f.StringVar(&g.region, "region", "", "the region to make calls against (overrides the config file)")
+	f.StringVar(&g.endpoint, "endpoint", "", "the endpoint to call; for key and crypto commands the vault's management or crypto endpoint (default $"+envEndpoint+" for regional services)")
+	f.StringVar(&g.auth, "auth", "", "authentication: api_key, security_token, instance_principal, resource_principal (default api_key)")
+	f.StringVar(&g.query, "query", "", "JMESPath query applied to the output, e.g. 'data[].id'")
+	f.BoolVar(&g.rawOutput, "raw-output", false, "print a string result without JSON quoting")
+	f.StringVar(&g.output, "output", "json", "output format: json or table")
+	f.BoolVar(&g.noRetry, "no-retry", false, "do not retry 429 and 5xx responses")
+	f.IntVar(&g.maxRetries, "max-retries", retry.DefaultMaxAttempts-1, "retries of a 429, 5xx or network failure (exponential backoff with jitter)")
+	_ = group.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "table"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = group.RegisterFlagCompletionFunc("auth", cobra.FixedCompletions([]string{authAPIKey, authSecurityToken, authInstancePrincipal, authResourcePrincipal}, cobra.ShellCompDirectiveNoFileComp))
+	group.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SetContext(context.WithValue(cmd.Context(), globalsKey{}, g))
+		if err := g.validate(); err != nil {
+			return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
+		}
+		return nil
+	}
+	group.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return exitError{g.reportError(cmd.ErrOrStderr(), usageErrorf("%v", err), hints{})}
+	})
+	return g
+}
+
+// globalsFrom returns the global options of the group cmd belongs to. It
+// is valid inside RunE of any command under a group made by bindGlobals.
+func globalsFrom(cmd *cobra.Command) *globals {
+	if g, ok := cmd.Context().Value(globalsKey{}).(*globals); ok {
+		return g
+	}
+	panic("cli: command " + cmd.CommandPath() + " is not under a client command group")
+}
+
+func (g *globals) validate() error {
+	switch g.output {
+	case "json", "table":
+	default:
+		return usageErrorf("--output must be json or table, not %q", g.output)
+	}
+	switch g.authType() {
+	case authAPIKey, authSecurityToken, authInstancePrincipal, authResourcePrincipal:
+	default:
+		return usageErrorf("--auth must be one of api_key, security_token, instance_principal, resource_principal; got %q", g.auth)
+	}
+	if g.maxRetries < 0 {
+		return usageErrorf("--max-retries must not be negative")
+	}
+	if g.query != "" {
+		if err := compileQuery(g.query); err != nil {
+			return usageErrorf("--query: %v", err)
+		}
+	}
+	return nil
+}
+
+func (g *globals) authType() string {
+	if g.auth != "" {
+		return g.auth
+	}
+	if v := g.getenv(envAuth); v != "" {
+		return v
+	}
+	return authAPIKey
+}
+
+// configPath is --config-file, then OCI_CLI_CONFIG_FILE, then
+// ~/.oci/config.
+func (g *globals) configPath() string {
+	p := g.configFile
+	if p == "" {
+		p = g.getenv(envConfigFile)
+	}
+	if p == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = "~"
+		}
+		p = filepath.Join(home, ".oci", "config")
+	}
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[2:])
+		}
+	}
+	return p
+}
+
+func (g *globals) profileName() string {
+	if g.profile != "" {
+		return g.profile
+	}
+	if v := g.getenv(envProfile); v != "" {
+		return v
+	}
+	return "DEFAULT"
+}
+
+func (g *globals) regionOverride() string {
+	if g.region != "" {
+		return g.region
+	}
+	return g.getenv(envRegion)
+}
+
+// configError is a problem with the local configuration (file, profile,
+// key): no request was sent.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// configProvider builds (once) the SDK configuration provider for --auth.
+func (g *globals) configProvider() (common.ConfigurationProvider, error) {
+	if g.provider != nil {
+		return g.provider, nil
+	}
+	var p common.ConfigurationProvider
+	var err error
+	switch g.authType() {
+	case authAPIKey, authSecurityToken:
+		path, profile := g.configPath(), g.profileName()
+		if err := checkProfile(path, profile); err != nil {
+			return nil, &configError{err}
+		}
+		if g.authType() == authSecurityToken {
+			p, err = common.ConfigurationProviderForSessionTokenWithProfile(path, profile, "")
+		} else {
+			p, err = common.ConfigurationProviderFromFileWithProfile(path, profile, "")
+		}
+		if err == nil {
+			_, err = common.IsConfigurationProviderValid(regionProvider{p, g.regionOverride()})
+		}
+		if err != nil {
+			return nil, &configError{fmt.Errorf("config file %s, profile %s: %w", path, profile, err)}
+		}
+	case authInstancePrincipal:
+		if r := g.regionOverride(); r != "" {
+			p, err = auth.InstancePrincipalConfigurationProviderForRegion(common.StringToRegion(r))
+		} else {
+			p, err = auth.InstancePrincipalConfigurationProvider()
+		}
+		if err != nil {
+			return nil, &configError{fmt.Errorf("instance principal: %w", err)}
+		}
+	case authResourcePrincipal:
+		p, err = auth.ResourcePrincipalConfigurationProvider()
+		if err != nil {
+			return nil, &configError{fmt.Errorf("resource principal: %w", err)}
+		}
+	}
+	if r := g.regionOverride(); r != "" {
+		p = regionProvider{p, r}
+	}
+	g.provider = p
+	return p, nil
+}
+
+// checkProfile gives the errors a user can act on before the SDK gives its
+// own: the file is missing, or the profile is not in it.
+func checkProfile(path, profile string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("config file %s does not exist: pass --config-file, set %s, or run `coffer server --dev` and use the config it writes", path, envConfigFile)
+	}
+	if err != nil {
+		return fmt.Errorf("read config file: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "["+profile+"]" {
+			return nil
+		}
+	}
+	return fmt.Errorf("config file %s has no profile [%s]: pass --profile or set %s", path, profile, envProfile)
+}
+
+// regionProvider overrides the region of a configuration provider
+// (--region).
+type regionProvider struct {
+	common.ConfigurationProvider
+	region string
+}
+
+func (r regionProvider) Region() (string, error) {
+	if r.region == "" {
+		return r.ConfigurationProvider.Region()
+	}
+	return r.region, nil
+}
+
+// regionalEndpoint is the endpoint for the regional services (kms vaults,
+// vaults, secrets, identity): --endpoint, then COFFER_ENDPOINT; empty means
+// the SDK's region-derived endpoint.
+func (g *globals) regionalEndpoint() string {
+	if g.endpoint != "" {
+		return g.endpoint
+	}
+	return g.getenv(envEndpoint)
+}
+
+// configure applies the endpoint and retry policy to an SDK client.
+func (g *globals) configure(c *common.BaseClient, host string) {
+	if host != "" {
+		c.Host = host
+	}
+	rp := g.retryPolicy()
+	c.SetCustomClientConfiguration(common.CustomClientConfiguration{RetryPolicy: &rp})
+}
+
+// retryPolicy retries 429, 5xx and network failures with the shared policy
+// (internal/retry). Unlike the library default it does not retry a 409
+// IncorrectState: at a terminal a conflict such as "the vault is pending
+// deletion" must be reported at once, not after half a minute.
+func (g *globals) retryPolicy() common.RetryPolicy {
+	p := defaultRetry
+	p.MaxAttempts = g.maxRetries + 1
+	if g.noRetry {
+		p.MaxAttempts = 1
+	}
+	p.Retryable = cliRetryable
+	rp := p.SDK()
+	should := rp.ShouldRetryOperation
+	g.attempts.Store(0)
+	rp.ShouldRetryOperation = func(r common.OCIOperationResponse) bool {
+		g.attempts.Store(int32(r.AttemptNumber))
+		return should(r)
+	}
+	return rp
+}
+
+func cliRetryable(err error) bool {
+	var se common.ServiceError
+	if errors.As(err, &se) {
+		s := se.GetHTTPStatusCode()
+		return s == 429 || (s >= 500 && s <= 599 && s != 501)
+	}
+	return retry.Retryable(err)
+}
+
+// readSecretInput reads content from a file or, for "-", from stdin.
+func readSecretInput(cmd *cobra.Command, path string) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), maxContent+1))
+		if err != nil {
+			return nil, fmt.Errorf("read stdin: %w", err)
+		}
+		if len(b) > maxContent {
+			return nil, usageErrorf("content on stdin is larger than %d bytes", maxContent)
+		}
+		return b, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErrorf("content file: %v", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxContent+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > maxContent {
+		return nil, usageErrorf("content file %s is larger than %d bytes", path, maxContent)
+	}
+	return b, nil
+}
+
+// maxContent bounds secret content read from a file or stdin; OCI's limit
+// for a secret bundle is 25 KB, so 1 MiB is generous and still bounded.
+const maxContent = 1 << 20

@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jmespath/go-jmespath"
+)
+
+// response is what a command prints: the SDK model under "data", and the
+// response headers the oci CLI shows next to it.
+type response struct {
+	data     any
+	etag     *string
+	nextPage *string
+	// secret marks a response holding secret bundle content, which is
+	// replaced by a note unless the user asked for it (see redactContent).
+	secret bool
+}
+
+// contentHiddenNote replaces secret content in printed bundles.
+const contentHiddenNote = `<hidden: add --decode to print the decoded content, or --query 'data."secret-bundle-content".content' --raw-output for the base64>`
+
+// userDataKeys hold maps whose keys are the user's own (tags, metadata):
+// their keys are printed as given, not converted to kebab case.
+var userDataKeys = map[string]bool{
+	"freeform-tags": true, "defined-tags": true, "system-tags": true,
+	"metadata": true, "logging-context": true, "associated-data": true,
+}
+
+// kebab converts an SDK JSON key (camelCase) to the oci CLI's kebab-case:
+// lifecycleState -> lifecycle-state, wrappingkeyId -> wrappingkey-id,
+// isMfaActivated -> is-mfa-activated, canUseDBCredentials ->
+// can-use-db-credentials.
+func kebab(s string) string {
+	var b strings.Builder
+	runes := []rune(s)
+	for i, r := range runes {
+		if unicode.IsUpper(r) {
+			prevLower := i > 0 && (unicode.IsLower(runes[i-1]) || unicode.IsDigit(runes[i-1]))
+			nextLower := i > 0 && i+1 < len(runes) && unicode.IsLower(runes[i+1]) && unicode.IsUpper(runes[i-1])
+			if prevLower || nextLower {
+				b.WriteByte('-')
+			}
+			b.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		if r == '_' {
+			b.WriteByte('-')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// kebabKeys converts the keys of decoded JSON recursively, leaving the
+// contents of user-data maps alone.
+func kebabKeys(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			nk := kebab(k)
+			if userDataKeys[nk] {
+				out[nk] = val
+				continue
+			}
+			out[nk] = kebabKeys(val)
+		}
+		return out
+	case []any:
+		for i := range t {
+			t[i] = kebabKeys(t[i])
+		}
+		return t
+	}
+	return v
+}
+
+// document builds the printed JSON value of a response: {"data": ...,
+// "etag": ..., "opc-next-page": ...} with kebab-case keys.
+func (r response) document() (map[string]any, error) {
+	raw, err := json.Marshal(r.data)
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	var data any
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return nil, fmt.Errorf("decode response: %w", err)
+	}
+	doc := map[string]any{"data": kebabKeys(data)}
+	if r.etag != nil && *r.etag != "" {
+		doc["etag"] = *r.etag
+	}
+	if r.nextPage != nil && *r.nextPage != "" {
+		doc["opc-next-page"] = *r.nextPage
+	}
+	return doc, nil
+}
+
+// redactContent replaces data."secret-bundle-content".content with a note
+// and reports the content it removed.
+func redactContent(doc map[string]any) (content string, found bool) {
+	data, _ := doc["data"].(map[string]any)
+	sbc, _ := data["secret-bundle-content"].(map[string]any)
+	c, ok := sbc["content"].(string)
+	if !ok {
+		return "", false
+	}
+	sbc["content"] = contentHiddenNote
+	return c, true
+}
+
+func compileQuery(q string) error {
+	_, err := jmespath.Compile(q)
+	return err
+}
+
+// print writes a response in the chosen format after --query. Secret
+// content is printed only when the query selects exactly the content
+// field: the user named it, so they asked for it.
+func (g *globals) print(w io.Writer, r response) error {
+	doc, err := r.document()
+	if err != nil {
+		return err
+	}
+	var out any = doc
+	if r.secret {
+		full, err := r.document()
+		if err != nil {
+			return err
+		}
+		content, found := redactContent(doc)
+		if found && g.query != "" {
+			if v, err := jmespath.Search(g.query, full); err == nil {
+				if s, ok := v.(string); ok && s == content {
+					return g.emit(w, v)
+				}
+			}
+		}
+	}
+	if g.query != "" {
+		out, err = jmespath.Search(g.query, out)
+		if err != nil {
+			return usageErrorf("--query: %v", err)
+		}
+	} else if g.output == "table" {
+		out = doc["data"]
+	}
+	return g.emit(w, out)
+}
+
+func (g *globals) emit(w io.Writer, v any) error {
+	if g.rawOutput {
+		if s, ok := v.(string); ok {
+			_, err := fmt.Fprintln(w, s)
+			return err
+		}
+	}
+	if v == nil && g.query != "" {
+		// The oci CLI prints nothing when a query selects nothing.
+		return nil
+	}
+	if g.output == "table" {
+		_, err := io.WriteString(w, table(v))
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "    ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// table renders a list of objects (or one object, or scalars) as the oci
+// CLI's box table: one column per key, nested values as compact JSON.
+func table(v any) string {
+	var rows []map[string]any
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if m, ok := e.(map[string]any); ok {
+				rows = append(rows, m)
+			} else {
+				rows = append(rows, map[string]any{"Column1": e})
+			}
+		}
+	case map[string]any:
+		rows = []map[string]any{t}
+	default:
+		rows = []map[string]any{{"Column1": t}}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	colSet := map[string]bool{}
+	for _, r := range rows {
+		for k := range r {
+			colSet[k] = true
+		}
+	}
+	cols := make([]string, 0, len(colSet))
+	for k := range colSet {
+		cols = append(cols, k)
+	}
+	sort.Strings(cols)
+	cells := make([][]string, len(rows))
+	width := make([]int, len(cols))
+	for i, c := range cols {
+		width[i] = utf8.RuneCountInString(c)
+	}
+	for ri, r := range rows {
+		cells[ri] = make([]string, len(cols))
+		for ci, c := range cols {
+			s := cell(r[c])
+			cells[ri][ci] = s
+			width[ci] = max(width[ci], utf8.RuneCountInString(s))
+		}
+	}
+	var b strings.Builder
+	sep := func() {
+		b.WriteByte('+')
+		for _, wd := range width {
+			b.WriteString(strings.Repeat("-", wd+2))
+			b.WriteByte('+')
+		}
+		b.WriteByte('\n')
+	}
+	line := func(vals []string) {
+		b.WriteByte('|')
+		for i, s := range vals {
+			b.WriteString(" " + s + strings.Repeat(" ", width[i]-utf8.RuneCountInString(s)) + " |")
+		}
+		b.WriteByte('\n')
+	}
+	sep()
+	line(cols)
+	sep()
+	for _, r := range cells {
+		line(r)
+	}
+	sep()
+	return b.String()
+}
+
+func cell(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return strings.ReplaceAll(t, "\n", " ")
+	case float64, bool:
+		b, _ := json.Marshal(t)
+		return string(b)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -39,6 +39,13 @@
 //     "target.group.name", "target.policy.name", ... as do
 //     "request.includePlainTextKey", "request.region" and "request.user.name".
 //   - A service principal's name is its Attributes["service.name"] or its ID.
+//   - request.principal.type is "user", "instance", "service", or for a
+//     resource principal Attributes["resource.type"] (e.g. "fnfunc",
+//     "workload"), else the type segment of its OCID. Dynamic-group rules
+//     read the same attributes (and "tag.<ns>.<key>.value").
+//   - Vars must come from the server (URL path, loaded resources, request
+//     body), never copied from client-chosen keys: they decide conditions
+//     and the API-key self-service rule.
 //
 // An operation missing from the catalogue is denied, as is a request whose
 // principal belongs to another tenancy or whose target is not loaded.

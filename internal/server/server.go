@@ -27,6 +27,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
 )
@@ -90,6 +91,7 @@ type Server struct {
 	// Policies is the compiled policy engine (also behind the explain API).
 	Policies *identity.PolicyEngine
 	KMS      *kms.Service
+	Secrets  *secrets.Service
 	// Result of a fresh dev bootstrap, if one happened.
 	Bootstrap *identity.BootstrapResult
 	// ConfigPath is the OCI config file written in dev mode.
@@ -369,6 +371,7 @@ func (s *Server) RunJobs(ctx context.Context) {
 		s.log.Info("vault deletions completed", "count", n)
 	}
 	s.runKeyJobs(ctx)
+	s.runSecretJobs(ctx)
 	rt := &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now}
 	if _, err := rt.Expire(ctx); err != nil {
 		s.log.Error("retry token expiry failed", "error", err)

@@ -1,0 +1,304 @@
+package vaultsapi
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/vault"
+
+	"github.com/coffer-vault/coffer/internal/secrets"
+	"github.com/coffer-vault/coffer/internal/secrets/generate"
+)
+
+// The request bodies are decoded into these structs rather than the SDK's
+// models: the SDK's polymorphic decoding drops a secretContent whose
+// contentType it does not know (PLAIN), so the domain could not refuse it
+// with a message that says to send base64, and the SDK types keep unknown
+// discriminators only in unexported types.
+
+// contentJSON is secretContent. Content is secret: the type never prints.
+type contentJSON struct {
+	ContentType string `json:"contentType"`
+	Content     string `json:"content"`
+	Name        string `json:"name"`
+	Stage       string `json:"stage"`
+}
+
+// LogValue redacts the content.
+func (contentJSON) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+
+// Format redacts the content for every fmt verb.
+func (contentJSON) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[REDACTED]")) }
+
+type ruleJSON struct {
+	RuleType                                string     `json:"ruleType"`
+	SecretVersionExpiryInterval             string     `json:"secretVersionExpiryInterval"`
+	TimeOfAbsoluteExpiry                    *time.Time `json:"timeOfAbsoluteExpiry"`
+	IsSecretContentRetrievalBlockedOnExpiry bool       `json:"isSecretContentRetrievalBlockedOnExpiry"`
+	IsEnforcedOnDeletedSecretVersions       bool       `json:"isEnforcedOnDeletedSecretVersions"`
+}
+
+type targetJSON struct {
+	TargetSystemType string `json:"targetSystemType"`
+	AdbID            string `json:"adbId"`
+	FunctionID       string `json:"functionId"`
+}
+
+type rotationJSON struct {
+	TargetSystemDetails        *targetJSON `json:"targetSystemDetails"`
+	RotationInterval           string      `json:"rotationInterval"`
+	IsScheduledRotationEnabled bool        `json:"isScheduledRotationEnabled"`
+}
+
+type generationJSON struct {
+	GenerationType     string `json:"generationType"`
+	GenerationTemplate string `json:"generationTemplate"`
+	PassphraseLength   int    `json:"passphraseLength"`
+	SecretTemplate     string `json:"secretTemplate"`
+}
+
+type replicationJSON struct {
+	ReplicationTargets []struct {
+		TargetKeyID   string `json:"targetKeyId"`
+		TargetRegion  string `json:"targetRegion"`
+		TargetVaultID string `json:"targetVaultId"`
+	} `json:"replicationTargets"`
+}
+
+type createJSON struct {
+	CompartmentID           *string                   `json:"compartmentId"`
+	KeyID                   *string                   `json:"keyId"`
+	SecretName              *string                   `json:"secretName"`
+	VaultID                 *string                   `json:"vaultId"`
+	DefinedTags             map[string]map[string]any `json:"definedTags"`
+	Description             *string                   `json:"description"`
+	FreeformTags            map[string]string         `json:"freeformTags"`
+	Metadata                map[string]any            `json:"metadata"`
+	SecretContent           *contentJSON              `json:"secretContent"`
+	ReplicationConfig       *replicationJSON          `json:"replicationConfig"`
+	RotationConfig          *rotationJSON             `json:"rotationConfig"`
+	SecretRules             []ruleJSON                `json:"secretRules"`
+	SecretGenerationContext *generationJSON           `json:"secretGenerationContext"`
+	EnableAutoGeneration    *bool                     `json:"enableAutoGeneration"`
+}
+
+type updateJSON struct {
+	CurrentVersionNumber    *int64                    `json:"currentVersionNumber"`
+	DefinedTags             map[string]map[string]any `json:"definedTags"`
+	Description             *string                   `json:"description"`
+	FreeformTags            map[string]string         `json:"freeformTags"`
+	Metadata                map[string]any            `json:"metadata"`
+	SecretContent           *contentJSON              `json:"secretContent"`
+	ReplicationConfig       *replicationJSON          `json:"replicationConfig"`
+	RotationConfig          *rotationJSON             `json:"rotationConfig"`
+	SecretRules             *[]ruleJSON               `json:"secretRules"`
+	SecretGenerationContext *generationJSON           `json:"secretGenerationContext"`
+	EnableAutoGeneration    *bool                     `json:"enableAutoGeneration"`
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (c *contentJSON) domain() *secrets.ContentDetails {
+	if c == nil {
+		return nil
+	}
+	return &secrets.ContentDetails{ContentType: c.ContentType, Content: c.Content, Name: c.Name, Stage: secrets.Stage(c.Stage)}
+}
+
+func rulesToDomain(in []ruleJSON) []secrets.Rule {
+	if in == nil {
+		return nil
+	}
+	out := make([]secrets.Rule, len(in))
+	for i, r := range in {
+		out[i] = secrets.Rule{
+			Type: secrets.RuleType(r.RuleType), SecretVersionExpiryInterval: r.SecretVersionExpiryInterval,
+			TimeOfAbsoluteExpiry:                    r.TimeOfAbsoluteExpiry,
+			IsSecretContentRetrievalBlockedOnExpiry: r.IsSecretContentRetrievalBlockedOnExpiry,
+			IsEnforcedOnDeletedSecretVersions:       r.IsEnforcedOnDeletedSecretVersions,
+		}
+	}
+	return out
+}
+
+func (r *rotationJSON) domain() *secrets.RotationConfig {
+	if r == nil {
+		return nil
+	}
+	out := &secrets.RotationConfig{RotationInterval: r.RotationInterval, IsScheduledRotationEnabled: r.IsScheduledRotationEnabled}
+	if t := r.TargetSystemDetails; t != nil {
+		out.TargetSystemType = t.TargetSystemType
+		switch t.TargetSystemType {
+		case secrets.TargetADB:
+			out.TargetID = t.AdbID
+		case secrets.TargetFunction:
+			out.TargetID = t.FunctionID
+		default:
+			out.TargetID = t.AdbID + t.FunctionID
+		}
+	}
+	return out
+}
+
+func (g *generationJSON) domain() *secrets.GenerationContext {
+	if g == nil {
+		return nil
+	}
+	return &generate.Context{Type: g.GenerationType, Template: g.GenerationTemplate, PassphraseLength: g.PassphraseLength, SecretTemplate: g.SecretTemplate}
+}
+
+func (r *replicationJSON) domain() *secrets.ReplicationConfig {
+	if r == nil {
+		return nil
+	}
+	out := &secrets.ReplicationConfig{}
+	for _, t := range r.ReplicationTargets {
+		out.Targets = append(out.Targets, secrets.ReplicationTarget{TargetRegion: t.TargetRegion, TargetVaultID: t.TargetVaultID, TargetKeyID: t.TargetKeyID})
+	}
+	return out
+}
+
+func sdkTime(t *time.Time) *common.SDKTime {
+	if t == nil {
+		return nil
+	}
+	return &common.SDKTime{Time: *t}
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// RulesModel converts rules to the SDK's polymorphic rule types, whose
+// MarshalJSON writes the ruleType discriminator.
+func RulesModel(in []secrets.Rule) []vault.SecretRule {
+	out := make([]vault.SecretRule, 0, len(in))
+	for _, r := range in {
+		switch r.Type {
+		case secrets.RuleExpiry:
+			out = append(out, vault.SecretExpiryRule{
+				SecretVersionExpiryInterval:             optString(r.SecretVersionExpiryInterval),
+				TimeOfAbsoluteExpiry:                    sdkTime(r.TimeOfAbsoluteExpiry),
+				IsSecretContentRetrievalBlockedOnExpiry: common.Bool(r.IsSecretContentRetrievalBlockedOnExpiry),
+			})
+		case secrets.RuleReuse:
+			out = append(out, vault.SecretReuseRule{IsEnforcedOnDeletedSecretVersions: common.Bool(r.IsEnforcedOnDeletedSecretVersions)})
+		}
+	}
+	return out
+}
+
+func rotationModel(rc *secrets.RotationConfig) *vault.RotationConfig {
+	if rc == nil {
+		return nil
+	}
+	out := &vault.RotationConfig{RotationInterval: optString(rc.RotationInterval), IsScheduledRotationEnabled: common.Bool(rc.IsScheduledRotationEnabled)}
+	switch rc.TargetSystemType {
+	case secrets.TargetADB:
+		out.TargetSystemDetails = vault.AdbTargetSystemDetails{AdbId: common.String(rc.TargetID)}
+	case secrets.TargetFunction:
+		out.TargetSystemDetails = vault.FunctionTargetSystemDetails{FunctionId: common.String(rc.TargetID)}
+	}
+	return out
+}
+
+func generationModel(g *secrets.GenerationContext) vault.SecretGenerationContext {
+	if g == nil {
+		return nil
+	}
+	tmpl := optString(g.SecretTemplate)
+	switch g.Type {
+	case generate.TypePassphrase:
+		out := vault.PassphraseGenerationContext{SecretTemplate: tmpl, GenerationTemplate: vault.PassphraseGenerationContextGenerationTemplateEnum(g.Template)}
+		if g.PassphraseLength > 0 {
+			out.PassphraseLength = common.Int(g.PassphraseLength)
+		}
+		return out
+	case generate.TypeSSHKey:
+		return vault.SshKeyGenerationContext{SecretTemplate: tmpl, GenerationTemplate: vault.SshKeyGenerationContextGenerationTemplateEnum(g.Template)}
+	case generate.TypeBytes:
+		return vault.BytesGenerationContext{SecretTemplate: tmpl, GenerationTemplate: vault.BytesGenerationContextGenerationTemplateEnum(g.Template)}
+	}
+	return nil
+}
+
+func tags(ff map[string]string, def map[string]map[string]any) (map[string]string, map[string]map[string]any) {
+	if ff == nil {
+		ff = map[string]string{}
+	}
+	if def == nil {
+		def = map[string]map[string]any{}
+	}
+	return ff, def
+}
+
+// SecretModel converts a secret to the SDK's model.
+func SecretModel(s *secrets.Secret) vault.Secret {
+	ff, def := tags(s.FreeformTags, s.DefinedTags)
+	m := vault.Secret{
+		Id: common.String(s.ID), CompartmentId: common.String(s.CompartmentID), VaultId: common.String(s.VaultID),
+		KeyId: common.String(s.KeyID), SecretName: common.String(s.Name), Description: optString(s.Description),
+		Metadata: s.Metadata, FreeformTags: ff, DefinedTags: def,
+		LifecycleState: vault.SecretLifecycleStateEnum(s.LifecycleState), LifecycleDetails: optString(s.LifecycleDetails),
+		TimeCreated: &common.SDKTime{Time: s.TimeCreated}, TimeOfDeletion: sdkTime(s.TimeOfDeletion),
+		SecretRules: RulesModel(s.Rules), RotationConfig: rotationModel(s.RotationConfig),
+		RotationStatus: vault.SecretRotationStatusEnum(s.RotationStatus), LastRotationTime: sdkTime(s.LastRotationTime),
+		NextRotationTime: sdkTime(s.NextRotationTime), SecretGenerationContext: generationModel(s.GenerationContext),
+		IsAutoGenerationEnabled: common.Bool(s.IsAutoGenerationEnabled), TimeOfCurrentVersionExpiry: sdkTime(s.TimeOfCurrentVersionExpiry),
+		IsReplica: common.Bool(false),
+	}
+	if s.CurrentVersionNumber > 0 {
+		m.CurrentVersionNumber = common.Int64(s.CurrentVersionNumber)
+	}
+	return m
+}
+
+func summaryModel(s *secrets.Secret) vault.SecretSummary {
+	m := SecretModel(s)
+	return vault.SecretSummary{
+		Id: m.Id, CompartmentId: m.CompartmentId, VaultId: m.VaultId, KeyId: m.KeyId, SecretName: m.SecretName,
+		Description: m.Description, FreeformTags: m.FreeformTags, DefinedTags: m.DefinedTags,
+		LifecycleState: vault.SecretSummaryLifecycleStateEnum(s.LifecycleState), LifecycleDetails: m.LifecycleDetails,
+		TimeCreated: m.TimeCreated, TimeOfDeletion: m.TimeOfDeletion, RotationConfig: m.RotationConfig,
+		RotationStatus: m.RotationStatus, LastRotationTime: m.LastRotationTime, NextRotationTime: m.NextRotationTime,
+		SecretGenerationContext: m.SecretGenerationContext, IsAutoGenerationEnabled: m.IsAutoGenerationEnabled,
+		TimeOfCurrentVersionExpiry: m.TimeOfCurrentVersionExpiry, IsReplica: m.IsReplica,
+		SystemTags: map[string]map[string]any{},
+	}
+}
+
+func versionModel(v *secrets.SecretVersion) vault.SecretVersion {
+	stages := make([]vault.SecretVersionStagesEnum, len(v.Stages))
+	for i, s := range v.Stages {
+		stages[i] = vault.SecretVersionStagesEnum(s)
+	}
+	return vault.SecretVersion{
+		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber), Name: optString(v.Name),
+		ContentType: vault.SecretVersionContentTypeBase64, Stages: stages, TimeCreated: &common.SDKTime{Time: v.TimeCreated},
+		TimeOfDeletion: sdkTime(v.TimeOfDeletion), TimeOfCurrentVersionExpiry: sdkTime(v.TimeOfExpiry),
+		IsContentAutoGenerated: common.Bool(v.IsContentAutoGenerated),
+	}
+}
+
+func versionSummaryModel(v *secrets.SecretVersion) vault.SecretVersionSummary {
+	stages := make([]vault.SecretVersionSummaryStagesEnum, len(v.Stages))
+	for i, s := range v.Stages {
+		stages[i] = vault.SecretVersionSummaryStagesEnum(s)
+	}
+	return vault.SecretVersionSummary{
+		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber), Name: optString(v.Name),
+		ContentType: vault.SecretVersionSummaryContentTypeBase64, Stages: stages, TimeCreated: &common.SDKTime{Time: v.TimeCreated},
+		TimeOfDeletion: sdkTime(v.TimeOfDeletion), TimeOfExpiry: sdkTime(v.TimeOfExpiry),
+		IsContentAutoGenerated: common.Bool(v.IsContentAutoGenerated), SystemTags: map[string]map[string]any{},
+	}
+}

@@ -313,14 +313,17 @@ func c(p string, t Target) Check { return Check{Permission: p, Target: t} }
 // (reference 2.4 and Oracle's IAM API table).
 var operations = map[string]*opSpec{
 	// KmsVault
-	"CreateVault":            {checks: []Check{c("VAULT_CREATE", TargetCompartment)}},
-	"GetVault":               {checks: []Check{c("VAULT_READ", TargetVault)}},
-	"GetVaultUsage":          {checks: []Check{c("VAULT_READ", TargetVault)}},
-	"ListVaults":             {checks: []Check{c("VAULT_INSPECT", TargetCompartment)}},
-	"UpdateVault":            {checks: []Check{c("VAULT_UPDATE", TargetVault)}},
-	"ScheduleVaultDeletion":  {checks: []Check{c("VAULT_DELETE", TargetVault)}},
-	"CancelVaultDeletion":    {checks: []Check{c("VAULT_DELETE", TargetVault)}},
-	"ChangeVaultCompartment": {checks: []Check{c("VAULT_MOVE", TargetVault)}},
+	"CreateVault":           {checks: []Check{c("VAULT_CREATE", TargetCompartment)}},
+	"GetVault":              {checks: []Check{c("VAULT_READ", TargetVault)}},
+	"GetVaultUsage":         {checks: []Check{c("VAULT_READ", TargetVault)}},
+	"ListVaults":            {checks: []Check{c("VAULT_INSPECT", TargetCompartment)}},
+	"UpdateVault":           {checks: []Check{c("VAULT_UPDATE", TargetVault)}},
+	"ScheduleVaultDeletion": {checks: []Check{c("VAULT_DELETE", TargetVault)}},
+	"CancelVaultDeletion":   {checks: []Check{c("VAULT_DELETE", TargetVault)}},
+	// Moves need the permission where the resource is and where it goes
+	// (Request.CompartmentID is the destination), as OCI's "Moving
+	// Resources" page requires access in both compartments.
+	"ChangeVaultCompartment": {checks: []Check{c("VAULT_MOVE", TargetVault), c("VAULT_MOVE", TargetCompartment)}},
 
 	// KmsManagement
 	"CreateKey":                  {checks: []Check{c("KEY_CREATE", TargetCompartment), c("VAULT_CREATE_KEY", TargetVault)}},
@@ -332,7 +335,7 @@ var operations = map[string]*opSpec{
 	"DisableKey":                 {checks: []Check{c("KEY_UPDATE", TargetKey)}},
 	"ScheduleKeyDeletion":        {checks: []Check{c("KEY_DELETE", TargetKey)}},
 	"CancelKeyDeletion":          {checks: []Check{c("KEY_DELETE", TargetKey)}},
-	"ChangeKeyCompartment":       {checks: []Check{c("KEY_MOVE", TargetKey)}},
+	"ChangeKeyCompartment":       {checks: []Check{c("KEY_MOVE", TargetKey), c("KEY_MOVE", TargetCompartment)}},
 	"CreateKeyVersion":           {checks: []Check{c("KEY_ROTATE", TargetKey)}},
 	"GetKeyVersion":              {checks: []Check{c("KEY_READ", TargetKey)}},
 	"ListKeyVersions":            {checks: []Check{c("KEY_INSPECT", TargetKey)}},
@@ -361,7 +364,7 @@ var operations = map[string]*opSpec{
 	},
 	"GetSecret":                     {checks: []Check{c("SECRET_READ", TargetSecret)}},
 	"ListSecrets":                   {checks: []Check{c("SECRET_INSPECT", TargetCompartment)}},
-	"ChangeSecretCompartment":       {checks: []Check{c("SECRET_MOVE", TargetSecret), c("SECRET_UPDATE", TargetSecret)}},
+	"ChangeSecretCompartment":       {checks: []Check{c("SECRET_MOVE", TargetSecret), c("SECRET_UPDATE", TargetSecret), c("SECRET_MOVE", TargetCompartment)}},
 	"GetSecretVersion":              {checks: []Check{c("SECRET_VERSION_READ", TargetSecret)}},
 	"ListSecretVersions":            {checks: []Check{c("SECRET_VERSION_INSPECT", TargetSecret)}},
 	"ScheduleSecretDeletion":        {checks: []Check{c("SECRET_DELETE", TargetSecret)}},

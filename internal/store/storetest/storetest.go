@@ -29,6 +29,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -463,10 +464,10 @@ func testReadYourWrites(t *testing.T, s store.Store) {
 			return err
 		}
 		if got := fmt.Sprint(keys(es)); got != "[d/2 d/25 d/3]" {
-			return fmt.Errorf("List in tx = %s", got)
+			return fmt.Errorf("in tx, List = %s", got)
 		}
 		if string(es[2].Value) != "THREE" {
-			return fmt.Errorf("List in tx shows old value %q", es[2].Value)
+			return fmt.Errorf("in tx, List shows old value %q", es[2].Value)
 		}
 		es, err = tx.List("d/", "d/2", 1)
 		if err != nil {
@@ -606,10 +607,10 @@ func testIsolation(t *testing.T, s store.Store) {
 		select {
 		case err := <-updateDone:
 			if err != nil {
-				return fmt.Errorf("Update: %w", err)
+				return fmt.Errorf("update: %w", err)
 			}
 		case <-time.After(30 * time.Second):
-			return errors.New("Update did not commit while a View was open")
+			return errors.New("the Update did not commit while a View was open")
 		}
 		return check("after commit, same view")
 	})
@@ -643,6 +644,9 @@ func testConcurrentIncrements(t *testing.T, s store.Store) {
 					if _, err := fmt.Sscan(string(v), &n); err != nil {
 						return err
 					}
+					// Let the other workers run between the read and
+					// the write, where a lost update would happen.
+					runtime.Gosched()
 					return tx.Put("counter", []byte(fmt.Sprint(n+1)))
 				})
 				mu.Lock()

@@ -71,7 +71,7 @@ func (s *Service) Bootstrap(ctx context.Context, spec BootstrapSpec) (BootstrapR
 		t := Tenancy{ID: res.TenancyID, Name: spec.TenancyName, Description: "Coffer tenancy", HomeRegion: s.region, TimeCreated: now}
 		u := User{ID: res.UserID, TenancyID: t.ID, Name: spec.AdminName, Description: "Administrator created by bootstrap", State: StateActive, TimeCreated: now, ETag: newETag()}
 		g := Group{ID: res.GroupID, TenancyID: t.ID, Name: AdministratorsGroup, Description: "Administrators of the tenancy", State: StateActive, TimeCreated: now, ETag: newETag()}
-		m := Membership{ID: ocid.New(ocid.Membership, s.region), TenancyID: t.ID, UserID: u.ID, GroupID: g.ID, State: StateActive, TimeCreated: now}
+		m := Membership{ID: ocid.New(ocid.Membership, s.region), TenancyID: t.ID, UserID: u.ID, GroupID: g.ID, State: StateActive, TimeCreated: now, ETag: newETag()}
 		p := Policy{ID: res.PolicyID, CompartmentID: t.ID, Name: "Administrators", Description: "Lets the Administrators group manage everything",
 			Statements: []string{AdminPolicyStatement}, State: StateActive, TimeCreated: now, ETag: newETag()}
 		k := APIKey{UserID: u.ID, Fingerprint: fp, PublicPEM: pubPEM, State: StateActive, TimeCreated: now}
@@ -81,13 +81,13 @@ func (s *Service) Bootstrap(ctx context.Context, spec BootstrapSpec) (BootstrapR
 		}{
 			{keyTenancy, t},
 			{prefixUser + u.ID, u},
-			{prefixName + "user/" + u.Name, u.ID},
+			{nameKey(nameUser, "", u.Name), u.ID},
 			{prefixGroup + g.ID, g},
-			{prefixName + "group/" + g.Name, g.ID},
+			{nameKey(nameGroup, "", g.Name), g.ID},
 			{prefixMember + m.ID, m},
 			{prefixUserGrp + u.ID + "/" + g.ID, m.ID},
 			{prefixPolicy + p.ID, p},
-			{prefixName + "policy/" + t.ID + "/" + p.Name, p.ID},
+			{nameKey(namePolicy, t.ID, p.Name), p.ID},
 			{prefixAPIKey + u.ID + "/" + fp, k},
 		} {
 			if err := putJSON(tx, w.key, w.v); err != nil {

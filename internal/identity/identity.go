@@ -60,27 +60,32 @@ type Tenancy struct {
 
 // Compartment is a node of the tree under the tenancy.
 type Compartment struct {
-	ID           string            `json:"id"`
-	ParentID     string            `json:"compartmentId"`
-	Name         string            `json:"name"`
-	Description  string            `json:"description"`
-	State        string            `json:"lifecycleState"`
-	TimeCreated  time.Time         `json:"timeCreated"`
-	FreeformTags map[string]string `json:"freeformTags,omitempty"`
-	ETag         string            `json:"etag"`
+	ID           string                    `json:"id"`
+	ParentID     string                    `json:"compartmentId"`
+	Name         string                    `json:"name"`
+	Description  string                    `json:"description"`
+	State        string                    `json:"lifecycleState"`
+	TimeCreated  time.Time                 `json:"timeCreated"`
+	FreeformTags map[string]string         `json:"freeformTags,omitempty"`
+	DefinedTags  map[string]map[string]any `json:"definedTags,omitempty"`
+	ETag         string                    `json:"etag"`
 }
 
 // User is a person or program with API keys.
 type User struct {
-	ID           string            `json:"id"`
-	TenancyID    string            `json:"compartmentId"`
-	Name         string            `json:"name"`
-	Description  string            `json:"description"`
-	Email        string            `json:"email,omitempty"`
-	State        string            `json:"lifecycleState"`
-	TimeCreated  time.Time         `json:"timeCreated"`
-	FreeformTags map[string]string `json:"freeformTags,omitempty"`
-	ETag         string            `json:"etag"`
+	ID          string `json:"id"`
+	TenancyID   string `json:"compartmentId"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Email       string `json:"email,omitempty"`
+	State       string `json:"lifecycleState"`
+	// InactiveStatus is OCI's bit field for why a user is INACTIVE; 4
+	// means blocked (UpdateUserState).
+	InactiveStatus int64                     `json:"inactiveStatus,omitempty"`
+	TimeCreated    time.Time                 `json:"timeCreated"`
+	FreeformTags   map[string]string         `json:"freeformTags,omitempty"`
+	DefinedTags    map[string]map[string]any `json:"definedTags,omitempty"`
+	ETag           string                    `json:"etag"`
 }
 
 // APIKey is a user's RSA public key.
@@ -94,14 +99,15 @@ type APIKey struct {
 
 // Group gathers users for policies.
 type Group struct {
-	ID           string            `json:"id"`
-	TenancyID    string            `json:"compartmentId"`
-	Name         string            `json:"name"`
-	Description  string            `json:"description"`
-	State        string            `json:"lifecycleState"`
-	TimeCreated  time.Time         `json:"timeCreated"`
-	FreeformTags map[string]string `json:"freeformTags,omitempty"`
-	ETag         string            `json:"etag"`
+	ID           string                    `json:"id"`
+	TenancyID    string                    `json:"compartmentId"`
+	Name         string                    `json:"name"`
+	Description  string                    `json:"description"`
+	State        string                    `json:"lifecycleState"`
+	TimeCreated  time.Time                 `json:"timeCreated"`
+	FreeformTags map[string]string         `json:"freeformTags,omitempty"`
+	DefinedTags  map[string]map[string]any `json:"definedTags,omitempty"`
+	ETag         string                    `json:"etag"`
 }
 
 // Membership puts a user in a group.
@@ -112,38 +118,42 @@ type Membership struct {
 	GroupID     string    `json:"groupId"`
 	State       string    `json:"lifecycleState"`
 	TimeCreated time.Time `json:"timeCreated"`
+	ETag        string    `json:"etag,omitempty"`
 }
 
 // DynamicGroup matches instance and resource principals by a rule.
 type DynamicGroup struct {
-	ID           string            `json:"id"`
-	TenancyID    string            `json:"compartmentId"`
-	Name         string            `json:"name"`
-	Description  string            `json:"description"`
-	MatchingRule string            `json:"matchingRule"`
-	State        string            `json:"lifecycleState"`
-	TimeCreated  time.Time         `json:"timeCreated"`
-	FreeformTags map[string]string `json:"freeformTags,omitempty"`
-	ETag         string            `json:"etag"`
+	ID           string                    `json:"id"`
+	TenancyID    string                    `json:"compartmentId"`
+	Name         string                    `json:"name"`
+	Description  string                    `json:"description"`
+	MatchingRule string                    `json:"matchingRule"`
+	State        string                    `json:"lifecycleState"`
+	TimeCreated  time.Time                 `json:"timeCreated"`
+	FreeformTags map[string]string         `json:"freeformTags,omitempty"`
+	DefinedTags  map[string]map[string]any `json:"definedTags,omitempty"`
+	ETag         string                    `json:"etag"`
 }
 
 // Policy is a named list of statements attached to a compartment.
 type Policy struct {
-	ID            string            `json:"id"`
-	CompartmentID string            `json:"compartmentId"`
-	Name          string            `json:"name"`
-	Description   string            `json:"description"`
-	Statements    []string          `json:"statements"`
-	VersionDate   string            `json:"versionDate,omitempty"`
-	State         string            `json:"lifecycleState"`
-	TimeCreated   time.Time         `json:"timeCreated"`
-	FreeformTags  map[string]string `json:"freeformTags,omitempty"`
-	ETag          string            `json:"etag"`
+	ID            string                    `json:"id"`
+	CompartmentID string                    `json:"compartmentId"`
+	Name          string                    `json:"name"`
+	Description   string                    `json:"description"`
+	Statements    []string                  `json:"statements"`
+	VersionDate   string                    `json:"versionDate,omitempty"`
+	State         string                    `json:"lifecycleState"`
+	TimeCreated   time.Time                 `json:"timeCreated"`
+	FreeformTags  map[string]string         `json:"freeformTags,omitempty"`
+	DefinedTags   map[string]map[string]any `json:"definedTags,omitempty"`
+	ETag          string                    `json:"etag"`
 }
 
 // Snapshot is what the policy engine needs to compile policies.
 type Snapshot struct {
 	TenancyID     string
+	TenancyName   string
 	Compartments  []Compartment
 	Groups        []Group
 	DynamicGroups []DynamicGroup
@@ -163,6 +173,9 @@ type Service struct {
 	keysGen    uint64
 	keys       map[authn.APIKeyID]cachedKey
 	onChange   []func()
+	// resolver checks statement names on policy writes; set by
+	// NewPolicyEngine.
+	resolver atomic.Pointer[StatementResolver]
 }
 
 type cachedKey struct {
@@ -332,7 +345,7 @@ func (s *Service) Snapshot(ctx context.Context) (Snapshot, error) {
 		if err := getJSON(r, keyTenancy, &t); err != nil {
 			return err
 		}
-		snap.TenancyID = t.ID
+		snap.TenancyID, snap.TenancyName = t.ID, t.Name
 		var err error
 		if snap.Compartments, err = listJSON[Compartment](r, prefixCompart); err != nil {
 			return err

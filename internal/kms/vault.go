@@ -360,6 +360,22 @@ func DeletionTime(now time.Time, requested *time.Time) (time.Time, error) {
 	return when, nil
 }
 
+// ChangeVaultCompartment moves an ACTIVE vault to another compartment. The
+// caller checks that the compartment exists and that the caller may move
+// the vault out of the old compartment and into the new one.
+func (s *Service) ChangeVaultCompartment(ctx context.Context, id, compartmentID, ifMatch string) (Vault, error) {
+	if compartmentID == "" {
+		return Vault{}, errs.E(errs.Missing, "compartmentId is required")
+	}
+	return s.mutateVault(ctx, id, ifMatch, func(v *Vault) error {
+		if v.State != VaultActive {
+			return errs.E(errs.IncorrectState, "vault %s is %s; only an ACTIVE vault can change compartment", v.ID, v.State)
+		}
+		v.CompartmentID = compartmentID
+		return nil
+	})
+}
+
 // CancelVaultDeletion returns a PENDING_DELETION vault to ACTIVE.
 func (s *Service) CancelVaultDeletion(ctx context.Context, id string, ifMatch string) (Vault, error) {
 	return s.mutateVaultTx(ctx, id, ifMatch, func(tx store.Tx, v *Vault) error {

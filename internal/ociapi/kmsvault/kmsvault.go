@@ -45,6 +45,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST /20180608/vaults/{vaultId}/actions/scheduleDeletion", Operation: "ScheduleVaultDeletion", RetryToken: true, Handler: h.scheduleDeletion},
 		{Pattern: "POST /20180608/vaults/{vaultId}/actions/cancelDeletion", Operation: "CancelVaultDeletion", RetryToken: true, Handler: h.cancelDeletion},
 		{Pattern: "GET /20180608/vaults/{vaultId}/usage", Operation: "GetVaultUsage", Handler: h.usage},
+		{Pattern: "POST /20180608/vaults/{vaultId}/actions/changeCompartment", Operation: "ChangeVaultCompartment", RetryToken: true, Handler: h.changeCompartment},
 	}
 }
 
@@ -216,6 +217,38 @@ func (h *Handlers) cancelDeletion(c *ociapi.Call) error {
 		return err
 	}
 	return c.Reply(v.ETag, h.Model(v))
+}
+
+// changeCompartment moves a vault. The caller needs VAULT_MOVE on the vault
+// where it is and where it goes (OCI asks for the permission in both
+// compartments).
+func (h *Handlers) changeCompartment(c *ociapi.Call) error {
+	var d keymanagement.ChangeVaultCompartmentDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	if d.CompartmentId == nil || *d.CompartmentId == "" {
+		return errs.E(errs.Missing, "compartmentId is required")
+	}
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	moved := resource(v)
+	moved.CompartmentID = *d.CompartmentId
+	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId, Vault: moved}); err != nil {
+		return err
+	}
+	if ok, err := h.Compartments.CompartmentExists(c.Context(), *d.CompartmentId); err != nil {
+		return err
+	} else if !ok {
+		return errs.E(errs.RelatedNotFound, "compartment %s not found or not authorized", *d.CompartmentId)
+	}
+	v, err = h.KMS.ChangeVaultCompartment(c.Context(), v.ID, *d.CompartmentId, c.IfMatch())
+	if err != nil {
+		return err
+	}
+	return c.ReplyEmpty(http.StatusOK, v.ETag)
 }
 
 func (h *Handlers) usage(c *ociapi.Call) error {

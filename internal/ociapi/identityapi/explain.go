@@ -1,0 +1,309 @@
+package identityapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/iam"
+	idn "github.com/coffer-vault/coffer/internal/identity"
+	"github.com/coffer-vault/coffer/internal/ociapi"
+)
+
+// ExplainPath is Coffer's own explain API. It lives under the identity
+// version prefix in a "coffer" segment that no OCI resource uses, so it
+// cannot collide with an OCI path.
+const ExplainPath = "/20160918/coffer/actions/explain"
+
+// ExplainRequest asks how the engine decides an operation for a principal
+// on some targets.
+type ExplainRequest struct {
+	Principal ExplainPrincipal `json:"principal"`
+	Operation string           `json:"operation"`
+	// CompartmentID is where a list or create acts; for other operations it
+	// defaults to the target's compartment.
+	CompartmentID string `json:"compartmentId,omitempty"`
+	VaultID       string `json:"vaultId,omitempty"`
+	KeyID         string `json:"keyId,omitempty"`
+	SecretID      string `json:"secretId,omitempty"`
+	// SecretName names the secret of a CreateSecret.
+	SecretName string `json:"secretName,omitempty"`
+	// Variables are further request and target variables by their policy
+	// names, e.g. "request.region".
+	Variables map[string]string `json:"variables,omitempty"`
+}
+
+// ExplainPrincipal is who is asking: a user (with its groups), a member of
+// one group, or an instance or resource matching a dynamic group, described
+// by the attributes its rule tests (instance.id, resource.type, ...).
+type ExplainPrincipal struct {
+	UserID         string            `json:"userId,omitempty"`
+	GroupID        string            `json:"groupId,omitempty"`
+	DynamicGroupID string            `json:"dynamicGroupId,omitempty"`
+	Attributes     map[string]string `json:"attributes,omitempty"`
+}
+
+// ExplainResponse is the engine's account of the decision.
+type ExplainResponse struct {
+	Allowed       bool           `json:"allowed"`
+	Operation     string         `json:"operation"`
+	Principal     string         `json:"principal"`
+	DynamicGroups []string       `json:"dynamicGroups,omitempty"`
+	Reason        string         `json:"reason"`
+	Suggestion    string         `json:"suggestion,omitempty"`
+	Checks        []ExplainCheck `json:"checks"`
+	// Notes are caveats about the question itself (for example: the
+	// attributes given do not match the dynamic group's rule).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ExplainCheck is one permission the operation needs.
+type ExplainCheck struct {
+	Permission     string             `json:"permission"`
+	Target         string             `json:"target"`
+	TargetID       string             `json:"targetId,omitempty"`
+	CompartmentID  string             `json:"compartmentId,omitempty"`
+	Granted        bool               `json:"granted"`
+	GrantedBy      []ExplainStatement `json:"grantedBy,omitempty"`
+	DeniedBy       []ExplainStatement `json:"deniedBy,omitempty"`
+	ConditionFalse []ExplainStatement `json:"conditionFalse,omitempty"`
+	Note           string             `json:"note,omitempty"`
+	Suggestion     string             `json:"suggestion,omitempty"`
+}
+
+// ExplainStatement names one statement of one policy.
+type ExplainStatement struct {
+	PolicyID   string `json:"policyId"`
+	PolicyName string `json:"policyName"`
+	Index      int    `json:"index"`
+	Text       string `json:"text"`
+}
+
+// Resources loads one kind of target (vault, key or secret) by OCID, as
+// the authorizer sees it. Each domain provides one; a nil Resources means
+// the domain is not served and such targets cannot be explained.
+type Resources interface {
+	Resource(ctx context.Context, id string) (*authz.Resource, error)
+}
+
+// EngineSource gives the current compiled policy engine.
+type EngineSource interface {
+	Engine(ctx context.Context) (*iam.Engine, error)
+}
+
+// Explainer serves ExplainAuthorization.
+type Explainer struct {
+	Identity *idn.Service
+	Engine   EngineSource
+	Vaults   Resources
+	Keys     Resources
+	Secrets  Resources
+}
+
+func (x *Explainer) serve(c *ociapi.Call) error {
+	var req ExplainRequest
+	if err := c.Decode(&req); err != nil {
+		return err
+	}
+	t, err := x.Identity.Tenancy(c.Context())
+	if err != nil {
+		return err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: t.ID}); err != nil {
+		return err
+	}
+	resp, err := x.Explain(c.Context(), req)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", resp)
+}
+
+// Explain answers an explain request. Errors are caller errors (unknown
+// principal or target) or internal ones.
+func (x *Explainer) Explain(ctx context.Context, req ExplainRequest) (ExplainResponse, error) {
+	if req.Operation == "" {
+		return ExplainResponse{}, errs.E(errs.Missing, "operation is required, e.g. GetSecretBundle")
+	}
+	if !knownOperation(req.Operation) {
+		return ExplainResponse{}, errs.E(errs.Invalid, "operation %q is not one Coffer serves", req.Operation)
+	}
+	t, err := x.Identity.Tenancy(ctx)
+	if err != nil {
+		return ExplainResponse{}, err
+	}
+	var notes []string
+	p, dgName, err := x.principal(ctx, t.ID, req.Principal)
+	if err != nil {
+		return ExplainResponse{}, err
+	}
+	ar := authz.Request{Principal: p, Operation: req.Operation, CompartmentID: req.CompartmentID, Vars: req.Variables}
+	if err := x.targets(ctx, req, &ar, &notes); err != nil {
+		return ExplainResponse{}, err
+	}
+	if ar.CompartmentID == "" {
+		for _, r := range []*authz.Resource{ar.Secret, ar.Key, ar.Vault} {
+			if r != nil {
+				ar.CompartmentID = r.CompartmentID
+				break
+			}
+		}
+	}
+	if ar.CompartmentID == "" {
+		ar.CompartmentID = t.ID
+		notes = append(notes, "no compartment or target given: the question is asked in the tenancy (root compartment)")
+	}
+	eng, err := x.Engine.Engine(ctx)
+	if err != nil {
+		return ExplainResponse{}, err
+	}
+	ex := eng.Explain(ar)
+	if dgName != "" && !containsFold(ex.DynamicGroups, dgName) {
+		notes = append(notes, fmt.Sprintf("the attributes given do not match dynamic group %s's matching rule, so its statements do not apply", dgName))
+	}
+	return toResponse(ex, notes), nil
+}
+
+func knownOperation(op string) bool {
+	for _, o := range iam.Operations() {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *Explainer) principal(ctx context.Context, tenancy string, p ExplainPrincipal) (*authz.Principal, string, error) {
+	n := 0
+	for _, s := range []string{p.UserID, p.GroupID, p.DynamicGroupID} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, "", errs.E(errs.Invalid, "principal must name exactly one of userId, groupId, dynamicGroupId")
+	}
+	switch {
+	case p.UserID != "":
+		pr, err := x.Identity.UserPrincipal(ctx, p.UserID)
+		if err != nil {
+			return nil, "", relatedNotFound(err, "user", p.UserID)
+		}
+		return pr, "", nil
+	case p.GroupID != "":
+		g, err := x.Identity.GetGroup(ctx, p.GroupID)
+		if err != nil {
+			return nil, "", relatedNotFound(err, "group", p.GroupID)
+		}
+		return &authz.Principal{Type: authz.PrincipalUser, ID: "member-of-" + g.ID, TenancyID: tenancy, GroupIDs: []string{g.ID},
+			Attributes: map[string]string{"user.name": "(a member of " + g.Name + ")"}}, "", nil
+	}
+	d, err := x.Identity.GetDynamicGroup(ctx, p.DynamicGroupID)
+	if err != nil {
+		return nil, "", relatedNotFound(err, "dynamic group", p.DynamicGroupID)
+	}
+	if len(p.Attributes) == 0 {
+		return nil, "", errs.E(errs.Missing, "a dynamic-group principal needs attributes its rule tests, e.g. instance.compartment.id=ocid1... or resource.type=fnfunc")
+	}
+	pr := &authz.Principal{Type: authz.PrincipalResource, TenancyID: tenancy, Attributes: map[string]string{}}
+	for k, v := range p.Attributes {
+		switch strings.ToLower(k) {
+		case "instance.id":
+			pr.Type, pr.ID = authz.PrincipalInstance, v
+		case "instance.compartment.id":
+			pr.Type, pr.CompartmentID = authz.PrincipalInstance, v
+		case "resource.id":
+			pr.ID = v
+		case "resource.compartment.id":
+			pr.CompartmentID = v
+		default:
+			pr.Attributes[k] = v
+		}
+	}
+	return pr, d.Name, nil
+}
+
+func relatedNotFound(err error, what, id string) error {
+	if errs.Is(err, errs.NotFound) {
+		return errs.E(errs.RelatedNotFound, "%s %s not found", what, id)
+	}
+	return err
+}
+
+func (x *Explainer) load(ctx context.Context, src Resources, what, id string) (*authz.Resource, error) {
+	if src == nil {
+		return nil, errs.E(errs.NotImplemented, "this server does not serve %ss yet, so it cannot explain access to one", what)
+	}
+	r, err := src.Resource(ctx, id)
+	if err != nil {
+		return nil, relatedNotFound(err, what, id)
+	}
+	return r, nil
+}
+
+// targets loads the named targets and the ones they imply: a secret's key
+// and vault, a key's vault.
+func (x *Explainer) targets(ctx context.Context, req ExplainRequest, ar *authz.Request, notes *[]string) error {
+	var err error
+	if req.SecretID != "" {
+		if ar.Secret, err = x.load(ctx, x.Secrets, "secret", req.SecretID); err != nil {
+			return err
+		}
+		if req.KeyID == "" {
+			req.KeyID = ar.Secret.KeyID
+		}
+		if req.VaultID == "" {
+			req.VaultID = ar.Secret.VaultID
+		}
+	} else if req.SecretName != "" {
+		ar.Secret = &authz.Resource{Name: req.SecretName, VaultID: req.VaultID, KeyID: req.KeyID, CompartmentID: req.CompartmentID}
+	}
+	if req.KeyID != "" {
+		if x.Keys == nil && ar.Secret != nil {
+			// Without the keys domain, assume the key sits with the secret.
+			ar.Key = &authz.Resource{ID: req.KeyID, VaultID: ar.Secret.VaultID, CompartmentID: ar.Secret.CompartmentID}
+			*notes = append(*notes, "keys are not served here: the secret's key is assumed to be in the secret's compartment")
+		} else if ar.Key, err = x.load(ctx, x.Keys, "key", req.KeyID); err != nil {
+			return err
+		}
+		if req.VaultID == "" {
+			req.VaultID = ar.Key.VaultID
+		}
+	}
+	if req.VaultID != "" {
+		if ar.Vault, err = x.load(ctx, x.Vaults, "vault", req.VaultID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func refs(in []iam.StatementRef) []ExplainStatement {
+	var out []ExplainStatement
+	for _, r := range in {
+		out = append(out, ExplainStatement{PolicyID: r.PolicyID, PolicyName: r.PolicyName, Index: r.Index, Text: r.Text})
+	}
+	return out
+}
+
+func toResponse(ex iam.Explanation, notes []string) ExplainResponse {
+	out := ExplainResponse{Allowed: ex.Allowed, Operation: ex.Operation, Principal: ex.Principal, DynamicGroups: ex.DynamicGroups,
+		Reason: ex.Reason, Suggestion: ex.Suggestion, Checks: []ExplainCheck{}, Notes: notes}
+	for _, c := range ex.Checks {
+		out.Checks = append(out.Checks, ExplainCheck{Permission: c.Permission, Target: c.Target.String(), TargetID: c.TargetID,
+			CompartmentID: c.CompartmentID, Granted: c.Granted, GrantedBy: refs(c.GrantedBy), DeniedBy: refs(c.DeniedBy),
+			ConditionFalse: refs(c.ConditionFalse), Note: c.Note, Suggestion: c.Suggestion})
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package identityapi_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"testing"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+	"github.com/oracle/oci-go-sdk/v65/keymanagement"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
+)
+
+func identityClient(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider) identity.IdentityClient {
+	t.Helper()
+	c, err := identity.NewIdentityClientWithConfigurationProvider(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&c.BaseClient, env.URL)
+	return c
+}
+
+func vaultClient(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider) keymanagement.KmsVaultClient {
+	t.Helper()
+	c, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&c.BaseClient, env.URL)
+	return c
+}
+
+func tenancyOf(t *testing.T, env *coffertest.Env) string {
+	t.Helper()
+	id, err := env.Provider.TenancyOCID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func serviceError(t *testing.T, err error) common.ServiceError {
+	t.Helper()
+	var se common.ServiceError
+	if !errors.As(err, &se) {
+		t.Fatalf("error %v is not a service error", err)
+	}
+	return se
+}
+
+func wantError(t *testing.T, what string, err error, status int, code string) common.ServiceError {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: succeeded, want %d %s", what, status, code)
+	}
+	se := serviceError(t, err)
+	if se.GetHTTPStatusCode() != status || se.GetCode() != code {
+		t.Fatalf("%s: got %d %s %q, want %d %s", what, se.GetHTTPStatusCode(), se.GetCode(), se.GetMessage(), status, code)
+	}
+	return se
+}
+
+// newKey returns a fresh RSA key and its public half in PEM.
+func newKey(t *testing.T) (*rsa.PrivateKey, string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// principal is a user made through the SDK, with an API key and a
+// configuration provider that signs as that user.
+type principal struct {
+	User        identity.User
+	Fingerprint string
+	Provider    common.ConfigurationProvider
+}
+
+// newUser creates a user with one API key and adds it to the groups.
+func newUser(t *testing.T, admin identity.IdentityClient, tenancy, name string, groups ...string) principal {
+	t.Helper()
+	ctx := context.Background()
+	u, err := admin.CreateUser(ctx, identity.CreateUserRequest{CreateUserDetails: identity.CreateUserDetails{
+		CompartmentId: common.String(tenancy), Name: common.String(name), Description: common.String("test user " + name)}})
+	if err != nil {
+		t.Fatalf("CreateUser %s: %v", name, err)
+	}
+	key, pub := newKey(t)
+	k, err := admin.UploadApiKey(ctx, identity.UploadApiKeyRequest{UserId: u.Id, CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: common.String(pub)}})
+	if err != nil {
+		t.Fatalf("UploadApiKey %s: %v", name, err)
+	}
+	for _, g := range groups {
+		if _, err := admin.AddUserToGroup(ctx, identity.AddUserToGroupRequest{AddUserToGroupDetails: identity.AddUserToGroupDetails{
+			UserId: u.Id, GroupId: common.String(g)}}); err != nil {
+			t.Fatalf("AddUserToGroup %s: %v", name, err)
+		}
+	}
+	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	return principal{User: u.User, Fingerprint: *k.Fingerprint,
+		Provider: common.NewRawConfigurationProvider(tenancy, *u.Id, "local", *k.Fingerprint, privPEM, nil)}
+}
+
+func newGroup(t *testing.T, admin identity.IdentityClient, tenancy, name string) identity.Group {
+	t.Helper()
+	g, err := admin.CreateGroup(context.Background(), identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
+		CompartmentId: common.String(tenancy), Name: common.String(name), Description: common.String("group " + name)}})
+	if err != nil {
+		t.Fatalf("CreateGroup %s: %v", name, err)
+	}
+	return g.Group
+}
+
+func newPolicy(t *testing.T, admin identity.IdentityClient, compartment, name string, stmts ...string) identity.Policy {
+	t.Helper()
+	p, err := admin.CreatePolicy(context.Background(), identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
+		CompartmentId: common.String(compartment), Name: common.String(name), Description: common.String("policy " + name), Statements: stmts}})
+	if err != nil {
+		t.Fatalf("CreatePolicy %s: %v", name, err)
+	}
+	return p.Policy
+}
+
+func newCompartment(t *testing.T, admin identity.IdentityClient, parent, name string) identity.Compartment {
+	t.Helper()
+	c, err := admin.CreateCompartment(context.Background(), identity.CreateCompartmentRequest{CreateCompartmentDetails: identity.CreateCompartmentDetails{
+		CompartmentId: common.String(parent), Name: common.String(name), Description: common.String("compartment " + name)}})
+	if err != nil {
+		t.Fatalf("CreateCompartment %s: %v", name, err)
+	}
+	return c.Compartment
+}
+
+func newVault(t *testing.T, c keymanagement.KmsVaultClient, compartment, name string) keymanagement.Vault {
+	t.Helper()
+	resp, err := c.CreateVault(context.Background(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
+		CompartmentId: common.String(compartment), DisplayName: common.String(name), VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}})
+	if err != nil {
+		t.Fatalf("CreateVault: %v", err)
+	}
+	return resp.Vault
+}

@@ -392,7 +392,7 @@ var operations = map[string]*opSpec{
 	"CreateUser":               {checks: []Check{c("USER_CREATE", TargetCompartment)}},
 	"UpdateUser":               {checks: []Check{c("USER_UPDATE", TargetCompartment)}},
 	"DeleteUser":               {checks: []Check{c("USER_DELETE", TargetCompartment)}},
-	"UpdateUserState":          {checks: []Check{c("USER_UNBLOCK", TargetCompartment)}},
+	"UpdateUserState":          {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_UNBLOCK", TargetCompartment)}}, // Oracle's IAM API table
 	"UploadApiKey":             {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_ADD", TargetCompartment)}, selfService: true},
 	"ListApiKeys":              {checks: []Check{c("USER_READ", TargetCompartment)}, selfService: true},
 	"DeleteApiKey":             {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_REMOVE", TargetCompartment)}, selfService: true},

@@ -41,6 +41,8 @@ type API struct {
 	// Audit receives one record per authorization decision; nil uses Log.
 	Audit   *slog.Logger
 	MaxBody int64
+	// Limiter throttles each principal; nil means no limit.
+	Limiter *RateLimiter
 }
 
 // HandlerFunc serves one operation.
@@ -270,6 +272,11 @@ func (a *API) serve(c *Call, rt Route) error {
 	}
 	c.Principal = p
 	c.principal = p.ID
+	if ok, wait := a.Limiter.Allow(p.ID, time.Now()); !ok {
+		secs := int(wait/time.Second) + 1
+		c.W.Header().Set("Retry-After", strconv.Itoa(secs))
+		return errs.E(errs.TooManyRequests, "too many requests from this principal; retry after %d s", secs)
+	}
 	if rt.RetryToken && a.RetryTokens != nil {
 		if token := r.Header.Get("opc-retry-token"); token != "" {
 			return a.RetryTokens.Do(c, token, rt.Handler)
@@ -288,7 +295,7 @@ func (a *API) writeError(c *Call, err error) {
 	if c.replied {
 		return
 	}
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests && c.W.Header().Get("Retry-After") == "" {
 		c.W.Header().Set("Retry-After", "1")
 	}
 	b, _ := json.Marshal(body)

@@ -63,6 +63,10 @@ type Config struct {
 	Now func() time.Time
 	// JobInterval is how often background jobs run; 0 means one minute.
 	JobInterval time.Duration
+	// RateLimit is the sustained requests per second allowed to each
+	// principal, with RateBurst on top; 0 means no limit.
+	RateLimit float64
+	RateBurst int
 	// Authorizer replaces the built-in authorizer (tests).
 	Authorizer authz.Authorizer
 	// SecretKeyRule is Coffer's rule that reading a secret bundle, and
@@ -209,6 +213,7 @@ func (s *Server) open(ctx context.Context) error {
 		RetryTokens: &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now},
 		Log:         s.log,
 		Audit:       s.log.With("log", "audit"),
+		Limiter:     ociapi.NewRateLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
 	}
 	mgmt, crypto := http.NewServeMux(), http.NewServeMux()
 	for _, m := range []*http.ServeMux{mgmt, crypto} {

@@ -374,3 +374,22 @@ func TestNoKeysInOutputs(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimitPerPrincipal(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) { c.RateLimit = 0.01; c.RateBurst = 2 }})
+	c := vaultClient(t, env, env.Provider)
+	req := keymanagement.ListVaultsRequest{CompartmentId: common.String(tenancy(t, env.Provider))}
+	for i := 0; i < 2; i++ {
+		if _, err := c.ListVaults(context.Background(), req); err != nil {
+			t.Fatalf("request %d within burst: %v", i, err)
+		}
+	}
+	resp, err := c.ListVaults(context.Background(), req)
+	var se common.ServiceError
+	if !errors.As(err, &se) || se.GetHTTPStatusCode() != http.StatusTooManyRequests || se.GetCode() != "TooManyRequests" {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if resp.RawResponse == nil || resp.RawResponse.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+}

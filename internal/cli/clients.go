@@ -82,7 +82,7 @@ func (g *globals) vaultEndpoint(ctx context.Context, vaultID string, crypto bool
 	}
 	resp, err := c.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: &vaultID})
 	if err != nil {
-		return "", fmt.Errorf("look up the endpoints of vault %s: %w", vaultID, err)
+		return "", &stepError{step: "look up the endpoints of vault " + vaultID, err: err}
 	}
 	ep := resp.ManagementEndpoint
 	if crypto {

@@ -32,6 +32,16 @@ func usageErrorf(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
 
+// stepError names the step of a command that failed, when it is not the
+// command's own operation (for example the vault lookup behind --vault-id).
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
 // hints tailors the advice given for a failed call to what the command
 // was doing.
 type hints struct {
@@ -46,8 +56,8 @@ Reading a bundle needs both:
   allow group <your-group> to read secret-family in compartment <c>
   allow group <your-group> to use keys in compartment <c>   (the secret's master key; Coffer's default rule)
 and the key must be enabled (not disabled or pending deletion).
-Ask an administrator to check with:
-  coffer iam explain --user <your-user-ocid> --operation GetSecretBundle --resource <secret-ocid>`
+Ask an administrator to name the missing statement with ` + "`coffer iam explain`" + ` (see coffer iam explain --help)
+for your user, the GetSecretBundle operation and this secret.`
 
 // reportError prints err the way a user can act on it and returns the
 // exit code. Service errors print the oci CLI's "ServiceError:" JSON with
@@ -67,6 +77,10 @@ func (g *globals) reportError(w io.Writer, err error, h hints) int {
 	if errors.As(err, &ce) {
 		fmt.Fprintf(w, "ConfigError: %v\n", ce.err)
 		return exitService
+	}
+	var step *stepError
+	if errors.As(err, &step) {
+		fmt.Fprintf(w, "Failed to %s:\n", step.step)
 	}
 	var se common.ServiceError
 	if errors.As(err, &se) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/base64"
 	"fmt"
+	"strconv"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
@@ -151,8 +152,7 @@ func writeDecoded(cmd *cobra.Command, b64 *string) error {
 }
 
 func cryptoGenerateDEK() *cobra.Command {
-	var vaultID, keyID, shape, aad string
-	var include bool
+	var vaultID, keyID, shape, aad, include string
 	cmd := leaf("generate-data-encryption-key", "Generate a data encryption key wrapped by a master key",
 		`  coffer kms crypto generate-data-encryption-key --vault-id $VAULT --key-id $KEY --include-plaintext-key false --key-shape '{"algorithm":"AES","length":32}'`,
 		hints{}, []string{"key-id", "include-plaintext-key", "key-shape"},
@@ -160,6 +160,10 @@ func cryptoGenerateDEK() *cobra.Command {
 			var ks keymanagement.KeyShape
 			if err := parseJSONArg("key-shape", shape, &ks); err != nil {
 				return err
+			}
+			incl, err := strconv.ParseBool(include)
+			if err != nil {
+				return usageErrorf("--include-plaintext-key must be true or false, not %q", include)
 			}
 			ad, err := associatedData(aad)
 			if err != nil {
@@ -170,7 +174,7 @@ func cryptoGenerateDEK() *cobra.Command {
 				return err
 			}
 			resp, err := c.GenerateDataEncryptionKey(cmd.Context(), keymanagement.GenerateDataEncryptionKeyRequest{GenerateKeyDetails: keymanagement.GenerateKeyDetails{
-				KeyId: &keyID, IncludePlaintextKey: common.Bool(include), KeyShape: &ks, AssociatedData: ad}})
+				KeyId: &keyID, IncludePlaintextKey: common.Bool(incl), KeyShape: &ks, AssociatedData: ad}})
 			if err != nil {
 				return err
 			}
@@ -179,7 +183,8 @@ func cryptoGenerateDEK() *cobra.Command {
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
 	f.StringVar(&keyID, "key-id", "", "the OCID of the master key [required]")
-	f.BoolVar(&include, "include-plaintext-key", false, "also return the plaintext data key [required]")
+	f.StringVar(&include, "include-plaintext-key", "", "true to also return the plaintext data key, false for the wrapped key only [required]")
+	_ = cmd.RegisterFlagCompletionFunc("include-plaintext-key", cobra.FixedCompletions([]string{"true", "false"}, cobra.ShellCompDirectiveNoFileComp))
 	f.StringVar(&shape, "key-shape", "", `the data key's shape as JSON: {"algorithm":"AES","length":32} [required]`)
 	f.StringVar(&aad, "associated-data", "", "associated data as JSON")
 	return cmd

@@ -27,7 +27,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServerCommand())
-	root.AddCommand(kmsCommand())
+	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
 	return root
 }
 

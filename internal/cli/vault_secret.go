@@ -1,0 +1,423 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/vault"
+	"github.com/spf13/cobra"
+)
+
+// vaultCommand is `coffer vault`: secret management, as `oci vault`.
+// Nothing here prints secret content: the Secret and SecretVersion models
+// carry none (reading content is `coffer secrets secret-bundle`).
+func vaultCommand() *cobra.Command {
+	v := group("vault", "Secrets: create, update (new versions), list and retire secrets",
+		`  coffer vault secret create-base64 -c $TENANCY --vault-id $VAULT --key-id $KEY --secret-name db-password --secret-content-file ./pw.txt
+  coffer vault secret-version list --secret-id $SECRET --output table`,
+		group("secret", "Secrets (content is never printed here; see coffer secrets secret-bundle)",
+			`  coffer vault secret list -c $TENANCY --vault-id $VAULT --all --query 'data[]."secret-name"'`,
+			secretCreate(), secretUpdate(), secretGet(), secretList(),
+			secretDeletion("schedule-secret-deletion", "Schedule the deletion of a secret and all its versions"),
+			secretDeletion("cancel-secret-deletion", "Cancel the scheduled deletion of a secret"),
+			secretChangeCompartment()),
+		group("secret-version", "Secret versions: their numbers, stages and deletion",
+			`  coffer vault secret-version get --secret-id $SECRET --secret-version-number 1`,
+			secretVersionList(), secretVersionGet(),
+			secretVersionDeletion("schedule-deletion", "Schedule the deletion of a secret version (not the current one)"),
+			secretVersionDeletion("cancel-deletion", "Cancel the scheduled deletion of a secret version")),
+	)
+	bindGlobals(v)
+	return v
+}
+
+var secretStates = []string{"CREATING", "ACTIVE", "UPDATING", "DELETING", "DELETED", "SCHEDULING_DELETION", "PENDING_DELETION", "CANCELLING_DELETION", "FAILED"}
+
+func secretState(s vault.Secret) string { return string(s.LifecycleState) }
+
+func secretFn(c vault.VaultsClient, id string) func(context.Context) (vault.Secret, error) {
+	return func(ctx context.Context) (vault.Secret, error) {
+		resp, err := c.GetSecret(ctx, vault.GetSecretRequest{SecretId: &id})
+		return resp.Secret, err
+	}
+}
+
+// contentFlags are the secret content options of create-base64 and
+// update-base64.
+type contentFlags struct {
+	content, file, name, stage string
+}
+
+func (c *contentFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.content, "secret-content-content", "", "the content, base64 (visible to other users of the machine: prefer --secret-content-file)")
+	f.StringVar(&c.file, "secret-content-file", "", "a file holding the raw content (sent exactly, newline included), or - for stdin; the CLI base64-encodes it")
+	f.StringVar(&c.name, "secret-content-name", "", "a name for this version of the secret")
+	f.StringVar(&c.stage, "secret-content-stage", "", "CURRENT (default) or PENDING")
+	_ = cmd.RegisterFlagCompletionFunc("secret-content-stage", cobra.FixedCompletions([]string{"CURRENT", "PENDING"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+func (c *contentFlags) details(cmd *cobra.Command) (vault.SecretContentDetails, error) {
+	b64, err := sensitiveInput(cmd, "secret-content-content", c.content, "secret-content-file", c.file)
+	if err != nil {
+		return nil, err
+	}
+	return vault.Base64SecretContentDetails{Content: &b64, Name: optString(cmd, "secret-content-name", c.name),
+		Stage: vault.SecretContentDetailsStageEnum(c.stage)}, nil
+}
+
+// secretExtras are the options that the SDK decodes polymorphically
+// (--secret-rules) or as free JSON (--metadata).
+type secretExtras struct{ rules, metadata, description string }
+
+func (s *secretExtras) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&s.description, "description", "", "a description of the secret")
+	f.StringVar(&s.metadata, "metadata", "", `metadata as a JSON object, e.g. '{"owner":"payments"}'`)
+	f.StringVar(&s.rules, "secret-rules", "", `rules as JSON, e.g. '[{"ruleType":"SECRET_REUSE_RULE","isEnforcedOnDeletedSecretVersions":true}]'`)
+}
+
+// parse decodes --metadata and --secret-rules through the SDK's own
+// UnmarshalJSON, which knows the rule types.
+func (s *secretExtras) parse() (map[string]any, []vault.SecretRule, error) {
+	var md map[string]any
+	if s.metadata != "" {
+		if err := parseJSONArg("metadata", s.metadata, &md); err != nil {
+			return nil, nil, err
+		}
+	}
+	if s.rules == "" {
+		return md, nil, nil
+	}
+	var raw []json.RawMessage
+	if err := parseJSONArg("secret-rules", s.rules, &raw); err != nil {
+		return nil, nil, err
+	}
+	doc, _ := json.Marshal(map[string]any{"secretRules": raw})
+	var d vault.UpdateSecretDetails
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, nil, usageErrorf("--secret-rules: %v", err)
+	}
+	return md, d.SecretRules, nil
+}
+
+func secretCreate() *cobra.Command {
+	var compartment, vaultID, keyID, name string
+	var content contentFlags
+	var extras secretExtras
+	var tags tagFlags
+	var w waitFlags
+	cmd := leaf("create-base64", "Create a secret with its first version",
+		`  coffer vault secret create-base64 -c $TENANCY --vault-id $VAULT --key-id $KEY --secret-name db-password --secret-content-file ./pw.txt
+  printf '%s' "$PW" | coffer vault secret create-base64 -c $TENANCY --vault-id $VAULT --key-id $KEY --secret-name db-password --secret-content-file -`,
+		hints{}, []string{"compartment-id", "vault-id", "key-id", "secret-name"},
+		func(cmd *cobra.Command, g *globals) error {
+			sc, err := content.details(cmd)
+			if err != nil {
+				return err
+			}
+			md, rules, err := extras.parse()
+			if err != nil {
+				return err
+			}
+			ff, dt, err := tags.parse()
+			if err != nil {
+				return err
+			}
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			resp, err := c.CreateSecret(ctx, vault.CreateSecretRequest{CreateSecretDetails: vault.CreateSecretDetails{
+				CompartmentId: &compartment, VaultId: &vaultID, KeyId: &keyID, SecretName: &name, SecretContent: sc,
+				Description: optString(cmd, "description", extras.description), Metadata: md, SecretRules: rules,
+				FreeformTags: ff, DefinedTags: dt,
+			}})
+			if err != nil {
+				return err
+			}
+			s, err := wait(ctx, g, &w, resp.Secret, secretState, secretFn(c, *resp.Id))
+			return printResult(cmd, g, response{data: s, etag: resp.Etag}, err)
+		})
+	f := cmd.Flags()
+	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment for the secret [required]")
+	f.StringVar(&vaultID, "vault-id", "", "the OCID of the vault [required]")
+	f.StringVar(&keyID, "key-id", "", "the OCID of the vault's master encryption key that protects the secret [required]")
+	f.StringVar(&name, "secret-name", "", "a name, unique in the vault [required]")
+	content.add(cmd)
+	extras.add(cmd)
+	tags.add(cmd)
+	w.add(cmd, secretStates...)
+	return cmd
+}
+
+func secretUpdate() *cobra.Command {
+	var id, ifMatch string
+	var current int64
+	var content contentFlags
+	var extras secretExtras
+	var tags tagFlags
+	var w waitFlags
+	cmd := leaf("update-base64", "Update a secret: new content makes a new version (the OCID stays)",
+		`  coffer vault secret update-base64 --secret-id $SECRET --secret-content-file ./new-pw.txt
+  coffer vault secret update-base64 --secret-id $SECRET --secret-content-file - --secret-content-stage PENDING < new-pw.txt
+  coffer vault secret update-base64 --secret-id $SECRET --current-version-number 1   # roll back`,
+		hints{}, []string{"secret-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			var d vault.UpdateSecretDetails
+			if cmd.Flags().Changed("secret-content-content") || cmd.Flags().Changed("secret-content-file") {
+				sc, err := content.details(cmd)
+				if err != nil {
+					return err
+				}
+				d.SecretContent = sc
+			}
+			md, rules, err := extras.parse()
+			if err != nil {
+				return err
+			}
+			ff, dt, err := tags.parse()
+			if err != nil {
+				return err
+			}
+			d.Metadata, d.SecretRules, d.FreeformTags, d.DefinedTags = md, rules, ff, dt
+			d.Description = optString(cmd, "description", extras.description)
+			if cmd.Flags().Changed("current-version-number") {
+				d.CurrentVersionNumber = common.Int64(current)
+			}
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			resp, err := c.UpdateSecret(ctx, vault.UpdateSecretRequest{SecretId: &id, IfMatch: optString(cmd, "if-match", ifMatch), UpdateSecretDetails: d})
+			if err != nil {
+				return err
+			}
+			s, err := wait(ctx, g, &w, resp.Secret, secretState, secretFn(c, id))
+			return printResult(cmd, g, response{data: s, etag: resp.Etag}, err)
+		})
+	f := cmd.Flags()
+	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	f.Int64Var(&current, "current-version-number", 0, "make this existing version current (rollback)")
+	f.StringVar(&ifMatch, "if-match", "", "update only if the etag matches")
+	content.add(cmd)
+	extras.add(cmd)
+	tags.add(cmd)
+	w.add(cmd, secretStates...)
+	return cmd
+}
+
+func secretGet() *cobra.Command {
+	var id string
+	cmd := leaf("get", "Get a secret's metadata (never its content)",
+		`  coffer vault secret get --secret-id $SECRET --query 'data."current-version-number"'`,
+		hints{}, []string{"secret-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			resp, err := c.GetSecret(cmd.Context(), vault.GetSecretRequest{SecretId: &id})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: resp.Secret, etag: resp.Etag})
+		})
+	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	return cmd
+}
+
+func secretList() *cobra.Command {
+	var compartment, name, vaultID, state, sortBy, sortOrder string
+	var l listFlags
+	cmd := leaf("list", "List the secrets in a compartment",
+		`  coffer vault secret list -c $TENANCY --vault-id $VAULT --all --output table --query 'data[].{name:"secret-name",state:"lifecycle-state"}'`,
+		hints{}, []string{"compartment-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			items, next, err := list(&l, func(limit *int, page *string) ([]vault.SecretSummary, *string, error) {
+				resp, err := c.ListSecrets(cmd.Context(), vault.ListSecretsRequest{CompartmentId: &compartment, Limit: limit, Page: page,
+					Name: optString(cmd, "name", name), VaultId: optString(cmd, "vault-id", vaultID),
+					LifecycleState: vault.SecretSummaryLifecycleStateEnum(state),
+					SortBy:         vault.ListSecretsSortByEnum(sortBy), SortOrder: vault.ListSecretsSortOrderEnum(sortOrder)})
+				return resp.Items, resp.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
+		})
+	f := cmd.Flags()
+	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment [required]")
+	f.StringVar(&name, "name", "", "only the secret with this name")
+	f.StringVar(&vaultID, "vault-id", "", "only secrets in this vault")
+	f.StringVar(&state, "lifecycle-state", "", "only secrets in this state")
+	addSort(cmd, &sortBy, &sortOrder, "TIMECREATED", "NAME")
+	l.add(cmd)
+	return cmd
+}
+
+func secretDeletion(use, short string) *cobra.Command {
+	var id, when, ifMatch string
+	var w waitFlags
+	example := "  coffer vault secret " + use + " --secret-id $SECRET"
+	if use == "schedule-secret-deletion" {
+		example += " --time-of-deletion 2030-01-31T00:00:00Z"
+	}
+	cmd := leaf(use, short, example, hints{}, []string{"secret-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			im := optString(cmd, "if-match", ifMatch)
+			if use == "schedule-secret-deletion" {
+				var d vault.ScheduleSecretDeletionDetails
+				if when != "" {
+					if d.TimeOfDeletion, err = parseTime("time-of-deletion", when); err != nil {
+						return err
+					}
+				}
+				_, err = c.ScheduleSecretDeletion(ctx, vault.ScheduleSecretDeletionRequest{SecretId: &id, IfMatch: im, ScheduleSecretDeletionDetails: d})
+			} else {
+				_, err = c.CancelSecretDeletion(ctx, vault.CancelSecretDeletionRequest{SecretId: &id, IfMatch: im})
+			}
+			if err != nil {
+				return err
+			}
+			if len(w.states) == 0 {
+				// The operation answers with no body, as in OCI.
+				return nil
+			}
+			s, err := secretFn(c, id)(ctx)
+			if err != nil {
+				return err
+			}
+			s, err = wait(ctx, g, &w, s, secretState, secretFn(c, id))
+			return printResult(cmd, g, response{data: s}, err)
+		})
+	f := cmd.Flags()
+	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	if use == "schedule-secret-deletion" {
+		f.StringVar(&when, "time-of-deletion", "", "when to delete the secret (RFC 3339)")
+	}
+	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
+	w.add(cmd, secretStates...)
+	return cmd
+}
+
+func secretChangeCompartment() *cobra.Command {
+	var id, compartment, ifMatch string
+	cmd := leaf("change-compartment", "Move a secret to another compartment",
+		`  coffer vault secret change-compartment --secret-id $SECRET --compartment-id $OTHER`,
+		hints{}, []string{"secret-id", "compartment-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			_, err = c.ChangeSecretCompartment(cmd.Context(), vault.ChangeSecretCompartmentRequest{SecretId: &id, IfMatch: optString(cmd, "if-match", ifMatch),
+				ChangeSecretCompartmentDetails: vault.ChangeSecretCompartmentDetails{CompartmentId: &compartment}})
+			return err
+		})
+	f := cmd.Flags()
+	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the destination compartment [required]")
+	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
+	return cmd
+}
+
+func secretVersionList() *cobra.Command {
+	var id, sortBy, sortOrder string
+	var l listFlags
+	cmd := leaf("list", "List the versions of a secret",
+		`  coffer vault secret-version list --secret-id $SECRET --all --query 'data[?contains(stages, `+"`CURRENT`"+`)]."version-number"'`,
+		hints{}, []string{"secret-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			items, next, err := list(&l, func(limit *int, page *string) ([]vault.SecretVersionSummary, *string, error) {
+				resp, err := c.ListSecretVersions(cmd.Context(), vault.ListSecretVersionsRequest{SecretId: &id, Limit: limit, Page: page,
+					SortBy: vault.ListSecretVersionsSortByEnum(sortBy), SortOrder: vault.ListSecretVersionsSortOrderEnum(sortOrder)})
+				return resp.Items, resp.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
+		})
+	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	addSort(cmd, &sortBy, &sortOrder, "VERSION_NUMBER")
+	l.add(cmd)
+	return cmd
+}
+
+func secretVersionGet() *cobra.Command {
+	var id string
+	var num int64
+	cmd := leaf("get", "Get a secret version's metadata (never its content)",
+		`  coffer vault secret-version get --secret-id $SECRET --secret-version-number 2`,
+		hints{}, []string{"secret-id", "secret-version-number"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			resp, err := c.GetSecretVersion(cmd.Context(), vault.GetSecretVersionRequest{SecretId: &id, SecretVersionNumber: &num})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: resp.SecretVersion, etag: resp.Etag})
+		})
+	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	cmd.Flags().Int64Var(&num, "secret-version-number", 0, "the version number [required]")
+	return cmd
+}
+
+func secretVersionDeletion(use, short string) *cobra.Command {
+	var id, when, ifMatch string
+	var num int64
+	example := "  coffer vault secret-version " + use + " --secret-id $SECRET --secret-version-number 1"
+	if use == "schedule-deletion" {
+		example += " --time-of-deletion 2030-01-31"
+	}
+	cmd := leaf(use, short, example, hints{}, []string{"secret-id", "secret-version-number"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			im := optString(cmd, "if-match", ifMatch)
+			if use == "schedule-deletion" {
+				var d vault.ScheduleSecretVersionDeletionDetails
+				if when != "" {
+					if d.TimeOfDeletion, err = parseTime("time-of-deletion", when); err != nil {
+						return err
+					}
+				}
+				_, err = c.ScheduleSecretVersionDeletion(ctx, vault.ScheduleSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num,
+					IfMatch: im, ScheduleSecretVersionDeletionDetails: d})
+			} else {
+				_, err = c.CancelSecretVersionDeletion(ctx, vault.CancelSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num, IfMatch: im})
+			}
+			return err
+		})
+	f := cmd.Flags()
+	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	f.Int64Var(&num, "secret-version-number", 0, "the version number [required]")
+	if use == "schedule-deletion" {
+		f.StringVar(&when, "time-of-deletion", "", "when to delete the version (RFC 3339)")
+	}
+	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
+	return cmd
+}

@@ -187,6 +187,11 @@ func (h *Handlers) loadCompartment(c *ociapi.Call) (idn.Compartment, error) {
 	if err != nil {
 		return v, err
 	}
+	if v.State == idn.StateDeleted {
+		// A deleted compartment is no longer in the policy tree; it is
+		// visible to whoever may inspect its parent.
+		return v, c.Authorize(authz.Request{CompartmentID: v.ParentID})
+	}
 	return v, c.Authorize(authz.Request{CompartmentID: v.ID})
 }
 

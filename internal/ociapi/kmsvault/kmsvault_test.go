@@ -194,13 +194,11 @@ func TestListVaultsPaginationAndSort(t *testing.T) {
 	if len(resp.Items) != 5 || *resp.Items[0].DisplayName != "bravo" || *resp.Items[4].DisplayName != "delta" {
 		t.Fatalf("default order wrong: %d items, first %q", len(resp.Items), *resp.Items[0].DisplayName)
 	}
-	// Another compartment has none.
-	other, err := c.ListVaults(ctx, keymanagement.ListVaultsRequest{CompartmentId: common.String("ocid1.compartment.oc1..nothere")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(other.Items) != 0 {
-		t.Fatalf("other compartment lists %d vaults", len(other.Items))
+	// A compartment that does not exist is not in the policy tree: 404,
+	// as in OCI.
+	_, err = c.ListVaults(ctx, keymanagement.ListVaultsRequest{CompartmentId: common.String("ocid1.compartment.oc1..nothere")})
+	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusNotFound {
+		t.Fatalf("unknown compartment: %d", se.GetHTTPStatusCode())
 	}
 	// A bad page token is a 400.
 	_, err = c.ListVaults(ctx, keymanagement.ListVaultsRequest{CompartmentId: common.String(tenancy), Page: common.String("not-a-token")})

@@ -39,6 +39,9 @@ SDK config file, and prints how to use them. Without --dev it needs
 			}
 			cfg.Log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cfg.Out = cmd.OutOrStdout()
+			if cfg.DatabaseURL == "" {
+				cfg.DatabaseURL = os.Getenv("COFFER_DATABASE_URL")
+			}
 			if cfg.UnsealKey == "" {
 				cfg.UnsealKey = os.Getenv(server.UnsealKeyEnv)
 			}
@@ -69,6 +72,7 @@ SDK config file, and prints how to use them. Without --dev it needs
 	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config")
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
 	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses")
+	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL connection string (default: the embedded SQLite store in --data-dir); also from COFFER_DATABASE_URL")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests per second allowed to each principal (0: no limit); excess requests get 429 with Retry-After")
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

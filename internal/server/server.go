@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 	Now func() time.Time
 	// JobInterval is how often background jobs run; 0 means one minute.
 	JobInterval time.Duration
+	// DatabaseURL selects the PostgreSQL store (a pgx DSN); empty means the
+	// embedded SQLite store in DataDir. Several servers may share one
+	// PostgreSQL database; background jobs run on one node at a time.
+	DatabaseURL string
 	// RateLimit is the sustained requests per second allowed to each
 	// principal, with RateBurst on top; 0 means no limit.
 	RateLimit float64
@@ -78,6 +83,21 @@ type Config struct {
 	// mode emulates HSM keys in software (and says so); otherwise HSM keys
 	// are refused.
 	PKCS11 keyprotect.HSMConfig
+}
+
+func (s *Server) openStore(ctx context.Context) (store.Store, error) {
+	if s.cfg.DatabaseURL != "" {
+		st, err := postgres.Open(ctx, s.cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(filepath.Join(s.cfg.DataDir, "coffer.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
 }
 
 // Server is a running Coffer.
@@ -101,8 +121,9 @@ type Server struct {
 	// ConfigPath is the OCI config file written in dev mode.
 	ConfigPath string
 
-	mains *http.ServeMux
-	hsm   io.Closer // the PKCS#11 token, when configured
+	mains  *http.ServeMux
+	nodeID string
+	hsm    io.Closer // the PKCS#11 token, when configured
 	// hsmEmulated: HSM keys are emulated in software (dev, no module).
 	hsmEmulated bool
 	stopJobs    context.CancelFunc
@@ -127,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.JobInterval == 0 {
 		cfg.JobInterval = time.Minute
 	}
-	s := &Server{cfg: cfg, log: cfg.Log}
+	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -180,9 +201,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := sqlite.Open(filepath.Join(s.cfg.DataDir, "coffer.db"))
+	raw, err := s.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	s.raw = raw
 	b, err := barrier.Unseal(ctx, raw, root)
@@ -277,6 +298,10 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		return err
 	}
 	res, err := s.Identity.Bootstrap(ctx, identity.BootstrapSpec{TenancyName: "coffer", AdminName: "admin", AdminKey: &key.Private.PublicKey})
+	if errors.Is(err, identity.ErrAlreadyBootstrapped) {
+		// Another node sharing the database bootstrapped first.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -358,7 +383,12 @@ func (s *Server) runJobs(ctx context.Context) {
 	t := time.NewTicker(s.cfg.JobInterval)
 	defer t.Stop()
 	for {
-		s.RunJobs(ctx)
+		held, err := s.takeJobLease(ctx, 3*s.cfg.JobInterval)
+		if err != nil {
+			s.log.Error("job lease", "error", err)
+		} else if held {
+			s.RunJobs(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return

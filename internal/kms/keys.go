@@ -273,7 +273,7 @@ func putKey(tx store.Tx, k Key) error {
 
 func getKey(r store.Reader, id string) (Key, error) {
 	var k Key
-	if id == "" {
+	if !ocid.Valid(id) {
 		return k, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
 	}
 	b, err := r.Get(prefixKey + id)
@@ -312,7 +312,7 @@ func putVersion(tx store.Tx, v KeyVersion) error {
 
 func getVersion(r store.Reader, keyID, id string) (KeyVersion, error) {
 	var v KeyVersion
-	if id == "" {
+	if !ocid.Valid(id) || !ocid.Valid(keyID) {
 		return v, errs.E(errs.NotFound, "key version not found or not authorized")
 	}
 	b, err := r.Get(prefixKeyVersion + keyID + "/" + id)

@@ -170,6 +170,10 @@ func putVault(tx store.Tx, v Vault) error {
 
 func getVault(r store.Reader, id string) (Vault, error) {
 	var v Vault
+	if !ocid.Valid(id) {
+		// Not an OCID (possibly not even UTF-8): nothing to look up.
+		return v, errs.E(errs.NotFound, "vault %s not found or not authorized", strconv.QuoteToASCII(id))
+	}
 	b, err := r.Get(prefixVault + id)
 	if errors.Is(err, store.ErrNotFound) {
 		return v, errs.E(errs.NotFound, "vault %s not found or not authorized", id)

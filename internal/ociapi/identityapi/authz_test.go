@@ -144,3 +144,87 @@ func TestDenialAuditRecord(t *testing.T) {
 		t.Fatalf("no denial audit record for GetVault in:\n%s", env.Logs.String())
 	}
 }
+
+// Only administrators may explain; the explain API answers allow or deny
+// with the checks for users, groups and dynamic-group principals.
+func TestExplainAPI(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	tenancy := tenancyOf(t, env)
+	admin := identityClient(t, env, env.Provider)
+	apps := newCompartment(t, admin, tenancy, "Apps")
+	vault := newVault(t, vaultClient(t, env, env.Provider), *apps.Id, "v")
+	g := newGroup(t, admin, tenancy, "Devs")
+	u := newUser(t, admin, tenancy, "gina", *g.Id)
+	_, err := admin.CreateDynamicGroup(context.Background(), identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
+		CompartmentId: common.String(tenancy), Name: common.String("app-prod"), Description: common.String("d"),
+		MatchingRule: common.String("instance.compartment.id = '" + *apps.Id + "'")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dgs, _ := admin.ListDynamicGroups(context.Background(), identity.ListDynamicGroupsRequest{CompartmentId: common.String(tenancy)})
+	newPolicy(t, admin, tenancy, "devs", "Allow group Devs to inspect vaults in compartment Apps",
+		"Allow dynamic-group app-prod to read vaults in compartment Apps")
+
+	// A non-administrator gets the plain 404.
+	if _, status := explainAs(t, env, u.Provider, `{"principal":{"userId":"`+*u.User.Id+`"},"operation":"GetVault","vaultId":"`+*vault.Id+`"}`); status != http.StatusNotFound {
+		t.Fatalf("explain as a non-administrator: %d", status)
+	}
+	ans := explain(t, env, `{"principal":{"userId":"`+*u.User.Id+`"},"operation":"GetVault","vaultId":"`+*vault.Id+`"}`)
+	if ans.Allowed || len(ans.Checks) != 1 || ans.Checks[0].Permission != "VAULT_READ" || !contains(ans.Suggestion, "Allow group Devs to read vaults") {
+		t.Fatalf("explain gina GetVault: %+v", ans)
+	}
+	ans = explain(t, env, `{"principal":{"groupId":"`+*g.Id+`"},"operation":"ListVaults","compartmentId":"`+*apps.Id+`"}`)
+	if !ans.Allowed || len(ans.Checks[0].GrantedBy) != 1 || ans.Checks[0].GrantedBy[0].PolicyName != "devs" {
+		t.Fatalf("explain Devs ListVaults: %+v", ans)
+	}
+	dg := *dgs.Items[0].Id
+	ans = explain(t, env, `{"principal":{"dynamicGroupId":"`+dg+`","attributes":{"instance.id":"ocid1.instance.oc1.local.x","instance.compartment.id":"`+*apps.Id+`"}},"operation":"GetVault","vaultId":"`+*vault.Id+`"}`)
+	if !ans.Allowed || len(ans.DynamicGroups) != 1 {
+		t.Fatalf("explain dynamic group: %+v", ans)
+	}
+	ans = explain(t, env, `{"principal":{"dynamicGroupId":"`+dg+`","attributes":{"instance.id":"ocid1.instance.oc1.local.x","instance.compartment.id":"`+tenancy+`"}},"operation":"GetVault","vaultId":"`+*vault.Id+`"}`)
+	if ans.Allowed || len(ans.Notes) == 0 {
+		t.Fatalf("explain non-matching attributes: %+v", ans)
+	}
+	for _, bad := range []string{
+		`{"principal":{"userId":"ocid1.user.oc1..nobody"},"operation":"GetVault","vaultId":"` + *vault.Id + `"}`,
+		`{"principal":{"userId":"` + *u.User.Id + `"},"operation":"NoSuchOperation"}`,
+		`{"principal":{},"operation":"GetVault"}`,
+	} {
+		if _, status := explainAs(t, env, env.Provider, bad); status != http.StatusBadRequest {
+			t.Fatalf("explain %s: status %d, want 400", bad, status)
+		}
+	}
+}
+
+// Moving a vault needs VAULT_MOVE where it is and where it goes.
+func TestChangeVaultCompartmentNeedsBothCompartments(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	ctx := context.Background()
+	tenancy := tenancyOf(t, env)
+	admin := identityClient(t, env, env.Provider)
+	a := newCompartment(t, admin, tenancy, "A")
+	b := newCompartment(t, admin, tenancy, "B")
+	v := newVault(t, vaultClient(t, env, env.Provider), *a.Id, "movable")
+	g := newGroup(t, admin, tenancy, "Movers")
+	u := newUser(t, admin, tenancy, "mover", *g.Id)
+	p := newPolicy(t, admin, tenancy, "movers", "Allow group Movers to manage vaults in compartment A")
+	mc := vaultClient(t, env, u.Provider)
+	move := func() error {
+		_, err := mc.ChangeVaultCompartment(ctx, keymanagement.ChangeVaultCompartmentRequest{VaultId: v.Id,
+			ChangeVaultCompartmentDetails: keymanagement.ChangeVaultCompartmentDetails{CompartmentId: b.Id}})
+		return err
+	}
+	wantError(t, "move without a grant in B", move(), http.StatusNotFound, "NotAuthorizedOrNotFound")
+	if _, err := admin.UpdatePolicy(ctx, identity.UpdatePolicyRequest{PolicyId: p.Id, UpdatePolicyDetails: identity.UpdatePolicyDetails{
+		Statements: []string{"Allow group Movers to manage vaults in compartment A", "Allow group Movers to manage vaults in compartment B"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := move(); err != nil {
+		t.Fatalf("move with grants in A and B: %v", err)
+	}
+	got, err := mc.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: v.Id})
+	if err != nil || *got.CompartmentId != *b.Id {
+		t.Fatalf("vault after move: %v", err)
+	}
+}

@@ -88,6 +88,11 @@ type Resources interface {
 	Resource(ctx context.Context, id string) (*authz.Resource, error)
 }
 
+// KeyResources loads keys, which are addressed within their vault.
+type KeyResources interface {
+	Key(ctx context.Context, vaultID, keyID string) (*authz.Resource, error)
+}
+
 // EngineSource gives the current compiled policy engine.
 type EngineSource interface {
 	Engine(ctx context.Context) (*iam.Engine, error)
@@ -98,7 +103,7 @@ type Explainer struct {
 	Identity *idn.Service
 	Engine   EngineSource
 	Vaults   Resources
-	Keys     Resources
+	Keys     KeyResources
 	Secrets  Resources
 }
 
@@ -270,15 +275,19 @@ func (x *Explainer) targets(ctx context.Context, req ExplainRequest, ar *authz.R
 		ar.Secret = &authz.Resource{Name: req.SecretName, VaultID: req.VaultID, KeyID: req.KeyID, CompartmentID: req.CompartmentID}
 	}
 	if req.KeyID != "" {
-		if x.Keys == nil && ar.Secret != nil {
+		switch {
+		case x.Keys == nil && ar.Secret != nil:
 			// Without the keys domain, assume the key sits with the secret.
 			ar.Key = &authz.Resource{ID: req.KeyID, VaultID: ar.Secret.VaultID, CompartmentID: ar.Secret.CompartmentID}
 			*notes = append(*notes, "keys are not served here: the secret's key is assumed to be in the secret's compartment")
-		} else if ar.Key, err = x.load(ctx, x.Keys, "key", req.KeyID); err != nil {
-			return err
-		}
-		if req.VaultID == "" {
-			req.VaultID = ar.Key.VaultID
+		case x.Keys == nil:
+			return errs.E(errs.NotImplemented, "this server does not serve keys yet, so it cannot explain access to one")
+		case req.VaultID == "":
+			return errs.E(errs.Missing, "a key is addressed within its vault: give vaultId with keyId")
+		default:
+			if ar.Key, err = x.Keys.Key(ctx, req.VaultID, req.KeyID); err != nil {
+				return relatedNotFound(err, "key", req.KeyID)
+			}
 		}
 	}
 	if req.VaultID != "" {

@@ -1,7 +1,12 @@
 package identityapi_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -14,7 +19,41 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
 )
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// explain posts a signed explain request as the administrator.
+func explain(t *testing.T, env *coffertest.Env, body string) identityapi.ExplainResponse {
+	t.Helper()
+	ans, status := explainAs(t, env, env.Provider, body)
+	if status != http.StatusOK {
+		t.Fatalf("explain: status %d", status)
+	}
+	return ans
+}
+
+func explainAs(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider, body string) (identityapi.ExplainResponse, int) {
+	t.Helper()
+	c := identityClient(t, env, p)
+	req, err := http.NewRequest(http.MethodPost, identityapi.ExplainPath, bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Call(context.Background(), req)
+	var ans identityapi.ExplainResponse
+	if err != nil {
+		return ans, serviceError(t, err).GetHTTPStatusCode()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &ans); err != nil {
+		t.Fatalf("explain answer %s: %v", b, err)
+	}
+	return ans, resp.StatusCode
+}
 
 func identityClient(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider) identity.IdentityClient {
 	t.Helper()

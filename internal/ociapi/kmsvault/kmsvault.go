@@ -220,8 +220,8 @@ func (h *Handlers) cancelDeletion(c *ociapi.Call) error {
 }
 
 // changeCompartment moves a vault. The caller needs VAULT_MOVE on the vault
-// where it is and where it goes (OCI asks for the permission in both
-// compartments).
+// where it is and in the compartment it goes to: the request's
+// CompartmentID is the destination (the iam catalogue's move contract).
 func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	var d keymanagement.ChangeVaultCompartmentDetails
 	if err := c.Decode(&d); err != nil {
@@ -230,13 +230,11 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if d.CompartmentId == nil || *d.CompartmentId == "" {
 		return errs.E(errs.Missing, "compartmentId is required")
 	}
-	v, err := h.load(c)
+	v, err := h.KMS.GetVault(c.Context(), c.PathValue("vaultId"))
 	if err != nil {
 		return err
 	}
-	moved := resource(v)
-	moved.CompartmentID = *d.CompartmentId
-	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId, Vault: moved}); err != nil {
+	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId, Vault: resource(v)}); err != nil {
 		return err
 	}
 	if ok, err := h.Compartments.CompartmentExists(c.Context(), *d.CompartmentId); err != nil {

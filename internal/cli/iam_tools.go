@@ -1,0 +1,439 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-vault/coffer/internal/iam"
+	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
+)
+
+// iamCommand is `coffer iam`: the tools no cloud gives, explain and lint.
+func iamCommand() *cobra.Command {
+	c := group("iam", "IAM tools: explain an authorization decision, lint policies",
+		`  coffer iam explain --user $USER --operation GetSecretBundle --secret $SECRET
+  coffer iam policy lint policy.txt --strict`,
+		iamExplain(),
+		group("policy", "Policy tools", `  coffer iam policy lint --policy-id $POLICY`, iamPolicyLint()),
+	)
+	bindGlobals(c)
+	return c
+}
+
+// keyValues parses repeated k=v options.
+func keyValues(name string, in []string) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range in {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usageErrorf("--%s %q must be of the form name=value", name, kv)
+		}
+		out[strings.TrimSpace(k)] = v
+	}
+	return out, nil
+}
+
+func iamExplain() *cobra.Command {
+	var (
+		user, grp, dynGroup, operation  string
+		secret, key, vault, compartment string
+		secretName                      string
+		attributes, variables           []string
+	)
+	cmd := leaf("explain", "Say why a principal may or may not perform an operation (administrators only)",
+		`  coffer iam explain --user ocid1.user... --operation GetSecretBundle --secret ocid1.vaultsecret...
+  coffer iam explain --group Developers --operation ListVaults --compartment-id $TENANCY
+  coffer iam explain --dynamic-group app-prod --attribute instance.compartment.id=ocid1.compartment... \
+      --operation GetSecretBundle --secret ocid1.vaultsecret...
+
+The server answers allow or deny, the statements that matched, and for a
+denial the missing permission and a statement that would grant it, narrowed
+to the target. It needs 'manage policies in tenancy'. --user, --group and
+--dynamic-group take an OCID or a name. Without --output or --query the
+answer is printed for a person; with them, as JSON.`,
+		hints{}, []string{"operation", "user|group|dynamic-group"},
+		func(cmd *cobra.Command, g *globals) error {
+			attrs, err := keyValues("attribute", attributes)
+			if err != nil {
+				return err
+			}
+			vars, err := keyValues("variable", variables)
+			if err != nil {
+				return err
+			}
+			if n := countSet(user, grp, dynGroup); n != 1 {
+				return usageErrorf("pass exactly one of --user, --group, --dynamic-group")
+			}
+			if dynGroup == "" && len(attrs) > 0 {
+				return usageErrorf("--attribute describes a dynamic-group principal; pass it with --dynamic-group")
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			req := identityapi.ExplainRequest{Operation: operation, CompartmentID: compartment, VaultID: vault, KeyID: key,
+				SecretID: secret, SecretName: secretName, Variables: vars}
+			if req.Principal, err = resolvePrincipal(cmd, g, c, user, grp, dynGroup, attrs); err != nil {
+				return err
+			}
+			ans, err := callExplain(cmd, c, req)
+			if err != nil {
+				return err
+			}
+			if g.query != "" || cmd.Flag("output").Changed {
+				return g.print(cmd.OutOrStdout(), response{data: ans})
+			}
+			printExplanation(cmd.OutOrStdout(), ans)
+			return nil
+		})
+	f := cmd.Flags()
+	f.StringVar(&user, "user", "", "the user (OCID or name); its groups are resolved by the server")
+	f.StringVar(&grp, "group", "", "a group (OCID or name): the question is asked for any member")
+	f.StringVar(&dynGroup, "dynamic-group", "", "a dynamic group (OCID or name); describe the instance or resource with --attribute")
+	f.StringArrayVar(&attributes, "attribute", nil, "an attribute of the dynamic-group principal, name=value (instance.id, instance.compartment.id, resource.id, resource.compartment.id, resource.type, tag.<ns>.<key>.value); repeatable")
+	f.StringVar(&operation, "operation", "", "the OCI operation, e.g. GetSecretBundle, ListVaults, Decrypt")
+	f.StringVar(&secret, "secret", "", "the target secret OCID (its key and vault are loaded too)")
+	f.StringVar(&key, "key", "", "the target key OCID")
+	f.StringVar(&vault, "vault", "", "the target vault OCID")
+	f.StringVarP(&compartment, "compartment-id", "c", "", "where a list or create acts; default the target's compartment")
+	f.StringVar(&secretName, "secret-name", "", "the name of the secret a CreateSecret would create")
+	f.StringArrayVar(&variables, "variable", nil, "a further request or target variable, name=value (e.g. request.region=local); repeatable")
+	_ = cmd.RegisterFlagCompletionFunc("operation", cobra.FixedCompletions(iam.Operations(), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// resolvePrincipal turns the --user, --group or --dynamic-group value into
+// an OCID, looking a name up through the identity API.
+func resolvePrincipal(cmd *cobra.Command, g *globals, c identity.IdentityClient, user, grp, dyn string, attrs map[string]string) (identityapi.ExplainPrincipal, error) {
+	var p identityapi.ExplainPrincipal
+	if user != "" && strings.HasPrefix(user, "ocid1.") || grp != "" && strings.HasPrefix(grp, "ocid1.") || dyn != "" && strings.HasPrefix(dyn, "ocid1.") {
+		return identityapi.ExplainPrincipal{UserID: user, GroupID: grp, DynamicGroupID: dyn, Attributes: attrs}, nil
+	}
+	p.Attributes = attrs
+	prov, err := g.configProvider()
+	if err != nil {
+		return p, err
+	}
+	tenancy, err := prov.TenancyOCID()
+	if err != nil {
+		return p, &configError{fmt.Errorf("tenancy OCID: %w", err)}
+	}
+	ctx := cmd.Context()
+	var ids []string
+	switch {
+	case user != "":
+		r, err := c.ListUsers(ctx, identity.ListUsersRequest{CompartmentId: &tenancy, Name: &user})
+		if err != nil {
+			return p, &stepError{step: "look up user " + user, err: err}
+		}
+		for _, u := range r.Items {
+			ids = append(ids, *u.Id)
+		}
+		p.UserID = first(ids)
+	case grp != "":
+		r, err := c.ListGroups(ctx, identity.ListGroupsRequest{CompartmentId: &tenancy, Name: &grp})
+		if err != nil {
+			return p, &stepError{step: "look up group " + grp, err: err}
+		}
+		for _, x := range r.Items {
+			ids = append(ids, *x.Id)
+		}
+		p.GroupID = first(ids)
+	default:
+		r, err := c.ListDynamicGroups(ctx, identity.ListDynamicGroupsRequest{CompartmentId: &tenancy, Name: &dyn})
+		if err != nil {
+			return p, &stepError{step: "look up dynamic group " + dyn, err: err}
+		}
+		for _, x := range r.Items {
+			ids = append(ids, *x.Id)
+		}
+		p.DynamicGroupID = first(ids)
+	}
+	if len(ids) == 0 {
+		return p, usageErrorf("no user, group or dynamic group is named %q", user+grp+dyn)
+	}
+	return p, nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// callExplain sends the explain request, signed like any SDK call.
+func callExplain(cmd *cobra.Command, c identity.IdentityClient, req identityapi.ExplainRequest) (identityapi.ExplainResponse, error) {
+	var ans identityapi.ExplainResponse
+	body, err := json.Marshal(req)
+	if err != nil {
+		return ans, err
+	}
+	hr, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, identityapi.ExplainPath, bytes.NewReader(body))
+	if err != nil {
+		return ans, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := c.Call(cmd.Context(), hr)
+	if resp != nil && resp.Body != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		return ans, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return ans, fmt.Errorf("read the explanation: %w", err)
+	}
+	if err := json.Unmarshal(b, &ans); err != nil {
+		return ans, fmt.Errorf("the server's explanation is not JSON: %w", err)
+	}
+	return ans, nil
+}
+
+// printExplanation prints an answer for a person.
+func printExplanation(w io.Writer, x identityapi.ExplainResponse) {
+	verdict := "DENIED"
+	if x.Allowed {
+		verdict = "ALLOWED"
+	}
+	fmt.Fprintf(w, "%s: %s by %s\n", verdict, x.Operation, x.Principal)
+	if len(x.DynamicGroups) > 0 {
+		fmt.Fprintf(w, "  matching dynamic groups: %s\n", strings.Join(x.DynamicGroups, ", "))
+	}
+	fmt.Fprintf(w, "  %s\n", x.Reason)
+	for _, c := range x.Checks {
+		mark := "missing"
+		if c.Granted {
+			mark = "granted"
+		}
+		target := c.Target
+		if c.TargetID != "" {
+			target += " " + c.TargetID
+		}
+		fmt.Fprintf(w, "\n  [%s] %s on %s\n", mark, c.Permission, target)
+		if c.CompartmentID != "" {
+			fmt.Fprintf(w, "      in compartment %s\n", c.CompartmentID)
+		}
+		for _, s := range c.GrantedBy {
+			fmt.Fprintf(w, "      granted by policy %q statement %d: %s\n", s.PolicyName, s.Index, s.Text)
+		}
+		for _, s := range c.DeniedBy {
+			fmt.Fprintf(w, "      blocked by policy %q statement %d: %s\n", s.PolicyName, s.Index, s.Text)
+		}
+		for _, s := range c.ConditionFalse {
+			fmt.Fprintf(w, "      where clause false in policy %q statement %d: %s\n", s.PolicyName, s.Index, s.Text)
+		}
+		if c.Note != "" {
+			fmt.Fprintf(w, "      note: %s\n", c.Note)
+		}
+	}
+	for _, n := range x.Notes {
+		fmt.Fprintf(w, "\n  note: %s\n", n)
+	}
+	if !x.Allowed && x.Suggestion != "" {
+		fmt.Fprintf(w, "\nA statement that would grant it:\n")
+		for _, line := range strings.Split(x.Suggestion, "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+}
+
+func iamPolicyLint() *cobra.Command {
+	var policyID string
+	var strict bool
+	cmd := &cobra.Command{
+		Use:   "lint [FILE | --policy-id OCID]",
+		Short: "Flag policy statements that grant too much, each with a narrower suggestion",
+		Example: `  coffer iam policy lint policy.txt            # one statement per line; # comments
+  coffer iam policy lint statements.json        # a JSON array, or a policy as 'get' prints it
+  coffer iam policy lint --policy-id ocid1.policy... --strict
+
+Lint runs locally on a file (- is stdin); with --policy-id it fetches the
+policy, and the dynamic groups it names, through the identity API. It exits
+1 with --strict when there are findings, 0 otherwise.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g := globalsFrom(cmd)
+			n, err := runLint(cmd, g, args, policyID)
+			if err != nil {
+				return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
+			}
+			if strict && n > 0 {
+				return exitError{exitService}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&policyID, "policy-id", "", "lint this policy, fetched through the identity API")
+	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 when there are findings")
+	return cmd
+}
+
+// runLint prints the findings and returns how many there are.
+func runLint(cmd *cobra.Command, g *globals, args []string, policyID string) (int, error) {
+	var (
+		stmts []string
+		opts  iam.LintOptions
+		what  string
+	)
+	switch {
+	case len(args) == 1 && policyID != "":
+		return 0, usageErrorf("pass a FILE or --policy-id, not both")
+	case len(args) == 1:
+		b, err := readLintInput(cmd, args[0])
+		if err != nil {
+			return 0, err
+		}
+		if stmts, err = parseStatements(b); err != nil {
+			return 0, usageErrorf("%s: %v", args[0], err)
+		}
+		what = args[0]
+	case policyID != "":
+		c, err := g.identityClient()
+		if err != nil {
+			return 0, err
+		}
+		p, err := c.GetPolicy(cmd.Context(), identity.GetPolicyRequest{PolicyId: &policyID})
+		if err != nil {
+			return 0, err
+		}
+		stmts, what = p.Statements, "policy "+*p.Name
+		if opts.TenancyID, opts.DynamicGroups, err = lintContext(cmd, g, c, stmts); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, usageErrorf("pass a FILE of statements (- for stdin) or --policy-id OCID")
+	}
+	findings := iam.Lint(stmts, opts)
+	out := cmd.OutOrStdout()
+	for _, f := range findings {
+		label := fmt.Sprintf("statement %d", f.Index+1)
+		if f.Code == "broad-rule" {
+			label = "dynamic group rule"
+		}
+		fmt.Fprintf(out, "%s: %s\n\n", label, f.String())
+	}
+	if len(findings) == 0 {
+		fmt.Fprintf(out, "%s: %d statements, no findings\n", what, len(stmts))
+	} else {
+		fmt.Fprintf(out, "%s: %d statements, %d findings\n", what, len(stmts), len(findings))
+	}
+	return len(findings), nil
+}
+
+func readLintInput(cmd *cobra.Command, path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("read %s: %v", path, err)
+	}
+	return b, nil
+}
+
+// parseStatements reads statements from a JSON array of strings, a JSON
+// policy (with "statements", possibly under "data" as `get` prints it), or
+// text with one statement per line, where blank lines and lines starting
+// with # are skipped.
+func parseStatements(b []byte) ([]string, error) {
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '{') {
+		var arr []string
+		if json.Unmarshal(trimmed, &arr) == nil {
+			return arr, nil
+		}
+		var doc struct {
+			Statements []string `json:"statements"`
+			Data       struct {
+				Statements []string `json:"statements"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(trimmed, &doc); err != nil {
+			return nil, fmt.Errorf("not a JSON array of statements or a policy: %v", err)
+		}
+		if doc.Statements != nil {
+			return doc.Statements, nil
+		}
+		return doc.Data.Statements, nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out, nil
+}
+
+// lintContext fetches the tenancy OCID and the dynamic groups the
+// statements name, so lint can flag rules that match a whole tenancy.
+func lintContext(cmd *cobra.Command, g *globals, c identity.IdentityClient, stmts []string) (string, []iam.DynamicGroup, error) {
+	prov, err := g.configProvider()
+	if err != nil {
+		return "", nil, err
+	}
+	tenancy, err := prov.TenancyOCID()
+	if err != nil {
+		return "", nil, &configError{fmt.Errorf("tenancy OCID: %w", err)}
+	}
+	named := map[string]bool{}
+	for _, s := range stmts {
+		st, err := iam.Parse(s)
+		if err != nil || st.Subject.Kind != iam.SubjectDynamicGroup {
+			continue
+		}
+		for _, r := range st.Subject.Refs {
+			named[strings.ToLower(r.ID)] = true
+			named[strings.ToLower(r.Name)] = true
+		}
+	}
+	if len(named) == 0 {
+		return tenancy, nil, nil
+	}
+	var dgs []iam.DynamicGroup
+	var page *string
+	for {
+		r, err := c.ListDynamicGroups(cmd.Context(), identity.ListDynamicGroupsRequest{CompartmentId: common.String(tenancy), Page: page})
+		if err != nil {
+			return "", nil, &stepError{step: "list dynamic groups", err: err}
+		}
+		for _, d := range r.Items {
+			if named[strings.ToLower(*d.Id)] || named[strings.ToLower(*d.Name)] {
+				dgs = append(dgs, iam.DynamicGroup{ID: *d.Id, Name: *d.Name, MatchingRule: *d.MatchingRule})
+			}
+		}
+		if r.OpcNextPage == nil {
+			break
+		}
+		page = r.OpcNextPage
+	}
+	sort.Slice(dgs, func(i, j int) bool { return dgs[i].Name < dgs[j].Name })
+	return tenancy, dgs, nil
+}

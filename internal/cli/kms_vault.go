@@ -117,7 +117,7 @@ func vaultList() *cobra.Command {
 	var compartment, sortBy, sortOrder string
 	var l listFlags
 	cmd := leaf("list", "List the vaults in a compartment",
-		`  coffer kms management vault list --compartment-id $TENANCY --all --query 'data[?"lifecycle-state"==`+"`ACTIVE`"+`].id'
+		`  coffer kms management vault list --compartment-id $TENANCY --all --query "data[?\"lifecycle-state\"=='ACTIVE'].id"
   coffer kms management vault list --compartment-id $TENANCY --output table --query 'data[].{name:"display-name",id:id}'`,
 		hints{}, []string{"compartment-id"},
 		func(cmd *cobra.Command, g *globals) error {

@@ -28,6 +28,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newServerCommand())
 	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
+	root.AddCommand(withIAMResources(iamCommand()))
 	return root
 }
 

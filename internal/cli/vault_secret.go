@@ -338,7 +338,7 @@ func secretVersionList() *cobra.Command {
 	var id, sortBy, sortOrder string
 	var l listFlags
 	cmd := leaf("list", "List the versions of a secret",
-		`  coffer vault secret-version list --secret-id $SECRET --all --query 'data[?contains(stages, `+"`CURRENT`"+`)]."version-number"'`,
+		`  coffer vault secret-version list --secret-id $SECRET --all --query "data[?contains(stages, 'CURRENT')].\"version-number\""`,
 		hints{}, []string{"secret-id"},
 		func(cmd *cobra.Command, g *globals) error {
 			c, err := g.vaultsClient()

@@ -1,0 +1,844 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+	"github.com/spf13/cobra"
+)
+
+// withIAMResources adds the resource commands of `oci iam` (compartment,
+// user, group, dynamic-group, policy) to the `coffer iam` group that
+// iam_tools.go builds around explain and policy lint, and returns it. Where
+// both define a subcommand group (policy), the two are merged: `coffer iam
+// policy` then has create, get, list, update, delete and lint.
+func withIAMResources(iam *cobra.Command) *cobra.Command {
+	mergeCommands(iam, iamCompartmentCommand(), iamUserCommand(), iamGroupCommand(), iamDynamicGroupCommand(), iamPolicyCommand())
+	return iam
+}
+
+// mergeCommands adds children to parent; a child whose name parent
+// already has is merged into the existing subcommand, recursively.
+func mergeCommands(parent *cobra.Command, children ...*cobra.Command) {
+	for _, child := range children {
+		var existing *cobra.Command
+		for _, c := range parent.Commands() {
+			if c.Name() == child.Name() {
+				existing = c
+			}
+		}
+		if existing == nil {
+			parent.AddCommand(child)
+			continue
+		}
+		if existing.Example == "" {
+			existing.Example = child.Example
+		}
+		grandchildren := child.Commands()
+		child.RemoveCommand(grandchildren...)
+		mergeCommands(existing, grandchildren...)
+	}
+}
+
+var identityStates = []string{"CREATING", "ACTIVE", "INACTIVE", "DELETING", "DELETED"}
+
+// tenancyDefault fills an optional --compartment-id with the tenancy from
+// the configuration, as the oci CLI does for users and groups.
+func tenancyDefault(g *globals, compartment string) (string, error) {
+	if compartment != "" {
+		return compartment, nil
+	}
+	p, err := g.configProvider()
+	if err != nil {
+		return "", err
+	}
+	t, err := p.TenancyOCID()
+	if err != nil {
+		return "", &configError{fmt.Errorf("tenancy from the configuration: %w", err)}
+	}
+	return t, nil
+}
+
+// identityGet builds a `get --<x>-id` command.
+func identityGet[T any](what, idFlag, example string, get func(context.Context, identity.IdentityClient, string) (T, *string, error)) *cobra.Command {
+	var id string
+	cmd := leaf("get", "Get a "+what, example, hints{}, []string{idFlag},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			v, etag, err := get(cmd.Context(), c, id)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: v, etag: etag})
+		})
+	cmd.Flags().StringVar(&id, idFlag, "", "the OCID of the "+what+" [required]")
+	return cmd
+}
+
+// identityDelete builds a `delete --<x>-id [--force]` command.
+func identityDelete(what, idFlag, example string, del func(context.Context, identity.IdentityClient, string, *string) error) *cobra.Command {
+	var id, ifMatch string
+	var force bool
+	cmd := leaf("delete", "Delete a "+what, example, hints{}, []string{idFlag},
+		func(cmd *cobra.Command, g *globals) error {
+			if err := confirm(cmd, force, "the "+what+" "+id); err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			return del(cmd.Context(), c, id, optString(cmd, "if-match", ifMatch))
+		})
+	cmd.Flags().StringVar(&id, idFlag, "", "the OCID of the "+what+" [required]")
+	cmd.Flags().StringVar(&ifMatch, "if-match", "", "delete only if the etag matches")
+	cmd.Flags().BoolVar(&force, "force", false, "delete without asking for confirmation")
+	return cmd
+}
+
+// printWaited waits (when asked) and prints an identity resource.
+func printWaited[T any](cmd *cobra.Command, g *globals, w *waitFlags, v T, etag *string, state func(T) string, get func(context.Context) (T, error)) error {
+	v, err := wait(cmd.Context(), g, w, v, state, get)
+	return printResult(cmd, g, response{data: v, etag: etag}, err)
+}
+
+// ---- compartments
+
+func compartmentFn(c identity.IdentityClient, id string) func(context.Context) (identity.Compartment, error) {
+	return func(ctx context.Context) (identity.Compartment, error) {
+		r, err := c.GetCompartment(ctx, identity.GetCompartmentRequest{CompartmentId: &id})
+		return r.Compartment, err
+	}
+}
+
+func compartmentState(v identity.Compartment) string { return string(v.LifecycleState) }
+
+func iamCompartmentCommand() *cobra.Command {
+	var parent, name, desc string
+	var tags tagFlags
+	var w waitFlags
+	create := leaf("create", "Create a compartment",
+		`  coffer iam compartment create -c $TENANCY --name payments --description "payments team" --wait-for-state ACTIVE`,
+		hints{}, []string{"compartment-id", "name", "description"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := tags.parse()
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateCompartment(cmd.Context(), identity.CreateCompartmentRequest{CreateCompartmentDetails: identity.CreateCompartmentDetails{
+				CompartmentId: &parent, Name: &name, Description: &desc, FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return printWaited(cmd, g, &w, r.Compartment, r.Etag, compartmentState, compartmentFn(c, *r.Id))
+		})
+	create.Flags().StringVarP(&parent, "compartment-id", "c", "", "the OCID of the parent compartment [required]")
+	create.Flags().StringVar(&name, "name", "", "the compartment's name, unique among its siblings [required]")
+	create.Flags().StringVar(&desc, "description", "", "a description [required]")
+	tags.add(create)
+	w.add(create, identityStates...)
+
+	var lc, lName, lState, access, subtree, sortBy, sortOrder string
+	var l listFlags
+	lst := leaf("list", "List the compartments in a compartment",
+		`  coffer iam compartment list -c $TENANCY --compartment-id-in-subtree true --all --query 'data[].name'`,
+		hints{}, []string{"compartment-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			var sub *bool
+			if subtree != "" {
+				b, err := strconv.ParseBool(subtree)
+				if err != nil {
+					return usageErrorf("--compartment-id-in-subtree must be true or false")
+				}
+				sub = &b
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			items, next, err := list(&l, func(limit *int, page *string) ([]identity.Compartment, *string, error) {
+				r, err := c.ListCompartments(cmd.Context(), identity.ListCompartmentsRequest{CompartmentId: &lc, Limit: limit, Page: page,
+					Name: optString(cmd, "name", lName), LifecycleState: identity.CompartmentLifecycleStateEnum(lState),
+					AccessLevel: identity.ListCompartmentsAccessLevelEnum(access), CompartmentIdInSubtree: sub,
+					SortBy: identity.ListCompartmentsSortByEnum(sortBy), SortOrder: identity.ListCompartmentsSortOrderEnum(sortOrder)})
+				return r.Items, r.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
+		})
+	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the OCID of the parent compartment [required]")
+	lst.Flags().StringVar(&lName, "name", "", "only the compartment with this name")
+	lst.Flags().StringVar(&lState, "lifecycle-state", "", "only compartments in this state")
+	lst.Flags().StringVar(&access, "access-level", "", "ANY or ACCESSIBLE")
+	lst.Flags().StringVar(&subtree, "compartment-id-in-subtree", "", "true to list the whole subtree")
+	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
+	l.add(lst)
+
+	var uid, uName, uDesc, uIfMatch string
+	var utags tagFlags
+	var uw waitFlags
+	update := leaf("update", "Rename or describe a compartment",
+		`  coffer iam compartment update --compartment-id $COMP --description "payments, EU"`,
+		hints{}, []string{"compartment-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := utags.parse()
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.UpdateCompartment(cmd.Context(), identity.UpdateCompartmentRequest{CompartmentId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
+				UpdateCompartmentDetails: identity.UpdateCompartmentDetails{Name: optString(cmd, "name", uName), Description: optString(cmd, "description", uDesc),
+					FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return printWaited(cmd, g, &uw, r.Compartment, r.Etag, compartmentState, compartmentFn(c, uid))
+		})
+	update.Flags().StringVarP(&uid, "compartment-id", "c", "", "the OCID of the compartment [required]")
+	update.Flags().StringVar(&uName, "name", "", "a new name")
+	update.Flags().StringVar(&uDesc, "description", "", "a new description")
+	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
+	utags.add(update)
+	uw.add(update, identityStates...)
+
+	return group("compartment", "Compartments: the tree that holds resources and where policies attach",
+		`  coffer iam compartment list -c $TENANCY --all --output table --query 'data[].{name:name,id:id}'`,
+		create,
+		identityGet("compartment", "compartment-id", `  coffer iam compartment get --compartment-id $COMP`,
+			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Compartment, *string, error) {
+				r, err := c.GetCompartment(ctx, identity.GetCompartmentRequest{CompartmentId: &id})
+				return r.Compartment, r.Etag, err
+			}),
+		lst, update,
+		identityDelete("compartment", "compartment-id", `  coffer iam compartment delete --compartment-id $COMP --force`,
+			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
+				_, err := c.DeleteCompartment(ctx, identity.DeleteCompartmentRequest{CompartmentId: &id, IfMatch: im})
+				return err
+			}),
+	)
+}
+
+// ---- users
+
+func userFn(c identity.IdentityClient, id string) func(context.Context) (identity.User, error) {
+	return func(ctx context.Context) (identity.User, error) {
+		r, err := c.GetUser(ctx, identity.GetUserRequest{UserId: &id})
+		return r.User, err
+	}
+}
+
+func userState(v identity.User) string { return string(v.LifecycleState) }
+
+func iamUserCommand() *cobra.Command {
+	var compartment, name, desc, email string
+	var tags tagFlags
+	var w waitFlags
+	create := leaf("create", "Create a user (in the tenancy)",
+		`  coffer iam user create --name alice --description "Alice, payments" --email alice@example.com`,
+		hints{}, []string{"name", "description"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := tags.parse()
+			if err != nil {
+				return err
+			}
+			comp, err := tenancyDefault(g, compartment)
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateUser(cmd.Context(), identity.CreateUserRequest{CreateUserDetails: identity.CreateUserDetails{
+				CompartmentId: &comp, Name: &name, Description: &desc, Email: optString(cmd, "email", email), FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return printWaited(cmd, g, &w, r.User, r.Etag, userState, userFn(c, *r.Id))
+		})
+	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+	create.Flags().StringVar(&name, "name", "", "the user's unique name [required]")
+	create.Flags().StringVar(&desc, "description", "", "a description [required]")
+	create.Flags().StringVar(&email, "email", "", "the user's email address")
+	tags.add(create)
+	w.add(create, identityStates...)
+
+	var lc, lName, lState, sortBy, sortOrder string
+	var l listFlags
+	lst := leaf("list", "List the users of the tenancy",
+		`  coffer iam user list --all --query 'data[].name'`,
+		hints{}, nil,
+		func(cmd *cobra.Command, g *globals) error {
+			comp, err := tenancyDefault(g, lc)
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			items, next, err := list(&l, func(limit *int, page *string) ([]identity.User, *string, error) {
+				r, err := c.ListUsers(cmd.Context(), identity.ListUsersRequest{CompartmentId: &comp, Limit: limit, Page: page,
+					Name: optString(cmd, "name", lName), LifecycleState: identity.UserLifecycleStateEnum(lState),
+					SortBy: identity.ListUsersSortByEnum(sortBy), SortOrder: identity.ListUsersSortOrderEnum(sortOrder)})
+				return r.Items, r.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
+		})
+	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+	lst.Flags().StringVar(&lName, "name", "", "only the user with this name")
+	lst.Flags().StringVar(&lState, "lifecycle-state", "", "only users in this state")
+	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
+	l.add(lst)
+
+	var uid, uDesc, uEmail, uIfMatch string
+	var utags tagFlags
+	update := leaf("update", "Update a user's description or email",
+		`  coffer iam user update --user-id $USER_ID --description "Alice, platform"`,
+		hints{}, []string{"user-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := utags.parse()
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.UpdateUser(cmd.Context(), identity.UpdateUserRequest{UserId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
+				UpdateUserDetails: identity.UpdateUserDetails{Description: optString(cmd, "description", uDesc), Email: optString(cmd, "email", uEmail),
+					FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.User, etag: r.Etag})
+		})
+	update.Flags().StringVar(&uid, "user-id", "", "the OCID of the user [required]")
+	update.Flags().StringVar(&uDesc, "description", "", "a new description")
+	update.Flags().StringVar(&uEmail, "email", "", "a new email address")
+	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
+	utags.add(update)
+
+	return group("user", "Users and their API keys",
+		`  coffer iam user api-key upload --user-id $USER_ID --key-file ~/.oci/alice_public.pem`,
+		create,
+		identityGet("user", "user-id", `  coffer iam user get --user-id $USER_ID`,
+			func(ctx context.Context, c identity.IdentityClient, id string) (identity.User, *string, error) {
+				r, err := c.GetUser(ctx, identity.GetUserRequest{UserId: &id})
+				return r.User, r.Etag, err
+			}),
+		lst, update,
+		identityDelete("user", "user-id", `  coffer iam user delete --user-id $USER_ID --force`,
+			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
+				_, err := c.DeleteUser(ctx, identity.DeleteUserRequest{UserId: &id, IfMatch: im})
+				return err
+			}),
+		iamAPIKeyCommand(),
+	)
+}
+
+func iamAPIKeyCommand() *cobra.Command {
+	var uid, key, keyFile string
+	upload := leaf("upload", "Upload a user's public API signing key (PEM)",
+		`  coffer iam user api-key upload --user-id $USER_ID --key-file ~/.oci/alice_public.pem --query data.fingerprint --raw-output`,
+		hints{}, []string{"user-id", "key|key-file"},
+		func(cmd *cobra.Command, g *globals) error {
+			if cmd.Flags().Changed("key") && cmd.Flags().Changed("key-file") {
+				return usageErrorf("pass --key or --key-file, not both")
+			}
+			pem := key
+			if cmd.Flags().Changed("key-file") {
+				b, err := readSecretInput(cmd, keyFile)
+				if err != nil {
+					return err
+				}
+				pem = string(b)
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.UploadApiKey(cmd.Context(), identity.UploadApiKeyRequest{UserId: &uid, CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: &pem}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.ApiKey, etag: r.Etag})
+		})
+	upload.Flags().StringVar(&uid, "user-id", "", "the OCID of the user [required]")
+	upload.Flags().StringVar(&key, "key", "", "the public key, PEM")
+	upload.Flags().StringVar(&keyFile, "key-file", "", "a file holding the public key, PEM (or - for stdin)")
+
+	var lid string
+	lst := leaf("list", "List a user's API keys",
+		`  coffer iam user api-key list --user-id $USER_ID --query 'data[].fingerprint'`,
+		hints{}, []string{"user-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.ListApiKeys(cmd.Context(), identity.ListApiKeysRequest{UserId: &lid})
+			if err != nil {
+				return err
+			}
+			items := r.Items
+			if items == nil {
+				items = []identity.ApiKey{}
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items})
+		})
+	lst.Flags().StringVar(&lid, "user-id", "", "the OCID of the user [required]")
+
+	var did, fp, ifMatch string
+	var force bool
+	del := leaf("delete", "Delete a user's API key",
+		`  coffer iam user api-key delete --user-id $USER_ID --fingerprint aa:bb:... --force`,
+		hints{}, []string{"user-id", "fingerprint"},
+		func(cmd *cobra.Command, g *globals) error {
+			if err := confirm(cmd, force, "the API key "+fp); err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			_, err = c.DeleteApiKey(cmd.Context(), identity.DeleteApiKeyRequest{UserId: &did, Fingerprint: &fp, IfMatch: optString(cmd, "if-match", ifMatch)})
+			return err
+		})
+	del.Flags().StringVar(&did, "user-id", "", "the OCID of the user [required]")
+	del.Flags().StringVar(&fp, "fingerprint", "", "the key's fingerprint [required]")
+	del.Flags().StringVar(&ifMatch, "if-match", "", "delete only if the etag matches")
+	del.Flags().BoolVar(&force, "force", false, "delete without asking for confirmation")
+
+	return group("api-key", "A user's API signing keys",
+		`  coffer iam user api-key list --user-id $USER_ID`, upload, lst, del)
+}
+
+// ---- groups
+
+func iamGroupCommand() *cobra.Command {
+	var compartment, name, desc string
+	var tags tagFlags
+	create := leaf("create", "Create a group (in the tenancy)",
+		`  coffer iam group create --name payments-apps --description "apps of the payments team"`,
+		hints{}, []string{"name", "description"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := tags.parse()
+			if err != nil {
+				return err
+			}
+			comp, err := tenancyDefault(g, compartment)
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateGroup(cmd.Context(), identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
+				CompartmentId: &comp, Name: &name, Description: &desc, FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.Group, etag: r.Etag})
+		})
+	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+	create.Flags().StringVar(&name, "name", "", "the group's unique name [required]")
+	create.Flags().StringVar(&desc, "description", "", "a description [required]")
+	tags.add(create)
+
+	var lc, lName, sortBy, sortOrder string
+	var l listFlags
+	lst := leaf("list", "List the groups of the tenancy",
+		`  coffer iam group list --all --output table --query 'data[].{name:name,id:id}'`,
+		hints{}, nil,
+		func(cmd *cobra.Command, g *globals) error {
+			comp, err := tenancyDefault(g, lc)
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			items, next, err := list(&l, func(limit *int, page *string) ([]identity.Group, *string, error) {
+				r, err := c.ListGroups(cmd.Context(), identity.ListGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
+					Name: optString(cmd, "name", lName), SortBy: identity.ListGroupsSortByEnum(sortBy), SortOrder: identity.ListGroupsSortOrderEnum(sortOrder)})
+				return r.Items, r.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
+		})
+	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+	lst.Flags().StringVar(&lName, "name", "", "only the group with this name")
+	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
+	l.add(lst)
+
+	var uid, uDesc, uIfMatch string
+	var utags tagFlags
+	update := leaf("update", "Update a group's description",
+		`  coffer iam group update --group-id $GROUP --description "payments apps, EU"`,
+		hints{}, []string{"group-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := utags.parse()
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.UpdateGroup(cmd.Context(), identity.UpdateGroupRequest{GroupId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
+				UpdateGroupDetails: identity.UpdateGroupDetails{Description: optString(cmd, "description", uDesc), FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.Group, etag: r.Etag})
+		})
+	update.Flags().StringVar(&uid, "group-id", "", "the OCID of the group [required]")
+	update.Flags().StringVar(&uDesc, "description", "", "a new description")
+	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
+	utags.add(update)
+
+	return group("group", "Groups of users, and their members",
+		`  coffer iam group add-user --group-id $GROUP --user-id $USER_ID`,
+		create,
+		identityGet("group", "group-id", `  coffer iam group get --group-id $GROUP`,
+			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Group, *string, error) {
+				r, err := c.GetGroup(ctx, identity.GetGroupRequest{GroupId: &id})
+				return r.Group, r.Etag, err
+			}),
+		lst, update,
+		identityDelete("group", "group-id", `  coffer iam group delete --group-id $GROUP --force`,
+			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
+				_, err := c.DeleteGroup(ctx, identity.DeleteGroupRequest{GroupId: &id, IfMatch: im})
+				return err
+			}),
+		groupAddUser(), groupRemoveUser(),
+	)
+}
+
+func groupAddUser() *cobra.Command {
+	var uid, gid string
+	cmd := leaf("add-user", "Add a user to a group",
+		`  coffer iam group add-user --group-id $GROUP --user-id $USER_ID`,
+		hints{}, []string{"user-id", "group-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.AddUserToGroup(cmd.Context(), identity.AddUserToGroupRequest{AddUserToGroupDetails: identity.AddUserToGroupDetails{UserId: &uid, GroupId: &gid}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.UserGroupMembership, etag: r.Etag})
+		})
+	cmd.Flags().StringVar(&uid, "user-id", "", "the OCID of the user [required]")
+	cmd.Flags().StringVar(&gid, "group-id", "", "the OCID of the group [required]")
+	return cmd
+}
+
+// groupRemoveUser finds the membership of the user in the group and
+// deletes it, as the oci CLI does.
+func groupRemoveUser() *cobra.Command {
+	var uid, gid string
+	cmd := leaf("remove-user", "Remove a user from a group",
+		`  coffer iam group remove-user --group-id $GROUP --user-id $USER_ID`,
+		hints{}, []string{"user-id", "group-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			tenancy, err := tenancyDefault(g, "")
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			ms, _, err := list(&listFlags{all: true}, func(limit *int, page *string) ([]identity.UserGroupMembership, *string, error) {
+				r, err := c.ListUserGroupMemberships(cmd.Context(), identity.ListUserGroupMembershipsRequest{CompartmentId: &tenancy,
+					UserId: &uid, GroupId: &gid, Limit: limit, Page: page})
+				return r.Items, r.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			if len(ms) == 0 {
+				return fmt.Errorf("user %s is not a member of group %s", uid, gid)
+			}
+			for _, m := range ms {
+				if _, err := c.RemoveUserFromGroup(cmd.Context(), identity.RemoveUserFromGroupRequest{UserGroupMembershipId: m.Id}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	cmd.Flags().StringVar(&uid, "user-id", "", "the OCID of the user [required]")
+	cmd.Flags().StringVar(&gid, "group-id", "", "the OCID of the group [required]")
+	return cmd
+}
+
+// ---- dynamic groups
+
+func iamDynamicGroupCommand() *cobra.Command {
+	var compartment, name, desc, rule string
+	var tags tagFlags
+	create := leaf("create", "Create a dynamic group: instances or resources matched by a rule",
+		`  coffer iam dynamic-group create --name build-hosts --description "CI runners" \
+      --matching-rule "ALL {instance.compartment.id = '$COMP'}"`,
+		hints{}, []string{"name", "description", "matching-rule"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := tags.parse()
+			if err != nil {
+				return err
+			}
+			comp, err := tenancyDefault(g, compartment)
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateDynamicGroup(cmd.Context(), identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
+				CompartmentId: &comp, Name: &name, Description: &desc, MatchingRule: &rule, FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.DynamicGroup, etag: r.Etag})
+		})
+	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+	create.Flags().StringVar(&name, "name", "", "the dynamic group's unique name [required]")
+	create.Flags().StringVar(&desc, "description", "", "a description [required]")
+	create.Flags().StringVar(&rule, "matching-rule", "", "the matching rule [required]")
+	tags.add(create)
+
+	var lc, lName, sortBy, sortOrder string
+	var l listFlags
+	lst := leaf("list", "List the dynamic groups of the tenancy",
+		`  coffer iam dynamic-group list --all --query 'data[].{name:name,rule:"matching-rule"}'`,
+		hints{}, nil,
+		func(cmd *cobra.Command, g *globals) error {
+			comp, err := tenancyDefault(g, lc)
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			items, next, err := list(&l, func(limit *int, page *string) ([]identity.DynamicGroup, *string, error) {
+				r, err := c.ListDynamicGroups(cmd.Context(), identity.ListDynamicGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
+					Name: optString(cmd, "name", lName), SortBy: identity.ListDynamicGroupsSortByEnum(sortBy), SortOrder: identity.ListDynamicGroupsSortOrderEnum(sortOrder)})
+				return r.Items, r.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
+		})
+	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+	lst.Flags().StringVar(&lName, "name", "", "only the dynamic group with this name")
+	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
+	l.add(lst)
+
+	var uid, uDesc, uRule, uIfMatch string
+	var utags tagFlags
+	update := leaf("update", "Update a dynamic group's rule or description",
+		`  coffer iam dynamic-group update --dynamic-group-id $DG --matching-rule "instance.id = '$INSTANCE'"`,
+		hints{}, []string{"dynamic-group-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			ff, dt, err := utags.parse()
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.UpdateDynamicGroup(cmd.Context(), identity.UpdateDynamicGroupRequest{DynamicGroupId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
+				UpdateDynamicGroupDetails: identity.UpdateDynamicGroupDetails{Description: optString(cmd, "description", uDesc),
+					MatchingRule: optString(cmd, "matching-rule", uRule), FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.DynamicGroup, etag: r.Etag})
+		})
+	update.Flags().StringVar(&uid, "dynamic-group-id", "", "the OCID of the dynamic group [required]")
+	update.Flags().StringVar(&uDesc, "description", "", "a new description")
+	update.Flags().StringVar(&uRule, "matching-rule", "", "a new matching rule")
+	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
+	utags.add(update)
+
+	return group("dynamic-group", "Dynamic groups: instances and resources (instance and resource principals) matched by rules",
+		`  coffer iam dynamic-group get --dynamic-group-id $DG --query 'data."matching-rule"' --raw-output`,
+		create,
+		identityGet("dynamic group", "dynamic-group-id", `  coffer iam dynamic-group get --dynamic-group-id $DG`,
+			func(ctx context.Context, c identity.IdentityClient, id string) (identity.DynamicGroup, *string, error) {
+				r, err := c.GetDynamicGroup(ctx, identity.GetDynamicGroupRequest{DynamicGroupId: &id})
+				return r.DynamicGroup, r.Etag, err
+			}),
+		lst, update,
+		identityDelete("dynamic group", "dynamic-group-id", `  coffer iam dynamic-group delete --dynamic-group-id $DG --force`,
+			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
+				_, err := c.DeleteDynamicGroup(ctx, identity.DeleteDynamicGroupRequest{DynamicGroupId: &id, IfMatch: im})
+				return err
+			}),
+	)
+}
+
+// ---- policies
+
+// parseVersionDate parses --version-date (YYYY-MM-DD).
+func parseVersionDate(v string) (*common.SDKDate, error) {
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return nil, usageErrorf("--version-date must be YYYY-MM-DD, not %q", v)
+	}
+	return &common.SDKDate{Date: t}, nil
+}
+
+func iamPolicyCommand() *cobra.Command {
+	var compartment, name, desc, statements, versionDate string
+	var tags tagFlags
+	create := leaf("create", "Create a policy: statements in OCI's policy language",
+		`  coffer iam policy create -c $TENANCY --name app-reads --description "app reads its secrets" \
+      --statements '["allow group app to read secret-family in compartment payments", "allow group app to use keys in compartment payments"]'
+  coffer iam policy create -c $TENANCY --name ops --description ops --statements file://ops-statements.json`,
+		hints{}, []string{"compartment-id", "name", "description", "statements"},
+		func(cmd *cobra.Command, g *globals) error {
+			var st []string
+			if err := parseJSONArg("statements", statements, &st); err != nil {
+				return err
+			}
+			var vd *common.SDKDate
+			if versionDate != "" {
+				var err error
+				if vd, err = parseVersionDate(versionDate); err != nil {
+					return err
+				}
+			}
+			ff, dt, err := tags.parse()
+			if err != nil {
+				return err
+			}
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.CreatePolicy(cmd.Context(), identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
+				CompartmentId: &compartment, Name: &name, Description: &desc, Statements: st, VersionDate: vd, FreeformTags: ff, DefinedTags: dt}})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.Policy, etag: r.Etag})
+		})
+	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment the policy attaches to [required]")
+	create.Flags().StringVar(&name, "name", "", "the policy's name [required]")
+	create.Flags().StringVar(&desc, "description", "", "a description [required]")
+	create.Flags().StringVar(&statements, "statements", "", `the statements as a JSON list of strings (or file://path) [required]`)
+	create.Flags().StringVar(&versionDate, "version-date", "", "evaluate the policy as of this date (YYYY-MM-DD)")
+	tags.add(create)
+
+	var lc, lName, sortBy, sortOrder string
+	var l listFlags
+	lst := leaf("list", "List the policies attached to a compartment",
+		`  coffer iam policy list -c $TENANCY --all --query 'data[].statements[]'`,
+		hints{}, []string{"compartment-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			items, next, err := list(&l, func(limit *int, page *string) ([]identity.Policy, *string, error) {
+				r, err := c.ListPolicies(cmd.Context(), identity.ListPoliciesRequest{CompartmentId: &lc, Limit: limit, Page: page,
+					Name: optString(cmd, "name", lName), SortBy: identity.ListPoliciesSortByEnum(sortBy), SortOrder: identity.ListPoliciesSortOrderEnum(sortOrder)})
+				return r.Items, r.OpcNextPage, err
+			})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
+		})
+	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the OCID of the compartment [required]")
+	lst.Flags().StringVar(&lName, "name", "", "only the policy with this name")
+	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
+	l.add(lst)
+
+	var uid, uDesc, uStatements, uVersionDate, uIfMatch string
+	var utags tagFlags
+	update := leaf("update", "Replace a policy's statements or description",
+		`  coffer iam policy update --policy-id $POLICY --statements '["allow group app to read secret-bundles in compartment payments"]'`,
+		hints{}, []string{"policy-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			var d identity.UpdatePolicyDetails
+			if uStatements != "" {
+				if err := parseJSONArg("statements", uStatements, &d.Statements); err != nil {
+					return err
+				}
+			}
+			if uVersionDate != "" {
+				var err error
+				if d.VersionDate, err = parseVersionDate(uVersionDate); err != nil {
+					return err
+				}
+			}
+			ff, dt, err := utags.parse()
+			if err != nil {
+				return err
+			}
+			d.Description, d.FreeformTags, d.DefinedTags = optString(cmd, "description", uDesc), ff, dt
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.UpdatePolicy(cmd.Context(), identity.UpdatePolicyRequest{PolicyId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch), UpdatePolicyDetails: d})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.Policy, etag: r.Etag})
+		})
+	update.Flags().StringVar(&uid, "policy-id", "", "the OCID of the policy [required]")
+	update.Flags().StringVar(&uDesc, "description", "", "a new description")
+	update.Flags().StringVar(&uStatements, "statements", "", "the new statements as a JSON list (replaces them all)")
+	update.Flags().StringVar(&uVersionDate, "version-date", "", "a new version date (YYYY-MM-DD)")
+	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
+	utags.add(update)
+
+	return group("policy", "Policies: who may do what, where",
+		`  coffer iam policy get --policy-id $POLICY --query 'data.statements'`,
+		create,
+		identityGet("policy", "policy-id", `  coffer iam policy get --policy-id $POLICY`,
+			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Policy, *string, error) {
+				r, err := c.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &id})
+				return r.Policy, r.Etag, err
+			}),
+		lst, update,
+		identityDelete("policy", "policy-id", `  coffer iam policy delete --policy-id $POLICY --force`,
+			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
+				_, err := c.DeletePolicy(ctx, identity.DeletePolicyRequest{PolicyId: &id, IfMatch: im})
+				return err
+			}),
+	)
+}

@@ -148,18 +148,25 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// SoftHSMModule is where Debian's softhsm2 package installs the module.
-const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+// SoftHSMModule is where Debian's softhsm2 package installs the module;
+// COFFER_SOFTHSM_MODULE overrides it.
+func SoftHSMModule() string {
+	if m := os.Getenv("COFFER_SOFTHSM_MODULE"); m != "" {
+		return m
+	}
+	return "/usr/lib/softhsm/libsofthsm2.so"
+}
 
 // SoftHSM makes a fresh SoftHSM2 token in t.TempDir() (SOFTHSM2_CONF is set
 // for the test) and returns the config for it. Without SoftHSM2 the test
 // skips, unless COFFER_REQUIRE_SOFTHSM=1 (CI), where it fails.
 func SoftHSM(t *testing.T) keyprotect.HSMConfig {
 	t.Helper()
+	module := SoftHSMModule()
 	util, err := exec.LookPath("softhsm2-util")
-	_, modErr := os.Stat(SoftHSMModule)
+	_, modErr := os.Stat(module)
 	if err != nil || modErr != nil {
-		msg := "SoftHSM2 is not installed (need softhsm2-util and " + SoftHSMModule + "; apt-get install -y softhsm2)"
+		msg := "SoftHSM2 is not installed (need softhsm2-util and " + module + "; apt-get install -y softhsm2)"
 		if os.Getenv("COFFER_REQUIRE_SOFTHSM") == "1" {
 			t.Fatal(msg + ", and COFFER_REQUIRE_SOFTHSM=1")
 		}
@@ -179,5 +186,5 @@ func SoftHSM(t *testing.T) keyprotect.HSMConfig {
 	if err != nil {
 		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
-	return keyprotect.HSMConfig{ModulePath: SoftHSMModule, TokenLabel: "coffer-server-test", PIN: "1234"}
+	return keyprotect.HSMConfig{ModulePath: module, TokenLabel: "coffer-server-test", PIN: "1234"}
 }

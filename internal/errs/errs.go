@@ -24,6 +24,7 @@ const (
 	CannotParse                    // 400 CannotParseRequest
 	LimitExceeded                  // 400 LimitExceeded
 	RelatedNotFound                // 400 RelatedResourceNotAuthorizedOrNotFound
+	Disabled                       // 400 ResourceDisabled
 	Unauthenticated                // 401 NotAuthenticated
 	NotFound                       // 404 NotAuthorizedOrNotFound (also: denied)
 	NoRoute                        // 404 NotFound

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/coffer-vault/coffer/internal/errs"
@@ -191,14 +192,14 @@ func (s *Service) WrapDataKey(ctx context.Context, vaultID, keyID string, dek, a
 	}
 	ct, _, err := s.Encrypt(ctx, t, keyprotect.AES256GCM, dek, keyprotect.AssociatedData{secretAADKey: string(aad)})
 	if err != nil {
-		return nil, "", err
+		return nil, "", keyUnusable(err)
 	}
 	return ct, t.Version.ID, nil
 }
 
 // UnwrapDataKey implements secrets.KeyUser: it opens a data key wrapped by
 // WrapDataKey with keyVersionID. A disabled key or a key pending deletion
-// fails with IncorrectState, as every use of such a key does.
+// fails with Disabled (see keyUnusable).
 func (s *Service) UnwrapDataKey(ctx context.Context, keyID, keyVersionID string, wrapped, aad []byte) ([]byte, error) {
 	var t CryptoTarget
 	err := s.st.View(ctx, func(r store.Reader) (err error) {
@@ -216,9 +217,23 @@ func (s *Service) UnwrapDataKey(ctx context.Context, keyID, keyVersionID string,
 	}
 	pt, _, err := s.Decrypt(ctx, t, keyprotect.AES256GCM, wrapped, keyprotect.AssociatedData{secretAADKey: string(aad)})
 	if err != nil {
-		return nil, err
+		return nil, keyUnusable(err)
 	}
 	out := append([]byte(nil), pt.Bytes()...)
 	pt.Wipe()
 	return out, nil
+}
+
+// keyUnusable turns "this key cannot be used in its state" into a
+// Disabled error for the secrets domain. Direct crypto calls keep OCI's 409
+// IncorrectState, but for secret reads and writes the SDK's default retry
+// policy (every SecretsClient call) would retry a 409 IncorrectState for
+// about 90 seconds before the caller saw it: 400 ResourceDisabled fails at
+// once with the same message.
+func keyUnusable(err error) error {
+	var e *errs.Error
+	if errors.As(err, &e) && e.Kind == errs.IncorrectState {
+		return &errs.Error{Kind: errs.Disabled, Msg: "the secret's master encryption key cannot be used: " + e.Msg, Err: err}
+	}
+	return err
 }

@@ -23,6 +23,7 @@ var errorTable = map[errs.Kind]statusCode{
 	errs.CannotParse:        {http.StatusBadRequest, "CannotParseRequest"},
 	errs.LimitExceeded:      {http.StatusBadRequest, "LimitExceeded"},
 	errs.RelatedNotFound:    {http.StatusBadRequest, "RelatedResourceNotAuthorizedOrNotFound"},
+	errs.Disabled:           {http.StatusBadRequest, "ResourceDisabled"},
 	errs.Unauthenticated:    {http.StatusUnauthorized, "NotAuthenticated"},
 	errs.NotFound:           {http.StatusNotFound, "NotAuthorizedOrNotFound"},
 	errs.NoRoute:            {http.StatusNotFound, "NotFound"},

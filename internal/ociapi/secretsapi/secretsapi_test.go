@@ -139,10 +139,10 @@ func TestKeyStateAndRotation(t *testing.T) {
 		t.Fatalf("DisableKey: %v", err)
 	}
 	_, _, err := f.Bundle(t, sdksecrets.GetSecretBundleRequest{SecretId: s.Id})
-	keystest.WantError(t, err, http.StatusConflict, "IncorrectState", "DISABLED")
+	keystest.WantError(t, err, http.StatusBadRequest, "ResourceDisabled", "DISABLED")
 	_, err = f.Vaults.UpdateSecret(ctx, vault.UpdateSecretRequest{SecretId: s.Id, UpdateSecretDetails: vault.UpdateSecretDetails{
 		SecretContent: vaultstest.Content("while-disabled")}})
-	keystest.WantError(t, err, http.StatusConflict, "IncorrectState", "DISABLED")
+	keystest.WantError(t, err, http.StatusBadRequest, "ResourceDisabled", "DISABLED")
 	// The failed update left the secret ACTIVE, not stuck in UPDATING.
 	if got, err := f.Vaults.GetSecret(ctx, vault.GetSecretRequest{SecretId: s.Id}); err != nil || got.LifecycleState != vault.SecretLifecycleStateActive {
 		t.Fatalf("after a failed update: %s %v", got.LifecycleState, err)
@@ -159,7 +159,7 @@ func TestKeyStateAndRotation(t *testing.T) {
 		t.Fatalf("ScheduleKeyDeletion: %v", err)
 	}
 	_, _, err = f.Bundle(t, sdksecrets.GetSecretBundleRequest{SecretId: s.Id})
-	keystest.WantError(t, err, http.StatusConflict, "IncorrectState", "PENDING_DELETION")
+	keystest.WantError(t, err, http.StatusBadRequest, "ResourceDisabled", "PENDING_DELETION")
 	if _, err := f.Vault.Mgmt.CancelKeyDeletion(ctx, keymanagement.CancelKeyDeletionRequest{KeyId: common.String(f.KeyID)}); err != nil {
 		t.Fatalf("CancelKeyDeletion: %v", err)
 	}

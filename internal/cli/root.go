@@ -27,6 +27,8 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServerCommand())
+	root.AddCommand(newAgentCommand())
+	root.AddCommand(newRunCommand())
 	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
 	root.AddCommand(withIAMResources(iamCommand()))
 	return root

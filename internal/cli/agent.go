@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-vault/coffer/internal/agent"
+)
+
+const agentLong = `Keeps secrets rendered to files for applications that read them from disk.
+
+The agent reads each secret at start, then every refresh_interval (with
+jitter) and on SIGHUP; it writes a file only when its content changes
+(atomically, with its mode and owner set before any byte is written) and
+then runs the file's on_change action. When the service is unreachable the
+files keep their last good content and the agent retries with backoff.
+SIGTERM or SIGINT stops it: the write in progress finishes, no new action
+starts. Logs name secrets and their version numbers, never their content.
+
+The configuration is JSON; an unknown field or a bad value is an error that
+names the field (e.g. "files[1].mode"). Relative paths are taken from the
+configuration file's directory. Example:
+
+  {
+    "auth": {"type": "api_key", "config_file": "~/.oci/config", "profile": "DEFAULT"},
+    "endpoint": "https://coffer.example:8443",
+    "refresh_interval": "5m",
+    "files": [
+      {
+        "path": "/etc/app/db.env",
+        "secrets": {
+          "db":  {"id": "ocid1.vaultsecret.oc1..."},
+          "api": {"vault_id": "ocid1.vault.oc1...", "name": "api-token"}
+        },
+        "template": "DB_PASSWORD={{ secret \"db\" | jsonField \"password\" }}\nAPI_TOKEN={{ secret \"api\" }}\n",
+        "mode": "0640",
+        "owner": "app:app",
+        "on_change": {"command": ["systemctl", "reload", "app"]}
+      },
+      {
+        "path": "/etc/app/tls.key",
+        "secret": {"id": "ocid1.vaultsecret.oc1...", "stage": "CURRENT"},
+        "on_change": {"signal": {"pid_file": "/run/app.pid", "signal": "SIGHUP"}}
+      }
+    ]
+  }
+
+Fields:
+  auth.type         api_key (default), instance_principal, resource_principal;
+                    api_key also takes config_file (default ~/.oci/config),
+                    profile (default DEFAULT) and passphrase_env (the NAME of a
+                    variable holding the key's passphrase)
+  endpoint          the service URL (scheme://host[:port], no path); default:
+                    the SDK's endpoint for the region; region overrides it
+  refresh_interval  default "5m" (at least "1s"); jitter (fraction, default
+                    0.1); action_timeout (default "30s")
+  files[].secret    raw file: the decoded content of one secret, {"id": OCID}
+                    or {"vault_id": OCID, "name": NAME}, with at most one of
+                    stage, version, version_name (default stage CURRENT)
+  files[].secrets   template file: a map of names to secrets, with template
+                    (inline) or template_file
+  files[].mode      octal string, default "0600"
+  files[].owner     "uid:gid", "user:group" or "user"
+  files[].on_change {"command": [argv...]} (no shell) or
+                    {"signal": {"pid_file": PATH, "signal": "SIGHUP"}}
+
+Templates are Go text/template with: secret "name" (content), secretVersion
+"name", base64decode, base64encode, jsonField "a.b.0", trimSpace and the
+builtins (printf, index, slice, eq, ...). range, define and template are
+refused. A secret that cannot be read is an error, never an empty value,
+and a failed render leaves the file as it was.`
+
+// newAgentCommand is `coffer agent`.
+func newAgentCommand() *cobra.Command {
+	var configPath, logLevel, logFormat string
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "agent --config FILE",
+		Short: "Keep secrets rendered to files, refreshed on a schedule and on SIGHUP",
+		Long:  agentLong,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath == "" {
+				return errors.New("agent: --config is required")
+			}
+			log, err := agentLogger(cmd, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			plan, err := agent.Load(configPath)
+			if err != nil {
+				return err
+			}
+			client, err := agent.NewSecretsClient(plan.Source())
+			if err != nil {
+				return fmt.Errorf("agent: %w", err)
+			}
+			a := agent.New(plan, client, agent.Options{Logger: log, ActionOutput: cmd.ErrOrStderr()})
+			defer a.Close()
+
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			sigs := make(chan os.Signal, 4)
+			signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+			defer signal.Stop(sigs)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case s := <-sigs:
+						if s == syscall.SIGHUP {
+							a.Trigger()
+							continue
+						}
+						log.Info("agent: signal received; stopping", slog.String("signal", s.String()))
+						cancel()
+						return
+					}
+				}
+			}()
+			if once {
+				if err := a.Refresh(ctx); err != nil && ctx.Err() == nil {
+					return fmt.Errorf("agent --once: %w", err)
+				}
+				return nil
+			}
+			log.Info("agent: started", slog.String("config", configPath), slog.Int("files", len(plan.Files)),
+				slog.Duration("refresh_interval", plan.RefreshInterval))
+			return a.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "the agent's JSON configuration file (see above)")
+	f.BoolVar(&once, "once", false, "render every file once and exit (non-zero if any file could not be rendered)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func agentLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("agent: --log-level: want debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
+	}
+	return nil, fmt.Errorf("agent: --log-format: want text or json, got %q", format)
+}

@@ -29,7 +29,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newServerCommand())
 	root.AddCommand(newAgentCommand())
 	root.AddCommand(newRunCommand())
-	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
+	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand(), completionCommand())
 	root.AddCommand(withIAMResources(iamCommand()))
 	return root
 }

@@ -94,3 +94,29 @@ func TestIAMToolsAgainstServer(t *testing.T) {
 		t.Fatalf("lint of a missing policy: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// FuzzParseStatements: any input parses or fails without panicking, and
+// the text form never yields blank or comment lines.
+func FuzzParseStatements(f *testing.F) {
+	for _, seed := range []string{
+		"Allow any-user to read secret-family in tenancy\n# c\n\n",
+		`["a", "b"]`, `{"statements": ["x"]}`, `{"data": {"statements": ["y"]}}`, `[1]`, `{`, "",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		stmts, err := parseStatements(b)
+		if err != nil {
+			return
+		}
+		trimmed := bytes.TrimSpace(b)
+		if len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '{') {
+			return
+		}
+		for _, s := range stmts {
+			if s == "" || strings.HasPrefix(s, "#") || s != strings.TrimSpace(s) {
+				t.Fatalf("text form yielded %q", s)
+			}
+		}
+	})
+}

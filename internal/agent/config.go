@@ -431,11 +431,18 @@ func compileFile(f *File, field, dir string) (*FilePlan, error) {
 }
 
 func readTemplate(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO or device named by mistake must not hang the
+	// agent at start; it is refused below.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxTemplateSize+1))
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -215,4 +216,23 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTemplateFileMustBeRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no mkfifo:", err)
+	}
+	for _, p := range []string{fifo, dir} {
+		cfg, err := Parse([]byte(`{"files": [{"path": "x", "secrets": {"a": {"id": "` + sid1 + `"}}, "template_file": "` + p + `"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(cfg, dir)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != "files[0].template_file" {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
 }

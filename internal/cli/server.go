@@ -19,6 +19,7 @@ const PKCS11PINEnv = "COFFER_PKCS11_PIN"
 func newServerCommand() *cobra.Command {
 	var cfg server.Config
 	var logLevel string
+	var secretKeyRule bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Coffer server",
@@ -39,6 +40,7 @@ SDK config file, and prints how to use them. Without --dev it needs
 			}
 			cfg.Log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cfg.Out = cmd.OutOrStdout()
+			cfg.SecretKeyRule = &secretKeyRule
 			if cfg.DatabaseURL == "" {
 				cfg.DatabaseURL = os.Getenv("COFFER_DATABASE_URL")
 			}
@@ -73,6 +75,7 @@ SDK config file, and prints how to use them. Without --dev it needs
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
 	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL connection string (default: the embedded SQLite store in --data-dir); also from COFFER_DATABASE_URL")
+	f.BoolVar(&secretKeyRule, "secret-key-rule", true, "reading a secret bundle, and writing secret content, also needs 'use keys' on the secret's key (Coffer's rule); false decides by OCI's permission table alone")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests per second allowed to each principal (0: no limit); excess requests get 429 with Retry-After")
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

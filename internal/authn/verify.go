@@ -24,6 +24,9 @@ type KeyLookup interface {
 // Verifier checks request signatures.
 type Verifier struct {
 	Keys KeyLookup
+	// Tokens, if set, resolves `ST$<token>` key ids (resource principal
+	// session tokens, see SessionTokens); nil refuses them.
+	Tokens SessionTokenLookup
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxSkew is how far the request date may be from now; 0 means 5 minutes.
@@ -89,19 +92,36 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, body []byte) (*a
 	if err != nil {
 		return nil, fmt.Errorf("signature is not base64")
 	}
-	id, err := ParseKeyID(params.KeyID)
+	pub, principal, err := v.lookupKey(ctx, params.KeyID)
 	if err != nil {
 		return nil, err
-	}
-	pub, principal, err := v.Keys.LookupAPIKey(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("key lookup: %w", err)
 	}
 	digest := sha256.Sum256([]byte(signingString))
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig); err != nil {
 		return nil, fmt.Errorf("signature does not verify")
 	}
 	return principal, nil
+}
+
+// lookupKey resolves a keyId: an API key (tenancy/user/fingerprint) or,
+// with Tokens set, a session token (ST$<token>).
+func (v *Verifier) lookupKey(ctx context.Context, keyID string) (*rsa.PublicKey, *authz.Principal, error) {
+	if token, ok := strings.CutPrefix(keyID, "ST$"); ok && v.Tokens != nil {
+		pub, p, err := v.Tokens.LookupSessionToken(ctx, token)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session token: %w", err)
+		}
+		return pub, p, nil
+	}
+	id, err := ParseKeyID(keyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, p, err := v.Keys.LookupAPIKey(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key lookup: %w", err)
+	}
+	return pub, p, nil
 }
 
 func (v *Verifier) checkDate(value string) error {

@@ -2,9 +2,7 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -235,15 +233,6 @@ func checkTenancy(r store.Reader, compartmentID string) (Tenancy, error) {
 		return t, errs.E(errs.Invalid, "compartmentId must be the tenancy OCID: users, groups and dynamic groups live in the root compartment")
 	}
 	return t, nil
-}
-
-// decodeString decodes an index entry (a JSON string).
-func decodeString(b []byte) (string, error) {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return "", fmt.Errorf("identity: decode index entry: %w", err)
-	}
-	return s, nil
 }
 
 func strOr(p *string, def string) string {

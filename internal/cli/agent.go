@@ -85,7 +85,10 @@ func newAgentCommand() *cobra.Command {
 		Use:   "agent --config FILE",
 		Short: "Keep secrets rendered to files, refreshed on a schedule and on SIGHUP",
 		Long:  agentLong,
-		Args:  cobra.NoArgs,
+		Example: `  coffer agent --config /etc/coffer/agent.json
+  coffer agent --config agent.json --once          # render once, e.g. in an init container
+  kill -HUP $(pidof coffer)                        # refresh now`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath == "" {
 				return errors.New("agent: --config is required")

@@ -105,7 +105,9 @@ func newRunCommand() *cobra.Command {
 		Use:   "run --secret NAME=REF... -- COMMAND [ARGS...]",
 		Short: "Run a command with secrets in its environment",
 		Long:  runLong,
-		Args:  cobra.MinimumNArgs(1),
+		Example: `  coffer run --secret DB_PASSWORD=$SECRET_OCID -- ./server
+  coffer run --secret TOKEN=$VAULT_OCID/api-token@LATEST -- sh -c 'curl -H "Authorization: Bearer $TOKEN" ...'`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, args)
 		},

@@ -5,6 +5,25 @@
 //
 // Records are JSON in the store under identity/...; unique names are kept
 // as index keys written in the same transaction as the record.
+//
+// [PolicyEngine] is the server's authorizer: the iam engine compiled from a
+// [Snapshot], recompiled when [Service.Generation] moves (every write made
+// through this Service) and swapped atomically, so a write applies to the
+// next request. It is also the Service's statement resolver: CreatePolicy and
+// UpdatePolicy refuse statements that do not parse or name unknown groups or
+// compartments, with the statement index and position in the message.
+//
+// Decisions:
+//   - names are unique without regard to case (the policy engine resolves
+//     names that way): users, and groups together with dynamic groups,
+//     tenancy-wide; compartments and policies per parent;
+//   - deleted compartments stay, DELETED, and leave the policy tree; deleted
+//     users, groups, dynamic groups, memberships and policies are removed;
+//   - a user must leave every group before it is deleted, and a group must be
+//     empty; a user's API keys go with it;
+//   - OCI's documented limits are enforced where they shape behaviour: 3 API
+//     keys per user, 50 statements per policy, 1000 compartments nested at
+//     most 6 deep, 50 dynamic groups, 250 groups per user.
 package identity
 
 import (

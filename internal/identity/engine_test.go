@@ -14,7 +14,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/store/memstore"
 )
 
-func bootstrapped(t *testing.T) (*Service, BootstrapResult) {
+func bootstrapped(t testing.TB) (*Service, BootstrapResult) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -132,6 +132,25 @@ func TestNameRules(t *testing.T) {
 	} {
 		if err := tc.rule.check(tc.name); (err == nil) != tc.ok {
 			t.Errorf("%s %q: %v", tc.rule.what, tc.name, err)
+		}
+	}
+}
+
+// BenchmarkPolicyEngineAuthorize measures a decision through the server's
+// authorizer: the generation check plus the compiled engine.
+func BenchmarkPolicyEngineAuthorize(b *testing.B) {
+	ctx := context.Background()
+	svc, res := bootstrapped(b)
+	pe, err := NewPolicyEngine(ctx, svc, iam.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := authz.Request{Principal: &authz.Principal{Type: authz.PrincipalUser, ID: res.UserID, TenancyID: res.TenancyID, GroupIDs: []string{res.GroupID}},
+		Operation: "ListVaults", CompartmentID: res.TenancyID}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, err := pe.Authorize(ctx, req); err != nil || !d.Allowed {
+			b.Fatal(d, err)
 		}
 	}
 }

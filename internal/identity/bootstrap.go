@@ -94,7 +94,8 @@ func (s *Service) Bootstrap(ctx context.Context, spec BootstrapSpec) (BootstrapR
 				return err
 			}
 		}
-		return nil
+		_, err := bumpStoredGeneration(tx)
+		return err
 	})
 	if err != nil {
 		return BootstrapResult{}, fmt.Errorf("identity: bootstrap: %w", err)

@@ -188,6 +188,8 @@ type Service struct {
 	// generation counts identity writes made through this Service; caches
 	// keyed on it are dropped when it moves.
 	generation atomic.Uint64
+	// seenStored is the stored generation this node has caught up with.
+	seenStored atomic.Uint64
 	keysMu     sync.RWMutex
 	keysGen    uint64
 	keys       map[authn.APIKeyID]cachedKey

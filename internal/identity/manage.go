@@ -199,11 +199,23 @@ func checkETag(ifMatch, etag, what, id string) error {
 	return nil
 }
 
-// update runs fn in a write transaction and announces the change.
+// update runs fn in a write transaction, bumps the stored generation in the
+// same transaction (so other nodes notice, see Sync) and announces the
+// change.
 func (s *Service) update(ctx context.Context, fn func(tx store.Tx) error) error {
-	if err := s.st.Update(ctx, fn); err != nil {
+	var stored uint64
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		var err error
+		stored, err = bumpStoredGeneration(tx)
+		return err
+	})
+	if err != nil {
 		return err
 	}
+	s.seenStored.Store(stored)
 	s.Changed()
 	return nil
 }

@@ -3,14 +3,19 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
@@ -106,4 +111,54 @@ func TestTwoNodesShareOnePostgres(t *testing.T) {
 	if heldA == heldB {
 		t.Fatalf("job lease held by a=%v b=%v; exactly one node must hold it", heldA, heldB)
 	}
+}
+
+// TestIdentityChangesReachOtherNodes deletes an API key through one node and
+// checks that the other node, which has the key cached, refuses it once it
+// has synced.
+func TestIdentityChangesReachOtherNodes(t *testing.T) {
+	dsn := postgresDSN(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	unseal := base64.StdEncoding.EncodeToString(key)
+	node := func() *coffertest.Env {
+		return coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) {
+			c.Dev = false
+			c.UnsealKey = unseal
+			c.DatabaseURL = dsn
+			c.SyncInterval = time.Hour // the test calls Sync itself
+		}})
+	}
+	a, b := node(), node()
+	ctx := context.Background()
+	ic, err := identity.NewIdentityClientWithConfigurationProvider(a.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&ic.BaseClient, a.URL)
+	user, _ := a.Provider.UserOCID()
+	ten := tenancy(t, a.Provider)
+	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
+	der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	up, err := ic.UploadApiKey(ctx, identity.UploadApiKeyRequest{UserId: &user,
+		CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: common.String(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)}))
+	second := common.NewRawConfigurationProvider(ten, user, "local", *up.Fingerprint, privPEM, nil)
+	cb := vaultClient(t, b, second)
+	list := keymanagement.ListVaultsRequest{CompartmentId: &ten}
+	if _, err := cb.ListVaults(ctx, list); err != nil {
+		t.Fatalf("node b refuses a new key: %v", err)
+	}
+	if _, err := ic.DeleteApiKey(ctx, identity.DeleteApiKeyRequest{UserId: &user, Fingerprint: up.Fingerprint}); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := b.Server.Identity.Sync(ctx)
+	if err != nil || !changed {
+		t.Fatalf("node b Sync = %v, %v; want a change", changed, err)
+	}
+	_, err = cb.ListVaults(ctx, list)
+	expect401(t, "deleted key on the other node", err)
 }

@@ -64,6 +64,9 @@ type Config struct {
 	Now func() time.Time
 	// JobInterval is how often background jobs run; 0 means one minute.
 	JobInterval time.Duration
+	// SyncInterval is how often the server looks for identity changes made
+	// by other nodes sharing its database; 0 means one second.
+	SyncInterval time.Duration
 	// DatabaseURL selects the PostgreSQL store (a pgx DSN); empty means the
 	// embedded SQLite store in DataDir. Several servers may share one
 	// PostgreSQL database; background jobs run on one node at a time.
@@ -148,6 +151,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.JobInterval == 0 {
 		cfg.JobInterval = time.Minute
 	}
+	if cfg.SyncInterval == 0 {
+		cfg.SyncInterval = time.Second
+	}
 	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -191,8 +197,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.ready.Store(true)
 	jobCtx, cancel := context.WithCancel(context.Background())
 	s.stopJobs = cancel
-	s.jobsDone.Add(1)
+	s.jobsDone.Add(2)
 	go s.runJobs(jobCtx)
+	go func() {
+		defer s.jobsDone.Done()
+		// Other nodes sharing the database may change identity data.
+		s.Identity.Watch(jobCtx, s.cfg.SyncInterval, s.log)
+	}()
 	return s, nil
 }
 
@@ -228,8 +239,12 @@ func (s *Server) open(ctx context.Context) error {
 		}
 		authorizer = pe
 	}
+	tokens, err := s.sessionTokens(ctx)
+	if err != nil {
+		return err
+	}
 	api := &ociapi.API{
-		Verifier:    &authn.Verifier{Keys: s.Identity, Now: s.cfg.Now},
+		Verifier:    &authn.Verifier{Keys: s.Identity, Tokens: tokens, Now: s.cfg.Now},
 		Authorizer:  authorizer,
 		RetryTokens: &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now},
 		Log:         s.log,
@@ -252,6 +267,7 @@ func (s *Server) open(ctx context.Context) error {
 			return err
 		}
 	}
+	s.wireResourcePrincipals(w, tokens)
 	s.mains.HandleFunc("/", notFound)
 
 	all, err := s.KMS.AllVaults(ctx)

@@ -1,0 +1,146 @@
+package rpstapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
+	"github.com/coffer-vault/coffer/internal/ociapi/rpstapi"
+)
+
+var ctx = context.Background()
+
+func pubPEM(t *testing.T, k *rsa.PrivateKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+func newKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// post signs a request as p and returns the status and decoded body.
+func post(t *testing.T, base string, p common.KeyProvider, body any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(http.MethodPost, base+rpstapi.Path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	if err := common.DefaultRequestSigner(p).Sign(req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(rb, &out)
+	return resp.StatusCode, out
+}
+
+type stProvider struct {
+	token string
+	key   *rsa.PrivateKey
+}
+
+func (s stProvider) PrivateRSAKey() (*rsa.PrivateKey, error) { return s.key, nil }
+func (s stProvider) KeyID() (string, error)                  { return "ST$" + s.token, nil }
+
+func TestMintAuthorizationAndValidation(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	tenancy := keystest.Tenancy(t, env)
+	session := newKey(t)
+	good := rpstapi.CreateDetails{ResourceID: "ocid1.fnfunc.oc1.local.fn", ResourceType: "fnfunc", CompartmentID: tenancy,
+		PublicKey: pubPEM(t, session), TTLInSeconds: 600}
+
+	status, body := post(t, env.URL, env.Provider, good)
+	if status != 200 || body["token"] == "" {
+		t.Fatalf("admin mint: %d %v", status, body)
+	}
+	token := body["token"].(string)
+	exp, err := time.Parse(time.RFC3339, body["timeExpires"].(string))
+	if err != nil || exp.Sub(time.Now()) > 11*time.Minute || exp.Sub(time.Now()) < 9*time.Minute {
+		t.Errorf("timeExpires %v (%v)", body["timeExpires"], err)
+	}
+
+	for name, d := range map[string]rpstapi.CreateDetails{
+		"missing type":    {ResourceID: good.ResourceID, CompartmentID: tenancy, PublicKey: good.PublicKey},
+		"bad type":        {ResourceID: good.ResourceID, ResourceType: "Fn Func", CompartmentID: tenancy, PublicKey: good.PublicKey},
+		"bad pem":         {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: "nope"},
+		"unknown compart": {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: "ocid1.compartment.oc1.local.none", PublicKey: good.PublicKey},
+		"ttl too long":    {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: good.PublicKey, TTLInSeconds: 3 * 86400},
+		"bad resource id": {ResourceID: "fn", ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: good.PublicKey},
+	} {
+		if status, body := post(t, env.URL, env.Provider, d); status != 400 {
+			t.Errorf("%s: %d %v, want 400", name, status, body)
+		}
+	}
+
+	// A user without manage dynamic-groups is refused (404, as every
+	// denial).
+	ic, err := identity.NewIdentityClientWithConfigurationProvider(env.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&ic.BaseClient, env.URL)
+	u, err := ic.CreateUser(ctx, identity.CreateUserRequest{CreateUserDetails: identity.CreateUserDetails{
+		CompartmentId: &tenancy, Name: common.String("dev"), Description: common.String("no rights")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	userKey := newKey(t)
+	k, err := ic.UploadApiKey(ctx, identity.UploadApiKeyRequest{UserId: u.Id, CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: common.String(pubPEM(t, userKey))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(userKey)}))
+	dev := common.NewRawConfigurationProvider(tenancy, *u.Id, "local", *k.Fingerprint, keyPEM, nil)
+	if status, body := post(t, env.URL, dev, good); status != 404 {
+		t.Errorf("user without rights: %d %v, want 404", status, body)
+	}
+	// Nor can a resource principal mint tokens for itself.
+	if status, body := post(t, env.URL, stProvider{token, session}, good); status != 404 {
+		t.Errorf("resource principal minting: %d %v, want 404", status, body)
+	}
+	// A forged token is 401.
+	if status, _ := post(t, env.URL, stProvider{token + "x", session}, good); status != 401 {
+		t.Errorf("forged token: %d, want 401", status)
+	}
+
+	// The signing key is in the store: a token outlives a restart.
+	u2, _ := url.Parse(env.URL)
+	env.Stop()
+	env2 := coffertest.Start(t, coffertest.Options{DataDir: env.DataDir, Listen: u2.Host})
+	// Authenticated (404: denied), not 401: the token still verifies.
+	if status, body := post(t, env2.URL, stProvider{token, session}, good); status != 404 {
+		t.Errorf("token after restart: %d %v, want 404", status, body)
+	}
+}

@@ -31,6 +31,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newRunCommand())
 	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand(), completionCommand())
 	root.AddCommand(withIAMResources(iamCommand()))
+	addResourcePrincipalToken(root)
 	return root
 }
 

@@ -133,7 +133,8 @@ func TestResourcePrincipalAgent(t *testing.T) {
 	}
 }
 
-// Minting needs manage dynamic-groups: a user without it is refused.
+// The command checks its options before it reads any configuration. (The
+// authorization of minting is tested in internal/ociapi/rpstapi.)
 func TestResourcePrincipalTokenUsage(t *testing.T) {
 	code, _, stderr := runMain("iam", "resource-principal-token", "--config-file", filepath.Join(t.TempDir(), "none"), "--endpoint", "http://127.0.0.1:1")
 	if code != exitUsage || !strings.Contains(stderr, "--resource-id") {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"os"
 	"os/exec"
@@ -139,5 +140,27 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out waiting")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRunWithSDKDebugLogging: the SDK's OCI_GO_SDK_DEBUG=verbose dumps
+// response bodies, a secret bundle's content among them; coffer run caps
+// the SDK's logging so that it never does.
+func TestRunWithSDKDebugLogging(t *testing.T) {
+	f := vaultstest.Start(t, coffertest.Options{})
+	s := f.CreateSecret(t, "db-password", runCanary)
+	cmd := cofferProcess(t, "run", "--secret", "P="+*s.Id, "--config-file", f.Env.Server.ConfigPath, "--endpoint", f.Env.URL, "--",
+		"sh", "-c", `test "$P" = "`+runCanary+`"`)
+	cmd.Env = append(cmd.Env, "OCI_GO_SDK_DEBUG=verbose")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("coffer run: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("Dump Response")) {
+		t.Fatalf("SDK debug logging is off; the test proves nothing:\n%s", out)
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(runCanary))
+	if bytes.Contains(out, []byte(runCanary)) || bytes.Contains(out, []byte(b64)) {
+		t.Errorf("the secret appears in the SDK's debug output:\n%s", out)
 	}
 }

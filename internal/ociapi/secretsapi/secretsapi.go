@@ -80,9 +80,11 @@ func (h *Handlers) get(c *ociapi.Call) error {
 }
 
 // getByName resolves the name through the domain, which returns the bundle
-// already opened; the content is released only after the caller is
-// authorized on the secret it belongs to, and cleared otherwise. The domain
-// has no name-to-secret lookup without content (see the package's report).
+// already opened: the secrets service has no name-to-secret lookup that
+// stops before decryption. The content is released only after the caller is
+// authorized on the secret it belongs to, and cleared otherwise. Until the
+// domain grows such a lookup, a caller without permission who guesses a
+// name can tell "key disabled" or "expired" from "not found".
 func (h *Handlers) getByName(c *ociapi.Call) error {
 	name, vaultID := c.Query("secretName"), c.Query("vaultId")
 	if name == "" {

@@ -46,7 +46,12 @@
 //
 //   - auth.type: api_key (default), instance_principal or
 //     resource_principal (the SDK's providers; the latter two read their
-//     usual environment and metadata). api_key also takes config_file
+//     usual environment and metadata). Against Coffer, a resource
+//     principal gets its token from `coffer iam resource-principal-token`
+//     (OCI_RESOURCE_PRINCIPAL_VERSION=2.2 with the RPST and key as files;
+//     minting again into the same directory before expiry rotates both);
+//     instance principals work against OCI only, Coffer has no federation
+//     endpoint yet. api_key also takes config_file
 //     (default ~/.oci/config), profile (default DEFAULT) and
 //     passphrase_env (the name of a variable holding the key's passphrase).
 //   - endpoint: the Secrets service URL, scheme://host[:port] with no path;

@@ -56,7 +56,10 @@ Fields:
   auth.type         api_key (default), instance_principal, resource_principal;
                     api_key also takes config_file (default ~/.oci/config),
                     profile (default DEFAULT) and passphrase_env (the NAME of a
-                    variable holding the key's passphrase)
+                    variable holding the key's passphrase); against Coffer a
+                    resource principal's token comes from
+                    coffer iam resource-principal-token; instance principals
+                    work against OCI only
   endpoint          the service URL (scheme://host[:port], no path); default:
                     the SDK's endpoint for the region; region overrides it
   refresh_interval  default "5m" (at least "1s"); jitter (fraction, default

@@ -114,17 +114,28 @@ func selectVersion(r store.Reader, rec *secretRecord, sel BundleSelector) (*vers
 // GetSecretBundleByName is GetSecretBundle for the secret named name in
 // vaultID (case-sensitive). A secret pending deletion answers 404.
 func (s *Service) GetSecretBundleByName(ctx context.Context, vaultID, name string, sel BundleSelector) (*Bundle, error) {
+	id, err := s.SecretIDByName(ctx, vaultID, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.GetSecretBundle(ctx, id, sel)
+}
+
+// SecretIDByName resolves a secret's name in a vault to its OCID with one
+// index read and no decryption, so that a caller can be authorized on the
+// secret before anything about its content is touched.
+func (s *Service) SecretIDByName(ctx context.Context, vaultID, name string) (string, error) {
 	if vaultID == "" {
-		return nil, errs.E(errs.Missing, "vaultId is required")
+		return "", errs.E(errs.Missing, "vaultId is required")
 	}
 	if name == "" {
-		return nil, errs.E(errs.Missing, "secretName is required")
+		return "", errs.E(errs.Missing, "secretName is required")
 	}
 	if !ocid.Valid(vaultID) {
-		return nil, errs.E(errs.Invalid, "vaultId is not a valid OCID")
+		return "", errs.E(errs.Invalid, "vaultId is not a valid OCID")
 	}
 	if !validName(name) {
-		return nil, errSecretNotFound()
+		return "", errSecretNotFound()
 	}
 	var id string
 	err := s.view(ctx, func(r store.Reader) error {
@@ -135,7 +146,7 @@ func (s *Service) GetSecretBundleByName(ctx context.Context, vaultID, name strin
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return s.GetSecretBundle(ctx, id, sel)
+	return id, nil
 }

@@ -79,12 +79,9 @@ func (h *Handlers) get(c *ociapi.Call) error {
 	return writeBundle(c, b, b.ETag)
 }
 
-// getByName resolves the name through the domain, which returns the bundle
-// already opened: the secrets service has no name-to-secret lookup that
-// stops before decryption. The content is released only after the caller is
-// authorized on the secret it belongs to, and cleared otherwise. Until the
-// domain grows such a lookup, a caller without permission who guesses a
-// name can tell "key disabled" or "expired" from "not found".
+// getByName resolves the name to the secret (an index read, no
+// decryption), authorizes the caller on that secret and only then opens the
+// bundle, so a caller without permission learns nothing beyond "not found".
 func (h *Handlers) getByName(c *ociapi.Call) error {
 	name, vaultID := c.Query("secretName"), c.Query("vaultId")
 	if name == "" {
@@ -97,18 +94,22 @@ func (h *Handlers) getByName(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	b, err := h.Secrets.GetSecretBundleByName(c.Context(), vaultID, name, sel)
+	id, err := h.Secrets.SecretIDByName(c.Context(), vaultID, name)
 	if err != nil {
 		return err
 	}
-	defer b.Content.Zero()
-	s, err := h.Secrets.GetSecret(c.Context(), b.SecretID)
+	s, err := h.Secrets.GetSecret(c.Context(), id)
 	if err != nil {
 		return err
 	}
 	if err := vaultsapi.AuthorizeSecret(c, h.Targets, s, nil); err != nil {
 		return err
 	}
+	b, err := h.Secrets.GetSecretBundle(c.Context(), s.ID, sel)
+	if err != nil {
+		return err
+	}
+	defer b.Content.Zero()
 	return writeBundle(c, b, "")
 }
 

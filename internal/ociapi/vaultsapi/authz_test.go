@@ -2,10 +2,12 @@ package vaultsapi_test
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
 	"github.com/oracle/oci-go-sdk/v65/vault"
 
@@ -97,4 +99,22 @@ func TestAuthorizationRequests(t *testing.T) {
 	if err != nil || len(list.Items) != 2 {
 		t.Fatalf("versions after a denied update: %d %v", len(list.Items), err)
 	}
+}
+
+// TestByNameAuthorizesBeforeOpening: a caller denied GetSecretBundleByName
+// must get the plain 404 even when opening the secret would have failed
+// differently (here: its key is disabled), so a guessed name reveals nothing.
+func TestByNameAuthorizesBeforeOpening(t *testing.T) {
+	rec := &recorder{deny: map[string]bool{"GetSecretBundleByName": true}}
+	f := vaultstest.Start(t, coffertest.Options{Config: func(cfg *server.Config) { cfg.Authorizer = rec }})
+	f.CreateSecret(t, "guessable", "CANARY-byname")
+	if _, err := f.Vault.Mgmt.DisableKey(context.Background(), keymanagement.DisableKeyRequest{KeyId: common.String(f.KeyID)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.Secrets.GetSecretBundleByName(context.Background(), sdksecrets.GetSecretBundleByNameRequest{
+		SecretName: common.String("guessable"), VaultId: f.Vault.Id})
+	keystest.WantError(t, err, http.StatusNotFound, "NotAuthorizedOrNotFound")
+	_, err = f.Secrets.GetSecretBundleByName(context.Background(), sdksecrets.GetSecretBundleByNameRequest{
+		SecretName: common.String("no-such-secret"), VaultId: f.Vault.Id})
+	keystest.WantError(t, err, http.StatusNotFound, "NotAuthorizedOrNotFound")
 }

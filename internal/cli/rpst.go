@@ -119,29 +119,28 @@ func mintRPST(cmd *cobra.Command, g *globals, d rpstapi.CreateDetails, ttl time.
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, endpoint+rpstapi.Path, bytes.NewReader(body))
+	// The SDK's own client: it signs the request, and honours the SDK's TLS
+	// settings (OCI_DEFAULT_CERTS_PATH) as every other command does.
+	bc, err := common.NewClientWithConfig(p)
 	if err != nil {
-		return usageErrorf("--endpoint: %v", err)
+		return &configError{fmt.Errorf("client: %w", err)}
+	}
+	bc.Host = endpoint
+	g.configure(&bc, "")
+	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, rpstapi.Path, bytes.NewReader(body))
+	if err != nil {
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	req.ContentLength = int64(len(body))
-	if err := common.DefaultRequestSigner(p).Sign(req); err != nil {
-		return &configError{fmt.Errorf("sign the request: %w", err)}
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := bc.Call(cmd.Context(), req)
 	if err != nil {
-		return fmt.Errorf("mint resource principal token: %w", err)
+		return err
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return fmt.Errorf("mint resource principal token: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Code, Message string }
-		_ = json.Unmarshal(rb, &e)
-		return fmt.Errorf("mint resource principal token: %d %s: %s (request id %s)", resp.StatusCode, e.Code, e.Message, resp.Header.Get("opc-request-id"))
 	}
 	var tok rpstapi.Token
 	if err := json.Unmarshal(rb, &tok); err != nil || tok.Token == "" {

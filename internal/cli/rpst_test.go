@@ -141,3 +141,19 @@ func TestResourcePrincipalTokenUsage(t *testing.T) {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
+
+// A refusal from the server is reported as the other commands report
+// service errors, and nothing is written.
+func TestResourcePrincipalTokenServiceError(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	dir := t.TempDir()
+	code, _, stderr := runMain("iam", "resource-principal-token", "--config-file", env.Server.ConfigPath, "--endpoint", env.URL,
+		"--resource-id", "ocid1.fnfunc.oc1.local.app", "--resource-type", "fnfunc", "--compartment-id", "ocid1.compartment.oc1.local.none",
+		"--output-dir", dir)
+	if code != exitService || !strings.Contains(stderr, "RelatedResourceNotAuthorizedOrNotFound") {
+		t.Errorf("exit %d, stderr %s", code, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files written after a refusal: %v", entries)
+	}
+}

@@ -43,6 +43,14 @@ type API struct {
 	MaxBody int64
 	// Limiter throttles each principal; nil means no limit.
 	Limiter *RateLimiter
+	// Observer is told about every finished request (metrics); may be nil.
+	Observer Observer
+}
+
+// Observer receives one call per finished request. decision is "allow",
+// "deny" or "" when the request never reached authorization.
+type Observer interface {
+	ObserveRequest(operation string, status int, decision string, latency time.Duration)
 }
 
 // HandlerFunc serves one operation.
@@ -242,11 +250,15 @@ func (a *API) wrap(rt Route) http.Handler {
 					a.writeError(c, errs.E(errs.Internal, "internal error"))
 				}
 			}
+			latency := time.Since(start)
 			a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", c.RequestID), slog.String("operation", c.Operation),
 				slog.String("method", r.Method), slog.Int("status", c.status),
-				slog.Duration("latency", time.Since(start)), slog.String("principal", c.principal),
+				slog.Duration("latency", latency), slog.String("principal", c.principal),
 				slog.String("decision", c.decision))
+			if a.Observer != nil {
+				a.Observer.ObserveRequest(c.Operation, c.status, c.decision, latency)
+			}
 		}()
 		if err := a.serve(c, rt); err != nil {
 			a.writeError(c, err)

@@ -71,6 +71,9 @@ type Config struct {
 	// embedded SQLite store in DataDir. Several servers may share one
 	// PostgreSQL database; background jobs run on one node at a time.
 	DatabaseURL string
+	// MetricsListen, when set, serves Prometheus metrics at /metrics on a
+	// listener of its own.
+	MetricsListen string
 	// RateLimit is the sustained requests per second allowed to each
 	// principal, with RateBurst on top; 0 means no limit.
 	RateLimit float64
@@ -126,6 +129,10 @@ type Server struct {
 
 	mains  *http.ServeMux
 	nodeID string
+
+	metrics     *metrics
+	metricsSrv  *http.Server
+	metricsAddr string
 	hsm    io.Closer // the PKCS#11 token, when configured
 	// hsmEmulated: HSM keys are emulated in software (dev, no module).
 	hsmEmulated bool
@@ -154,7 +161,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID()}
+	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), metrics: newMetrics()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -193,6 +200,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.open(ctx); err != nil {
 		s.Close(context.Background())
 		return nil, err
+	}
+	if cfg.MetricsListen != "" {
+		if err := s.serveMetrics(cfg.MetricsListen); err != nil {
+			s.Close(context.Background())
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
 	}
 	s.ready.Store(true)
 	jobCtx, cancel := context.WithCancel(context.Background())
@@ -250,6 +263,7 @@ func (s *Server) open(ctx context.Context) error {
 		Log:         s.log,
 		Audit:       s.log.With("log", "audit"),
 		Limiter:     ociapi.NewRateLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
+		Observer:    s.metrics,
 	}
 	mgmt, crypto := http.NewServeMux(), http.NewServeMux()
 	for _, m := range []*http.ServeMux{mgmt, crypto} {
@@ -441,6 +455,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.http != nil {
 		_ = s.http.Shutdown(ctx)
+	}
+	if s.metricsSrv != nil {
+		_ = s.metricsSrv.Shutdown(ctx)
 	}
 	if s.hsm != nil {
 		_ = s.hsm.Close()

@@ -393,3 +393,40 @@ func TestRateLimitPerPrincipal(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) { c.MetricsListen = "127.0.0.1:0" }})
+	c := vaultClient(t, env, env.Provider)
+	comp := tenancy(t, env.Provider)
+	if _, err := c.ListVaults(context.Background(), keymanagement.ListVaultsRequest{CompartmentId: common.String(comp)}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: common.String("ocid1.vault.oc1.local.nothere")})
+	resp, err := http.Get(env.Server.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`coffer_requests_total{decision="allow",operation="ListVaults",status="200"} 1`,
+		`coffer_requests_total{decision="none",operation="GetVault",status="404"} 1`,
+		`coffer_request_duration_seconds_count{operation="ListVaults"} 1`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if bytes.Contains(body, []byte(comp)) {
+		t.Error("metrics carry a compartment OCID")
+	}
+	// The API listener does not serve metrics.
+	r2, err := http.Get(env.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusNotFound {
+		t.Errorf("API listener /metrics = %d", r2.StatusCode)
+	}
+}

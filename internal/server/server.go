@@ -133,7 +133,7 @@ type Server struct {
 	metrics     *metrics
 	metricsSrv  *http.Server
 	metricsAddr string
-	hsm    io.Closer // the PKCS#11 token, when configured
+	hsm         io.Closer // the PKCS#11 token, when configured
 	// hsmEmulated: HSM keys are emulated in software (dev, no module).
 	hsmEmulated bool
 	stopJobs    context.CancelFunc

@@ -76,6 +76,7 @@ SDK config file, and prints how to use them. Without --dev it needs
 	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL connection string (default: the embedded SQLite store in --data-dir); also from COFFER_DATABASE_URL")
 	f.BoolVar(&secretKeyRule, "secret-key-rule", true, "reading a secret bundle, and writing secret content, also needs 'use keys' on the secret's key (Coffer's rule); false decides by OCI's permission table alone")
+	f.StringVar(&cfg.AuditLog, "audit-log", "", "append every authorization decision as a JSON line to this file (created 0600); requests fail if it cannot be written")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty); keep it on a private interface")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests per second allowed to each principal (0: no limit); excess requests get 429 with Retry-After")
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/audit"
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 )
@@ -38,8 +39,9 @@ type API struct {
 	Authorizer  authz.Authorizer
 	RetryTokens *RetryTokens // nil disables opc-retry-token replay
 	Log         *slog.Logger
-	// Audit receives one record per authorization decision; nil uses Log.
-	Audit   *slog.Logger
+	// Audit receives one event per authorization decision; a failure to
+	// record fails the request.
+	Audit   audit.Sink
 	MaxBody int64
 	// Limiter throttles each principal; nil means no limit.
 	Limiter *RateLimiter
@@ -130,36 +132,36 @@ func (c *Call) Authorize(req authz.Request) error {
 	if err != nil {
 		return fmt.Errorf("authorize %s: %w", c.Operation, err)
 	}
-	audit := c.api.Audit
-	if audit == nil {
-		audit = c.api.Log
+	ev := audit.Event{
+		Time: time.Now().UTC(), RequestID: c.RequestID, Operation: c.Operation,
+		Principal: c.principal, Compartment: req.CompartmentID, Allowed: d.Allowed,
 	}
-	attrs := []any{"request_id", c.RequestID, "operation", c.Operation, "principal", c.principal,
-		"compartment", req.CompartmentID, "allowed", d.Allowed}
+	if c.Principal != nil {
+		ev.PrincipalType = string(c.Principal.Type)
+	}
+	for kind, r := range map[string]*authz.Resource{"vault": req.Vault, "key": req.Key, "secret": req.Secret} {
+		if r != nil && r.ID != "" {
+			if ev.Targets == nil {
+				ev.Targets = map[string]string{}
+			}
+			ev.Targets[kind] = r.ID
+		}
+	}
 	if !d.Allowed {
-		attrs = append(attrs, "reason", d.Reason)
-		if len(d.Missing) > 0 {
-			attrs = append(attrs, "missing", d.Missing)
-		}
-		if d.Suggestion != "" {
-			attrs = append(attrs, "suggestion", d.Suggestion)
+		ev.Reason, ev.Missing, ev.Suggestion = d.Reason, d.Missing, d.Suggestion
+	}
+	if c.api.Audit != nil {
+		if err := c.api.Audit.Record(c.Context(), ev); err != nil {
+			// Nothing happens unaudited.
+			return fmt.Errorf("record audit event: %w", err)
 		}
 	}
-	audit.LogAttrs(c.Context(), slog.LevelInfo, "authorization", slogAttrs(attrs)...)
 	if !d.Allowed {
 		c.decision = "deny"
 		return errs.E(errs.NotFound, "Authorization failed or requested resource not found.")
 	}
 	c.decision = "allow"
 	return nil
-}
-
-func slogAttrs(kv []any) []slog.Attr {
-	out := make([]slog.Attr, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out = append(out, slog.Any(kv[i].(string), kv[i+1]))
-	}
-	return out
 }
 
 // Reply writes v as JSON with status 200 and, when etag is not empty, an

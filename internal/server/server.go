@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/audit"
 	"github.com/coffer-vault/coffer/internal/authn"
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/barrier"
@@ -71,6 +72,9 @@ type Config struct {
 	// embedded SQLite store in DataDir. Several servers may share one
 	// PostgreSQL database; background jobs run on one node at a time.
 	DatabaseURL string
+	// AuditLog, when set, is a file that receives every audit event as a
+	// JSON line (created 0600), besides the server log.
+	AuditLog string
 	// MetricsListen, when set, serves Prometheus metrics at /metrics on a
 	// listener of its own.
 	MetricsListen string
@@ -89,6 +93,16 @@ type Config struct {
 	// mode emulates HSM keys in software (and says so); otherwise HSM keys
 	// are refused.
 	PKCS11 keyprotect.HSMConfig
+}
+
+// auditSink sends audit events to the server log and, when configured, to
+// the audit file.
+func (s *Server) auditSink() audit.Sink {
+	sinks := audit.Multi{audit.LogSink{Log: s.log}}
+	if s.auditFile != nil {
+		sinks = append(sinks, s.auditFile)
+	}
+	return sinks
 }
 
 func (s *Server) openStore(ctx context.Context) (store.Store, error) {
@@ -130,6 +144,7 @@ type Server struct {
 	mains  *http.ServeMux
 	nodeID string
 
+	auditFile   *audit.FileSink
 	metrics     *metrics
 	metricsSrv  *http.Server
 	metricsAddr string
@@ -221,6 +236,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) open(ctx context.Context) error {
+	if s.cfg.AuditLog != "" {
+		f, err := audit.OpenFile(s.cfg.AuditLog)
+		if err != nil {
+			return err
+		}
+		s.auditFile = f
+	}
 	root, err := s.rootKey()
 	if err != nil {
 		return err
@@ -261,7 +283,7 @@ func (s *Server) open(ctx context.Context) error {
 		Authorizer:  authorizer,
 		RetryTokens: &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now},
 		Log:         s.log,
-		Audit:       s.log.With("log", "audit"),
+		Audit:       s.auditSink(),
 		Limiter:     ociapi.NewRateLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
 		Observer:    s.metrics,
 	}
@@ -458,6 +480,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.metricsSrv != nil {
 		_ = s.metricsSrv.Shutdown(ctx)
+	}
+	if s.auditFile != nil {
+		_ = s.auditFile.Close()
 	}
 	if s.hsm != nil {
 		_ = s.hsm.Close()

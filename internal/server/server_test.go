@@ -430,3 +430,47 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("API listener /metrics = %d", r2.StatusCode)
 	}
 }
+
+func TestAuditLogFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	env := coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) { c.AuditLog = path }})
+	c := vaultClient(t, env, env.Provider)
+	comp := tenancy(t, env.Provider)
+	v, err := c.CreateVault(context.Background(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
+		CompartmentId: common.String(comp), DisplayName: common.String("audited"), VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: v.Id}); err != nil {
+		t.Fatal(err)
+	}
+	env.Stop()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("audit log mode %v", info.Mode().Perm())
+	}
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d audit lines, want 2:\n%s", len(lines), b)
+	}
+	for i, op := range []string{"CreateVault", "GetVault"} {
+		if !strings.Contains(lines[i], `"operation":"`+op+`"`) || !strings.Contains(lines[i], `"allowed":true`) {
+			t.Errorf("line %d: %s", i, lines[i])
+		}
+	}
+	if !strings.Contains(lines[1], `"vault":"`+*v.Id+`"`) {
+		t.Errorf("GetVault audit event does not name the vault: %s", lines[1])
+	}
+	// A server whose audit log cannot be opened does not start.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = server.Start(context.Background(), server.Config{Dev: true, DataDir: t.TempDir(), Listen: "127.0.0.1:0", AuditLog: path, Out: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "audit") {
+		t.Fatalf("start with a world-readable audit log: %v", err)
+	}
+}

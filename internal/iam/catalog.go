@@ -307,6 +307,12 @@ const VarUpdatesContent = "coffer.updatesSecretContent"
 // anything already.
 const OperationExplainAuthorization = "ExplainAuthorization"
 
+// OperationCreateResourcePrincipalSessionToken is Coffer's own operation
+// that mints a resource-principal session token (`coffer iam
+// resource-principal-token`), standing in for the platform that gives OCI
+// workloads theirs.
+const OperationCreateResourcePrincipalSessionToken = "CreateResourcePrincipalSessionToken"
+
 func c(p string, t Target) Check { return Check{Permission: p, Target: t} }
 
 // operations is the table from every operation Coffer serves to its checks
@@ -418,6 +424,10 @@ var operations = map[string]*opSpec{
 
 	// Coffer administration
 	OperationExplainAuthorization: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	// Minting a resource-principal token lets its holder act as any
+	// resource, which is as much as creating a dynamic group that matches
+	// it: the same permission, in the tenancy.
+	OperationCreateResourcePrincipalSessionToken: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
 }
 
 // permCompartmentInspect is checked by name on the hot path (instances hold it

@@ -7,9 +7,10 @@
 // resource.type, resource.id and resource.compartment.id.
 //
 // OCI has no such API (its platform injects tokens); this is the local
-// stand-in for that platform. Minting is authorized as CreateDynamicGroup
-// in the tenancy (manage dynamic-groups): whoever may create dynamic
-// groups may already give any resource principal their permissions.
+// stand-in for that platform. Minting needs what creating a dynamic group
+// needs (DYNAMIC_GROUP_CREATE in the tenancy, see the iam catalog): whoever
+// may create dynamic groups may already give any resource principal their
+// permissions.
 package rpstapi
 
 import (
@@ -22,16 +23,13 @@ import (
 	"github.com/coffer-vault/coffer/internal/authn"
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 )
 
 // Path is the route of CreateResourcePrincipalSessionToken on the main
 // endpoint.
 const Path = "/20160918/coffer/resourcePrincipalSessionTokens"
-
-// authzOperation is the catalogued operation whose permission minting
-// needs (DYNAMIC_GROUP_CREATE in the tenancy).
-const authzOperation = "CreateDynamicGroup"
 
 // Handlers serves the API.
 type Handlers struct {
@@ -45,7 +43,7 @@ type Handlers struct {
 
 // Routes returns the route.
 func (h *Handlers) Routes() []ociapi.Route {
-	return []ociapi.Route{{Pattern: "POST " + Path, Operation: "CreateResourcePrincipalSessionToken", Handler: h.create}}
+	return []ociapi.Route{{Pattern: "POST " + Path, Operation: iam.OperationCreateResourcePrincipalSessionToken, Handler: h.create}}
 }
 
 // CreateDetails is the request body.
@@ -76,11 +74,7 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	op := c.Operation
-	c.Operation = authzOperation
-	err = c.Authorize(authz.Request{CompartmentID: tenancy})
-	c.Operation = op
-	if err != nil {
+	if err := c.Authorize(authz.Request{CompartmentID: tenancy}); err != nil {
 		return err
 	}
 	if d.ResourceID == "" || d.ResourceType == "" || d.CompartmentID == "" || d.PublicKey == "" {

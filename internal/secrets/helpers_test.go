@@ -36,12 +36,19 @@ type env struct {
 	ctx   context.Context
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with a chance to adjust the Config (limits).
+func newEnvWith(t *testing.T, adjust func(*Config)) *env {
 	t.Helper()
 	e := &env{st: memstore.New(), ku: secretstest.NewKeyUser(), clock: &fakeClock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)},
 		vault: ocid.New(ocid.Vault, "test"), comp: ocid.New(ocid.Compartment, "test"), ctx: context.Background()}
 	e.key = e.ku.AddKey(e.vault)
-	s, err := New(Config{Store: e.st, Keys: e.ku, Region: "test", Now: e.clock.Now})
+	cfg := Config{Store: e.st, Keys: e.ku, Region: "test", Now: e.clock.Now}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,20 @@ type Config struct {
 	UpdateLease time.Duration
 	// Log receives operator messages (never content); nil discards them.
 	Log *slog.Logger
+	// MaxVersionsInUse and MaxVersionsPendingDeletion bound a secret's
+	// versions (reference 5.12); 0 means OCI's paid-tenancy limits,
+	// DefaultMaxVersionsInUse and DefaultMaxVersionsPendingDeletion.
+	MaxVersionsInUse           int
+	MaxVersionsPendingDeletion int
 }
+
+// OCI's per-secret version limits for paid tenancies (reference 5.12): 60
+// versions, of which 30 in use and 30 pending deletion. Deleted versions do
+// not count.
+const (
+	DefaultMaxVersionsInUse           = 30
+	DefaultMaxVersionsPendingDeletion = 30
+)
 
 // Service implements the Vaults (secret management) and Secrets (retrieval)
 // APIs over a store and a KeyUser. It is safe for concurrent use, including
@@ -40,6 +53,8 @@ type Service struct {
 	now    func() time.Time
 	lease  time.Duration
 	log    *slog.Logger
+
+	maxInUse, maxPending int
 }
 
 // New returns a Service.
@@ -57,6 +72,7 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.maxInUse, s.maxPending = cmp.Or(cfg.MaxVersionsInUse, DefaultMaxVersionsInUse), cmp.Or(cfg.MaxVersionsPendingDeletion, DefaultMaxVersionsPendingDeletion)
 	return s, nil
 }
 

@@ -206,6 +206,9 @@ func (s *Service) writeVersion(ctx context.Context, w versionWrite) (*Secret, er
 		if err != nil {
 			return err
 		}
+		if err := s.checkRoomForVersion(rec, vers); err != nil {
+			return err
+		}
 		if w.name != "" {
 			for _, v := range vers {
 				if v.Name == w.name {

@@ -162,7 +162,7 @@ func (s *Service) ScheduleSecretVersionDeletion(ctx context.Context, req Schedul
 	if err != nil {
 		return nil, err
 	}
-	return s.mutateVersion(ctx, req.SecretID, req.VersionNumber, req.IfMatch, func(rec *secretRecord, v *versionRecord) error {
+	return s.mutateVersion(ctx, req.SecretID, req.VersionNumber, req.IfMatch, func(r store.Reader, rec *secretRecord, v *versionRecord) error {
 		if err := mutable(rec, now); err != nil {
 			return err
 		}
@@ -172,6 +172,13 @@ func (s *Service) ScheduleSecretVersionDeletion(ctx context.Context, req Schedul
 		if !rec.Stages.deprecated(v.Number) {
 			return errs.E(errs.Invalid, "only DEPRECATED versions can be scheduled for deletion; version %d is %v", v.Number, rec.Stages.stagesOf(v.Number))
 		}
+		c, err := countVersions(r, rec.ID)
+		if err != nil {
+			return err
+		}
+		if c.pending >= s.maxPending {
+			return errs.E(errs.LimitExceeded, "secret %s already has %d versions pending deletion, the most allowed: wait for a scheduled deletion to complete (or schedule it sooner) before scheduling another", rec.ID, c.pending)
+		}
 		v.TimeOfDeletion = &at
 		return nil
 	})
@@ -180,19 +187,26 @@ func (s *Service) ScheduleSecretVersionDeletion(ctx context.Context, req Schedul
 // CancelSecretVersionDeletion cancels a version's scheduled deletion.
 func (s *Service) CancelSecretVersionDeletion(ctx context.Context, secretID string, n int64, ifMatch string) (*SecretVersion, error) {
 	now := s.clock()
-	return s.mutateVersion(ctx, secretID, n, ifMatch, func(rec *secretRecord, v *versionRecord) error {
+	return s.mutateVersion(ctx, secretID, n, ifMatch, func(r store.Reader, rec *secretRecord, v *versionRecord) error {
 		if err := mutable(rec, now); err != nil {
 			return err
 		}
 		if v.TimeOfDeletion == nil {
 			return errs.E(errs.IncorrectState, "secret version %d is not scheduled for deletion", v.Number)
 		}
+		c, err := countVersions(r, rec.ID)
+		if err != nil {
+			return err
+		}
+		if c.inUse >= s.maxInUse {
+			return errs.E(errs.LimitExceeded, "secret %s already has %d versions in use, the most allowed: schedule deletion of another DEPRECATED version before cancelling this one's", rec.ID, c.inUse)
+		}
 		v.TimeOfDeletion = nil
 		return nil
 	})
 }
 
-func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch string, fn func(*secretRecord, *versionRecord) error) (*SecretVersion, error) {
+func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch string, fn func(store.Reader, *secretRecord, *versionRecord) error) (*SecretVersion, error) {
 	var out SecretVersion
 	err := s.update(ctx, func(tx store.Tx) error {
 		rec, err := loadSecret(tx, id)
@@ -209,7 +223,7 @@ func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch
 		if v.Deleted {
 			return errs.E(errs.IncorrectState, "secret version %d is deleted", n)
 		}
-		if err := fn(rec, v); err != nil {
+		if err := fn(tx, rec, v); err != nil {
 			return err
 		}
 		v.ETag = newETag()
@@ -223,4 +237,41 @@ func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch
 		return nil, err
 	}
 	return &out, nil
+}
+
+// versionCount is how a secret's versions stand against the limits.
+type versionCount struct {
+	inUse   int // neither deleted nor scheduled for deletion
+	pending int // scheduled for deletion, not yet deleted
+}
+
+func countOf(vers []*versionRecord) versionCount {
+	var c versionCount
+	for _, v := range vers {
+		switch {
+		case v.Deleted:
+		case v.TimeOfDeletion != nil:
+			c.pending++
+		default:
+			c.inUse++
+		}
+	}
+	return c
+}
+
+func countVersions(r store.Reader, secretID string) (versionCount, error) {
+	vers, err := loadVersions(r, secretID)
+	if err != nil {
+		return versionCount{}, err
+	}
+	return countOf(vers), nil
+}
+
+// checkRoomForVersion refuses a new version when the secret already has as
+// many versions in use as allowed, saying how to make room.
+func (s *Service) checkRoomForVersion(rec *secretRecord, vers []*versionRecord) error {
+	if c := countOf(vers); c.inUse >= s.maxInUse {
+		return errs.E(errs.LimitExceeded, "secret %s has %d versions in use, the most allowed: schedule deletion of DEPRECATED versions (ScheduleSecretVersionDeletion) before adding new content", rec.ID, c.inUse)
+	}
+	return nil
 }

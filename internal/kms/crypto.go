@@ -233,7 +233,7 @@ func (s *Service) UnwrapDataKey(ctx context.Context, keyID, keyVersionID string,
 func keyUnusable(err error) error {
 	var e *errs.Error
 	if errors.As(err, &e) && e.Kind == errs.IncorrectState {
-		return &errs.Error{Kind: errs.Disabled, Msg: "the secret's master encryption key cannot be used: " + e.Msg, Err: err}
+		return &errs.Error{Kind: errs.Disabled, Msg: "the secret's master encryption key cannot be used: " + e.Msg, Err: e.Err}
 	}
 	return err
 }

@@ -104,10 +104,10 @@ func TestKeyUser(t *testing.T) {
 	if _, err := s.DisableKey(ctx, v.ID, k.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.WrapDataKey(ctx, v.ID, k.ID, dek, aad); !errs.Is(err, errs.IncorrectState) {
+	if _, _, err := s.WrapDataKey(ctx, v.ID, k.ID, dek, aad); !errs.Is(err, errs.Disabled) {
 		t.Fatalf("wrap with a disabled key: %v", err)
 	}
-	if _, err := s.UnwrapDataKey(ctx, k.ID, ver, wrapped, aad); !errs.Is(err, errs.IncorrectState) {
+	if _, err := s.UnwrapDataKey(ctx, k.ID, ver, wrapped, aad); !errs.Is(err, errs.Disabled) {
 		t.Fatalf("unwrap with a disabled key: %v", err)
 	}
 	if _, err := s.EnableKey(ctx, v.ID, k.ID, ""); err != nil {
@@ -116,7 +116,7 @@ func TestKeyUser(t *testing.T) {
 	if _, err := s.ScheduleKeyDeletion(ctx, v.ID, k.ID, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UnwrapDataKey(ctx, k.ID, ver, wrapped, aad); !errs.Is(err, errs.IncorrectState) {
+	if _, err := s.UnwrapDataKey(ctx, k.ID, ver, wrapped, aad); !errs.Is(err, errs.Disabled) {
 		t.Fatalf("unwrap with a key pending deletion: %v", err)
 	}
 }
@@ -143,7 +143,7 @@ func TestDeletedKeyMaterialIsDestroyed(t *testing.T) {
 	if err != nil || kv.State != kms.KeyDeleted || len(kv.Blob) != 0 {
 		t.Fatalf("version after key deletion: %v %s blob %d", err, kv.State, len(kv.Blob))
 	}
-	if _, err := s.UnwrapDataKey(ctx, k.ID, ver, wrapped, nil); !errs.Is(err, errs.IncorrectState) {
+	if _, err := s.UnwrapDataKey(ctx, k.ID, ver, wrapped, nil); !errs.Is(err, errs.Disabled) {
 		t.Fatalf("unwrap after deletion: %v", err)
 	}
 	u, err := s.GetVaultUsage(ctx, v.ID)

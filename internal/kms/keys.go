@@ -199,6 +199,9 @@ func (s *Service) createKey(ctx context.Context, vaultID string, in CreateKeyInp
 		if vault.State != VaultActive {
 			return errs.E(errs.IncorrectState, "vault %s is %s; keys can be created only in an ACTIVE vault", vault.ID, vault.State)
 		}
+		if err := s.checkVersionRoom(tx, vault, k.ProtectionMode, shape); err != nil {
+			return err
+		}
 		if err := tx.Put(prefixVaultKey+vaultID+"/"+k.ID, nil); err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
@@ -81,6 +82,7 @@ type Service struct {
 	protMu  sync.RWMutex
 	prot    *Protections
 	handles handleCache
+	limits  atomic.Pointer[Limits] // nil: DefaultLimits
 }
 
 // New returns a Service over st. now may be nil (time.Now).

@@ -53,6 +53,13 @@ func (s *Service) rotate(ctx context.Context, vaultID, keyID, origin string, aut
 		if k.State != KeyEnabled {
 			return errs.E(errs.IncorrectState, "key %s is %s; only an ENABLED key can be rotated", k.ID, k.State)
 		}
+		vault, err := getVault(tx, vaultID)
+		if err != nil {
+			return err
+		}
+		if err := s.checkVersionRoom(tx, vault, k.ProtectionMode, k.Shape); err != nil {
+			return err
+		}
 		k.CurrentVersion = v.ID
 		if auto {
 			k.AutoRotation.TimeOfLastRotation = &now

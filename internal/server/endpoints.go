@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,8 +34,8 @@ import (
 type vaultEndpoints struct {
 	kms    *kms.Service
 	log    *slog.Logger
-	domain string // non-empty: host-name routing
-	scheme string
+	domain string      // non-empty: host-name routing, e.g. "example.com" or "example.com:8443"
+	tls    *tls.Config // nil: plain HTTP on loopback endpoints
 	host   string // the main listener's IP (loopback mode)
 	port   string
 	mgmt   http.Handler
@@ -68,10 +69,16 @@ func slotAddrs(slot int) (mgmt, crypto string) {
 func (e *vaultEndpoints) VaultEndpoints(v kms.Vault) (string, string) {
 	if e.domain != "" {
 		l := e.label(v)
-		return e.scheme + "://" + l + "-management.kms." + e.domain, e.scheme + "://" + l + "-crypto.kms." + e.domain
+		// TLS ends at Coffer or at a proxy in front of it: host names are
+		// always https.
+		return "https://" + l + "-management.kms." + e.domain, "https://" + l + "-crypto.kms." + e.domain
+	}
+	scheme := "http"
+	if e.tls != nil {
+		scheme = "https"
 	}
 	m, c := slotAddrs(v.Slot)
-	return "http://" + net.JoinHostPort(m, e.port), "http://" + net.JoinHostPort(c, e.port)
+	return scheme + "://" + net.JoinHostPort(m, e.port), scheme + "://" + net.JoinHostPort(c, e.port)
 }
 
 // Opened implements kmsvault.Endpoints: it starts serving a vault's
@@ -102,6 +109,9 @@ func (e *vaultEndpoints) Opened(ctx context.Context, v kms.Vault) error {
 			}
 			return fmt.Errorf("open endpoint of vault %s on %s: %w", v.ID, pair.ip, err)
 		}
+		if e.tls != nil {
+			ln = tls.NewListener(ln, e.tls)
+		}
 		srv := newHTTPServer(withVault(v.ID, pair.h))
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -129,7 +139,11 @@ func (e *vaultEndpoints) route(ctx context.Context, host string) http.Handler {
 		host = h
 	}
 	host = strings.ToLower(host)
-	suffix := ".kms." + e.domain
+	domain := e.domain
+	if h, _, err := net.SplitHostPort(domain); err == nil {
+		domain = h
+	}
+	suffix := ".kms." + strings.ToLower(domain)
 	if !strings.HasSuffix(host, suffix) {
 		return nil
 	}

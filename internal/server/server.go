@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,11 @@ type Config struct {
 	// a key file path, or the base64 key itself (from UnsealKeyEnv).
 	UnsealKeyFile string
 	UnsealKey     string
+	// TLSCertFile and TLSKeyFile (PEM) make every listener serve HTTPS.
+	TLSCertFile, TLSKeyFile string
+	// InsecureHTTP allows plain HTTP on a non-loopback address outside dev
+	// mode, for deployments behind a TLS-terminating proxy.
+	InsecureHTTP bool
 	// KMSDomain switches vault endpoints to host names under
 	// <label>-management.kms.<KMSDomain>, for wildcard DNS.
 	KMSDomain string
@@ -143,6 +149,7 @@ type Server struct {
 
 	mains  *http.ServeMux
 	nodeID string
+	tls    *tls.Config
 
 	auditFile   *audit.FileSink
 	metrics     *metrics
@@ -197,10 +204,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 
+	tlsConfig, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.tls = tlsConfig
+
 	// Listen first so that /healthz answers 503 while we unseal.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if s.tls == nil && !cfg.Dev && !cfg.InsecureHTTP && !isLoopback(ln.Addr()) {
+		ln.Close()
+		return nil, fmt.Errorf("refusing to serve secrets over plain HTTP on %s: pass --tls-cert and --tls-key, or --insecure-http behind a TLS-terminating proxy", ln.Addr())
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
 	}
 	s.ln = ln
 	s.mains = http.NewServeMux()
@@ -293,7 +313,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	host, _, _ := net.SplitHostPort(s.ln.Addr().String())
 	s.endpoints = &vaultEndpoints{
-		kms: s.KMS, log: s.log, domain: s.cfg.KMSDomain, scheme: "https",
+		kms: s.KMS, log: s.log, domain: s.cfg.KMSDomain, tls: s.tls,
 		host: host, port: portOf(s.ln.Addr().String()), mgmt: mgmt, crypto: crypto,
 		listeners: map[int][]*http.Server{}, byLabel: map[string]string{},
 	}
@@ -365,7 +385,12 @@ func (s *Server) bootstrap(ctx context.Context) error {
 }
 
 // URL is the main endpoint, e.g. http://127.0.0.1:8420.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) URL() string {
+	if s.tls != nil {
+		return "https://" + s.ln.Addr().String()
+	}
+	return "http://" + s.ln.Addr().String()
+}
 
 // DataDir is the data directory in use.
 func (s *Server) DataDir() string { return s.cfg.DataDir }

@@ -36,7 +36,7 @@ type vaultEndpoints struct {
 	log    *slog.Logger
 	domain string      // non-empty: host-name routing, e.g. "example.com" or "example.com:8443"
 	tls    *tls.Config // nil: plain HTTP on loopback endpoints
-	host   string // the main listener's IP (loopback mode)
+	host   string      // the main listener's IP (loopback mode)
 	port   string
 	mgmt   http.Handler
 	crypto http.Handler

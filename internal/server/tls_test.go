@@ -8,8 +8,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
@@ -156,4 +156,3 @@ func TestPlainHTTPRefusedOffLoopback(t *testing.T) {
 		t.Fatalf("plain HTTP on 0.0.0.0: %v", err)
 	}
 }
-

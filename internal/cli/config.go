@@ -16,6 +16,7 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/common/auth"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/coffer-vault/coffer/internal/retry"
 )
@@ -81,12 +82,40 @@ func newGlobals() *globals {
 	}
 }
 
-// bindGlobals registers the global options as persistent flags of a client
-// command group (kms, vault, secrets, iam), and makes them reachable from
-// any subcommand through globalsFrom.
-func bindGlobals(group *cobra.Command) *globals {
+// clientAnnotation marks a client command group (kms, vault, secrets,
+// iam): the commands under it take the global options.
+const clientAnnotation = "coffer/client"
+
+// clientGroup marks a command group as one whose commands call the
+// service through the SDK and take the global options.
+func clientGroup(c *cobra.Command) *cobra.Command {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[clientAnnotation] = "true"
+	return c
+}
+
+// isClient reports whether cmd is, or is under, a client command group.
+func isClient(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Annotations[clientAnnotation] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// bindGlobals registers the global options once, as persistent flags of
+// the root, so that they are accepted before the command group (`coffer
+// --profile X kms ...`, as the oci CLI takes them) as well as after it.
+// Commands under a client group reach them through globalsFrom. The other
+// commands (server, agent, run, completion) do not show them in their help
+// and refuse them: their own options of the same names (run's --profile,
+// server's --region) take precedence wherever they are given.
+func bindGlobals(root *cobra.Command) *globals {
 	g := newGlobals()
-	f := group.PersistentFlags()
+	f := root.PersistentFlags()
 	f.StringVar(&g.configFile, "config-file", "", "the path to the OCI config file (default $"+envConfigFile+" or ~/.oci/config)")
 	f.StringVar(&g.profile, "profile", "", "the profile in the config file to load (default $"+envProfile+" or DEFAULT)")
 	f.StringVar(&g.region, "region", "", "the region to make calls against (overrides the config file)")
@@ -97,23 +126,53 @@ func bindGlobals(group *cobra.Command) *globals {
 	f.StringVar(&g.output, "output", "json", "output format: json or table")
 	f.BoolVar(&g.noRetry, "no-retry", false, "do not retry 429 and 5xx responses")
 	f.IntVar(&g.maxRetries, "max-retries", retry.DefaultMaxAttempts-1, "retries of a 429, 5xx or network failure (exponential backoff with jitter)")
-	_ = group.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "table"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = group.RegisterFlagCompletionFunc("auth", cobra.FixedCompletions([]string{authAPIKey, authSecurityToken, authInstancePrincipal, authResourcePrincipal}, cobra.ShellCompDirectiveNoFileComp))
-	group.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "table"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("auth", cobra.FixedCompletions([]string{authAPIKey, authSecurityToken, authInstancePrincipal, authResourcePrincipal}, cobra.ShellCompDirectiveNoFileComp))
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if !isClient(cmd) {
+			return refuseGlobals(cmd)
+		}
 		cmd.SetContext(context.WithValue(cmd.Context(), globalsKey{}, g))
 		if err := g.validate(); err != nil {
 			return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
 		}
 		return nil
 	}
-	group.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if !isClient(cmd) {
+			return err
+		}
 		return exitError{g.reportError(cmd.ErrOrStderr(), usageErrorf("%v", err), hints{})}
 	})
 	return g
 }
 
-// globalsFrom returns the global options of the group cmd belongs to. It
-// is valid inside RunE of any command under a group made by bindGlobals.
+// refuseGlobals fails a command outside the client groups that was given
+// a global option it does not use, rather than ignore it.
+func refuseGlobals(cmd *cobra.Command) error {
+	var given []string
+	cmd.InheritedFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			given = append(given, "--"+f.Name)
+		}
+	})
+	if len(given) == 0 {
+		return nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Usage error: %s does not take %s: global options are for the client commands (kms, vault, secrets, iam)\n",
+		cmd.CommandPath(), strings.Join(given, ", "))
+	return exitError{exitUsage}
+}
+
+// localUsage is cobra's usage template without the "Global Flags"
+// section, for the commands that do not take the global options.
+func localUsage(root *cobra.Command) string {
+	const section = "{{if .HasAvailableInheritedFlags}}\n\nGlobal Flags:\n{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}"
+	return strings.Replace(root.UsageTemplate(), section, "", 1)
+}
+
+// globalsFrom returns the global options. It is valid inside RunE of any
+// command under a client group (see clientGroup).
 func globalsFrom(cmd *cobra.Command) *globals {
 	if g, ok := cmd.Context().Value(globalsKey{}).(*globals); ok {
 		return g

@@ -26,8 +26,7 @@ func iamCommand() *cobra.Command {
 		iamExplain(),
 		group("policy", "Policy tools", `  coffer iam policy lint --policy-id $POLICY`, iamPolicyLint()),
 	)
-	bindGlobals(c)
-	return c
+	return clientGroup(c)
 }
 
 // keyValues parses repeated k=v options.

@@ -21,8 +21,7 @@ func kmsCommand() *cobra.Command {
 			kmsVaultCommand(), kmsKeyCommand(), kmsKeyVersionCommand(), kmsWrappingKeyCommand()),
 		kmsCryptoCommand(),
 	)
-	bindGlobals(kms)
-	return kms
+	return clientGroup(kms)
 }
 
 var vaultStates = []string{"CREATING", "ACTIVE", "DELETING", "DELETED", "PENDING_DELETION", "SCHEDULING_DELETION", "CANCELLING_DELETION", "UPDATING", "BACKUP_IN_PROGRESS", "RESTORING"}

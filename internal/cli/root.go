@@ -26,10 +26,13 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServerCommand())
-	root.AddCommand(newAgentCommand())
-	root.AddCommand(newRunCommand())
-	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand(), completionCommand())
+	bindGlobals(root)
+	usage := localUsage(root)
+	for _, c := range []*cobra.Command{newServerCommand(), newAgentCommand(), newRunCommand(), completionCommand()} {
+		c.SetUsageTemplate(usage)
+		root.AddCommand(c)
+	}
+	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
 	root.AddCommand(withIAMResources(iamCommand()))
 	addResourcePrincipalToken(root)
 	return root

@@ -25,8 +25,7 @@ func secretsCommand() *cobra.Command {
 			`  coffer secrets secret-bundle-version list-versions --secret-id $SECRET --all`,
 			bundleListVersions()),
 	)
-	bindGlobals(s)
-	return s
+	return clientGroup(s)
 }
 
 var bundleHints = hints{notFound: secretBundleNotFound}

@@ -28,8 +28,7 @@ func vaultCommand() *cobra.Command {
 			secretVersionDeletion("schedule-deletion", "Schedule the deletion of a secret version (not the current one)"),
 			secretVersionDeletion("cancel-deletion", "Cancel the scheduled deletion of a secret version")),
 	)
-	bindGlobals(v)
-	return v
+	return clientGroup(v)
 }
 
 var secretStates = []string{"CREATING", "ACTIVE", "UPDATING", "DELETING", "DELETED", "SCHEDULING_DELETION", "PENDING_DELETION", "CANCELLING_DELETION", "FAILED"}

@@ -167,8 +167,9 @@ func (s *Service) ListCompartments(ctx context.Context, in ListCompartmentsInput
 }
 
 // UpdateCompartment renames a compartment or changes its description and
-// tags. Policies name compartments by name; a rename does not rewrite them
-// (statements naming the old name stop resolving, as lint shows).
+// tags. A rename rewrites, in the same transaction, the policy statements
+// whose location path resolves to the compartment (see the package
+// comment).
 func (s *Service) UpdateCompartment(ctx context.Context, id string, in CompartmentInput, ifMatch string) (Compartment, error) {
 	if in.Name != nil {
 		if err := compartmentNames.check(*in.Name); err != nil {
@@ -201,6 +202,9 @@ func (s *Service) UpdateCompartment(ctx context.Context, id string, in Compartme
 				return err
 			}
 			if err := claimName(tx, nameKey(nameCompartment, c.ParentID, *in.Name), c.ID, "a compartment in this parent", *in.Name); err != nil {
+				return err
+			}
+			if err := rewritePolicies(tx, rename{compartmentID: c.ID, oldName: c.Name, newName: *in.Name}); err != nil {
 				return err
 			}
 			c.Name = *in.Name

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/iam"
@@ -87,9 +88,11 @@ func (s *Service) ListGroups(ctx context.Context, compartmentID string, o ListOp
 	return sortAndPage(all, o)
 }
 
-// UpdateGroup changes a group's description and tags.
+// UpdateGroup changes a group's name, description and tags. A rename
+// rewrites the policy statements that name the group, in the same
+// transaction (see the package comment).
 func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput, ifMatch string) (Group, error) {
-	if err := checkDescription(in.Description, false); err != nil {
+	if err := checkGroupUpdate(in); err != nil {
 		return Group{}, err
 	}
 	var g Group
@@ -99,6 +102,12 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput, ifM
 			return err
 		}
 		if err := checkETag(ifMatch, g.ETag, "group", id); err != nil {
+			return err
+		}
+		if strings.EqualFold(g.Name, AdministratorsGroup) && in.Name != nil && *in.Name != g.Name {
+			return errs.E(errs.Invalid, "the %s group cannot be renamed: Coffer recognises it by name", AdministratorsGroup)
+		}
+		if g.Name, err = renameGroup(tx, iam.SubjectGroup, g.ID, g.Name, in.Name); err != nil {
 			return err
 		}
 		g.Description = strOr(in.Description, g.Description)
@@ -233,6 +242,36 @@ func (s *Service) RemoveUserFromGroup(ctx context.Context, id string) error {
 	})
 }
 
+// checkGroupUpdate checks the fields of an UpdateGroup or
+// UpdateDynamicGroup request that need no record.
+func checkGroupUpdate(in GroupInput) error {
+	if in.Name != nil {
+		if err := groupNames.check(*in.Name); err != nil {
+			return err
+		}
+	}
+	return checkDescription(in.Description, false)
+}
+
+// renameGroup moves a group's or dynamic group's unique name to newName
+// (when given and different) and rewrites the policy statements that name
+// it. It returns the name the record should carry.
+func renameGroup(tx store.Tx, kind iam.SubjectKind, id, oldName string, newName *string) (string, error) {
+	if newName == nil || *newName == oldName {
+		return oldName, nil
+	}
+	if err := tx.Delete(nameKey(nameGroup, "", oldName)); err != nil {
+		return "", err
+	}
+	if err := claimName(tx, nameKey(nameGroup, "", *newName), id, "a group or dynamic group", *newName); err != nil {
+		return "", err
+	}
+	if err := rewritePolicies(tx, rename{subject: kind, oldName: oldName, newName: *newName}); err != nil {
+		return "", err
+	}
+	return *newName, nil
+}
+
 // checkRule validates a matching rule with the policy engine's parser; the
 // message names the position and what was expected.
 func checkRule(rule string) error {
@@ -316,9 +355,11 @@ func (s *Service) ListDynamicGroups(ctx context.Context, compartmentID string, o
 	return sortAndPage(all, o)
 }
 
-// UpdateDynamicGroup changes a dynamic group's description, rule and tags.
+// UpdateDynamicGroup changes a dynamic group's name, description, rule and
+// tags. A rename rewrites the policy statements that name the dynamic
+// group, in the same transaction.
 func (s *Service) UpdateDynamicGroup(ctx context.Context, id string, in GroupInput, ifMatch string) (DynamicGroup, error) {
-	if err := checkDescription(in.Description, false); err != nil {
+	if err := checkGroupUpdate(in); err != nil {
 		return DynamicGroup{}, err
 	}
 	if in.MatchingRule != nil {
@@ -333,6 +374,9 @@ func (s *Service) UpdateDynamicGroup(ctx context.Context, id string, in GroupInp
 			return err
 		}
 		if err := checkETag(ifMatch, d.ETag, "dynamic group", id); err != nil {
+			return err
+		}
+		if d.Name, err = renameGroup(tx, iam.SubjectDynamicGroup, d.ID, d.Name, in.Name); err != nil {
 			return err
 		}
 		d.Description = strOr(in.Description, d.Description)

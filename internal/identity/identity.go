@@ -21,6 +21,23 @@
 //     users, groups, dynamic groups, memberships and policies are removed;
 //   - a user must leave every group before it is deleted, and a group must be
 //     empty; a user's API keys go with it;
+//   - renaming a group, dynamic group or compartment keeps every policy
+//     working: in the transaction that renames, each statement whose subject
+//     names the group (groups and dynamic groups, by name in the Default
+//     domain, without regard to case) or whose location path resolves to the
+//     compartment (relative to the policy's compartment, as the engine
+//     resolves it) is rewritten to the new name, and the policy gets a new
+//     etag. OCI keeps the old text and holds the OCID in the compiled
+//     policy (reference 1.3); Coffer compiles from text, so it rewrites the
+//     text instead: the effect on access is the same, and GetPolicy shows
+//     names that exist. Statements are parsed with the policy engine's
+//     parser and only name tokens that resolve to the renamed resource
+//     change (quotes and everything else stay as written). Conditions that
+//     compare names (target.group.name = '...') are values, not references,
+//     and are not rewritten, as in OCI. OCI's IdentityClient cannot rename
+//     groups (UpdateGroupDetails has no name); Coffer's UpdateGroup and
+//     UpdateDynamicGroup accept one, as identity domains do. The
+//     Administrators group cannot be renamed: Coffer recognises it by name;
 //   - OCI's documented limits are enforced where they shape behaviour: 3 API
 //     keys per user, 50 statements per policy, 1000 compartments nested at
 //     most 6 deep, 50 dynamic groups, 250 groups per user.

@@ -15,7 +15,12 @@
 //   - deleted users, groups, dynamic groups, memberships and policies are
 //     gone (GET answers 404); deleted compartments stay visible as DELETED;
 //   - accessLevel=ACCESSIBLE keeps the compartments on which the caller
-//     holds COMPARTMENT_INSPECT.
+//     holds COMPARTMENT_INSPECT;
+//   - UpdateGroup and UpdateDynamicGroup also accept "name" (a Coffer
+//     extension; the SDK's models have no such field). Renaming a group,
+//     dynamic group or compartment rewrites the policy statements that
+//     name it, so access is unchanged and GetPolicy shows the new name
+//     (internal/identity's package comment has the rule).
 package identityapi
 
 import (
@@ -538,8 +543,19 @@ func (h *Handlers) listGroups(c *ociapi.Call) error {
 	return c.ReplyList(out, next)
 }
 
+// renameDetails adds name to the SDK's UpdateGroupDetails and
+// UpdateDynamicGroupDetails: Coffer renames groups and dynamic groups, as
+// OCI's identity domains do, though the IdentityClient models have no name
+// field (so the SDK sends one only in a raw request).
+type renameDetails struct {
+	Name *string `json:"name"`
+}
+
 func (h *Handlers) updateGroup(c *ociapi.Call) error {
-	var d identity.UpdateGroupDetails
+	var d struct {
+		identity.UpdateGroupDetails
+		renameDetails
+	}
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
@@ -547,7 +563,7 @@ func (h *Handlers) updateGroup(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	g, err = h.Identity.UpdateGroup(c.Context(), g.ID, idn.GroupInput{Description: d.Description,
+	g, err = h.Identity.UpdateGroup(c.Context(), g.ID, idn.GroupInput{Name: d.Name, Description: d.Description,
 		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, c.IfMatch())
 	if err != nil {
 		return err
@@ -706,7 +722,10 @@ func (h *Handlers) listDynamicGroups(c *ociapi.Call) error {
 }
 
 func (h *Handlers) updateDynamicGroup(c *ociapi.Call) error {
-	var d identity.UpdateDynamicGroupDetails
+	var d struct {
+		identity.UpdateDynamicGroupDetails
+		renameDetails
+	}
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
@@ -714,7 +733,7 @@ func (h *Handlers) updateDynamicGroup(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	g, err = h.Identity.UpdateDynamicGroup(c.Context(), g.ID, idn.GroupInput{Description: d.Description, MatchingRule: d.MatchingRule,
+	g, err = h.Identity.UpdateDynamicGroup(c.Context(), g.ID, idn.GroupInput{Name: d.Name, Description: d.Description, MatchingRule: d.MatchingRule,
 		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, c.IfMatch())
 	if err != nil {
 		return err

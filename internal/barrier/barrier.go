@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -44,6 +45,10 @@ const (
 
 // ErrSealed is returned while the barrier has no keyring.
 var ErrSealed = errors.New("barrier: sealed")
+
+// ErrWrongRootKey is returned when a root key does not open the keyring:
+// a wrong key file, or shares from different splits.
+var ErrWrongRootKey = errors.New("barrier: wrong root key")
 
 // ErrDecrypt is returned when a ciphertext does not open: wrong key, wrong
 // associated data, or tampering.
@@ -80,16 +85,34 @@ func (RootKey) GoString() string { return "RootKey(REDACTED)" }
 // LogValue never shows the key.
 func (RootKey) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
+// Zero overwrites the key; the zero key opens nothing.
+func (k *RootKey) Zero() { clear(k.b[:]) }
+
 type keyring struct {
 	Active uint32            `json:"active"`
 	Terms  map[uint32][]byte `json:"terms"`
+	// Installed records when each term was added (absent for keyrings
+	// written before rotation existed).
+	Installed map[uint32]time.Time `json:"installed,omitempty"`
 }
 
-// Barrier encrypts and decrypts values with the keyring's terms.
+func (kr *keyring) clear() {
+	for _, k := range kr.Terms {
+		clear(k)
+	}
+}
+
+// Barrier encrypts and decrypts values with the keyring's terms. It keeps
+// the root key's cipher while unsealed so that the keyring can gain terms
+// (Rotate) or be sealed under a new root key (Rekey); Close drops both.
 type Barrier struct {
-	mu     sync.RWMutex
-	active uint32
-	aeads  map[uint32]cipher.AEAD
+	st store.Store // the raw store holding the keyring
+
+	mu        sync.RWMutex
+	root      cipher.AEAD // nil once closed
+	active    uint32
+	aeads     map[uint32]cipher.AEAD
+	installed map[uint32]time.Time
 }
 
 // Unseal opens the keyring stored in st with root, creating it on first use.
@@ -107,11 +130,7 @@ func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error)
 				return fmt.Errorf("generate keyring term: %w", err)
 			}
 			kr = keyring{Active: 1, Terms: map[uint32][]byte{1: term}}
-			plain, err := json.Marshal(kr)
-			if err != nil {
-				return err
-			}
-			ct, err := seal(rootAEAD, 0, plain, []byte(keyringAAD))
+			ct, err := sealKeyring(rootAEAD, kr)
 			if err != nil {
 				return err
 			}
@@ -120,29 +139,63 @@ func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error)
 		if err != nil {
 			return err
 		}
-		plain, err := open(func(uint32) cipher.AEAD { return rootAEAD }, sealed, []byte(keyringAAD))
-		if err != nil {
-			return fmt.Errorf("the root key does not open this data directory's keyring: %w", err)
-		}
-		defer clear(plain)
-		return json.Unmarshal(plain, &kr)
+		kr, err = openKeyring(rootAEAD, sealed)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("barrier: unseal: %w", err)
 	}
-	b := &Barrier{active: kr.Active, aeads: make(map[uint32]cipher.AEAD, len(kr.Terms))}
+	defer kr.clear()
+	b := &Barrier{st: st, root: rootAEAD}
+	if err := b.install(kr); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// openKeyring decrypts a sealed keyring with the root key's cipher.
+func openKeyring(rootAEAD cipher.AEAD, sealed []byte) (keyring, error) {
+	var kr keyring
+	plain, err := open(func(uint32) (cipher.AEAD, error) { return rootAEAD, nil }, sealed, []byte(keyringAAD))
+	if err != nil {
+		return kr, fmt.Errorf("%w: the root key does not open this data directory's keyring", ErrWrongRootKey)
+	}
+	defer clear(plain)
+	if err := json.Unmarshal(plain, &kr); err != nil {
+		return kr, fmt.Errorf("keyring: %w", err)
+	}
+	return kr, nil
+}
+
+func sealKeyring(rootAEAD cipher.AEAD, kr keyring) ([]byte, error) {
+	plain, err := json.Marshal(kr)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	return seal(rootAEAD, 0, plain, []byte(keyringAAD))
+}
+
+// install replaces the barrier's terms with the keyring's.
+func (b *Barrier) install(kr keyring) error {
+	aeads := make(map[uint32]cipher.AEAD, len(kr.Terms))
 	for term, key := range kr.Terms {
 		a, err := newAEAD(key)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		b.aeads[term] = a
-		clear(key)
+		aeads[term] = a
 	}
-	if b.aeads[b.active] == nil {
-		return nil, errors.New("barrier: keyring has no active term")
+	if aeads[kr.Active] == nil {
+		return errors.New("barrier: keyring has no active term")
 	}
-	return b, nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.root == nil {
+		return ErrSealed
+	}
+	b.active, b.aeads, b.installed = kr.Active, aeads, kr.Installed
+	return nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -163,13 +216,13 @@ func seal(a cipher.AEAD, term uint32, plain, aad []byte) ([]byte, error) {
 	return a.Seal(out, out[5:headerSize], plain, aad), nil
 }
 
-func open(lookup func(uint32) cipher.AEAD, ct, aad []byte) ([]byte, error) {
+func open(lookup func(uint32) (cipher.AEAD, error), ct, aad []byte) ([]byte, error) {
 	if len(ct) < headerSize+16 || ct[0] != formatVersion {
 		return nil, ErrDecrypt
 	}
-	a := lookup(binary.BigEndian.Uint32(ct[1:5]))
-	if a == nil {
-		return nil, ErrDecrypt
+	a, err := lookup(binary.BigEndian.Uint32(ct[1:5]))
+	if err != nil {
+		return nil, err
 	}
 	plain, err := a.Open(nil, ct[5:headerSize], ct[headerSize:], aad)
 	if err != nil {
@@ -178,16 +231,77 @@ func open(lookup func(uint32) cipher.AEAD, ct, aad []byte) ([]byte, error) {
 	return plain, nil
 }
 
-func (b *Barrier) lookup(term uint32) cipher.AEAD {
+// term returns the cipher of a term, or ErrSealed / ErrDecrypt.
+func (b *Barrier) term(term uint32) (cipher.AEAD, bool, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.aeads[term]
+	if b.root == nil {
+		return nil, false, ErrSealed
+	}
+	a, ok := b.aeads[term]
+	return a, ok, nil
+}
+
+// lookupIn returns a term lookup that, when a value names a term this
+// barrier has not seen (another node sharing the store rotated), reloads
+// the keyring through r, the transaction the value was read in.
+func (b *Barrier) lookupIn(r store.Reader) func(uint32) (cipher.AEAD, error) {
+	return func(t uint32) (cipher.AEAD, error) {
+		a, ok, err := b.term(t)
+		if err != nil || ok {
+			return a, err
+		}
+		if err := b.reload(r); err != nil {
+			return nil, err
+		}
+		if a, ok, err = b.term(t); err != nil || ok {
+			return a, err
+		}
+		return nil, ErrDecrypt
+	}
+}
+
+// lookup is lookupIn over a fresh read transaction of the raw store.
+func (b *Barrier) lookup(t uint32) (cipher.AEAD, error) {
+	a, ok, err := b.term(t)
+	if err != nil || ok {
+		return a, err
+	}
+	var out cipher.AEAD
+	err = b.st.View(context.Background(), func(r store.Reader) error {
+		var err error
+		out, err = b.lookupIn(r)(t)
+		return err
+	})
+	return out, err
+}
+
+func (b *Barrier) reload(r store.Reader) error {
+	b.mu.RLock()
+	root := b.root
+	b.mu.RUnlock()
+	if root == nil {
+		return ErrSealed
+	}
+	sealed, err := r.Get(KeyringPath)
+	if err != nil {
+		return fmt.Errorf("barrier: reload keyring: %w", err)
+	}
+	kr, err := openKeyring(root, sealed)
+	if err != nil {
+		return fmt.Errorf("barrier: reload keyring: %w", err)
+	}
+	defer kr.clear()
+	return b.install(kr)
 }
 
 func (b *Barrier) encrypt(plain, aad []byte) ([]byte, error) {
 	b.mu.RLock()
 	term, a := b.active, b.aeads[b.active]
 	b.mu.RUnlock()
+	if a == nil {
+		return nil, ErrSealed
+	}
 	return seal(a, term, plain, aad)
 }
 
@@ -234,14 +348,14 @@ type sealedReader struct {
 var errReserved = errors.New("barrier: the keyring is not reachable through the sealed store")
 
 func (r sealedReader) Get(key string) ([]byte, error) {
-	if key == KeyringPath {
+	if reserved(key) {
 		return nil, errReserved
 	}
 	ct, err := r.r.Get(key)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := open(r.b.lookup, ct, []byte(key))
+	plain, err := open(r.b.lookupIn(r.r), ct, []byte(key))
 	if err != nil {
 		return nil, fmt.Errorf("barrier: value at %q: %w", key, err)
 	}
@@ -255,10 +369,10 @@ func (r sealedReader) List(prefix, after string, limit int) ([]store.Entry, erro
 	}
 	out := entries[:0]
 	for _, e := range entries {
-		if e.Key == KeyringPath {
+		if reserved(e.Key) {
 			continue
 		}
-		plain, err := open(r.b.lookup, e.Value, []byte(e.Key))
+		plain, err := open(r.b.lookupIn(r.r), e.Value, []byte(e.Key))
 		if err != nil {
 			return nil, fmt.Errorf("barrier: value at %q: %w", e.Key, err)
 		}
@@ -273,7 +387,7 @@ type sealedTx struct {
 }
 
 func (t sealedTx) Put(key string, value []byte) error {
-	if key == KeyringPath {
+	if reserved(key) {
 		return errReserved
 	}
 	ct, err := t.b.encrypt(value, []byte(key))
@@ -284,7 +398,7 @@ func (t sealedTx) Put(key string, value []byte) error {
 }
 
 func (t sealedTx) Delete(key string) error {
-	if key == KeyringPath {
+	if reserved(key) {
 		return errReserved
 	}
 	return t.tx.Delete(key)

@@ -229,10 +229,13 @@ func (s *Service) ListMemberships(ctx context.Context, compartmentID, userID, gr
 
 // RemoveUserFromGroup deletes a membership; the user's next request no
 // longer carries the group.
-func (s *Service) RemoveUserFromGroup(ctx context.Context, id string) error {
+func (s *Service) RemoveUserFromGroup(ctx context.Context, id, ifMatch string) error {
 	return s.update(ctx, func(tx store.Tx) error {
 		m, err := get[Membership](tx, prefixMember+id, "membership", id)
 		if err != nil {
+			return err
+		}
+		if err := checkETag(ifMatch, m.ETag, "membership", id); err != nil {
 			return err
 		}
 		if err := tx.Delete(prefixUserGrp + m.UserID + "/" + m.GroupID); err != nil {

@@ -36,23 +36,31 @@ func explain(t *testing.T, env *coffertest.Env, body string) identityapi.Explain
 
 func explainAs(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider, body string) (identityapi.ExplainResponse, int) {
 	t.Helper()
-	c := identityClient(t, env, p)
-	req, err := http.NewRequest(http.MethodPost, identityapi.ExplainPath, bytes.NewReader([]byte(body)))
+	var ans identityapi.ExplainResponse
+	status := callJSON(t, identityClient(t, env, p), http.MethodPost, identityapi.ExplainPath, body, &ans)
+	return ans, status
+}
+
+// callJSON sends a signed request with a JSON body through the SDK client
+// (for calls the SDK's models cannot express) and decodes a 2xx answer
+// into out. It returns the HTTP status.
+func callJSON(t *testing.T, c identity.IdentityClient, method, path, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, path, bytes.NewReader([]byte(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Call(context.Background(), req)
-	var ans identityapi.ExplainResponse
 	if err != nil {
-		return ans, serviceError(t, err).GetHTTPStatusCode()
+		return serviceError(t, err).GetHTTPStatusCode()
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &ans); err != nil {
-		t.Fatalf("explain answer %s: %v", b, err)
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("%s %s answer %s: %v", method, path, b, err)
 	}
-	return ans, resp.StatusCode
+	return resp.StatusCode
 }
 
 func identityClient(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider) identity.IdentityClient {

@@ -25,6 +25,7 @@ package identityapi
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -55,21 +56,22 @@ const base = "/20160918"
 
 // Routes returns the IdentityClient routes.
 func (h *Handlers) Routes() []ociapi.Route {
+	compartments, users, groups, memberships, dynamicGroups, policies := h.compartments(), h.users(), h.groups(), h.memberships(), h.dynamicGroups(), h.policies()
 	rs := []ociapi.Route{
 		{Pattern: "GET " + base + "/tenancies/{tenancyId}", Operation: "GetTenancy", Handler: h.getTenancy},
 		{Pattern: "GET " + base + "/tenancies/{tenancyId}/regionSubscriptions", Operation: "ListRegionSubscriptions", Handler: h.listRegions},
 
 		{Pattern: "POST " + base + "/compartments", Operation: "CreateCompartment", RetryToken: true, Handler: h.createCompartment},
 		{Pattern: "GET " + base + "/compartments", Operation: "ListCompartments", Handler: h.listCompartments},
-		{Pattern: "GET " + base + "/compartments/{compartmentId}", Operation: "GetCompartment", Handler: h.getCompartment},
-		{Pattern: "PUT " + base + "/compartments/{compartmentId}", Operation: "UpdateCompartment", Handler: h.updateCompartment},
-		{Pattern: "DELETE " + base + "/compartments/{compartmentId}", Operation: "DeleteCompartment", Handler: h.deleteCompartment},
+		{Pattern: "GET " + base + "/compartments/{compartmentId}", Operation: "GetCompartment", Handler: compartments.get},
+		{Pattern: "PUT " + base + "/compartments/{compartmentId}", Operation: "UpdateCompartment", Handler: update(compartments, h.updateCompartment)},
+		{Pattern: "DELETE " + base + "/compartments/{compartmentId}", Operation: "DeleteCompartment", Handler: compartments.remove(h.deleteCompartment)},
 
 		{Pattern: "POST " + base + "/users", Operation: "CreateUser", RetryToken: true, Handler: h.createUser},
 		{Pattern: "GET " + base + "/users", Operation: "ListUsers", Handler: h.listUsers},
-		{Pattern: "GET " + base + "/users/{userId}", Operation: "GetUser", Handler: h.getUser},
-		{Pattern: "PUT " + base + "/users/{userId}", Operation: "UpdateUser", Handler: h.updateUser},
-		{Pattern: "DELETE " + base + "/users/{userId}", Operation: "DeleteUser", Handler: h.deleteUser},
+		{Pattern: "GET " + base + "/users/{userId}", Operation: "GetUser", Handler: users.get},
+		{Pattern: "PUT " + base + "/users/{userId}", Operation: "UpdateUser", Handler: update(users, h.updateUser)},
+		{Pattern: "DELETE " + base + "/users/{userId}", Operation: "DeleteUser", Handler: users.remove(h.Identity.DeleteUser)},
 		{Pattern: "PUT " + base + "/users/{userId}/state", Operation: "UpdateUserState", Handler: h.updateUserState},
 		{Pattern: "POST " + base + "/users/{userId}/apiKeys", Operation: "UploadApiKey", RetryToken: true, Handler: h.uploadAPIKey},
 		{Pattern: "GET " + base + "/users/{userId}/apiKeys", Operation: "ListApiKeys", Handler: h.listAPIKeys},
@@ -77,26 +79,26 @@ func (h *Handlers) Routes() []ociapi.Route {
 
 		{Pattern: "POST " + base + "/groups", Operation: "CreateGroup", RetryToken: true, Handler: h.createGroup},
 		{Pattern: "GET " + base + "/groups", Operation: "ListGroups", Handler: h.listGroups},
-		{Pattern: "GET " + base + "/groups/{groupId}", Operation: "GetGroup", Handler: h.getGroup},
-		{Pattern: "PUT " + base + "/groups/{groupId}", Operation: "UpdateGroup", Handler: h.updateGroup},
-		{Pattern: "DELETE " + base + "/groups/{groupId}", Operation: "DeleteGroup", Handler: h.deleteGroup},
+		{Pattern: "GET " + base + "/groups/{groupId}", Operation: "GetGroup", Handler: groups.get},
+		{Pattern: "PUT " + base + "/groups/{groupId}", Operation: "UpdateGroup", Handler: update(groups, h.updateGroup)},
+		{Pattern: "DELETE " + base + "/groups/{groupId}", Operation: "DeleteGroup", Handler: groups.remove(h.Identity.DeleteGroup)},
 
 		{Pattern: "POST " + base + "/userGroupMemberships", Operation: "AddUserToGroup", RetryToken: true, Handler: h.addUserToGroup},
 		{Pattern: "GET " + base + "/userGroupMemberships", Operation: "ListUserGroupMemberships", Handler: h.listMemberships},
-		{Pattern: "GET " + base + "/userGroupMemberships/{userGroupMembershipId}", Operation: "GetUserGroupMembership", Handler: h.getMembership},
-		{Pattern: "DELETE " + base + "/userGroupMemberships/{userGroupMembershipId}", Operation: "RemoveUserFromGroup", Handler: h.removeUserFromGroup},
+		{Pattern: "GET " + base + "/userGroupMemberships/{userGroupMembershipId}", Operation: "GetUserGroupMembership", Handler: memberships.get},
+		{Pattern: "DELETE " + base + "/userGroupMemberships/{userGroupMembershipId}", Operation: "RemoveUserFromGroup", Handler: memberships.remove(h.Identity.RemoveUserFromGroup)},
 
 		{Pattern: "POST " + base + "/dynamicGroups", Operation: "CreateDynamicGroup", RetryToken: true, Handler: h.createDynamicGroup},
 		{Pattern: "GET " + base + "/dynamicGroups", Operation: "ListDynamicGroups", Handler: h.listDynamicGroups},
-		{Pattern: "GET " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "GetDynamicGroup", Handler: h.getDynamicGroup},
-		{Pattern: "PUT " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "UpdateDynamicGroup", Handler: h.updateDynamicGroup},
-		{Pattern: "DELETE " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "DeleteDynamicGroup", Handler: h.deleteDynamicGroup},
+		{Pattern: "GET " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "GetDynamicGroup", Handler: dynamicGroups.get},
+		{Pattern: "PUT " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "UpdateDynamicGroup", Handler: update(dynamicGroups, h.updateDynamicGroup)},
+		{Pattern: "DELETE " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "DeleteDynamicGroup", Handler: dynamicGroups.remove(h.Identity.DeleteDynamicGroup)},
 
 		{Pattern: "POST " + base + "/policies", Operation: "CreatePolicy", RetryToken: true, Handler: h.createPolicy},
 		{Pattern: "GET " + base + "/policies", Operation: "ListPolicies", Handler: h.listPolicies},
-		{Pattern: "GET " + base + "/policies/{policyId}", Operation: "GetPolicy", Handler: h.getPolicy},
-		{Pattern: "PUT " + base + "/policies/{policyId}", Operation: "UpdatePolicy", Handler: h.updatePolicy},
-		{Pattern: "DELETE " + base + "/policies/{policyId}", Operation: "DeletePolicy", Handler: h.deletePolicy},
+		{Pattern: "GET " + base + "/policies/{policyId}", Operation: "GetPolicy", Handler: policies.get},
+		{Pattern: "PUT " + base + "/policies/{policyId}", Operation: "UpdatePolicy", Handler: update(policies, h.updatePolicy)},
+		{Pattern: "DELETE " + base + "/policies/{policyId}", Operation: "DeletePolicy", Handler: policies.remove(h.Identity.DeletePolicy)},
 	}
 	if h.Explain != nil {
 		rs = append(rs, ociapi.Route{Pattern: "POST " + ExplainPath, Operation: "ExplainAuthorization", Handler: h.Explain.serve})
@@ -187,6 +189,11 @@ func compartmentModel(v idn.Compartment) identity.Compartment {
 		FreeformTags: ff, DefinedTags: def}
 }
 
+func (h *Handlers) compartments() kind[idn.Compartment, identity.Compartment] {
+	return kind[idn.Compartment, identity.Compartment]{load: h.loadCompartment, model: compartmentModel,
+		ref: func(v idn.Compartment) (string, string) { return v.ID, v.ETag }}
+}
+
 func (h *Handlers) loadCompartment(c *ociapi.Call) (idn.Compartment, error) {
 	v, err := h.Identity.GetCompartment(c.Context(), c.PathValue("compartmentId"))
 	if err != nil {
@@ -213,26 +220,11 @@ func (h *Handlers) createCompartment(c *ociapi.Call) error {
 	}
 	v, err := h.Identity.CreateCompartment(c.Context(), idn.CompartmentInput{ParentID: *d.CompartmentId, Name: d.Name,
 		Description: d.Description, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	if err != nil {
-		return err
-	}
-	return c.Reply(v.ETag, compartmentModel(v))
-}
-
-func (h *Handlers) getCompartment(c *ociapi.Call) error {
-	v, err := h.loadCompartment(c)
-	if err != nil {
-		return err
-	}
-	return c.Reply(v.ETag, compartmentModel(v))
+	return h.compartments().reply(c, v, err)
 }
 
 func (h *Handlers) listCompartments(c *ociapi.Call) error {
-	parent := c.Query("compartmentId")
-	if parent == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
-	}
-	o, err := listOptions(c)
+	parent, o, err := listQuery(c)
 	if err != nil {
 		return err
 	}
@@ -262,39 +254,16 @@ func (h *Handlers) listCompartments(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]identity.Compartment, 0, len(items))
-	for _, v := range items {
-		out = append(out, compartmentModel(v))
-	}
-	return c.ReplyList(out, next)
+	return c.ReplyList(models(items, compartmentModel), next)
 }
 
-func (h *Handlers) updateCompartment(c *ociapi.Call) error {
-	var d identity.UpdateCompartmentDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	v, err := h.loadCompartment(c)
-	if err != nil {
-		return err
-	}
-	v, err = h.Identity.UpdateCompartment(c.Context(), v.ID, idn.CompartmentInput{Name: d.Name, Description: d.Description,
-		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, c.IfMatch())
-	if err != nil {
-		return err
-	}
-	return c.Reply(v.ETag, compartmentModel(v))
+func (h *Handlers) updateCompartment(ctx context.Context, id string, d identity.UpdateCompartmentDetails, ifMatch string) (idn.Compartment, error) {
+	return h.Identity.UpdateCompartment(ctx, id, idn.CompartmentInput{Name: d.Name, Description: d.Description,
+		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, ifMatch)
 }
 
-func (h *Handlers) deleteCompartment(c *ociapi.Call) error {
-	v, err := h.loadCompartment(c)
-	if err != nil {
-		return err
-	}
-	if err := h.Identity.DeleteCompartment(c.Context(), v.ID, c.IfMatch(), h.Usage...); err != nil {
-		return err
-	}
-	return c.ReplyEmpty(204, "")
+func (h *Handlers) deleteCompartment(ctx context.Context, id, ifMatch string) error {
+	return h.Identity.DeleteCompartment(ctx, id, ifMatch, h.Usage...)
 }
 
 // ---- users and API keys ----
@@ -321,12 +290,9 @@ func userVars(u idn.User) map[string]string {
 	return map[string]string{"target.user.id": u.ID, "target.user.name": u.Name}
 }
 
-func (h *Handlers) loadUser(c *ociapi.Call) (idn.User, error) {
-	u, err := h.Identity.GetUser(c.Context(), c.PathValue("userId"))
-	if err != nil {
-		return u, err
-	}
-	return u, h.authorizeInTenancy(c, userVars(u))
+func (h *Handlers) users() kind[idn.User, identity.User] {
+	return kind[idn.User, identity.User]{load: loadInTenancy(h, "userId", h.Identity.GetUser, userVars), model: userModel,
+		ref: func(u idn.User) (string, string) { return u.ID, u.ETag }}
 }
 
 func (h *Handlers) createUser(c *ociapi.Call) error {
@@ -339,10 +305,7 @@ func (h *Handlers) createUser(c *ociapi.Call) error {
 	}
 	u, err := h.Identity.CreateUser(c.Context(), idn.UserInput{CompartmentID: strVal(d.CompartmentId), Name: d.Name,
 		Description: d.Description, Email: d.Email, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	if err != nil {
-		return err
-	}
-	return c.Reply(u.ETag, userModel(u))
+	return h.users().reply(c, u, err)
 }
 
 func strVal(p *string) string {
@@ -352,54 +315,17 @@ func strVal(p *string) string {
 	return *p
 }
 
-func (h *Handlers) getUser(c *ociapi.Call) error {
-	u, err := h.loadUser(c)
-	if err != nil {
-		return err
-	}
-	return c.Reply(u.ETag, userModel(u))
-}
-
 func (h *Handlers) listUsers(c *ociapi.Call) error {
-	comp := c.Query("compartmentId")
-	if comp == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
-	}
-	o, err := listOptions(c)
-	if err != nil {
-		return err
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: comp}); err != nil {
-		return err
-	}
-	items, next, err := h.Identity.ListUsers(c.Context(), comp, o)
-	if err != nil {
-		return err
-	}
-	out := make([]identity.User, 0, len(items))
-	for _, u := range items {
-		out = append(out, userModel(u))
-	}
-	return c.ReplyList(out, next)
+	return listIn(c, userModel, h.Identity.ListUsers)
 }
 
-func (h *Handlers) updateUser(c *ociapi.Call) error {
-	var d identity.UpdateUserDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	u, err := h.loadUser(c)
-	if err != nil {
-		return err
-	}
-	u, err = h.Identity.UpdateUser(c.Context(), u.ID, idn.UserInput{Description: d.Description, Email: d.Email,
-		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, c.IfMatch())
-	if err != nil {
-		return err
-	}
-	return c.Reply(u.ETag, userModel(u))
+func (h *Handlers) updateUser(ctx context.Context, id string, d identity.UpdateUserDetails, ifMatch string) (idn.User, error) {
+	return h.Identity.UpdateUser(ctx, id, idn.UserInput{Description: d.Description, Email: d.Email,
+		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, ifMatch)
 }
 
+// updateUserState checks the body before loading the user: a request
+// without blocked is 400 whoever sends it.
 func (h *Handlers) updateUserState(c *ociapi.Call) error {
 	var d identity.UpdateStateDetails
 	if err := c.Decode(&d); err != nil {
@@ -408,26 +334,13 @@ func (h *Handlers) updateUserState(c *ociapi.Call) error {
 	if d.Blocked == nil {
 		return errs.E(errs.Missing, "blocked is required")
 	}
-	u, err := h.loadUser(c)
+	users := h.users()
+	u, err := users.load(c)
 	if err != nil {
 		return err
 	}
 	u, err = h.Identity.UpdateUserState(c.Context(), u.ID, *d.Blocked, c.IfMatch())
-	if err != nil {
-		return err
-	}
-	return c.Reply(u.ETag, userModel(u))
-}
-
-func (h *Handlers) deleteUser(c *ociapi.Call) error {
-	u, err := h.loadUser(c)
-	if err != nil {
-		return err
-	}
-	if err := h.Identity.DeleteUser(c.Context(), u.ID, c.IfMatch()); err != nil {
-		return err
-	}
-	return c.ReplyEmpty(204, "")
+	return users.reply(c, u, err)
 }
 
 func apiKeyModel(tenancy string, k idn.APIKey) identity.ApiKey {
@@ -441,7 +354,7 @@ func (h *Handlers) uploadAPIKey(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	u, err := h.loadUser(c)
+	u, err := h.users().load(c)
 	if err != nil {
 		return err
 	}
@@ -453,7 +366,7 @@ func (h *Handlers) uploadAPIKey(c *ociapi.Call) error {
 }
 
 func (h *Handlers) listAPIKeys(c *ociapi.Call) error {
-	u, err := h.loadUser(c)
+	u, err := h.users().load(c)
 	if err != nil {
 		return err
 	}
@@ -461,22 +374,18 @@ func (h *Handlers) listAPIKeys(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]identity.ApiKey, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, apiKeyModel(u.TenancyID, k))
-	}
-	return c.ReplyList(out, "")
+	return c.ReplyList(models(keys, func(k idn.APIKey) identity.ApiKey { return apiKeyModel(u.TenancyID, k) }), "")
 }
 
 func (h *Handlers) deleteAPIKey(c *ociapi.Call) error {
-	u, err := h.loadUser(c)
+	u, err := h.users().load(c)
 	if err != nil {
 		return err
 	}
 	if err := h.Identity.DeleteAPIKey(c.Context(), u.ID, c.PathValue("fingerprint")); err != nil {
 		return err
 	}
-	return c.ReplyEmpty(204, "")
+	return c.ReplyEmpty(http.StatusNoContent, "")
 }
 
 // ---- groups and memberships ----
@@ -488,12 +397,12 @@ func groupModel(g idn.Group) identity.Group {
 		LifecycleState: identity.GroupLifecycleStateEnum(g.State), FreeformTags: ff, DefinedTags: def}
 }
 
-func (h *Handlers) loadGroup(c *ociapi.Call) (idn.Group, error) {
-	g, err := h.Identity.GetGroup(c.Context(), c.PathValue("groupId"))
-	if err != nil {
-		return g, err
+func (h *Handlers) groups() kind[idn.Group, identity.Group] {
+	vars := func(g idn.Group) map[string]string {
+		return map[string]string{"target.group.id": g.ID, "target.group.name": g.Name}
 	}
-	return g, h.authorizeInTenancy(c, map[string]string{"target.group.id": g.ID, "target.group.name": g.Name})
+	return kind[idn.Group, identity.Group]{load: loadInTenancy(h, "groupId", h.Identity.GetGroup, vars), model: groupModel,
+		ref: func(g idn.Group) (string, string) { return g.ID, g.ETag }}
 }
 
 func (h *Handlers) createGroup(c *ociapi.Call) error {
@@ -506,41 +415,11 @@ func (h *Handlers) createGroup(c *ociapi.Call) error {
 	}
 	g, err := h.Identity.CreateGroup(c.Context(), idn.GroupInput{CompartmentID: strVal(d.CompartmentId), Name: d.Name,
 		Description: d.Description, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	if err != nil {
-		return err
-	}
-	return c.Reply(g.ETag, groupModel(g))
-}
-
-func (h *Handlers) getGroup(c *ociapi.Call) error {
-	g, err := h.loadGroup(c)
-	if err != nil {
-		return err
-	}
-	return c.Reply(g.ETag, groupModel(g))
+	return h.groups().reply(c, g, err)
 }
 
 func (h *Handlers) listGroups(c *ociapi.Call) error {
-	comp := c.Query("compartmentId")
-	if comp == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
-	}
-	o, err := listOptions(c)
-	if err != nil {
-		return err
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: comp}); err != nil {
-		return err
-	}
-	items, next, err := h.Identity.ListGroups(c.Context(), comp, o)
-	if err != nil {
-		return err
-	}
-	out := make([]identity.Group, 0, len(items))
-	for _, g := range items {
-		out = append(out, groupModel(g))
-	}
-	return c.ReplyList(out, next)
+	return listIn(c, groupModel, h.Identity.ListGroups)
 }
 
 // renameDetails adds name to the SDK's UpdateGroupDetails and
@@ -551,41 +430,28 @@ type renameDetails struct {
 	Name *string `json:"name"`
 }
 
-func (h *Handlers) updateGroup(c *ociapi.Call) error {
-	var d struct {
-		identity.UpdateGroupDetails
-		renameDetails
-	}
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	g, err := h.loadGroup(c)
-	if err != nil {
-		return err
-	}
-	g, err = h.Identity.UpdateGroup(c.Context(), g.ID, idn.GroupInput{Name: d.Name, Description: d.Description,
-		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, c.IfMatch())
-	if err != nil {
-		return err
-	}
-	return c.Reply(g.ETag, groupModel(g))
+type updateGroupDetails struct {
+	identity.UpdateGroupDetails
+	renameDetails
 }
 
-func (h *Handlers) deleteGroup(c *ociapi.Call) error {
-	g, err := h.loadGroup(c)
-	if err != nil {
-		return err
-	}
-	if err := h.Identity.DeleteGroup(c.Context(), g.ID, c.IfMatch()); err != nil {
-		return err
-	}
-	return c.ReplyEmpty(204, "")
+func (h *Handlers) updateGroup(ctx context.Context, id string, d updateGroupDetails, ifMatch string) (idn.Group, error) {
+	return h.Identity.UpdateGroup(ctx, id, idn.GroupInput{Name: d.Name, Description: d.Description,
+		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, ifMatch)
 }
 
 func membershipModel(m idn.Membership) identity.UserGroupMembership {
 	return identity.UserGroupMembership{Id: common.String(m.ID), CompartmentId: common.String(m.TenancyID),
 		GroupId: common.String(m.GroupID), UserId: common.String(m.UserID), TimeCreated: &common.SDKTime{Time: m.TimeCreated},
 		LifecycleState: identity.UserGroupMembershipLifecycleStateEnum(m.State)}
+}
+
+func (h *Handlers) memberships() kind[idn.Membership, identity.UserGroupMembership] {
+	vars := func(m idn.Membership) map[string]string {
+		return map[string]string{"target.user.id": m.UserID, "target.group.id": m.GroupID}
+	}
+	return kind[idn.Membership, identity.UserGroupMembership]{load: loadInTenancy(h, "userGroupMembershipId", h.Identity.GetMembership, vars),
+		model: membershipModel, ref: func(m idn.Membership) (string, string) { return m.ID, m.ETag }}
 }
 
 func (h *Handlers) addUserToGroup(c *ociapi.Call) error {
@@ -597,63 +463,13 @@ func (h *Handlers) addUserToGroup(c *ociapi.Call) error {
 		return err
 	}
 	m, err := h.Identity.AddUserToGroup(c.Context(), strVal(d.UserId), strVal(d.GroupId))
-	if err != nil {
-		return err
-	}
-	return c.Reply(m.ETag, membershipModel(m))
-}
-
-func (h *Handlers) loadMembership(c *ociapi.Call) (idn.Membership, error) {
-	m, err := h.Identity.GetMembership(c.Context(), c.PathValue("userGroupMembershipId"))
-	if err != nil {
-		return m, err
-	}
-	return m, h.authorizeInTenancy(c, map[string]string{"target.user.id": m.UserID, "target.group.id": m.GroupID})
-}
-
-func (h *Handlers) getMembership(c *ociapi.Call) error {
-	m, err := h.loadMembership(c)
-	if err != nil {
-		return err
-	}
-	return c.Reply(m.ETag, membershipModel(m))
-}
-
-func (h *Handlers) removeUserFromGroup(c *ociapi.Call) error {
-	m, err := h.loadMembership(c)
-	if err != nil {
-		return err
-	}
-	if ifm := c.IfMatch(); ifm != "" && ifm != m.ETag {
-		return errs.E(errs.PreconditionFailed, "the if-match etag does not match membership %s", m.ID)
-	}
-	if err := h.Identity.RemoveUserFromGroup(c.Context(), m.ID); err != nil {
-		return err
-	}
-	return c.ReplyEmpty(204, "")
+	return h.memberships().reply(c, m, err)
 }
 
 func (h *Handlers) listMemberships(c *ociapi.Call) error {
-	comp := c.Query("compartmentId")
-	if comp == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
-	}
-	o, err := listOptions(c)
-	if err != nil {
-		return err
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: comp}); err != nil {
-		return err
-	}
-	items, next, err := h.Identity.ListMemberships(c.Context(), comp, c.Query("userId"), c.Query("groupId"), o)
-	if err != nil {
-		return err
-	}
-	out := make([]identity.UserGroupMembership, 0, len(items))
-	for _, m := range items {
-		out = append(out, membershipModel(m))
-	}
-	return c.ReplyList(out, next)
+	return listIn(c, membershipModel, func(ctx context.Context, comp string, o idn.ListOptions) ([]idn.Membership, string, error) {
+		return h.Identity.ListMemberships(ctx, comp, c.Query("userId"), c.Query("groupId"), o)
+	})
 }
 
 // ---- dynamic groups ----
@@ -666,12 +482,12 @@ func dynamicGroupModel(d idn.DynamicGroup) identity.DynamicGroup {
 		FreeformTags: ff, DefinedTags: def}
 }
 
-func (h *Handlers) loadDynamicGroup(c *ociapi.Call) (idn.DynamicGroup, error) {
-	d, err := h.Identity.GetDynamicGroup(c.Context(), c.PathValue("dynamicGroupId"))
-	if err != nil {
-		return d, err
+func (h *Handlers) dynamicGroups() kind[idn.DynamicGroup, identity.DynamicGroup] {
+	vars := func(d idn.DynamicGroup) map[string]string {
+		return map[string]string{"target.dynamicgroup.id": d.ID, "target.dynamicgroup.name": d.Name}
 	}
-	return d, h.authorizeInTenancy(c, map[string]string{"target.dynamicgroup.id": d.ID, "target.dynamicgroup.name": d.Name})
+	return kind[idn.DynamicGroup, identity.DynamicGroup]{load: loadInTenancy(h, "dynamicGroupId", h.Identity.GetDynamicGroup, vars),
+		model: dynamicGroupModel, ref: func(d idn.DynamicGroup) (string, string) { return d.ID, d.ETag }}
 }
 
 func (h *Handlers) createDynamicGroup(c *ociapi.Call) error {
@@ -684,72 +500,21 @@ func (h *Handlers) createDynamicGroup(c *ociapi.Call) error {
 	}
 	g, err := h.Identity.CreateDynamicGroup(c.Context(), idn.GroupInput{CompartmentID: strVal(d.CompartmentId), Name: d.Name,
 		Description: d.Description, MatchingRule: d.MatchingRule, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	if err != nil {
-		return err
-	}
-	return c.Reply(g.ETag, dynamicGroupModel(g))
-}
-
-func (h *Handlers) getDynamicGroup(c *ociapi.Call) error {
-	d, err := h.loadDynamicGroup(c)
-	if err != nil {
-		return err
-	}
-	return c.Reply(d.ETag, dynamicGroupModel(d))
+	return h.dynamicGroups().reply(c, g, err)
 }
 
 func (h *Handlers) listDynamicGroups(c *ociapi.Call) error {
-	comp := c.Query("compartmentId")
-	if comp == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
-	}
-	o, err := listOptions(c)
-	if err != nil {
-		return err
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: comp}); err != nil {
-		return err
-	}
-	items, next, err := h.Identity.ListDynamicGroups(c.Context(), comp, o)
-	if err != nil {
-		return err
-	}
-	out := make([]identity.DynamicGroup, 0, len(items))
-	for _, d := range items {
-		out = append(out, dynamicGroupModel(d))
-	}
-	return c.ReplyList(out, next)
+	return listIn(c, dynamicGroupModel, h.Identity.ListDynamicGroups)
 }
 
-func (h *Handlers) updateDynamicGroup(c *ociapi.Call) error {
-	var d struct {
-		identity.UpdateDynamicGroupDetails
-		renameDetails
-	}
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	g, err := h.loadDynamicGroup(c)
-	if err != nil {
-		return err
-	}
-	g, err = h.Identity.UpdateDynamicGroup(c.Context(), g.ID, idn.GroupInput{Name: d.Name, Description: d.Description, MatchingRule: d.MatchingRule,
-		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, c.IfMatch())
-	if err != nil {
-		return err
-	}
-	return c.Reply(g.ETag, dynamicGroupModel(g))
+type updateDynamicGroupDetails struct {
+	identity.UpdateDynamicGroupDetails
+	renameDetails
 }
 
-func (h *Handlers) deleteDynamicGroup(c *ociapi.Call) error {
-	d, err := h.loadDynamicGroup(c)
-	if err != nil {
-		return err
-	}
-	if err := h.Identity.DeleteDynamicGroup(c.Context(), d.ID, c.IfMatch()); err != nil {
-		return err
-	}
-	return c.ReplyEmpty(204, "")
+func (h *Handlers) updateDynamicGroup(ctx context.Context, id string, d updateDynamicGroupDetails, ifMatch string) (idn.DynamicGroup, error) {
+	return h.Identity.UpdateDynamicGroup(ctx, id, idn.GroupInput{Name: d.Name, Description: d.Description, MatchingRule: d.MatchingRule,
+		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, ifMatch)
 }
 
 // ---- policies ----
@@ -777,6 +542,11 @@ func sdkDate(d *common.SDKDate) *string {
 	return common.String(d.Date.Format("2006-01-02"))
 }
 
+func (h *Handlers) policies() kind[idn.Policy, identity.Policy] {
+	return kind[idn.Policy, identity.Policy]{load: h.loadPolicy, model: policyModel,
+		ref: func(p idn.Policy) (string, string) { return p.ID, p.ETag }}
+}
+
 func (h *Handlers) loadPolicy(c *ociapi.Call) (idn.Policy, error) {
 	p, err := h.Identity.GetPolicy(c.Context(), c.PathValue("policyId"))
 	if err != nil {
@@ -800,67 +570,14 @@ func (h *Handlers) createPolicy(c *ociapi.Call) error {
 	p, err := h.Identity.CreatePolicy(c.Context(), idn.PolicyInput{CompartmentID: *d.CompartmentId, Name: d.Name,
 		Description: d.Description, Statements: d.Statements, VersionDate: sdkDate(d.VersionDate),
 		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	if err != nil {
-		return err
-	}
-	return c.Reply(p.ETag, policyModel(p))
-}
-
-func (h *Handlers) getPolicy(c *ociapi.Call) error {
-	p, err := h.loadPolicy(c)
-	if err != nil {
-		return err
-	}
-	return c.Reply(p.ETag, policyModel(p))
+	return h.policies().reply(c, p, err)
 }
 
 func (h *Handlers) listPolicies(c *ociapi.Call) error {
-	comp := c.Query("compartmentId")
-	if comp == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
-	}
-	o, err := listOptions(c)
-	if err != nil {
-		return err
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: comp}); err != nil {
-		return err
-	}
-	items, next, err := h.Identity.ListPolicies(c.Context(), comp, o)
-	if err != nil {
-		return err
-	}
-	out := make([]identity.Policy, 0, len(items))
-	for _, p := range items {
-		out = append(out, policyModel(p))
-	}
-	return c.ReplyList(out, next)
+	return listIn(c, policyModel, h.Identity.ListPolicies)
 }
 
-func (h *Handlers) updatePolicy(c *ociapi.Call) error {
-	var d identity.UpdatePolicyDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	p, err := h.loadPolicy(c)
-	if err != nil {
-		return err
-	}
-	p, err = h.Identity.UpdatePolicy(c.Context(), p.ID, idn.PolicyInput{Description: d.Description, Statements: d.Statements,
-		VersionDate: sdkDate(d.VersionDate), FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, c.IfMatch())
-	if err != nil {
-		return err
-	}
-	return c.Reply(p.ETag, policyModel(p))
-}
-
-func (h *Handlers) deletePolicy(c *ociapi.Call) error {
-	p, err := h.loadPolicy(c)
-	if err != nil {
-		return err
-	}
-	if err := h.Identity.DeletePolicy(c.Context(), p.ID, c.IfMatch()); err != nil {
-		return err
-	}
-	return c.ReplyEmpty(204, "")
+func (h *Handlers) updatePolicy(ctx context.Context, id string, d identity.UpdatePolicyDetails, ifMatch string) (idn.Policy, error) {
+	return h.Identity.UpdatePolicy(ctx, id, idn.PolicyInput{Description: d.Description, Statements: d.Statements,
+		VersionDate: sdkDate(d.VersionDate), FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, ifMatch)
 }

@@ -1,10 +1,8 @@
 package identityapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -22,22 +20,9 @@ import (
 func renameGroup(t *testing.T, c identity.IdentityClient, id, name string) (identity.Group, int) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"name": name})
-	req, err := http.NewRequest(http.MethodPut, "/20160918/groups/"+id, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Call(context.Background(), req)
 	var g identity.Group
-	if err != nil {
-		return g, serviceError(t, err).GetHTTPStatusCode()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatalf("UpdateGroup answer %s: %v", b, err)
-	}
-	return g, resp.StatusCode
+	status := callJSON(t, c, http.MethodPut, "/20160918/groups/"+id, string(body), &g)
+	return g, status
 }
 
 // Renaming a group and the compartments a policy names keeps the member's

@@ -1,0 +1,125 @@
+package identityapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/errs"
+	idn "github.com/coffer-vault/coffer/internal/identity"
+	"github.com/coffer-vault/coffer/internal/ociapi"
+)
+
+// The identity operations share a few shapes: Get, Update and Delete load a
+// record named by the path (authorizing the caller on it) and answer with
+// its SDK model; List validates compartmentId, authorizes on it, lists and
+// converts. kind and the functions below hold those shapes once; each
+// handler in identityapi.go keeps only what is particular to its resource.
+
+// kind tells the shared handlers how to serve one resource type: load it
+// from the request (authorizing the caller), name it, and show it as the
+// SDK's model.
+type kind[T, M any] struct {
+	load  func(*ociapi.Call) (T, error)
+	ref   func(T) (id, etag string)
+	model func(T) M
+}
+
+// reply answers with v's model and etag, or with err.
+func (k kind[T, M]) reply(c *ociapi.Call, v T, err error) error {
+	if err != nil {
+		return err
+	}
+	_, etag := k.ref(v)
+	return c.Reply(etag, k.model(v))
+}
+
+// get serves a Get operation.
+func (k kind[T, M]) get(c *ociapi.Call) error {
+	v, err := k.load(c)
+	return k.reply(c, v, err)
+}
+
+// remove serves a Delete operation: load, then del with the record's OCID
+// and the caller's if-match; 204 on success.
+func (k kind[T, M]) remove(del func(ctx context.Context, id, ifMatch string) error) ociapi.HandlerFunc {
+	return func(c *ociapi.Call) error {
+		v, err := k.load(c)
+		if err != nil {
+			return err
+		}
+		id, _ := k.ref(v)
+		if err := del(c.Context(), id, c.IfMatch()); err != nil {
+			return err
+		}
+		return c.ReplyEmpty(http.StatusNoContent, "")
+	}
+}
+
+// update serves an Update operation: decode the body as D, load, then upd
+// with the record's OCID and the caller's if-match.
+func update[D, T, M any](k kind[T, M], upd func(ctx context.Context, id string, d D, ifMatch string) (T, error)) ociapi.HandlerFunc {
+	return func(c *ociapi.Call) error {
+		var d D
+		if err := c.Decode(&d); err != nil {
+			return err
+		}
+		v, err := k.load(c)
+		if err != nil {
+			return err
+		}
+		id, _ := k.ref(v)
+		v, err = upd(c.Context(), id, d, c.IfMatch())
+		return k.reply(c, v, err)
+	}
+}
+
+// loadInTenancy returns a loader for a tenancy-level resource (user, group,
+// dynamic group, membership) whose OCID is the path parameter param: get
+// it, then authorize in the tenancy with its target variables.
+func loadInTenancy[T any](h *Handlers, param string, get func(context.Context, string) (T, error), vars func(T) map[string]string) func(*ociapi.Call) (T, error) {
+	return func(c *ociapi.Call) (T, error) {
+		v, err := get(c.Context(), c.PathValue(param))
+		if err != nil {
+			return v, err
+		}
+		return v, h.authorizeInTenancy(c, vars(v))
+	}
+}
+
+// listIn serves a List operation over the compartment in the query:
+// compartmentId is required and authorized on; list gets the page.
+func listIn[T, M any](c *ociapi.Call, model func(T) M, list func(ctx context.Context, compartmentID string, o idn.ListOptions) ([]T, string, error)) error {
+	comp, o, err := listQuery(c)
+	if err != nil {
+		return err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: comp}); err != nil {
+		return err
+	}
+	items, next, err := list(c.Context(), comp, o)
+	if err != nil {
+		return err
+	}
+	return c.ReplyList(models(items, model), next)
+}
+
+// listQuery reads a List operation's compartmentId, which is required,
+// and its filter, sort and paging options.
+func listQuery(c *ociapi.Call) (string, idn.ListOptions, error) {
+	comp := c.Query("compartmentId")
+	if comp == "" {
+		return "", idn.ListOptions{}, errs.E(errs.Missing, "query parameter compartmentId is required")
+	}
+	o, err := listOptions(c)
+	return comp, o, err
+}
+
+// models converts records to SDK models; never nil, so an empty list is [].
+func models[T, M any](items []T, model func(T) M) []M {
+	out := make([]M, 0, len(items))
+	for _, v := range items {
+		out = append(out, model(v))
+	}
+	return out
+}

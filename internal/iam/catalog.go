@@ -313,6 +313,11 @@ const OperationExplainAuthorization = "ExplainAuthorization"
 // workloads theirs.
 const OperationCreateResourcePrincipalSessionToken = "CreateResourcePrincipalSessionToken"
 
+// OperationCreateInstanceCertificate is Coffer's own operation that issues
+// an instance principal leaf certificate from Coffer's instance CA (`coffer
+// iam instance-certificate`), standing in for OCI's instance metadata.
+const OperationCreateInstanceCertificate = "CreateInstanceCertificate"
+
 func c(p string, t Target) Check { return Check{Permission: p, Target: t} }
 
 // operations is the table from every operation Coffer serves to its checks
@@ -428,6 +433,8 @@ var operations = map[string]*opSpec{
 	// resource, which is as much as creating a dynamic group that matches
 	// it: the same permission, in the tenancy.
 	OperationCreateResourcePrincipalSessionToken: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
+	// An instance certificate is the same: its holder acts as any instance.
+	OperationCreateInstanceCertificate: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
 }
 
 // permCompartmentInspect is checked by name on the hot path (instances hold it

@@ -210,12 +210,7 @@ func (s *Service) UpdateCompartment(ctx context.Context, id string, in Compartme
 			c.Name = *in.Name
 		}
 		c.Description = strOr(in.Description, c.Description)
-		if in.FreeformTags != nil {
-			c.FreeformTags = in.FreeformTags
-		}
-		if in.DefinedTags != nil {
-			c.DefinedTags = in.DefinedTags
-		}
+		mergeTags(&c.FreeformTags, &c.DefinedTags, in.FreeformTags, in.DefinedTags)
 		c.ETag = newETag()
 		return putJSON(tx, prefixCompart+c.ID, c)
 	})

@@ -63,29 +63,12 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 
 // GetGroup returns a group.
 func (s *Service) GetGroup(ctx context.Context, id string) (Group, error) {
-	var g Group
-	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		g, err = get[Group](r, prefixGroup+id, "group", id)
-		return err
-	})
-	return g, err
+	return viewOne[Group](ctx, s, prefixGroup, "group", id)
 }
 
 // ListGroups lists the groups of the tenancy.
 func (s *Service) ListGroups(ctx context.Context, compartmentID string, o ListOptions) ([]Group, string, error) {
-	var all []Group
-	err := s.st.View(ctx, func(r store.Reader) error {
-		if _, err := checkTenancy(r, compartmentID); err != nil {
-			return err
-		}
-		var err error
-		all, err = listJSON[Group](r, prefixGroup)
-		return err
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return sortAndPage(all, o)
+	return listInTenancy[Group](ctx, s, compartmentID, prefixGroup, o)
 }
 
 // UpdateGroup changes a group's name, description and tags. A rename
@@ -111,12 +94,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput, ifM
 			return err
 		}
 		g.Description = strOr(in.Description, g.Description)
-		if in.FreeformTags != nil {
-			g.FreeformTags = in.FreeformTags
-		}
-		if in.DefinedTags != nil {
-			g.DefinedTags = in.DefinedTags
-		}
+		mergeTags(&g.FreeformTags, &g.DefinedTags, in.FreeformTags, in.DefinedTags)
 		g.ETag = newETag()
 		return putJSON(tx, prefixGroup+g.ID, g)
 	})
@@ -195,12 +173,7 @@ func (s *Service) AddUserToGroup(ctx context.Context, userID, groupID string) (M
 
 // GetMembership returns a user-group membership.
 func (s *Service) GetMembership(ctx context.Context, id string) (Membership, error) {
-	var m Membership
-	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		m, err = get[Membership](r, prefixMember+id, "membership", id)
-		return err
-	})
-	return m, err
+	return viewOne[Membership](ctx, s, prefixMember, "membership", id)
 }
 
 // ListMemberships lists memberships, filtered by user and group when given.
@@ -333,29 +306,12 @@ func (s *Service) CreateDynamicGroup(ctx context.Context, in GroupInput) (Dynami
 
 // GetDynamicGroup returns a dynamic group.
 func (s *Service) GetDynamicGroup(ctx context.Context, id string) (DynamicGroup, error) {
-	var d DynamicGroup
-	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		d, err = get[DynamicGroup](r, prefixDynGroup+id, "dynamic group", id)
-		return err
-	})
-	return d, err
+	return viewOne[DynamicGroup](ctx, s, prefixDynGroup, "dynamic group", id)
 }
 
 // ListDynamicGroups lists the dynamic groups of the tenancy.
 func (s *Service) ListDynamicGroups(ctx context.Context, compartmentID string, o ListOptions) ([]DynamicGroup, string, error) {
-	var all []DynamicGroup
-	err := s.st.View(ctx, func(r store.Reader) error {
-		if _, err := checkTenancy(r, compartmentID); err != nil {
-			return err
-		}
-		var err error
-		all, err = listJSON[DynamicGroup](r, prefixDynGroup)
-		return err
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return sortAndPage(all, o)
+	return listInTenancy[DynamicGroup](ctx, s, compartmentID, prefixDynGroup, o)
 }
 
 // UpdateDynamicGroup changes a dynamic group's name, description, rule and
@@ -384,12 +340,7 @@ func (s *Service) UpdateDynamicGroup(ctx context.Context, id string, in GroupInp
 		}
 		d.Description = strOr(in.Description, d.Description)
 		d.MatchingRule = strOr(in.MatchingRule, d.MatchingRule)
-		if in.FreeformTags != nil {
-			d.FreeformTags = in.FreeformTags
-		}
-		if in.DefinedTags != nil {
-			d.DefinedTags = in.DefinedTags
-		}
+		mergeTags(&d.FreeformTags, &d.DefinedTags, in.FreeformTags, in.DefinedTags)
 		d.ETag = newETag()
 		return putJSON(tx, prefixDynGroup+d.ID, d)
 	})

@@ -182,6 +182,46 @@ func sortAndPage[T listed](items []T, o ListOptions) ([]T, string, error) {
 	return page.Slice(items, keyOf, desc, o.Page, o.Limit)
 }
 
+// viewOne reads one record in its own read transaction (see get).
+func viewOne[T any](ctx context.Context, s *Service, prefix, what, id string) (T, error) {
+	var v T
+	err := s.st.View(ctx, func(r store.Reader) (err error) {
+		v, err = get[T](r, prefix+id, what, id)
+		return err
+	})
+	return v, err
+}
+
+// listInTenancy lists a tenancy-level kind (users, groups, dynamic
+// groups) after checking that compartmentID is the tenancy, then filters,
+// sorts and pages.
+func listInTenancy[T listed](ctx context.Context, s *Service, compartmentID, prefix string, o ListOptions) ([]T, string, error) {
+	var all []T
+	err := s.st.View(ctx, func(r store.Reader) error {
+		if _, err := checkTenancy(r, compartmentID); err != nil {
+			return err
+		}
+		var err error
+		all, err = listJSON[T](r, prefix)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return sortAndPage(all, o)
+}
+
+// mergeTags applies an update's tags: a nil map leaves the tags as they
+// are, any other replaces them, as OCI's Update operations do.
+func mergeTags(ff *map[string]string, def *map[string]map[string]any, newFF map[string]string, newDef map[string]map[string]any) {
+	if newFF != nil {
+		*ff = newFF
+	}
+	if newDef != nil {
+		*def = newDef
+	}
+}
+
 // get reads one record or returns NotFound naming what was missing.
 func get[T any](r store.Reader, key, what, id string) (T, error) {
 	var v T

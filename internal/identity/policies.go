@@ -133,12 +133,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (Policy, err
 
 // GetPolicy returns a policy.
 func (s *Service) GetPolicy(ctx context.Context, id string) (Policy, error) {
-	var p Policy
-	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		p, err = get[Policy](r, prefixPolicy+id, "policy", id)
-		return err
-	})
-	return p, err
+	return viewOne[Policy](ctx, s, prefixPolicy, "policy", id)
 }
 
 // ListPolicies lists the policies attached to one compartment.
@@ -197,12 +192,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, id string, in PolicyInput, i
 		if in.Statements != nil {
 			p.Statements = in.Statements
 		}
-		if in.FreeformTags != nil {
-			p.FreeformTags = in.FreeformTags
-		}
-		if in.DefinedTags != nil {
-			p.DefinedTags = in.DefinedTags
-		}
+		mergeTags(&p.FreeformTags, &p.DefinedTags, in.FreeformTags, in.DefinedTags)
 		p.ETag = newETag()
 		return putJSON(tx, prefixPolicy+p.ID, p)
 	})

@@ -63,29 +63,12 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 
 // GetUser returns a user.
 func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
-	var u User
-	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		u, err = get[User](r, prefixUser+id, "user", id)
-		return err
-	})
-	return u, err
+	return viewOne[User](ctx, s, prefixUser, "user", id)
 }
 
 // ListUsers lists the users of the tenancy.
 func (s *Service) ListUsers(ctx context.Context, compartmentID string, o ListOptions) ([]User, string, error) {
-	var all []User
-	err := s.st.View(ctx, func(r store.Reader) error {
-		if _, err := checkTenancy(r, compartmentID); err != nil {
-			return err
-		}
-		var err error
-		all, err = listJSON[User](r, prefixUser)
-		return err
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return sortAndPage(all, o)
+	return listInTenancy[User](ctx, s, compartmentID, prefixUser, o)
 }
 
 func (s *Service) mutateUser(ctx context.Context, id, ifMatch string, fn func(tx store.Tx, u *User) error) (User, error) {
@@ -115,12 +98,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UserInput, ifMat
 	return s.mutateUser(ctx, id, ifMatch, func(_ store.Tx, u *User) error {
 		u.Description = strOr(in.Description, u.Description)
 		u.Email = strOr(in.Email, u.Email)
-		if in.FreeformTags != nil {
-			u.FreeformTags = in.FreeformTags
-		}
-		if in.DefinedTags != nil {
-			u.DefinedTags = in.DefinedTags
-		}
+		mergeTags(&u.FreeformTags, &u.DefinedTags, in.FreeformTags, in.DefinedTags)
 		return nil
 	})
 }

@@ -29,6 +29,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -83,6 +84,9 @@ const (
 )
 
 const ptypeInstance = string(authz.PrincipalInstance)
+
+// oidOrganizationalUnit is id-at-organizationalUnitName.
+var oidOrganizationalUnit = asn1.ObjectIdentifier{2, 5, 4, 11}
 
 // InstanceClaims identify an instance: what its leaf certificate's subject
 // and its session token carry, and what dynamic-group matching rules test
@@ -289,17 +293,15 @@ func (ca *InstanceCA) Issue(c InstanceClaims, pub *rsa.PublicKey, now time.Time,
 	case ttl < MinInstanceCertTTL || ttl > MaxInstanceCertTTL:
 		return nil, fmt.Errorf("certificate lifetime must be between %v and %v", MinInstanceCertTTL, MaxInstanceCertTTL)
 	}
+	// One organizational unit per RDN, in this order, as OCI writes them.
+	var ous []pkix.AttributeTypeAndValue
+	for _, v := range []string{subjectCertType + certTypeInstance, subjectCompartment + c.CompartmentID,
+		subjectInstance + c.InstanceID, subjectTenant + c.TenancyID} {
+		ous = append(ous, pkix.AttributeTypeAndValue{Type: oidOrganizationalUnit, Value: v})
+	}
 	start := now.Add(-certBackdate).UTC()
 	tmpl := &x509.Certificate{
-		Subject: pkix.Name{
-			CommonName: c.InstanceID,
-			OrganizationalUnit: []string{
-				subjectCertType + certTypeInstance,
-				subjectCompartment + c.CompartmentID,
-				subjectInstance + c.InstanceID,
-				subjectTenant + c.TenancyID,
-			},
-		},
+		Subject:               pkix.Name{CommonName: c.InstanceID, ExtraNames: ous},
 		NotBefore:             start,
 		NotAfter:              now.Add(ttl).UTC(),
 		KeyUsage:              x509.KeyUsageDigitalSignature,

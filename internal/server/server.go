@@ -299,7 +299,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	api := &ociapi.API{
-		Verifier:    &authn.Verifier{Keys: s.Identity, Tokens: tokens, Now: s.cfg.Now},
+		Verifier:    &authn.Verifier{Keys: s.Identity, Tokens: authn.WorkloadTokens{Tokens: tokens}, Now: s.cfg.Now},
 		Authorizer:  authorizer,
 		RetryTokens: &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now},
 		Log:         s.log,
@@ -324,6 +324,9 @@ func (s *Server) open(ctx context.Context) error {
 		}
 	}
 	s.wireResourcePrincipals(w, tokens)
+	if err := s.wireFederation(ctx, w, tokens); err != nil {
+		return err
+	}
 	s.mains.HandleFunc("/", notFound)
 
 	all, err := s.KMS.AllVaults(ctx)

@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/coffer-vault/coffer/internal/authn"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/identity"
+	"github.com/coffer-vault/coffer/internal/ociapi/federation"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// instanceCAPath is where Coffer's instance CA (root and intermediate with
+// their private keys) is kept; the barrier seals it like every value.
+// Keeping it in the store lets certificates outlive a restart and every
+// node sharing the database verify them.
+const instanceCAPath = "authn/instance-ca"
+
+// instanceCA loads the instance CA, creating it on first start.
+func (s *Server) instanceCA(ctx context.Context) (*authn.InstanceCA, error) {
+	var ca *authn.InstanceCA
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(instanceCAPath)
+		switch {
+		case err == nil:
+			defer clear(b)
+			ca, err = authn.ParseInstanceCA(b)
+			return err
+		case errors.Is(err, store.ErrNotFound):
+			if ca, err = authn.NewInstanceCA(s.cfg.Now()); err != nil {
+				return err
+			}
+			b, err := ca.Marshal()
+			if err != nil {
+				return err
+			}
+			defer clear(b)
+			return tx.Put(instanceCAPath, b)
+		default:
+			return err
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("instance CA: %w", err)
+	}
+	return ca, nil
+}
+
+// wireFederation registers instance-principal federation (POST /v1/x509,
+// authenticated by the instance certificate instead of the usual
+// signature) and the administrator API that issues instance certificates.
+// Tokens it issues are verified by authn.WorkloadTokens on every other
+// route.
+func (s *Server) wireFederation(ctx context.Context, w *wiring, tokens *authn.SessionTokens) error {
+	ca, err := s.instanceCA(ctx)
+	if err != nil {
+		return err
+	}
+	tenancyID := func(ctx context.Context) (string, error) {
+		t, err := s.Identity.Tenancy(ctx)
+		return t.ID, err
+	}
+	active := func(ctx context.Context, id string) (bool, error) {
+		c, err := s.Identity.GetCompartment(ctx, id)
+		if errs.Is(err, errs.NotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return c.State == identity.StateActive, nil
+	}
+	fed := &authn.Federation{CA: ca, Tokens: tokens, TenancyID: tenancyID, CompartmentActive: active, Now: s.cfg.Now}
+	h := &federation.Handlers{CA: ca, Federation: fed, TenancyID: tenancyID, CompartmentExists: active, Now: s.cfg.Now}
+	fedAPI := *w.api
+	fedAPI.Verifier = fed
+	fedAPI.Register(w.main, h.FederationRoutes()...)
+	w.api.Register(w.main, h.AdminRoutes()...)
+	return nil
+}

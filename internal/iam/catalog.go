@@ -313,6 +313,16 @@ const OperationExplainAuthorization = "ExplainAuthorization"
 // workloads theirs.
 const OperationCreateResourcePrincipalSessionToken = "CreateResourcePrincipalSessionToken"
 
+// OperationSealServer (`coffer operator seal`) and OperationRotateKeyring
+// (`coffer operator rotate`) are Coffer's own operator operations. Sealing
+// stops every caller until share holders unseal again; rotating changes
+// the key that encrypts everything written next. Both need POLICY_UPDATE
+// in the tenancy, i.e. administrators who could grant themselves anything.
+const (
+	OperationSealServer    = "SealServer"
+	OperationRotateKeyring = "RotateKeyring"
+)
+
 // OperationCreateInstanceCertificate is Coffer's own operation that issues
 // an instance principal leaf certificate from Coffer's instance CA (`coffer
 // iam instance-certificate`), standing in for OCI's instance metadata.
@@ -435,6 +445,11 @@ var operations = map[string]*opSpec{
 	OperationCreateResourcePrincipalSessionToken: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
 	// An instance certificate is the same: its holder acts as any instance.
 	OperationCreateInstanceCertificate: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
+
+	// Operator operations: who may stop every caller, or change the key
+	// everything is written with, could already grant themselves anything.
+	OperationSealServer:    {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationRotateKeyring: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
 }
 
 // permCompartmentInspect is checked by name on the hot path (instances hold it

@@ -55,6 +55,9 @@ type Config struct {
 	// a key file path, or the base64 key itself (from UnsealKeyEnv).
 	UnsealKeyFile string
 	UnsealKey     string
+	// Seal selects another unseal source: SealShamir starts the server
+	// sealed, waiting for `coffer operator init` and `unseal` (seal.go).
+	Seal string
 	// TLSCertFile and TLSKeyFile (PEM) make every listener serve HTTPS.
 	TLSCertFile, TLSKeyFile string
 	// InsecureHTTP allows plain HTTP on a non-loopback address outside dev
@@ -160,6 +163,14 @@ type Server struct {
 	hsmEmulated bool
 	stopJobs    context.CancelFunc
 	jobsDone    sync.WaitGroup
+
+	// barrier is the open barrier (nil while sealed); sealed, live and
+	// sealer carry the seal state and the routes of the unsealed server
+	// (seal.go).
+	barrier *barrier.Barrier
+	sealed  atomic.Bool
+	live    atomic.Pointer[liveRoutes]
+	sealer  sealState
 }
 
 // Start opens the listener, unseals, and starts serving. It returns once the
@@ -187,7 +198,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	if !cfg.Dev && cfg.UnsealKeyFile == "" && cfg.UnsealKey == "" {
+	if err := checkSeal(cfg); err != nil {
+		return nil, err
+	}
+	if !cfg.Dev && cfg.Seal == "" && cfg.UnsealKeyFile == "" && cfg.UnsealKey == "" {
 		return nil, fmt.Errorf("refusing to start without an unseal source: pass --unseal-key-file FILE or set %s (or use --dev for a throwaway development server)", UnsealKeyEnv)
 	}
 	if cfg.DataDir == "" {
@@ -225,6 +239,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.ln = ln
 	s.mains = http.NewServeMux()
 	s.mains.HandleFunc("GET /healthz", s.healthz)
+	s.registerSys(s.mains)
 	s.http = newHTTPServer(http.HandlerFunc(s.serveMain))
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -232,7 +247,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 
-	if err := s.open(ctx); err != nil {
+	open := s.open
+	if cfg.Seal == barrier.SealShamir {
+		open = s.startSealed
+	}
+	if err := open(ctx); err != nil {
 		s.Close(context.Background())
 		return nil, err
 	}
@@ -242,6 +261,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("metrics listener: %w", err)
 		}
 	}
+	if !s.sealed.Load() {
+		s.goLive()
+	}
+	return s, nil
+}
+
+// goLive marks the server ready and starts the background jobs.
+func (s *Server) goLive() {
 	s.ready.Store(true)
 	jobCtx, cancel := context.WithCancel(context.Background())
 	s.stopJobs = cancel
@@ -252,7 +279,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// Other nodes sharing the database may change identity data.
 		s.Identity.Watch(jobCtx, s.cfg.SyncInterval, s.log)
 	}()
-	return s, nil
 }
 
 func (s *Server) open(ctx context.Context) error {
@@ -267,16 +293,27 @@ func (s *Server) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer root.Zero()
 	raw, err := s.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	s.raw = raw
-	b, err := barrier.Unseal(ctx, raw, root)
+	if err := s.refuseShamirStore(ctx); err != nil {
+		return err
+	}
+	return s.unsealWith(ctx, root)
+}
+
+// unsealWith opens the keyring with root, builds the services and routes,
+// and opens the vault endpoints.
+func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
+	b, err := barrier.Unseal(ctx, s.raw, root)
 	if err != nil {
 		return err
 	}
-	s.st = b.Wrap(raw)
+	s.barrier = b
+	s.st = b.Wrap(s.raw)
 	s.Identity = identity.New(s.st, s.cfg.Region, s.cfg.Now)
 	s.KMS = kms.New(s.st, s.cfg.Region, s.cfg.Now)
 	if err := s.setKeyProtections(b); err != nil {
@@ -317,8 +354,9 @@ func (s *Server) open(ctx context.Context) error {
 		host: host, port: portOf(s.ln.Addr().String()), mgmt: mgmt, crypto: crypto,
 		listeners: map[int][]*http.Server{}, byLabel: map[string]string{},
 	}
-	w := &wiring{api: api, main: s.mains, mgmt: mgmt, crypto: crypto}
-	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity} {
+	main := http.NewServeMux()
+	w := &wiring{api: api, main: main, mgmt: mgmt, crypto: crypto}
+	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}
@@ -327,7 +365,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.wireFederation(ctx, w, tokens); err != nil {
 		return err
 	}
-	s.mains.HandleFunc("/", notFound)
+	main.HandleFunc("/", notFound)
 
 	all, err := s.KMS.AllVaults(ctx)
 	if err != nil {
@@ -338,6 +376,7 @@ func (s *Server) open(ctx context.Context) error {
 			return err
 		}
 	}
+	s.live.Store(&liveRoutes{main: main, endpoints: s.endpoints})
 	return nil
 }
 
@@ -419,6 +458,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if !s.ready.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
+		if s.sealed.Load() {
+			_, _ = io.WriteString(w, `{"status":"sealed","sealed":true}`)
+			return
+		}
 		_, _ = io.WriteString(w, `{"status":"starting"}`)
 		return
 	}
@@ -426,19 +469,24 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveMain(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/healthz" {
+	if r.URL.Path == "/healthz" || isOpenSysPath(r.URL.Path) {
 		s.mains.ServeHTTP(w, r)
 		return
 	}
-	if !s.ready.Load() {
+	l := s.live.Load()
+	if !s.ready.Load() || l == nil {
+		if s.sealed.Load() {
+			ociapi.WriteError(w, r, errSealed)
+			return
+		}
 		ociapi.WriteError(w, r, errs.E(errs.Unavailable, "the server is starting; retry shortly"))
 		return
 	}
-	if h := s.endpoints.route(r.Context(), r.Host); h != nil {
+	if h := l.endpoints.route(r.Context(), r.Host); h != nil {
 		h.ServeHTTP(w, r)
 		return
 	}
-	s.mains.ServeHTTP(w, r)
+	l.main.ServeHTTP(w, r)
 }
 
 var errNoVaultEndpoint = errs.E(errs.NotFound, "no vault is served at this endpoint")
@@ -495,6 +543,7 @@ func (s *Server) RunJobs(ctx context.Context) {
 
 // Close stops serving and closes the store.
 func (s *Server) Close(ctx context.Context) error {
+	s.sealer.shutdown()
 	s.ready.Store(false)
 	if s.stopJobs != nil {
 		s.stopJobs()

@@ -35,6 +35,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
 	root.AddCommand(withIAMResources(iamCommand()))
 	addResourcePrincipalToken(root)
+	addInstancePrincipal(root)
 	return root
 }
 

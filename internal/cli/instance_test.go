@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/federation"
+	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi/vaultstest"
+)
+
+// TestInstanceCertificateCommand issues an instance certificate with
+// `coffer iam instance-certificate`, serves the directory as the metadata
+// service and has `coffer run --auth instance_principal` read a secret
+// through the SDK's instance principal provider and Coffer's federation.
+func TestInstanceCertificateCommand(t *testing.T) {
+	f := vaultstest.Start(t, coffertest.Options{})
+	env := f.Env
+	ctx := context.Background()
+	s := f.CreateSecret(t, "vm-secret", runCanary+"-ip")
+	ic, err := identity.NewIdentityClientWithConfigurationProvider(env.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&ic.BaseClient, env.URL)
+	if _, err := ic.CreateDynamicGroup(ctx, identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
+		CompartmentId: &f.Tenancy, Name: common.String("vms"), Description: common.String("instances"),
+		MatchingRule: common.String("ANY {instance.compartment.id = '" + f.Tenancy + "'}"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.CreatePolicy(ctx, identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
+		CompartmentId: &f.Tenancy, Name: common.String("vms-read"), Description: common.String("instances read secrets"),
+		Statements: []string{"allow dynamic-group vms to read secret-family in tenancy", "allow dynamic-group vms to use keys in tenancy"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	code, stdout, stderr := runMain("iam", "instance-certificate", "--config-file", env.Server.ConfigPath, "--endpoint", env.URL,
+		"--instance-id", "ocid1.instance.oc1.local.vm1", "--compartment-id", f.Tenancy, "--out", dir, "--validity", "2h")
+	if code != 0 {
+		t.Fatalf("instance-certificate: exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"cert.pem", "key.pem", "intermediate.pem", "region"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", name, fi, err)
+		}
+	}
+	key, _ := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if !strings.Contains(string(key), "RSA PRIVATE KEY") || strings.Contains(stdout+stderr, "PRIVATE KEY") {
+		t.Errorf("key file or output wrong: %s", stdout)
+	}
+	for _, want := range []string{"export OCI_SDK_AUTH_CLIENT_REGION_URL=" + env.URL, "export OCI_METADATA_BASE_URL=http://127.0.0.1:8421/opc/v2",
+		"coffer iam instance-metadata --dir " + dir} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	md := httptest.NewServer(federation.MetadataHandler(dir, ""))
+	defer md.Close()
+	t.Setenv("OCI_METADATA_BASE_URL", md.URL+"/opc/v2")
+	t.Setenv("OCI_SDK_AUTH_CLIENT_REGION_URL", env.URL)
+	t.Setenv("OCI_SDK_AUTH_CLIENT_CIRCUIT_BREAKER_ENABLED", "false")
+	code, stdout, stderr = runMain("run", "--auth", "instance_principal", "--endpoint", env.URL, "--secret", "S="+*s.Id,
+		"--", "sh", "-c", `test "$S" = "`+runCanary+`-ip"`)
+	if code != 0 || strings.Contains(stdout+stderr, "CANARY") {
+		t.Errorf("coffer run as an instance principal: exit %d: %s", code, stderr)
+	}
+}
+
+// The commands check their options before they read any configuration or
+// listen; the metadata stand-in refuses to listen beyond loopback.
+func TestInstanceCommandsUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"cert.pem", "key.pem", "intermediate.pem"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"iam", "instance-certificate", "--config-file", filepath.Join(dir, "none"), "--endpoint", "http://127.0.0.1:1"}, "--instance-id"},
+		{[]string{"iam", "instance-certificate", "--config-file", filepath.Join(dir, "none"), "--endpoint", "http://127.0.0.1:1",
+			"--instance-id", "ocid1.instance.oc1..i", "--compartment-id", "ocid1.compartment.oc1..c", "--out", filepath.Join(dir, "nodir")}, "not a directory"},
+		{[]string{"iam", "instance-metadata"}, "--dir"},
+		{[]string{"iam", "instance-metadata", "--dir", t.TempDir()}, "no cert.pem"},
+		{[]string{"iam", "instance-metadata", "--dir", dir}, "no region file"},
+		{[]string{"iam", "instance-metadata", "--dir", dir, "--region", "local", "--listen", "0.0.0.0:0"}, "not a loopback address"},
+	} {
+		code, _, stderr := runMain(tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %s", tc.args, code, stderr)
+		}
+	}
+}

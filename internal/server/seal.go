@@ -44,8 +44,8 @@ const (
 // anyone who reaches the listener, so each client address gets a small
 // token bucket and bodies are tiny.
 const (
-	sysRatePerSecond = 5
-	sysBurst         = 20
+	sysRatePerSecond = 10
+	sysBurst         = 50
 	sysMaxBody       = 4 << 10
 )
 

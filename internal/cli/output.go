@@ -19,6 +19,8 @@ type response struct {
 	data     any
 	etag     *string
 	nextPage *string
+	// workRequest is the opc-work-request-id of an asynchronous operation.
+	workRequest *string
 	// secret marks a response holding secret bundle content, which is
 	// replaced by a note unless the user asked for it (see redactContent).
 	secret bool
@@ -95,12 +97,14 @@ func (r response) document() (map[string]any, error) {
 	if err := json.Unmarshal(raw, &data); err != nil {
 		return nil, fmt.Errorf("decode response: %w", err)
 	}
-	doc := map[string]any{"data": kebabKeys(data)}
-	if r.etag != nil && *r.etag != "" {
-		doc["etag"] = *r.etag
+	doc := map[string]any{}
+	if r.data != nil {
+		doc["data"] = kebabKeys(data)
 	}
-	if r.nextPage != nil && *r.nextPage != "" {
-		doc["opc-next-page"] = *r.nextPage
+	for key, v := range map[string]*string{"etag": r.etag, "opc-next-page": r.nextPage, "opc-work-request-id": r.workRequest} {
+		if v != nil && *v != "" {
+			doc[key] = *v
+		}
 	}
 	return doc, nil
 }
@@ -151,8 +155,8 @@ func (g *globals) print(w io.Writer, r response) error {
 		if err != nil {
 			return usageErrorf("--query: %v", err)
 		}
-	} else if g.output == "table" {
-		out = doc["data"]
+	} else if data, ok := doc["data"]; ok && g.output == "table" {
+		out = data
 	}
 	return g.emit(w, out)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/vault"
@@ -21,7 +22,7 @@ func vaultCommand() *cobra.Command {
 			secretCreate(), secretUpdate(), secretGet(), secretList(),
 			secretDeletion("schedule-secret-deletion", "Schedule the deletion of a secret and all its versions"),
 			secretDeletion("cancel-secret-deletion", "Cancel the scheduled deletion of a secret"),
-			secretChangeCompartment()),
+			secretChangeCompartment(), secretRotate(), secretCancelRotation()),
 		group("secret-version", "Secret versions: their numbers, stages and deletion",
 			`  coffer vault secret-version get --secret-id $SECRET --secret-version-number 1`,
 			secretVersionList(), secretVersionGet(),
@@ -67,38 +68,74 @@ func (c *contentFlags) details(cmd *cobra.Command) (vault.SecretContentDetails, 
 }
 
 // secretExtras are the options that the SDK decodes polymorphically
-// (--secret-rules) or as free JSON (--metadata).
-type secretExtras struct{ rules, metadata, description string }
+// (--secret-rules, --secret-generation-context, --rotation-config) or as
+// free JSON (--metadata).
+type secretExtras struct {
+	rules, metadata, description, generation, rotation, autoGenerate string
+}
 
 func (s *secretExtras) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&s.description, "description", "", "a description of the secret")
 	f.StringVar(&s.metadata, "metadata", "", `metadata as a JSON object, e.g. '{"owner":"payments"}'`)
 	f.StringVar(&s.rules, "secret-rules", "", `rules as JSON, e.g. '[{"ruleType":"SECRET_REUSE_RULE","isEnforcedOnDeletedSecretVersions":true}]'`)
+	f.StringVar(&s.autoGenerate, "enable-auto-generation", "", "true: the service generates the content (from --secret-generation-context), at creation and at each rotation")
+	f.StringVar(&s.generation, "secret-generation-context", "", `how to generate content, as JSON, e.g. '{"generationType":"PASSPHRASE","generationTemplate":"SECRETS_DEFAULT_PASSWORD","passphraseLength":24}'`)
+	f.StringVar(&s.rotation, "rotation-config", "", `scheduled rotation as JSON, e.g. '{"rotationInterval":"P30D","isScheduledRotationEnabled":true}' (Coffer rotates generated secrets itself: no targetSystemDetails)`)
+	_ = cmd.RegisterFlagCompletionFunc("enable-auto-generation", cobra.FixedCompletions([]string{"true", "false"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// parse decodes --metadata and --secret-rules through the SDK's own
-// UnmarshalJSON, which knows the rule types.
-func (s *secretExtras) parse() (map[string]any, []vault.SecretRule, error) {
-	var md map[string]any
-	if s.metadata != "" {
-		if err := parseJSONArg("metadata", s.metadata, &md); err != nil {
-			return nil, nil, err
+// parse decodes the options into an UpdateSecretDetails (whose fields
+// CreateSecretDetails shares) through the SDK's own UnmarshalJSON, which
+// knows the rule, generation and target types.
+func (s *secretExtras) parse(cmd *cobra.Command) (vault.UpdateSecretDetails, error) {
+	var d vault.UpdateSecretDetails
+	raw := map[string]json.RawMessage{}
+	for _, o := range []struct {
+		flag, field, value string
+		dst                any
+	}{
+		{"metadata", "metadata", s.metadata, &map[string]any{}},
+		{"secret-rules", "secretRules", s.rules, &[]json.RawMessage{}},
+		{"secret-generation-context", "secretGenerationContext", s.generation, &map[string]any{}},
+		{"rotation-config", "rotationConfig", s.rotation, &map[string]any{}},
+	} {
+		if o.value == "" {
+			continue
+		}
+		if err := parseJSONArg(o.flag, o.value, o.dst); err != nil {
+			return d, err
+		}
+		raw[o.field], _ = json.Marshal(o.dst)
+		// Decoded alone first, so that an error names its option.
+		one, _ := json.Marshal(map[string]json.RawMessage{o.field: raw[o.field]})
+		if err := json.Unmarshal(one, &d); err != nil {
+			return d, usageErrorf("--%s: %v", o.flag, err)
 		}
 	}
-	if s.rules == "" {
-		return md, nil, nil
-	}
-	var raw []json.RawMessage
-	if err := parseJSONArg("secret-rules", s.rules, &raw); err != nil {
-		return nil, nil, err
-	}
-	doc, _ := json.Marshal(map[string]any{"secretRules": raw})
-	var d vault.UpdateSecretDetails
+	doc, _ := json.Marshal(raw)
 	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, nil, usageErrorf("--secret-rules: %v", err)
+		return d, usageErrorf("secret options: %v", err)
 	}
-	return md, d.SecretRules, nil
+	if s.rules == "" {
+		// The SDK decodes an absent list as an empty one, which an update
+		// would send as "remove every rule".
+		d.SecretRules = nil
+	}
+	if s.autoGenerate != "" {
+		b, err := strconv.ParseBool(s.autoGenerate)
+		if err != nil {
+			return d, usageErrorf("--enable-auto-generation must be true or false, not %q", s.autoGenerate)
+		}
+		d.EnableAutoGeneration = &b
+	}
+	d.Description = optString(cmd, "description", s.description)
+	return d, nil
+}
+
+// contentGiven reports whether the command was given secret content.
+func contentGiven(cmd *cobra.Command) bool {
+	return cmd.Flags().Changed("secret-content-content") || cmd.Flags().Changed("secret-content-file")
 }
 
 func secretCreate() *cobra.Command {
@@ -112,13 +149,16 @@ func secretCreate() *cobra.Command {
   printf '%s' "$PW" | coffer vault secret create-base64 -c $TENANCY --vault-id $VAULT --key-id $KEY --secret-name db-password --secret-content-file -`,
 		hints{}, []string{"compartment-id", "vault-id", "key-id", "secret-name"},
 		func(cmd *cobra.Command, g *globals) error {
-			sc, err := content.details(cmd)
+			x, err := extras.parse(cmd)
 			if err != nil {
 				return err
 			}
-			md, rules, err := extras.parse()
-			if err != nil {
-				return err
+			var sc vault.SecretContentDetails
+			// Generated secrets take no content.
+			if contentGiven(cmd) || x.EnableAutoGeneration == nil || !*x.EnableAutoGeneration {
+				if sc, err = content.details(cmd); err != nil {
+					return err
+				}
 			}
 			ff, dt, err := tags.parse()
 			if err != nil {
@@ -131,8 +171,9 @@ func secretCreate() *cobra.Command {
 			ctx := cmd.Context()
 			resp, err := c.CreateSecret(ctx, vault.CreateSecretRequest{CreateSecretDetails: vault.CreateSecretDetails{
 				CompartmentId: &compartment, VaultId: &vaultID, KeyId: &keyID, SecretName: &name, SecretContent: sc,
-				Description: optString(cmd, "description", extras.description), Metadata: md, SecretRules: rules,
-				FreeformTags: ff, DefinedTags: dt,
+				Description: x.Description, Metadata: x.Metadata, SecretRules: x.SecretRules,
+				EnableAutoGeneration: x.EnableAutoGeneration, SecretGenerationContext: x.SecretGenerationContext,
+				RotationConfig: x.RotationConfig, FreeformTags: ff, DefinedTags: dt,
 			}})
 			if err != nil {
 				return err
@@ -165,24 +206,18 @@ func secretUpdate() *cobra.Command {
   coffer vault secret update-base64 --secret-id $SECRET --current-version-number 1   # roll back`,
 		hints{}, []string{"secret-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			var d vault.UpdateSecretDetails
-			if cmd.Flags().Changed("secret-content-content") || cmd.Flags().Changed("secret-content-file") {
-				sc, err := content.details(cmd)
-				if err != nil {
+			d, err := extras.parse(cmd)
+			if err != nil {
+				return err
+			}
+			if contentGiven(cmd) {
+				if d.SecretContent, err = content.details(cmd); err != nil {
 					return err
 				}
-				d.SecretContent = sc
 			}
-			md, rules, err := extras.parse()
-			if err != nil {
+			if d.FreeformTags, d.DefinedTags, err = tags.parse(); err != nil {
 				return err
 			}
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			d.Metadata, d.SecretRules, d.FreeformTags, d.DefinedTags = md, rules, ff, dt
-			d.Description = optString(cmd, "description", extras.description)
 			if cmd.Flags().Changed("current-version-number") {
 				d.CurrentVersionNumber = common.Int64(current)
 			}
@@ -418,5 +453,79 @@ func secretVersionDeletion(use, short string) *cobra.Command {
 		f.StringVar(&when, "time-of-deletion", "", "when to delete the version (RFC 3339)")
 	}
 	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
+	return cmd
+}
+
+// secretAction builds a command for a POST on a secret that answers with
+// no body (deletion, rotation). It prints the work request id when the
+// service gives one; with --wait-for-state it then polls the secret and
+// prints it.
+func secretAction(use, short, example string, addFlags func(*cobra.Command),
+	call func(ctx context.Context, c vault.VaultsClient, id string, ifMatch *string) (workRequest *string, err error)) *cobra.Command {
+	var id, ifMatch string
+	var w waitFlags
+	cmd := leaf(use, short, example, hints{}, []string{"secret-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.vaultsClient()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			wr, err := call(ctx, c, id, optString(cmd, "if-match", ifMatch))
+			if err != nil {
+				return err
+			}
+			if len(w.states) == 0 {
+				if wr == nil {
+					return nil
+				}
+				return g.print(cmd.OutOrStdout(), response{workRequest: wr})
+			}
+			s, err := secretFn(c, id)(ctx)
+			if err != nil {
+				return err
+			}
+			s, err = wait(ctx, g, &w, s, secretState, secretFn(c, id))
+			return printResult(cmd, g, response{data: s, workRequest: wr}, err)
+		})
+	f := cmd.Flags()
+	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	if addFlags != nil {
+		addFlags(cmd)
+	}
+	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
+	w.add(cmd, secretStates...)
+	return cmd
+}
+
+// secretRotate is `rotate`: a new version with generated content becomes
+// current (the OCID stays). Coffer rotates secrets whose content it
+// generates (--enable-auto-generation), at once: the work request it
+// names has already succeeded, so --wait-for-state waits on the secret's
+// own lifecycle state rather than on a work request as in OCI.
+func secretRotate() *cobra.Command {
+	return secretAction("rotate", "Rotate a secret now: a new, generated version becomes current",
+		`  coffer vault secret rotate --secret-id $SECRET
+  coffer vault secret rotate --secret-id $SECRET --wait-for-state ACTIVE --query 'data."current-version-number"'
+
+Only secrets created with --enable-auto-generation true and a
+--secret-generation-context can be rotated by Coffer; for others, upload the
+new content with update-base64.`, nil,
+		func(ctx context.Context, c vault.VaultsClient, id string, im *string) (*string, error) {
+			r, err := c.RotateSecret(ctx, vault.RotateSecretRequest{SecretId: &id, IfMatch: im})
+			return r.OpcWorkRequestId, err
+		})
+}
+
+// secretCancelRotation is `cancel-secret-rotation`: it turns scheduled
+// rotation off.
+func secretCancelRotation() *cobra.Command {
+	cmd := secretAction("cancel-secret-rotation", "Cancel a secret's scheduled rotations (rotation-status becomes NOT_ENABLED)",
+		`  coffer vault secret cancel-secret-rotation --secret-id $SECRET --wait-for-state ACTIVE --query 'data."rotation-status"'`, nil,
+		func(ctx context.Context, c vault.VaultsClient, id string, im *string) (*string, error) {
+			_, err := c.CancelSecretRotation(ctx, vault.CancelSecretRotationRequest{SecretId: &id, IfMatch: im})
+			return nil, err
+		})
+	cmd.Aliases = []string{"cancel-rotation"}
 	return cmd
 }

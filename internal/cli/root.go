@@ -34,6 +34,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
 	root.AddCommand(withIAMResources(iamCommand()))
+	root.AddCommand(operatorCommand())
 	addResourcePrincipalToken(root)
 	addInstancePrincipal(root)
 	return root

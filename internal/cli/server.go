@@ -28,7 +28,8 @@ func newServerCommand() *cobra.Command {
 With --dev it needs nothing else: it creates a data directory (or uses
 --data-dir), an unseal key file, a tenancy with an administrator, and an OCI
 SDK config file, and prints how to use them. Without --dev it needs
---data-dir and an unseal source: --unseal-key-file or ` + server.UnsealKeyEnv + `.`,
+--data-dir and an unseal source: --unseal-key-file or ` + server.UnsealKeyEnv + `,
+or --seal shamir (starts sealed; see coffer operator --help).`,
 		Example: `  coffer server --dev
   coffer server --dev --data-dir ./coffer-data --listen 127.0.0.1:8420
   COFFER_UNSEAL_KEY=... coffer server --data-dir /var/lib/coffer --listen 0.0.0.0:8420 --kms-domain vault.example.com`,
@@ -59,7 +60,11 @@ SDK config file, and prints how to use them. Without --dev it needs
 			if cfg.Dev {
 				srv.PrintInstructions()
 			}
-			cfg.Log.Info("coffer server ready", "endpoint", srv.URL(), "data_dir", srv.DataDir())
+			if srv.Sealed() {
+				cfg.Log.Info("coffer server sealed: listening for coffer operator init/unseal", "endpoint", srv.URL(), "data_dir", srv.DataDir())
+			} else {
+				cfg.Log.Info("coffer server ready", "endpoint", srv.URL(), "data_dir", srv.DataDir())
+			}
 			<-ctx.Done()
 			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -73,6 +78,7 @@ SDK config file, and prints how to use them. Without --dev it needs
 	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address of the main endpoint")
 	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config")
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
+	f.StringVar(&cfg.Seal, "seal", "", "shamir: keep the root key in Shamir shares; the server starts sealed until coffer operator init and coffer operator unseal")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on every listener")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")

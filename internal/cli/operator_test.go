@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/devmode"
+	"github.com/coffer-vault/coffer/internal/server"
+)
+
+func runOperatorCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestOperatorCommands drives a --seal shamir server through the CLI:
+// status (exit 2 while sealed), init writing share files, unseal from
+// standard input, rotate and seal as the administrator.
+func TestOperatorCommands(t *testing.T) {
+	dir := t.TempDir()
+	logs := &coffertest.SyncBuffer{}
+	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, Listen: "127.0.0.1:0", Seal: "shamir",
+		Log: slog.New(slog.NewJSONHandler(logs, nil)), Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	})
+	ep := []string{"--endpoint", srv.URL()}
+	op := func(stdin string, args ...string) (int, string, string) {
+		return runOperatorCLI(t, stdin, append(append([]string{"operator"}, args...), ep...)...)
+	}
+	if code, out, _ := op("", "status"); code != exitSealed || !strings.Contains(out, "Initialized:  false") {
+		t.Fatalf("status before init: %d %s", code, out)
+	}
+	if code, _, _ := op("", "init", "--shares", "3"); code != exitUsage {
+		t.Fatalf("init without threshold: %d", code)
+	}
+	shareDir := t.TempDir()
+	code, out, errOut := op("", "init", "--shares", "3", "--threshold", "2", "--share-dir", shareDir)
+	if code != 0 || !strings.Contains(out, "share-3") {
+		t.Fatalf("init: %d %s %s", code, out, errOut)
+	}
+	share := func(i string) string {
+		p := filepath.Join(shareDir, "share-"+i)
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("share file %s: %v %v", p, fi, err)
+		}
+		b, _ := os.ReadFile(p)
+		return string(b)
+	}
+	if code, out, errOut := op("", "init", "--shares", "3", "--threshold", "2"); code != 1 || !strings.Contains(errOut, "IncorrectState") {
+		t.Fatalf("second init: %d %s %s", code, out, errOut)
+	}
+	if code, _, _ := op("", "unseal"); code != exitUsage {
+		t.Fatalf("unseal with no share: %d", code)
+	}
+	if code, out, _ := op(share("3"), "unseal"); code != 0 || !strings.Contains(out, "Progress:     1/2") {
+		t.Fatalf("first share: %d %s", code, out)
+	}
+	if code, out, _ := op(share("1"), "unseal"); code != 0 || !strings.Contains(out, "Sealed:       false") {
+		t.Fatalf("second share: %d %s", code, out)
+	}
+	if code, out, _ := op("", "status"); code != 0 || !strings.Contains(out, "Sealed:       false") {
+		t.Fatalf("status unsealed: %d %s", code, out)
+	}
+	cfgFile := filepath.Join(dir, devmode.OCIDir, devmode.ConfigFile)
+	if code, out, errOut := op("", "rotate", "--config-file", cfgFile); code != 0 || !strings.Contains(out, "term 2") {
+		t.Fatalf("rotate: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := op("", "seal", "--config-file", cfgFile); code != 0 || !srv.Sealed() {
+		t.Fatalf("seal: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := op("", "rotate", "--config-file", cfgFile, "--no-retry"); code == 0 || !strings.Contains(errOut, "503") && !strings.Contains(errOut, "ServiceUnavailable") {
+		t.Fatalf("rotate while sealed: %d %s", code, errOut)
+	}
+	for _, s := range []string{"1", "2", "3"} {
+		if strings.Contains(logs.String(), strings.TrimSpace(share(s))) {
+			t.Fatal("a share appears in the server log")
+		}
+	}
+}
+
+// TestRekeyFile: the offline rekey moves a key-file data directory to a
+// new key; the old key no longer opens it and the new one does.
+func TestRekeyFile(t *testing.T) {
+	dir := t.TempDir()
+	env := coffertest.Start(t, coffertest.Options{DataDir: dir})
+	env.Stop()
+	oldKey := filepath.Join(dir, devmode.UnsealKeyFile)
+	newKey := filepath.Join(t.TempDir(), "new.key")
+	code, out, errOut := runOperatorCLI(t, "", "operator", "rekey-file", "--data-dir", dir, "--unseal-key-file", oldKey, "--new-key-file", newKey)
+	if code != 0 || !strings.Contains(out, newKey) {
+		t.Fatalf("rekey-file: %d %s %s", code, out, errOut)
+	}
+	if fi, err := os.Stat(newKey); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("new key file: %v %v", fi, err)
+	}
+	// Again with the old key: refused, and the new file is not touched.
+	if code, _, errOut := runOperatorCLI(t, "", "operator", "rekey-file", "--data-dir", dir, "--unseal-key-file", oldKey, "--new-key-file", newKey+"2"); code == 0 || !strings.Contains(errOut, "root key") {
+		t.Fatalf("rekey with the old key: %d %s", code, errOut)
+	}
+	start := func(keyFile string) error {
+		srv, err := server.Start(context.Background(), server.Config{DataDir: dir, Listen: "127.0.0.1:0", UnsealKeyFile: keyFile,
+			Log: slog.New(slog.DiscardHandler), Out: io.Discard})
+		if err == nil {
+			_ = srv.Close(context.Background())
+		}
+		return err
+	}
+	if err := start(oldKey); err == nil {
+		t.Fatal("the old key still opens the data directory")
+	}
+	if err := start(newKey); err != nil {
+		t.Fatalf("the new key does not open the data directory: %v", err)
+	}
+}

@@ -534,3 +534,51 @@ func FuzzFederationVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFederationVerify is the cost of one federation: signature,
+// chain and body checks (the SDK federates every 15 minutes per process).
+func BenchmarkFederationVerify(b *testing.B) {
+	f := newFedFixture(b)
+	body := fedBody(b, f.leaf, []*x509.Certificate{f.ca.Intermediate()}, &f.session.PublicKey)
+	r := signFed(b, fedKeyFor(f.leaf, f.leafKey), body, f.now)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.fed.Verify(context.Background(), r, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWorkloadTokens is the per-request cost of resolving an ST$
+// token: an instance token, and a resource token (which WorkloadTokens
+// MACs twice: once to learn its kind).
+func BenchmarkWorkloadTokens(b *testing.B) {
+	f := newFedFixture(b)
+	it, _, err := f.tokens.MintInstance(testInstance, &f.session.PublicKey, InstanceTokenTTL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt, _, err := f.tokens.Mint(testClaims, &f.session.PublicKey, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := WorkloadTokens{f.tokens}
+	for name, tok := range map[string]string{"instance": it, "resource": rt} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := w.LookupSessionToken(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("resource-direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := f.tokens.LookupSessionToken(context.Background(), rt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -183,6 +184,10 @@ func issueInstanceCertificate(cmd *cobra.Command, g *globals, d federation.Creat
 	fmt.Fprintf(w, "export OCI_METADATA_BASE_URL=http://%s%s\n", defaultMetadataListen, federation.MetadataBasePath)
 	fmt.Fprintf(w, "export OCI_SDK_AUTH_CLIENT_REGION_URL=%s\n", endpoint)
 	fmt.Fprintf(w, "export COFFER_ENDPOINT=%s\n", endpoint)
+	if strings.HasPrefix(endpoint, "https://") {
+		fmt.Fprintf(w, "# if Coffer's TLS certificate is not from a public CA, the federation client needs it too:\n")
+		fmt.Fprintf(w, "#   export OCI_DEFAULT_CERTS_PATH=<CA bundle PEM> (it replaces the system roots for every SDK client)\n")
+	}
 	return nil
 }
 

@@ -50,8 +50,11 @@
 //     principal gets its token from `coffer iam resource-principal-token`
 //     (OCI_RESOURCE_PRINCIPAL_VERSION=2.2 with the RPST and key as files;
 //     minting again into the same directory before expiry rotates both);
-//     instance principals work against OCI only, Coffer has no federation
-//     endpoint yet. api_key also takes config_file
+//     an instance principal gets its certificate from
+//     `coffer iam instance-certificate` and reads it from the metadata
+//     stand-in `coffer iam instance-metadata` (OCI_METADATA_BASE_URL), then
+//     federates at Coffer's /v1/x509 (OCI_SDK_AUTH_CLIENT_REGION_URL).
+//     api_key also takes config_file
 //     (default ~/.oci/config), profile (default DEFAULT) and
 //     passphrase_env (the name of a variable holding the key's passphrase).
 //   - endpoint: the Secrets service URL, scheme://host[:port] with no path;

@@ -58,8 +58,9 @@ Fields:
                     profile (default DEFAULT) and passphrase_env (the NAME of a
                     variable holding the key's passphrase); against Coffer a
                     resource principal's token comes from
-                    coffer iam resource-principal-token; instance principals
-                    work against OCI only
+                    coffer iam resource-principal-token, an instance's
+                    certificate from coffer iam instance-certificate (served
+                    by coffer iam instance-metadata)
   endpoint          the service URL (scheme://host[:port], no path); default:
                     the SDK's endpoint for the region; region overrides it
   refresh_interval  default "5m" (at least "1s"); jitter (fraction, default

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/identity"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 	"github.com/oracle/oci-go-sdk/v65/secrets"
@@ -15,54 +16,39 @@ import (
 // derives from the region, so the same commands work against OCI.
 
 func (g *globals) kmsVaultClient() (keymanagement.KmsVaultClient, error) {
-	p, err := g.configProvider()
-	if err != nil {
-		return keymanagement.KmsVaultClient{}, err
-	}
-	c, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(p)
-	if err != nil {
-		return c, &configError{fmt.Errorf("kms vault client: %w", err)}
-	}
-	g.configure(&c.BaseClient, g.regionalEndpoint())
-	return c, nil
+	return newClient(g, "kms vault", keymanagement.NewKmsVaultClientWithConfigurationProvider, g.regionalEndpoint(),
+		func(c *keymanagement.KmsVaultClient) *common.BaseClient { return &c.BaseClient })
 }
 
 func (g *globals) vaultsClient() (vault.VaultsClient, error) {
-	p, err := g.configProvider()
-	if err != nil {
-		return vault.VaultsClient{}, err
-	}
-	c, err := vault.NewVaultsClientWithConfigurationProvider(p)
-	if err != nil {
-		return c, &configError{fmt.Errorf("vaults client: %w", err)}
-	}
-	g.configure(&c.BaseClient, g.regionalEndpoint())
-	return c, nil
+	return newClient(g, "vaults", vault.NewVaultsClientWithConfigurationProvider, g.regionalEndpoint(),
+		func(c *vault.VaultsClient) *common.BaseClient { return &c.BaseClient })
 }
 
 func (g *globals) secretsClient() (secrets.SecretsClient, error) {
-	p, err := g.configProvider()
-	if err != nil {
-		return secrets.SecretsClient{}, err
-	}
-	c, err := secrets.NewSecretsClientWithConfigurationProvider(p)
-	if err != nil {
-		return c, &configError{fmt.Errorf("secrets client: %w", err)}
-	}
-	g.configure(&c.BaseClient, g.regionalEndpoint())
-	return c, nil
+	return newClient(g, "secrets", secrets.NewSecretsClientWithConfigurationProvider, g.regionalEndpoint(),
+		func(c *secrets.SecretsClient) *common.BaseClient { return &c.BaseClient })
 }
 
 func (g *globals) identityClient() (identity.IdentityClient, error) {
+	return newClient(g, "identity", identity.NewIdentityClientWithConfigurationProvider, g.regionalEndpoint(),
+		func(c *identity.IdentityClient) *common.BaseClient { return &c.BaseClient })
+}
+
+// newClient builds an SDK client with the configuration provider of
+// --auth, then applies the endpoint (empty: the SDK's own) and the retry
+// policy to its BaseClient, which base returns.
+func newClient[C any](g *globals, name string, mk func(common.ConfigurationProvider) (C, error), host string, base func(*C) *common.BaseClient) (C, error) {
+	var zero C
 	p, err := g.configProvider()
 	if err != nil {
-		return identity.IdentityClient{}, err
+		return zero, err
 	}
-	c, err := identity.NewIdentityClientWithConfigurationProvider(p)
+	c, err := mk(p)
 	if err != nil {
-		return c, &configError{fmt.Errorf("identity client: %w", err)}
+		return zero, &configError{fmt.Errorf("%s client: %w", name, err)}
 	}
-	g.configure(&c.BaseClient, g.regionalEndpoint())
+	g.configure(base(&c), host)
 	return c, nil
 }
 
@@ -99,16 +85,9 @@ func (g *globals) kmsManagementClient(ctx context.Context, vaultID string) (keym
 	if err != nil {
 		return keymanagement.KmsManagementClient{}, err
 	}
-	p, err := g.configProvider()
-	if err != nil {
-		return keymanagement.KmsManagementClient{}, err
-	}
-	c, err := keymanagement.NewKmsManagementClientWithConfigurationProvider(p, ep)
-	if err != nil {
-		return c, &configError{fmt.Errorf("kms management client: %w", err)}
-	}
-	g.configure(&c.BaseClient, "")
-	return c, nil
+	return newClient(g, "kms management", func(p common.ConfigurationProvider) (keymanagement.KmsManagementClient, error) {
+		return keymanagement.NewKmsManagementClientWithConfigurationProvider(p, ep)
+	}, "", func(c *keymanagement.KmsManagementClient) *common.BaseClient { return &c.BaseClient })
 }
 
 func (g *globals) kmsCryptoClient(ctx context.Context, vaultID string) (keymanagement.KmsCryptoClient, error) {
@@ -116,14 +95,7 @@ func (g *globals) kmsCryptoClient(ctx context.Context, vaultID string) (keymanag
 	if err != nil {
 		return keymanagement.KmsCryptoClient{}, err
 	}
-	p, err := g.configProvider()
-	if err != nil {
-		return keymanagement.KmsCryptoClient{}, err
-	}
-	c, err := keymanagement.NewKmsCryptoClientWithConfigurationProvider(p, ep)
-	if err != nil {
-		return c, &configError{fmt.Errorf("kms crypto client: %w", err)}
-	}
-	g.configure(&c.BaseClient, "")
-	return c, nil
+	return newClient(g, "kms crypto", func(p common.ConfigurationProvider) (keymanagement.KmsCryptoClient, error) {
+		return keymanagement.NewKmsCryptoClientWithConfigurationProvider(p, ep)
+	}, "", func(c *keymanagement.KmsCryptoClient) *common.BaseClient { return &c.BaseClient })
 }

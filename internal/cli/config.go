@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -203,13 +204,7 @@ func (g *globals) validate() error {
 }
 
 func (g *globals) authType() string {
-	if g.auth != "" {
-		return g.auth
-	}
-	if v := g.getenv(envAuth); v != "" {
-		return v
-	}
-	return authAPIKey
+	return cmp.Or(g.auth, g.getenv(envAuth), authAPIKey)
 }
 
 // configPath is --config-file, then OCI_CLI_CONFIG_FILE, then
@@ -235,20 +230,11 @@ func (g *globals) configPath() string {
 }
 
 func (g *globals) profileName() string {
-	if g.profile != "" {
-		return g.profile
-	}
-	if v := g.getenv(envProfile); v != "" {
-		return v
-	}
-	return "DEFAULT"
+	return cmp.Or(g.profile, g.getenv(envProfile), "DEFAULT")
 }
 
 func (g *globals) regionOverride() string {
-	if g.region != "" {
-		return g.region
-	}
-	return g.getenv(envRegion)
+	return cmp.Or(g.region, g.getenv(envRegion))
 }
 
 // configError is a problem with the local configuration (file, profile,
@@ -341,10 +327,7 @@ func (r regionProvider) Region() (string, error) {
 // vaults, secrets, identity): --endpoint, then COFFER_ENDPOINT; empty means
 // the SDK's region-derived endpoint.
 func (g *globals) regionalEndpoint() string {
-	if g.endpoint != "" {
-		return g.endpoint
-	}
-	return g.getenv(envEndpoint)
+	return cmp.Or(g.endpoint, g.getenv(envEndpoint))
 }
 
 // configure applies the endpoint and retry policy to an SDK client.

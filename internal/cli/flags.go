@@ -126,19 +126,28 @@ func (t *tagFlags) parse() (map[string]string, map[string]map[string]any, error)
 	return ff, dt, nil
 }
 
-// listFlags are the oci CLI's paging options.
+// listFlags are the oci CLI's paging and sorting options.
 type listFlags struct {
-	all      bool
-	limit    int
-	pageSize int
-	page     string
+	all               bool
+	limit, pageSize   int
+	page              string
+	sortBy, sortOrder string
 }
 
-func (l *listFlags) add(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&l.all, "all", false, "fetch all pages of results")
-	cmd.Flags().IntVar(&l.limit, "limit", 0, "the maximum number of items to return in one page")
-	cmd.Flags().IntVar(&l.pageSize, "page-size", 0, "with --all, the number of items per request")
-	cmd.Flags().StringVar(&l.page, "page", "", "the opc-next-page value from a previous list call")
+// add registers the paging options and, when sortFields are given,
+// --sort-by (one of them) and --sort-order.
+func (l *listFlags) add(cmd *cobra.Command, sortFields ...string) {
+	f := cmd.Flags()
+	if len(sortFields) > 0 {
+		f.StringVar(&l.sortBy, "sort-by", "", "the field to sort by")
+		f.StringVar(&l.sortOrder, "sort-order", "", "ASC or DESC")
+		_ = cmd.RegisterFlagCompletionFunc("sort-by", cobra.FixedCompletions(sortFields, cobra.ShellCompDirectiveNoFileComp))
+		_ = cmd.RegisterFlagCompletionFunc("sort-order", cobra.FixedCompletions([]string{"ASC", "DESC"}, cobra.ShellCompDirectiveNoFileComp))
+	}
+	f.BoolVar(&l.all, "all", false, "fetch all pages of results")
+	f.IntVar(&l.limit, "limit", 0, "the maximum number of items to return in one page")
+	f.IntVar(&l.pageSize, "page-size", 0, "with --all, the number of items per request")
+	f.StringVar(&l.page, "page", "", "the opc-next-page value from a previous list call")
 }
 
 // list calls fetch once, or, with --all, until there is no next page.

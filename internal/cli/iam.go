@@ -63,25 +63,6 @@ func tenancyDefault(g *globals, compartment string) (string, error) {
 	return t, nil
 }
 
-// identityGet builds a `get --<x>-id` command.
-func identityGet[T any](what, idFlag, example string, get func(context.Context, identity.IdentityClient, string) (T, *string, error)) *cobra.Command {
-	var id string
-	cmd := leaf("get", "Get a "+what, example, hints{}, []string{idFlag},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			v, etag, err := get(cmd.Context(), c, id)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: v, etag: etag})
-		})
-	cmd.Flags().StringVar(&id, idFlag, "", "the OCID of the "+what+" [required]")
-	return cmd
-}
-
 // identityDelete builds a `delete --<x>-id [--force]` command.
 func identityDelete(what, idFlag, example string, del func(context.Context, identity.IdentityClient, string, *string) error) *cobra.Command {
 	var id, ifMatch string
@@ -101,12 +82,6 @@ func identityDelete(what, idFlag, example string, del func(context.Context, iden
 	cmd.Flags().StringVar(&ifMatch, "if-match", "", "delete only if the etag matches")
 	cmd.Flags().BoolVar(&force, "force", false, "delete without asking for confirmation")
 	return cmd
-}
-
-// printWaited waits (when asked) and prints an identity resource.
-func printWaited[T any](cmd *cobra.Command, g *globals, w *waitFlags, v T, etag *string, state func(T) string, get func(context.Context) (T, error)) error {
-	v, err := wait(cmd.Context(), g, w, v, state, get)
-	return printResult(cmd, g, response{data: v, etag: etag}, err)
 }
 
 // ---- compartments
@@ -149,78 +124,49 @@ func iamCompartmentCommand() *cobra.Command {
 	tags.add(create)
 	w.add(create, identityStates...)
 
-	var lc, lName, lState, access, subtree, sortBy, sortOrder string
+	var lc, lName, lState, access, subtree string
 	var l listFlags
-	lst := leaf("list", "List the compartments in a compartment",
+	lst := listLeaf("list", "List the compartments in a compartment",
 		`  coffer iam compartment list -c $TENANCY --compartment-id-in-subtree true --all --query 'data[].name'`,
-		hints{}, []string{"compartment-id"},
-		func(cmd *cobra.Command, g *globals) error {
+		[]string{"compartment-id"}, &l, identityClient,
+		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.Compartment, *string, error) {
 			var sub *bool
 			if subtree != "" {
 				b, err := strconv.ParseBool(subtree)
 				if err != nil {
-					return usageErrorf("--compartment-id-in-subtree must be true or false")
+					return nil, nil, usageErrorf("--compartment-id-in-subtree must be true or false")
 				}
 				sub = &b
 			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]identity.Compartment, *string, error) {
-				r, err := c.ListCompartments(cmd.Context(), identity.ListCompartmentsRequest{CompartmentId: &lc, Limit: limit, Page: page,
-					Name: optString(cmd, "name", lName), LifecycleState: identity.CompartmentLifecycleStateEnum(lState),
-					AccessLevel: identity.ListCompartmentsAccessLevelEnum(access), CompartmentIdInSubtree: sub,
-					SortBy: identity.ListCompartmentsSortByEnum(sortBy), SortOrder: identity.ListCompartmentsSortOrderEnum(sortOrder)})
-				return r.Items, r.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+			r, err := c.ListCompartments(cmd.Context(), identity.ListCompartmentsRequest{CompartmentId: &lc, Limit: limit, Page: page,
+				Name: optString(cmd, "name", lName), LifecycleState: identity.CompartmentLifecycleStateEnum(lState),
+				AccessLevel: identity.ListCompartmentsAccessLevelEnum(access), CompartmentIdInSubtree: sub,
+				SortBy: identity.ListCompartmentsSortByEnum(l.sortBy), SortOrder: identity.ListCompartmentsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "NAME")
 	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the OCID of the parent compartment [required]")
 	lst.Flags().StringVar(&lName, "name", "", "only the compartment with this name")
 	lst.Flags().StringVar(&lState, "lifecycle-state", "", "only compartments in this state")
 	lst.Flags().StringVar(&access, "access-level", "", "ANY or ACCESSIBLE")
 	lst.Flags().StringVar(&subtree, "compartment-id-in-subtree", "", "true to list the whole subtree")
-	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
-	l.add(lst)
 
-	var uid, uName, uDesc, uIfMatch string
-	var utags tagFlags
-	var uw waitFlags
-	update := leaf("update", "Rename or describe a compartment",
-		`  coffer iam compartment update --compartment-id $COMP --description "payments, EU"`,
-		hints{}, []string{"compartment-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := utags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			r, err := c.UpdateCompartment(cmd.Context(), identity.UpdateCompartmentRequest{CompartmentId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
+	var uName, uDesc string
+	update := updateLeaf("compartment-id", "compartment", "Rename or describe a compartment",
+		`  coffer iam compartment update --compartment-id $COMP --description "payments, EU"`, identityClient,
+		&waitable[identity.IdentityClient, identity.Compartment]{identityStates, compartmentState, compartmentFn},
+		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.Compartment, *string, error) {
+			r, err := c.UpdateCompartment(cmd.Context(), identity.UpdateCompartmentRequest{CompartmentId: &u.id, IfMatch: u.ifMatch,
 				UpdateCompartmentDetails: identity.UpdateCompartmentDetails{Name: optString(cmd, "name", uName), Description: optString(cmd, "description", uDesc),
-					FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &uw, r.Compartment, r.Etag, compartmentState, compartmentFn(c, uid))
+					FreeformTags: u.freeform, DefinedTags: u.defined}})
+			return r.Compartment, r.Etag, err
 		})
-	update.Flags().StringVarP(&uid, "compartment-id", "c", "", "the OCID of the compartment [required]")
 	update.Flags().StringVar(&uName, "name", "", "a new name")
 	update.Flags().StringVar(&uDesc, "description", "", "a new description")
-	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
-	utags.add(update)
-	uw.add(update, identityStates...)
 
 	return group("compartment", "Compartments: the tree that holds resources and where policies attach",
 		`  coffer iam compartment list -c $TENANCY --all --output table --query 'data[].{name:name,id:id}'`,
 		create,
-		identityGet("compartment", "compartment-id", `  coffer iam compartment get --compartment-id $COMP`,
+		getLeaf("compartment", "compartment-id", `  coffer iam compartment get --compartment-id $COMP`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Compartment, *string, error) {
 				r, err := c.GetCompartment(ctx, identity.GetCompartmentRequest{CompartmentId: &id})
 				return r.Compartment, r.Etag, err
@@ -279,69 +225,41 @@ func iamUserCommand() *cobra.Command {
 	tags.add(create)
 	w.add(create, identityStates...)
 
-	var lc, lName, lState, sortBy, sortOrder string
+	var lc, lName, lState string
 	var l listFlags
-	lst := leaf("list", "List the users of the tenancy",
+	lst := listLeaf("list", "List the users of the tenancy",
 		`  coffer iam user list --all --query 'data[].name'`,
-		hints{}, nil,
-		func(cmd *cobra.Command, g *globals) error {
-			comp, err := tenancyDefault(g, lc)
+		nil, &l, identityClient,
+		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.User, *string, error) {
+			comp, err := tenancyDefault(globalsFrom(cmd), lc)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]identity.User, *string, error) {
-				r, err := c.ListUsers(cmd.Context(), identity.ListUsersRequest{CompartmentId: &comp, Limit: limit, Page: page,
-					Name: optString(cmd, "name", lName), LifecycleState: identity.UserLifecycleStateEnum(lState),
-					SortBy: identity.ListUsersSortByEnum(sortBy), SortOrder: identity.ListUsersSortOrderEnum(sortOrder)})
-				return r.Items, r.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+			r, err := c.ListUsers(cmd.Context(), identity.ListUsersRequest{CompartmentId: &comp, Limit: limit, Page: page,
+				Name: optString(cmd, "name", lName), LifecycleState: identity.UserLifecycleStateEnum(lState),
+				SortBy: identity.ListUsersSortByEnum(l.sortBy), SortOrder: identity.ListUsersSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "NAME")
 	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
 	lst.Flags().StringVar(&lName, "name", "", "only the user with this name")
 	lst.Flags().StringVar(&lState, "lifecycle-state", "", "only users in this state")
-	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
-	l.add(lst)
 
-	var uid, uDesc, uEmail, uIfMatch string
-	var utags tagFlags
-	update := leaf("update", "Update a user's description or email",
-		`  coffer iam user update --user-id $USER_ID --description "Alice, platform"`,
-		hints{}, []string{"user-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := utags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			r, err := c.UpdateUser(cmd.Context(), identity.UpdateUserRequest{UserId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
+	var uDesc, uEmail string
+	update := updateLeaf("user-id", "user", "Update a user's description or email",
+		`  coffer iam user update --user-id $USER_ID --description "Alice, platform"`, identityClient, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.User, *string, error) {
+			r, err := c.UpdateUser(cmd.Context(), identity.UpdateUserRequest{UserId: &u.id, IfMatch: u.ifMatch,
 				UpdateUserDetails: identity.UpdateUserDetails{Description: optString(cmd, "description", uDesc), Email: optString(cmd, "email", uEmail),
-					FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: r.User, etag: r.Etag})
+					FreeformTags: u.freeform, DefinedTags: u.defined}})
+			return r.User, r.Etag, err
 		})
-	update.Flags().StringVar(&uid, "user-id", "", "the OCID of the user [required]")
 	update.Flags().StringVar(&uDesc, "description", "", "a new description")
 	update.Flags().StringVar(&uEmail, "email", "", "a new email address")
-	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
-	utags.add(update)
 
 	return group("user", "Users and their API keys",
 		`  coffer iam user api-key upload --user-id $USER_ID --key-file ~/.oci/alice_public.pem`,
 		create,
-		identityGet("user", "user-id", `  coffer iam user get --user-id $USER_ID`,
+		getLeaf("user", "user-id", `  coffer iam user get --user-id $USER_ID`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string) (identity.User, *string, error) {
 				r, err := c.GetUser(ctx, identity.GetUserRequest{UserId: &id})
 				return r.User, r.Etag, err
@@ -466,65 +384,37 @@ func iamGroupCommand() *cobra.Command {
 	create.Flags().StringVar(&desc, "description", "", "a description [required]")
 	tags.add(create)
 
-	var lc, lName, sortBy, sortOrder string
+	var lc, lName string
 	var l listFlags
-	lst := leaf("list", "List the groups of the tenancy",
+	lst := listLeaf("list", "List the groups of the tenancy",
 		`  coffer iam group list --all --output table --query 'data[].{name:name,id:id}'`,
-		hints{}, nil,
-		func(cmd *cobra.Command, g *globals) error {
-			comp, err := tenancyDefault(g, lc)
+		nil, &l, identityClient,
+		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.Group, *string, error) {
+			comp, err := tenancyDefault(globalsFrom(cmd), lc)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]identity.Group, *string, error) {
-				r, err := c.ListGroups(cmd.Context(), identity.ListGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
-					Name: optString(cmd, "name", lName), SortBy: identity.ListGroupsSortByEnum(sortBy), SortOrder: identity.ListGroupsSortOrderEnum(sortOrder)})
-				return r.Items, r.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+			r, err := c.ListGroups(cmd.Context(), identity.ListGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
+				Name: optString(cmd, "name", lName), SortBy: identity.ListGroupsSortByEnum(l.sortBy), SortOrder: identity.ListGroupsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "NAME")
 	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
 	lst.Flags().StringVar(&lName, "name", "", "only the group with this name")
-	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
-	l.add(lst)
 
-	var uid, uDesc, uIfMatch string
-	var utags tagFlags
-	update := leaf("update", "Update a group's description",
-		`  coffer iam group update --group-id $GROUP --description "payments apps, EU"`,
-		hints{}, []string{"group-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := utags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			r, err := c.UpdateGroup(cmd.Context(), identity.UpdateGroupRequest{GroupId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
-				UpdateGroupDetails: identity.UpdateGroupDetails{Description: optString(cmd, "description", uDesc), FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: r.Group, etag: r.Etag})
+	var uDesc string
+	update := updateLeaf("group-id", "group", "Update a group's description",
+		`  coffer iam group update --group-id $GROUP --description "payments apps, EU"`, identityClient, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.Group, *string, error) {
+			r, err := c.UpdateGroup(cmd.Context(), identity.UpdateGroupRequest{GroupId: &u.id, IfMatch: u.ifMatch,
+				UpdateGroupDetails: identity.UpdateGroupDetails{Description: optString(cmd, "description", uDesc), FreeformTags: u.freeform, DefinedTags: u.defined}})
+			return r.Group, r.Etag, err
 		})
-	update.Flags().StringVar(&uid, "group-id", "", "the OCID of the group [required]")
 	update.Flags().StringVar(&uDesc, "description", "", "a new description")
-	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
-	utags.add(update)
 
 	return group("group", "Groups of users, and their members",
 		`  coffer iam group add-user --group-id $GROUP --user-id $USER_ID`,
 		create,
-		identityGet("group", "group-id", `  coffer iam group get --group-id $GROUP`,
+		getLeaf("group", "group-id", `  coffer iam group get --group-id $GROUP`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Group, *string, error) {
 				r, err := c.GetGroup(ctx, identity.GetGroupRequest{GroupId: &id})
 				return r.Group, r.Etag, err
@@ -634,67 +524,39 @@ func iamDynamicGroupCommand() *cobra.Command {
 	create.Flags().StringVar(&rule, "matching-rule", "", "the matching rule [required]")
 	tags.add(create)
 
-	var lc, lName, sortBy, sortOrder string
+	var lc, lName string
 	var l listFlags
-	lst := leaf("list", "List the dynamic groups of the tenancy",
+	lst := listLeaf("list", "List the dynamic groups of the tenancy",
 		`  coffer iam dynamic-group list --all --query 'data[].{name:name,rule:"matching-rule"}'`,
-		hints{}, nil,
-		func(cmd *cobra.Command, g *globals) error {
-			comp, err := tenancyDefault(g, lc)
+		nil, &l, identityClient,
+		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.DynamicGroup, *string, error) {
+			comp, err := tenancyDefault(globalsFrom(cmd), lc)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]identity.DynamicGroup, *string, error) {
-				r, err := c.ListDynamicGroups(cmd.Context(), identity.ListDynamicGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
-					Name: optString(cmd, "name", lName), SortBy: identity.ListDynamicGroupsSortByEnum(sortBy), SortOrder: identity.ListDynamicGroupsSortOrderEnum(sortOrder)})
-				return r.Items, r.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+			r, err := c.ListDynamicGroups(cmd.Context(), identity.ListDynamicGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
+				Name: optString(cmd, "name", lName), SortBy: identity.ListDynamicGroupsSortByEnum(l.sortBy), SortOrder: identity.ListDynamicGroupsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "NAME")
 	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
 	lst.Flags().StringVar(&lName, "name", "", "only the dynamic group with this name")
-	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
-	l.add(lst)
 
-	var uid, uDesc, uRule, uIfMatch string
-	var utags tagFlags
-	update := leaf("update", "Update a dynamic group's rule or description",
-		`  coffer iam dynamic-group update --dynamic-group-id $DG --matching-rule "instance.id = '$INSTANCE'"`,
-		hints{}, []string{"dynamic-group-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := utags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			r, err := c.UpdateDynamicGroup(cmd.Context(), identity.UpdateDynamicGroupRequest{DynamicGroupId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch),
+	var uDesc, uRule string
+	update := updateLeaf("dynamic-group-id", "dynamic group", "Update a dynamic group's rule or description",
+		`  coffer iam dynamic-group update --dynamic-group-id $DG --matching-rule "instance.id = '$INSTANCE'"`, identityClient, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.DynamicGroup, *string, error) {
+			r, err := c.UpdateDynamicGroup(cmd.Context(), identity.UpdateDynamicGroupRequest{DynamicGroupId: &u.id, IfMatch: u.ifMatch,
 				UpdateDynamicGroupDetails: identity.UpdateDynamicGroupDetails{Description: optString(cmd, "description", uDesc),
-					MatchingRule: optString(cmd, "matching-rule", uRule), FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: r.DynamicGroup, etag: r.Etag})
+					MatchingRule: optString(cmd, "matching-rule", uRule), FreeformTags: u.freeform, DefinedTags: u.defined}})
+			return r.DynamicGroup, r.Etag, err
 		})
-	update.Flags().StringVar(&uid, "dynamic-group-id", "", "the OCID of the dynamic group [required]")
 	update.Flags().StringVar(&uDesc, "description", "", "a new description")
 	update.Flags().StringVar(&uRule, "matching-rule", "", "a new matching rule")
-	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
-	utags.add(update)
 
 	return group("dynamic-group", "Dynamic groups: instances and resources (instance and resource principals) matched by rules",
 		`  coffer iam dynamic-group get --dynamic-group-id $DG --query 'data."matching-rule"' --raw-output`,
 		create,
-		identityGet("dynamic group", "dynamic-group-id", `  coffer iam dynamic-group get --dynamic-group-id $DG`,
+		getLeaf("dynamic group", "dynamic-group-id", `  coffer iam dynamic-group get --dynamic-group-id $DG`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string) (identity.DynamicGroup, *string, error) {
 				r, err := c.GetDynamicGroup(ctx, identity.GetDynamicGroupRequest{DynamicGroupId: &id})
 				return r.DynamicGroup, r.Etag, err
@@ -761,75 +623,46 @@ func iamPolicyCommand() *cobra.Command {
 	create.Flags().StringVar(&versionDate, "version-date", "", "evaluate the policy as of this date (YYYY-MM-DD)")
 	tags.add(create)
 
-	var lc, lName, sortBy, sortOrder string
+	var lc, lName string
 	var l listFlags
-	lst := leaf("list", "List the policies attached to a compartment",
+	lst := listLeaf("list", "List the policies attached to a compartment",
 		`  coffer iam policy list -c $TENANCY --all --query 'data[].statements[]'`,
-		hints{}, []string{"compartment-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]identity.Policy, *string, error) {
-				r, err := c.ListPolicies(cmd.Context(), identity.ListPoliciesRequest{CompartmentId: &lc, Limit: limit, Page: page,
-					Name: optString(cmd, "name", lName), SortBy: identity.ListPoliciesSortByEnum(sortBy), SortOrder: identity.ListPoliciesSortOrderEnum(sortOrder)})
-				return r.Items, r.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+		[]string{"compartment-id"}, &l, identityClient,
+		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.Policy, *string, error) {
+			r, err := c.ListPolicies(cmd.Context(), identity.ListPoliciesRequest{CompartmentId: &lc, Limit: limit, Page: page,
+				Name: optString(cmd, "name", lName), SortBy: identity.ListPoliciesSortByEnum(l.sortBy), SortOrder: identity.ListPoliciesSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "NAME")
 	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the OCID of the compartment [required]")
 	lst.Flags().StringVar(&lName, "name", "", "only the policy with this name")
-	addSort(lst, &sortBy, &sortOrder, "TIMECREATED", "NAME")
-	l.add(lst)
 
-	var uid, uDesc, uStatements, uVersionDate, uIfMatch string
-	var utags tagFlags
-	update := leaf("update", "Replace a policy's statements or description",
-		`  coffer iam policy update --policy-id $POLICY --statements '["allow group app to read secret-bundles in compartment payments"]'`,
-		hints{}, []string{"policy-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			var d identity.UpdatePolicyDetails
+	var uDesc, uStatements, uVersionDate string
+	update := updateLeaf("policy-id", "policy", "Replace a policy's statements or description",
+		`  coffer iam policy update --policy-id $POLICY --statements '["allow group app to read secret-bundles in compartment payments"]'`, identityClient, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.Policy, *string, error) {
+			d := identity.UpdatePolicyDetails{Description: optString(cmd, "description", uDesc), FreeformTags: u.freeform, DefinedTags: u.defined}
 			if uStatements != "" {
 				if err := parseJSONArg("statements", uStatements, &d.Statements); err != nil {
-					return err
+					return identity.Policy{}, nil, err
 				}
 			}
 			if uVersionDate != "" {
 				var err error
 				if d.VersionDate, err = parseVersionDate(uVersionDate); err != nil {
-					return err
+					return identity.Policy{}, nil, err
 				}
 			}
-			ff, dt, err := utags.parse()
-			if err != nil {
-				return err
-			}
-			d.Description, d.FreeformTags, d.DefinedTags = optString(cmd, "description", uDesc), ff, dt
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			r, err := c.UpdatePolicy(cmd.Context(), identity.UpdatePolicyRequest{PolicyId: &uid, IfMatch: optString(cmd, "if-match", uIfMatch), UpdatePolicyDetails: d})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: r.Policy, etag: r.Etag})
+			r, err := c.UpdatePolicy(cmd.Context(), identity.UpdatePolicyRequest{PolicyId: &u.id, IfMatch: u.ifMatch, UpdatePolicyDetails: d})
+			return r.Policy, r.Etag, err
 		})
-	update.Flags().StringVar(&uid, "policy-id", "", "the OCID of the policy [required]")
 	update.Flags().StringVar(&uDesc, "description", "", "a new description")
 	update.Flags().StringVar(&uStatements, "statements", "", "the new statements as a JSON list (replaces them all)")
 	update.Flags().StringVar(&uVersionDate, "version-date", "", "a new version date (YYYY-MM-DD)")
-	update.Flags().StringVar(&uIfMatch, "if-match", "", "update only if the etag matches")
-	utags.add(update)
 
 	return group("policy", "Policies: who may do what, where",
 		`  coffer iam policy get --policy-id $POLICY --query 'data.statements'`,
 		create,
-		identityGet("policy", "policy-id", `  coffer iam policy get --policy-id $POLICY`,
+		getLeaf("policy", "policy-id", `  coffer iam policy get --policy-id $POLICY`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Policy, *string, error) {
 				r, err := c.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &id})
 				return r.Policy, r.Etag, err

@@ -64,7 +64,8 @@ func associatedData(v string) (map[string]string, error) {
 }
 
 func cryptoEncrypt() *cobra.Command {
-	var vaultID, keyID, kv, plaintext, plaintextFile, alg, aad string
+	var k cryptoKey
+	var plaintext, plaintextFile, alg, aad string
 	cmd := leaf("encrypt", "Encrypt data with a key (up to 4 KB)",
 		`  coffer kms crypto encrypt --vault-id $VAULT --key-id $KEY --plaintext-file ./token.txt
   printf secret | coffer kms crypto encrypt --endpoint $CRYPTO --key-id $KEY --plaintext-file - --query data.ciphertext --raw-output`,
@@ -78,12 +79,12 @@ func cryptoEncrypt() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.kmsCryptoClient(cmd.Context(), vaultID)
+			c, err := g.kmsCryptoClient(cmd.Context(), k.vaultID)
 			if err != nil {
 				return err
 			}
 			resp, err := c.Encrypt(cmd.Context(), keymanagement.EncryptRequest{EncryptDataDetails: keymanagement.EncryptDataDetails{
-				KeyId: &keyID, Plaintext: &pt, AssociatedData: ad, KeyVersionId: optString(cmd, "key-version-id", kv),
+				KeyId: &k.keyID, Plaintext: &pt, AssociatedData: ad, KeyVersionId: optString(cmd, "key-version-id", k.version),
 				EncryptionAlgorithm: keymanagement.EncryptDataDetailsEncryptionAlgorithmEnum(alg)}})
 			if err != nil {
 				return err
@@ -91,9 +92,7 @@ func cryptoEncrypt() *cobra.Command {
 			return g.print(cmd.OutOrStdout(), response{data: resp.EncryptedData})
 		})
 	f := cmd.Flags()
-	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&kv, "key-version-id", "", "the OCID of the key version (default: current)")
+	k.add(cmd, "the OCID of the key version (default: current)")
 	f.StringVar(&plaintext, "plaintext", "", "the plaintext, base64 (visible to other users: prefer --plaintext-file)")
 	f.StringVar(&plaintextFile, "plaintext-file", "", "a file holding the raw plaintext, or - for stdin")
 	f.StringVar(&alg, "encryption-algorithm", "", "AES_256_GCM (default for AES), RSA_OAEP_SHA_1, RSA_OAEP_SHA_256")
@@ -102,7 +101,8 @@ func cryptoEncrypt() *cobra.Command {
 }
 
 func cryptoDecrypt() *cobra.Command {
-	var vaultID, keyID, kv, ciphertext, alg, aad string
+	var k cryptoKey
+	var ciphertext, alg, aad string
 	var decode bool
 	cmd := leaf("decrypt", "Decrypt data encrypted with a key",
 		`  coffer kms crypto decrypt --vault-id $VAULT --key-id $KEY --ciphertext $CT --decode > token.txt`,
@@ -112,12 +112,12 @@ func cryptoDecrypt() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.kmsCryptoClient(cmd.Context(), vaultID)
+			c, err := g.kmsCryptoClient(cmd.Context(), k.vaultID)
 			if err != nil {
 				return err
 			}
 			resp, err := c.Decrypt(cmd.Context(), keymanagement.DecryptRequest{DecryptDataDetails: keymanagement.DecryptDataDetails{
-				KeyId: &keyID, Ciphertext: &ciphertext, AssociatedData: ad, KeyVersionId: optString(cmd, "key-version-id", kv),
+				KeyId: &k.keyID, Ciphertext: &ciphertext, AssociatedData: ad, KeyVersionId: optString(cmd, "key-version-id", k.version),
 				EncryptionAlgorithm: keymanagement.DecryptDataDetailsEncryptionAlgorithmEnum(alg)}})
 			if err != nil {
 				return err
@@ -128,9 +128,7 @@ func cryptoDecrypt() *cobra.Command {
 			return g.print(cmd.OutOrStdout(), response{data: resp.DecryptedData})
 		})
 	f := cmd.Flags()
-	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&kv, "key-version-id", "", "the OCID of the key version")
+	k.add(cmd, "the OCID of the key version")
 	f.StringVar(&ciphertext, "ciphertext", "", "the ciphertext returned by encrypt [required]")
 	f.StringVar(&alg, "encryption-algorithm", "", "the algorithm used to encrypt")
 	f.StringVar(&aad, "associated-data", "", "the associated data given to encrypt, as JSON")
@@ -190,50 +188,39 @@ func cryptoGenerateDEK() *cobra.Command {
 	return cmd
 }
 
-func cryptoSign() *cobra.Command {
-	var vaultID, keyID, kv, msg, msgFile, alg, msgType string
-	cmd := leaf("sign", "Sign a message or digest with an asymmetric key",
-		`  coffer kms crypto sign --vault-id $VAULT --key-id $KEY --message-file ./release.tar --signing-algorithm ECDSA_SHA_256 --query data.signature --raw-output`,
-		hints{}, []string{"key-id", "signing-algorithm"},
-		func(cmd *cobra.Command, g *globals) error {
-			m, err := messageInput(cmd, msg, msgFile)
-			if err != nil {
-				return err
-			}
-			c, err := g.kmsCryptoClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.Sign(cmd.Context(), keymanagement.SignRequest{SignDataDetails: keymanagement.SignDataDetails{
-				KeyId: &keyID, Message: &m, KeyVersionId: optString(cmd, "key-version-id", kv),
-				SigningAlgorithm: keymanagement.SignDataDetailsSigningAlgorithmEnum(alg),
-				MessageType:      keymanagement.SignDataDetailsMessageTypeEnum(msgType)}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.SignedData})
-		})
-	f := cmd.Flags()
-	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&kv, "key-version-id", "", "the OCID of the key version")
-	f.StringVar(&msg, "message", "", "the message or digest, base64")
-	f.StringVar(&msgFile, "message-file", "", "a file holding the raw message, or - for stdin")
-	f.StringVar(&alg, "signing-algorithm", "", "e.g. ECDSA_SHA_256, SHA_256_RSA_PKCS_PSS [required]")
-	f.StringVar(&msgType, "message-type", "", "RAW (default) or DIGEST")
-	return cmd
+// cryptoKey is the key a crypto command uses: --key-id and
+// --key-version-id, reached through --vault-id or --endpoint.
+type cryptoKey struct{ vaultID, keyID, version string }
+
+func (k *cryptoKey) add(cmd *cobra.Command, versionHelp string) {
+	vaultIDFlag(cmd, &k.vaultID)
+	cmd.Flags().StringVar(&k.keyID, "key-id", "", "the OCID of the key [required]")
+	cmd.Flags().StringVar(&k.version, "key-version-id", "", versionHelp)
 }
 
-// messageInput is --message (base64) or --message-file (raw bytes). A
-// message is not secret, so no warning.
-func messageInput(cmd *cobra.Command, msg, file string) (string, error) {
+// message is the --message or --message-file of sign and verify, with
+// --message-type and --signing-algorithm.
+type message struct{ msg, file, msgType, alg string }
+
+func (m *message) add(cmd *cobra.Command, algHelp string) {
+	f := cmd.Flags()
+	f.StringVar(&m.msg, "message", "", "the message or digest, base64")
+	f.StringVar(&m.file, "message-file", "", "a file holding the raw message, or - for stdin")
+	f.StringVar(&m.msgType, "message-type", "", "RAW (default) or DIGEST")
+	f.StringVar(&m.alg, "signing-algorithm", "", algHelp)
+}
+
+// base64 is the message, base64-encoded as the API takes it: --message
+// as given, or --message-file's raw bytes encoded. A message is not
+// secret, so no warning.
+func (m *message) base64(cmd *cobra.Command) (string, error) {
 	switch {
 	case cmd.Flags().Changed("message") && cmd.Flags().Changed("message-file"):
 		return "", usageErrorf("pass --message or --message-file, not both")
 	case cmd.Flags().Changed("message"):
-		return msg, nil
+		return m.msg, nil
 	case cmd.Flags().Changed("message-file"):
-		b, err := readSecretInput(cmd, file)
+		b, err := readSecretInput(cmd, m.file)
 		if err != nil {
 			return "", err
 		}
@@ -242,38 +229,63 @@ func messageInput(cmd *cobra.Command, msg, file string) (string, error) {
 	return "", usageErrorf("missing option --message or --message-file")
 }
 
+// signLeaf builds sign and verify: read the message, call the crypto
+// endpoint, print what it answers.
+func signLeaf(use, short, example string, required []string, k *cryptoKey, m *message,
+	call func(cmd *cobra.Command, c keymanagement.KmsCryptoClient, msg string) (any, error)) *cobra.Command {
+	return leaf(use, short, example, hints{}, required,
+		func(cmd *cobra.Command, g *globals) error {
+			b64, err := m.base64(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := g.kmsCryptoClient(cmd.Context(), k.vaultID)
+			if err != nil {
+				return err
+			}
+			v, err := call(cmd, c, b64)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: v})
+		})
+}
+
+func cryptoSign() *cobra.Command {
+	var k cryptoKey
+	var m message
+	cmd := signLeaf("sign", "Sign a message or digest with an asymmetric key",
+		`  coffer kms crypto sign --vault-id $VAULT --key-id $KEY --message-file ./release.tar --signing-algorithm ECDSA_SHA_256 --query data.signature --raw-output`,
+		[]string{"key-id", "signing-algorithm"}, &k, &m,
+		func(cmd *cobra.Command, c keymanagement.KmsCryptoClient, msg string) (any, error) {
+			r, err := c.Sign(cmd.Context(), keymanagement.SignRequest{SignDataDetails: keymanagement.SignDataDetails{
+				KeyId: &k.keyID, Message: &msg, KeyVersionId: optString(cmd, "key-version-id", k.version),
+				SigningAlgorithm: keymanagement.SignDataDetailsSigningAlgorithmEnum(m.alg),
+				MessageType:      keymanagement.SignDataDetailsMessageTypeEnum(m.msgType)}})
+			return r.SignedData, err
+		})
+	k.add(cmd, "the OCID of the key version")
+	m.add(cmd, "e.g. ECDSA_SHA_256, SHA_256_RSA_PKCS_PSS [required]")
+	return cmd
+}
+
 func cryptoVerify() *cobra.Command {
-	var vaultID, keyID, kv, msg, msgFile, sig, alg, msgType string
-	cmd := leaf("verify", "Verify a signature made with an asymmetric key",
+	var k cryptoKey
+	var m message
+	var sig string
+	cmd := signLeaf("verify", "Verify a signature made with an asymmetric key",
 		`  coffer kms crypto verify --vault-id $VAULT --key-id $KEY --key-version-id $KV --message-file ./release.tar \
       --signature $SIG --signing-algorithm ECDSA_SHA_256 --query 'data."is-signature-valid"'`,
-		hints{}, []string{"key-id", "key-version-id", "signature", "signing-algorithm"},
-		func(cmd *cobra.Command, g *globals) error {
-			m, err := messageInput(cmd, msg, msgFile)
-			if err != nil {
-				return err
-			}
-			c, err := g.kmsCryptoClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.Verify(cmd.Context(), keymanagement.VerifyRequest{VerifyDataDetails: keymanagement.VerifyDataDetails{
-				KeyId: &keyID, KeyVersionId: &kv, Message: &m, Signature: &sig,
-				SigningAlgorithm: keymanagement.VerifyDataDetailsSigningAlgorithmEnum(alg),
-				MessageType:      keymanagement.VerifyDataDetailsMessageTypeEnum(msgType)}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.VerifiedData})
+		[]string{"key-id", "key-version-id", "signature", "signing-algorithm"}, &k, &m,
+		func(cmd *cobra.Command, c keymanagement.KmsCryptoClient, msg string) (any, error) {
+			r, err := c.Verify(cmd.Context(), keymanagement.VerifyRequest{VerifyDataDetails: keymanagement.VerifyDataDetails{
+				KeyId: &k.keyID, KeyVersionId: &k.version, Message: &msg, Signature: &sig,
+				SigningAlgorithm: keymanagement.VerifyDataDetailsSigningAlgorithmEnum(m.alg),
+				MessageType:      keymanagement.VerifyDataDetailsMessageTypeEnum(m.msgType)}})
+			return r.VerifiedData, err
 		})
-	f := cmd.Flags()
-	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&kv, "key-version-id", "", "the OCID of the key version that signed [required]")
-	f.StringVar(&msg, "message", "", "the message or digest, base64")
-	f.StringVar(&msgFile, "message-file", "", "a file holding the raw message, or - for stdin")
-	f.StringVar(&sig, "signature", "", "the signature, base64 [required]")
-	f.StringVar(&alg, "signing-algorithm", "", "the algorithm used to sign [required]")
-	f.StringVar(&msgType, "message-type", "", "RAW (default) or DIGEST")
+	k.add(cmd, "the OCID of the key version that signed [required]")
+	m.add(cmd, "the algorithm used to sign [required]")
+	cmd.Flags().StringVar(&sig, "signature", "", "the signature, base64 [required]")
 	return cmd
 }

@@ -68,8 +68,7 @@ func keyCreate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, err := wait(ctx, g, &w, resp.Key, keyState, keyFn(c, *resp.Id))
-			return printResult(cmd, g, response{data: k, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.Key, resp.Etag, keyState, keyFn(c, *resp.Id))
 		})
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
@@ -84,55 +83,36 @@ func keyCreate() *cobra.Command {
 }
 
 func keyGet() *cobra.Command {
-	var vaultID, id string
-	cmd := leaf("get", "Get a key",
-		`  coffer kms management key get --vault-id $VAULT --key-id $KEY
+	var vaultID string
+	cmd := getLeaf("key", "key-id", `  coffer kms management key get --vault-id $VAULT --key-id $KEY
   coffer kms management key get --endpoint $MGMT --key-id $KEY --query 'data."current-key-version"' --raw-output`,
-		hints{}, []string{"key-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsManagementClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetKey(cmd.Context(), keymanagement.GetKeyRequest{KeyId: &id})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.Key, etag: resp.Etag})
+		managementClient(&vaultID),
+		func(ctx context.Context, c keymanagement.KmsManagementClient, id string) (keymanagement.Key, *string, error) {
+			r, err := c.GetKey(ctx, keymanagement.GetKeyRequest{KeyId: &id})
+			return r.Key, r.Etag, err
 		})
 	vaultIDFlag(cmd, &vaultID)
-	cmd.Flags().StringVar(&id, "key-id", "", "the OCID of the key [required]")
 	return cmd
 }
 
 func keyList() *cobra.Command {
-	var vaultID, compartment, sortBy, sortOrder, mode, alg, curve string
+	var vaultID, compartment, mode, alg, curve string
 	var length int
 	var l listFlags
-	cmd := leaf("list", "List the keys of a vault in a compartment",
+	cmd := listLeaf("list", "List the keys of a vault in a compartment",
 		`  coffer kms management key list --vault-id $VAULT --compartment-id $TENANCY --all --output table`,
-		hints{}, []string{"compartment-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsManagementClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
+		[]string{"compartment-id"}, &l, managementClient(&vaultID),
+		func(cmd *cobra.Command, c keymanagement.KmsManagementClient, limit *int, page *string) ([]keymanagement.KeySummary, *string, error) {
 			var lengthP *int
 			if cmd.Flags().Changed("length") {
 				lengthP = common.Int(length)
 			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]keymanagement.KeySummary, *string, error) {
-				resp, err := c.ListKeys(cmd.Context(), keymanagement.ListKeysRequest{CompartmentId: &compartment, Limit: limit, Page: page,
-					SortBy: keymanagement.ListKeysSortByEnum(sortBy), SortOrder: keymanagement.ListKeysSortOrderEnum(sortOrder),
-					ProtectionMode: keymanagement.ListKeysProtectionModeEnum(mode), Algorithm: keymanagement.ListKeysAlgorithmEnum(alg),
-					Length: lengthP, CurveId: keymanagement.ListKeysCurveIdEnum(curve)})
-				return resp.Items, resp.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+			r, err := c.ListKeys(cmd.Context(), keymanagement.ListKeysRequest{CompartmentId: &compartment, Limit: limit, Page: page,
+				SortBy: keymanagement.ListKeysSortByEnum(l.sortBy), SortOrder: keymanagement.ListKeysSortOrderEnum(l.sortOrder),
+				ProtectionMode: keymanagement.ListKeysProtectionModeEnum(mode), Algorithm: keymanagement.ListKeysAlgorithmEnum(alg),
+				Length: lengthP, CurveId: keymanagement.ListKeysCurveIdEnum(curve)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "DISPLAYNAME")
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
 	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment [required]")
@@ -140,43 +120,21 @@ func keyList() *cobra.Command {
 	f.StringVar(&alg, "algorithm", "", "only keys of this algorithm: AES, RSA, ECDSA")
 	f.IntVar(&length, "length", 0, "only keys of this length in bytes")
 	f.StringVar(&curve, "curve-id", "", "only ECDSA keys on this curve: NIST_P256, NIST_P384, NIST_P521")
-	addSort(cmd, &sortBy, &sortOrder, "TIMECREATED", "DISPLAYNAME")
-	l.add(cmd)
 	return cmd
 }
 
 func keyUpdate() *cobra.Command {
-	var vaultID, id, name, ifMatch string
-	var tags tagFlags
-	var w waitFlags
-	cmd := leaf("update", "Update a key's name or tags",
-		`  coffer kms management key update --vault-id $VAULT --key-id $KEY --display-name app-key-2`,
-		hints{}, []string{"key-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, err := g.kmsManagementClient(ctx, vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.UpdateKey(ctx, keymanagement.UpdateKeyRequest{KeyId: &id, IfMatch: optString(cmd, "if-match", ifMatch),
-				UpdateKeyDetails: keymanagement.UpdateKeyDetails{DisplayName: optString(cmd, "display-name", name), FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			k, err := wait(ctx, g, &w, resp.Key, keyState, keyFn(c, id))
-			return printResult(cmd, g, response{data: k, etag: resp.Etag}, err)
+	var vaultID, name string
+	cmd := updateLeaf("key-id", "key", "Update a key's name or tags",
+		`  coffer kms management key update --vault-id $VAULT --key-id $KEY --display-name app-key-2`, managementClient(&vaultID),
+		&waitable[keymanagement.KmsManagementClient, keymanagement.Key]{keyStates, keyState, keyFn},
+		func(cmd *cobra.Command, c keymanagement.KmsManagementClient, u updateArgs) (keymanagement.Key, *string, error) {
+			r, err := c.UpdateKey(cmd.Context(), keymanagement.UpdateKeyRequest{KeyId: &u.id, IfMatch: u.ifMatch,
+				UpdateKeyDetails: keymanagement.UpdateKeyDetails{DisplayName: optString(cmd, "display-name", name), FreeformTags: u.freeform, DefinedTags: u.defined}})
+			return r.Key, r.Etag, err
 		})
-	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&id, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&name, "display-name", "", "a new name")
-	f.StringVar(&ifMatch, "if-match", "", "update only if the etag matches")
-	tags.add(cmd)
-	w.add(cmd, keyStates...)
+	cmd.Flags().StringVar(&name, "display-name", "", "a new name")
 	return cmd
 }
 
@@ -211,8 +169,7 @@ func keyAction(use, short, state string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, err = wait(ctx, g, &w, k, keyState, keyFn(c, id))
-			return printResult(cmd, g, response{data: k, etag: etag}, err)
+			return printWaited(cmd, g, &w, k, etag, keyState, keyFn(c, id))
 		})
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
@@ -247,8 +204,7 @@ func keyScheduleDeletion() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, err := wait(ctx, g, &w, resp.Key, keyState, keyFn(c, id))
-			return printResult(cmd, g, response{data: k, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.Key, resp.Etag, keyState, keyFn(c, id))
 		})
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
@@ -295,8 +251,7 @@ func keyVersionCreate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := wait(ctx, g, &w, resp.KeyVersion, keyVersionState, keyVersionFn(c, keyID, *resp.Id))
-			return printResult(cmd, g, response{data: v, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.KeyVersion, resp.Etag, keyVersionState, keyVersionFn(c, keyID, *resp.Id))
 		})
 	vaultIDFlag(cmd, &vaultID)
 	cmd.Flags().StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
@@ -327,30 +282,18 @@ func keyVersionGet() *cobra.Command {
 }
 
 func keyVersionList() *cobra.Command {
-	var vaultID, keyID, sortBy, sortOrder string
+	var vaultID, keyID string
 	var l listFlags
-	cmd := leaf("list", "List the versions of a key",
+	cmd := listLeaf("list", "List the versions of a key",
 		`  coffer kms management key-version list --vault-id $VAULT --key-id $KEY --all --query 'length(data)'`,
-		hints{}, []string{"key-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsManagementClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]keymanagement.KeyVersionSummary, *string, error) {
-				resp, err := c.ListKeyVersions(cmd.Context(), keymanagement.ListKeyVersionsRequest{KeyId: &keyID, Limit: limit, Page: page,
-					SortBy: keymanagement.ListKeyVersionsSortByEnum(sortBy), SortOrder: keymanagement.ListKeyVersionsSortOrderEnum(sortOrder)})
-				return resp.Items, resp.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+		[]string{"key-id"}, &l, managementClient(&vaultID),
+		func(cmd *cobra.Command, c keymanagement.KmsManagementClient, limit *int, page *string) ([]keymanagement.KeyVersionSummary, *string, error) {
+			r, err := c.ListKeyVersions(cmd.Context(), keymanagement.ListKeyVersionsRequest{KeyId: &keyID, Limit: limit, Page: page,
+				SortBy: keymanagement.ListKeyVersionsSortByEnum(l.sortBy), SortOrder: keymanagement.ListKeyVersionsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "DISPLAYNAME")
 	vaultIDFlag(cmd, &vaultID)
 	cmd.Flags().StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
-	addSort(cmd, &sortBy, &sortOrder, "TIMECREATED", "DISPLAYNAME")
-	l.add(cmd)
 	return cmd
 }
 
@@ -390,8 +333,7 @@ func keyVersionDeletion(use, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err = wait(ctx, g, &w, v, keyVersionState, keyVersionFn(c, keyID, id))
-			return printResult(cmd, g, response{data: v, etag: etag}, err)
+			return printWaited(cmd, g, &w, v, etag, keyVersionState, keyVersionFn(c, keyID, id))
 		})
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)

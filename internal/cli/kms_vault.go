@@ -79,8 +79,7 @@ func vaultCreate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := wait(ctx, g, &w, resp.Vault, vaultState, getVaultFn(c, *resp.Id))
-			return printResult(cmd, g, response{data: v, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.Vault, resp.Etag, vaultState, getVaultFn(c, *resp.Id))
 		})
 	f := cmd.Flags()
 	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment for the vault [required]")
@@ -93,59 +92,27 @@ func vaultCreate() *cobra.Command {
 }
 
 func vaultGet() *cobra.Command {
-	var id string
-	cmd := leaf("get", "Get a vault",
-		`  coffer kms management vault get --vault-id $VAULT`,
-		hints{}, []string{"vault-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsVaultClient()
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetVault(cmd.Context(), keymanagement.GetVaultRequest{VaultId: &id})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.Vault, etag: resp.Etag})
+	return getLeaf("vault", "vault-id", `  coffer kms management vault get --vault-id $VAULT`, kmsVaultClient,
+		func(ctx context.Context, c keymanagement.KmsVaultClient, id string) (keymanagement.Vault, *string, error) {
+			r, err := c.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: &id})
+			return r.Vault, r.Etag, err
 		})
-	cmd.Flags().StringVar(&id, "vault-id", "", "the OCID of the vault [required]")
-	return cmd
 }
 
 func vaultList() *cobra.Command {
-	var compartment, sortBy, sortOrder string
+	var compartment string
 	var l listFlags
-	cmd := leaf("list", "List the vaults in a compartment",
+	cmd := listLeaf("list", "List the vaults in a compartment",
 		`  coffer kms management vault list --compartment-id $TENANCY --all --query "data[?\"lifecycle-state\"=='ACTIVE'].id"
   coffer kms management vault list --compartment-id $TENANCY --output table --query 'data[].{name:"display-name",id:id}'`,
-		hints{}, []string{"compartment-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsVaultClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]keymanagement.VaultSummary, *string, error) {
-				resp, err := c.ListVaults(cmd.Context(), keymanagement.ListVaultsRequest{CompartmentId: &compartment, Limit: limit, Page: page,
-					SortBy: keymanagement.ListVaultsSortByEnum(sortBy), SortOrder: keymanagement.ListVaultsSortOrderEnum(sortOrder)})
-				return resp.Items, resp.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+		[]string{"compartment-id"}, &l, kmsVaultClient,
+		func(cmd *cobra.Command, c keymanagement.KmsVaultClient, limit *int, page *string) ([]keymanagement.VaultSummary, *string, error) {
+			r, err := c.ListVaults(cmd.Context(), keymanagement.ListVaultsRequest{CompartmentId: &compartment, Limit: limit, Page: page,
+				SortBy: keymanagement.ListVaultsSortByEnum(l.sortBy), SortOrder: keymanagement.ListVaultsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "DISPLAYNAME")
 	cmd.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment [required]")
-	addSort(cmd, &sortBy, &sortOrder, "TIMECREATED", "DISPLAYNAME")
-	l.add(cmd)
 	return cmd
-}
-
-// addSort adds --sort-by and --sort-order.
-func addSort(cmd *cobra.Command, by, order *string, fields ...string) {
-	cmd.Flags().StringVar(by, "sort-by", "", "the field to sort by")
-	cmd.Flags().StringVar(order, "sort-order", "", "ASC or DESC")
-	_ = cmd.RegisterFlagCompletionFunc("sort-by", cobra.FixedCompletions(fields, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("sort-order", cobra.FixedCompletions([]string{"ASC", "DESC"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // optString returns a pointer to v when the flag was given, nil otherwise,
@@ -157,37 +124,19 @@ func optString(cmd *cobra.Command, name, v string) *string {
 	return nil
 }
 
+// vaultWait polls a vault for --wait-for-state.
+var vaultWait = &waitable[keymanagement.KmsVaultClient, keymanagement.Vault]{vaultStates, vaultState, getVaultFn}
+
 func vaultUpdate() *cobra.Command {
-	var id, name, ifMatch string
-	var tags tagFlags
-	var w waitFlags
-	cmd := leaf("update", "Update a vault's name or tags",
-		`  coffer kms management vault update --vault-id $VAULT --display-name payments-prod`,
-		hints{}, []string{"vault-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.kmsVaultClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			resp, err := c.UpdateVault(ctx, keymanagement.UpdateVaultRequest{VaultId: &id, IfMatch: optString(cmd, "if-match", ifMatch),
-				UpdateVaultDetails: keymanagement.UpdateVaultDetails{DisplayName: optString(cmd, "display-name", name), FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			v, err := wait(ctx, g, &w, resp.Vault, vaultState, getVaultFn(c, id))
-			return printResult(cmd, g, response{data: v, etag: resp.Etag}, err)
+	var name string
+	cmd := updateLeaf("vault-id", "vault", "Update a vault's name or tags",
+		`  coffer kms management vault update --vault-id $VAULT --display-name payments-prod`, kmsVaultClient, vaultWait,
+		func(cmd *cobra.Command, c keymanagement.KmsVaultClient, u updateArgs) (keymanagement.Vault, *string, error) {
+			r, err := c.UpdateVault(cmd.Context(), keymanagement.UpdateVaultRequest{VaultId: &u.id, IfMatch: u.ifMatch,
+				UpdateVaultDetails: keymanagement.UpdateVaultDetails{DisplayName: optString(cmd, "display-name", name), FreeformTags: u.freeform, DefinedTags: u.defined}})
+			return r.Vault, r.Etag, err
 		})
-	f := cmd.Flags()
-	f.StringVar(&id, "vault-id", "", "the OCID of the vault [required]")
-	f.StringVar(&name, "display-name", "", "a new name")
-	f.StringVar(&ifMatch, "if-match", "", "update only if the etag matches")
-	tags.add(cmd)
-	w.add(cmd, vaultStates...)
+	cmd.Flags().StringVar(&name, "display-name", "", "a new name")
 	return cmd
 }
 
@@ -216,8 +165,7 @@ func vaultScheduleDeletion() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := wait(ctx, g, &w, resp.Vault, vaultState, getVaultFn(c, id))
-			return printResult(cmd, g, response{data: v, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.Vault, resp.Etag, vaultState, getVaultFn(c, id))
 		})
 	f := cmd.Flags()
 	f.StringVar(&id, "vault-id", "", "the OCID of the vault [required]")
@@ -243,8 +191,7 @@ func vaultCancelDeletion() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := wait(ctx, g, &w, resp.Vault, vaultState, getVaultFn(c, id))
-			return printResult(cmd, g, response{data: v, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.Vault, resp.Etag, vaultState, getVaultFn(c, id))
 		})
 	f := cmd.Flags()
 	f.StringVar(&id, "vault-id", "", "the OCID of the vault [required]")

@@ -131,28 +131,16 @@ func bundleGetByName() *cobra.Command {
 }
 
 func bundleListVersions() *cobra.Command {
-	var id, sortBy, sortOrder string
+	var id string
 	var l listFlags
-	cmd := leaf("list-versions", "List a secret's bundle versions (no content)",
+	cmd := listLeaf("list-versions", "List a secret's bundle versions (no content)",
 		`  coffer secrets secret-bundle list-versions --secret-id $SECRET --all --output table`,
-		bundleHints, []string{"secret-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.secretsClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]secrets.SecretBundleVersionSummary, *string, error) {
-				resp, err := c.ListSecretBundleVersions(cmd.Context(), secrets.ListSecretBundleVersionsRequest{SecretId: &id, Limit: limit, Page: page,
-					SortBy: secrets.ListSecretBundleVersionsSortByEnum(sortBy), SortOrder: secrets.ListSecretBundleVersionsSortOrderEnum(sortOrder)})
-				return resp.Items, resp.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+		[]string{"secret-id"}, &l, secretsClient,
+		func(cmd *cobra.Command, c secrets.SecretsClient, limit *int, page *string) ([]secrets.SecretBundleVersionSummary, *string, error) {
+			r, err := c.ListSecretBundleVersions(cmd.Context(), secrets.ListSecretBundleVersionsRequest{SecretId: &id, Limit: limit, Page: page,
+				SortBy: secrets.ListSecretBundleVersionsSortByEnum(l.sortBy), SortOrder: secrets.ListSecretBundleVersionsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "VERSION_NUMBER")
 	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
-	addSort(cmd, &sortBy, &sortOrder, "VERSION_NUMBER")
-	l.add(cmd)
 	return cmd
 }

@@ -178,8 +178,7 @@ func secretCreate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := wait(ctx, g, &w, resp.Secret, secretState, secretFn(c, *resp.Id))
-			return printResult(cmd, g, response{data: s, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.Secret, resp.Etag, secretState, secretFn(c, *resp.Id))
 		})
 	f := cmd.Flags()
 	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment for the secret [required]")
@@ -230,8 +229,7 @@ func secretUpdate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := wait(ctx, g, &w, resp.Secret, secretState, secretFn(c, id))
-			return printResult(cmd, g, response{data: s, etag: resp.Etag}, err)
+			return printWaited(cmd, g, &w, resp.Secret, resp.Etag, secretState, secretFn(c, id))
 		})
 	f := cmd.Flags()
 	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
@@ -245,106 +243,65 @@ func secretUpdate() *cobra.Command {
 }
 
 func secretGet() *cobra.Command {
-	var id string
-	cmd := leaf("get", "Get a secret's metadata (never its content)",
-		`  coffer vault secret get --secret-id $SECRET --query 'data."current-version-number"'`,
-		hints{}, []string{"secret-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetSecret(cmd.Context(), vault.GetSecretRequest{SecretId: &id})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.Secret, etag: resp.Etag})
+	cmd := getLeaf("secret", "secret-id", `  coffer vault secret get --secret-id $SECRET --query 'data."current-version-number"'`, vaultsClient,
+		func(ctx context.Context, c vault.VaultsClient, id string) (vault.Secret, *string, error) {
+			r, err := c.GetSecret(ctx, vault.GetSecretRequest{SecretId: &id})
+			return r.Secret, r.Etag, err
 		})
-	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
+	cmd.Short = "Get a secret's metadata (never its content)"
 	return cmd
 }
 
 func secretList() *cobra.Command {
-	var compartment, name, vaultID, state, sortBy, sortOrder string
+	var compartment, name, vaultID, state string
 	var l listFlags
-	cmd := leaf("list", "List the secrets in a compartment",
+	cmd := listLeaf("list", "List the secrets in a compartment",
 		`  coffer vault secret list -c $TENANCY --vault-id $VAULT --all --output table --query 'data[].{name:"secret-name",state:"lifecycle-state"}'`,
-		hints{}, []string{"compartment-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]vault.SecretSummary, *string, error) {
-				resp, err := c.ListSecrets(cmd.Context(), vault.ListSecretsRequest{CompartmentId: &compartment, Limit: limit, Page: page,
-					Name: optString(cmd, "name", name), VaultId: optString(cmd, "vault-id", vaultID),
-					LifecycleState: vault.SecretSummaryLifecycleStateEnum(state),
-					SortBy:         vault.ListSecretsSortByEnum(sortBy), SortOrder: vault.ListSecretsSortOrderEnum(sortOrder)})
-				return resp.Items, resp.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+		[]string{"compartment-id"}, &l, vaultsClient,
+		func(cmd *cobra.Command, c vault.VaultsClient, limit *int, page *string) ([]vault.SecretSummary, *string, error) {
+			r, err := c.ListSecrets(cmd.Context(), vault.ListSecretsRequest{CompartmentId: &compartment, Limit: limit, Page: page,
+				Name: optString(cmd, "name", name), VaultId: optString(cmd, "vault-id", vaultID),
+				LifecycleState: vault.SecretSummaryLifecycleStateEnum(state),
+				SortBy:         vault.ListSecretsSortByEnum(l.sortBy), SortOrder: vault.ListSecretsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "TIMECREATED", "NAME")
 	f := cmd.Flags()
 	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment [required]")
 	f.StringVar(&name, "name", "", "only the secret with this name")
 	f.StringVar(&vaultID, "vault-id", "", "only secrets in this vault")
 	f.StringVar(&state, "lifecycle-state", "", "only secrets in this state")
-	addSort(cmd, &sortBy, &sortOrder, "TIMECREATED", "NAME")
-	l.add(cmd)
 	return cmd
 }
 
+// secretDeletion is schedule-secret-deletion and cancel-secret-deletion.
 func secretDeletion(use, short string) *cobra.Command {
-	var id, when, ifMatch string
-	var w waitFlags
+	var when string
 	example := "  coffer vault secret " + use + " --secret-id $SECRET"
-	if use == "schedule-secret-deletion" {
+	schedule := use == "schedule-secret-deletion"
+	if schedule {
 		example += " --time-of-deletion 2030-01-31T00:00:00Z"
 	}
-	cmd := leaf(use, short, example, hints{}, []string{"secret-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
+	return secretAction(use, short, example,
+		func(cmd *cobra.Command) {
+			if schedule {
+				cmd.Flags().StringVar(&when, "time-of-deletion", "", "when to delete the secret (RFC 3339)")
 			}
-			ctx := cmd.Context()
-			im := optString(cmd, "if-match", ifMatch)
-			if use == "schedule-secret-deletion" {
-				var d vault.ScheduleSecretDeletionDetails
-				if when != "" {
-					if d.TimeOfDeletion, err = parseTime("time-of-deletion", when); err != nil {
-						return err
-					}
+		},
+		func(ctx context.Context, c vault.VaultsClient, id string, im *string) (*string, error) {
+			if !schedule {
+				_, err := c.CancelSecretDeletion(ctx, vault.CancelSecretDeletionRequest{SecretId: &id, IfMatch: im})
+				return nil, err
+			}
+			var d vault.ScheduleSecretDeletionDetails
+			if when != "" {
+				var err error
+				if d.TimeOfDeletion, err = parseTime("time-of-deletion", when); err != nil {
+					return nil, err
 				}
-				_, err = c.ScheduleSecretDeletion(ctx, vault.ScheduleSecretDeletionRequest{SecretId: &id, IfMatch: im, ScheduleSecretDeletionDetails: d})
-			} else {
-				_, err = c.CancelSecretDeletion(ctx, vault.CancelSecretDeletionRequest{SecretId: &id, IfMatch: im})
 			}
-			if err != nil {
-				return err
-			}
-			if len(w.states) == 0 {
-				// The operation answers with no body, as in OCI.
-				return nil
-			}
-			s, err := secretFn(c, id)(ctx)
-			if err != nil {
-				return err
-			}
-			s, err = wait(ctx, g, &w, s, secretState, secretFn(c, id))
-			return printResult(cmd, g, response{data: s}, err)
+			_, err := c.ScheduleSecretDeletion(ctx, vault.ScheduleSecretDeletionRequest{SecretId: &id, IfMatch: im, ScheduleSecretDeletionDetails: d})
+			return nil, err
 		})
-	f := cmd.Flags()
-	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
-	if use == "schedule-secret-deletion" {
-		f.StringVar(&when, "time-of-deletion", "", "when to delete the secret (RFC 3339)")
-	}
-	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
-	w.add(cmd, secretStates...)
-	return cmd
 }
 
 func secretChangeCompartment() *cobra.Command {
@@ -369,29 +326,17 @@ func secretChangeCompartment() *cobra.Command {
 }
 
 func secretVersionList() *cobra.Command {
-	var id, sortBy, sortOrder string
+	var id string
 	var l listFlags
-	cmd := leaf("list", "List the versions of a secret",
+	cmd := listLeaf("list", "List the versions of a secret",
 		`  coffer vault secret-version list --secret-id $SECRET --all --query "data[?contains(stages, 'CURRENT')].\"version-number\""`,
-		hints{}, []string{"secret-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			items, next, err := list(&l, func(limit *int, page *string) ([]vault.SecretVersionSummary, *string, error) {
-				resp, err := c.ListSecretVersions(cmd.Context(), vault.ListSecretVersionsRequest{SecretId: &id, Limit: limit, Page: page,
-					SortBy: vault.ListSecretVersionsSortByEnum(sortBy), SortOrder: vault.ListSecretVersionsSortOrderEnum(sortOrder)})
-				return resp.Items, resp.OpcNextPage, err
-			})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: items, nextPage: next})
-		})
+		[]string{"secret-id"}, &l, vaultsClient,
+		func(cmd *cobra.Command, c vault.VaultsClient, limit *int, page *string) ([]vault.SecretVersionSummary, *string, error) {
+			r, err := c.ListSecretVersions(cmd.Context(), vault.ListSecretVersionsRequest{SecretId: &id, Limit: limit, Page: page,
+				SortBy: vault.ListSecretVersionsSortByEnum(l.sortBy), SortOrder: vault.ListSecretVersionsSortOrderEnum(l.sortOrder)})
+			return r.Items, r.OpcNextPage, err
+		}, "VERSION_NUMBER")
 	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
-	addSort(cmd, &sortBy, &sortOrder, "VERSION_NUMBER")
-	l.add(cmd)
 	return cmd
 }
 

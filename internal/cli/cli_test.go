@@ -69,6 +69,25 @@ func TestHelpNeedsNoConfiguration(t *testing.T) {
 	}
 }
 
+// The 404 advice prints a `coffer iam explain` command line: every
+// option it may use must be an option of coffer iam explain.
+func TestExplainAdviceUsesExplainOptions(t *testing.T) {
+	root := NewRoot(nil, &bytes.Buffer{}, &bytes.Buffer{})
+	explain, _, err := root.Find([]string{"iam", "explain"})
+	if err != nil || explain.Name() != "explain" {
+		t.Fatalf("coffer iam explain: %v", err)
+	}
+	flags := []string{"--user", "--operation", "--compartment-id"}
+	for _, target := range explainTargets {
+		flags = append(flags, target.explain)
+	}
+	for _, f := range flags {
+		if explain.Flags().Lookup(strings.TrimPrefix(f, "--")) == nil {
+			t.Errorf("the 404 advice uses %s, which coffer iam explain does not take", f)
+		}
+	}
+}
+
 func TestKebab(t *testing.T) {
 	for in, want := range map[string]string{
 		"lifecycleState":                "lifecycle-state",

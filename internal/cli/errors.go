@@ -47,6 +47,10 @@ func (e *stepError) Unwrap() error { return e.err }
 type hints struct {
 	// notFound is printed after a 404, in place of the generic advice.
 	notFound string
+	// target is the `coffer iam explain` options naming what the command
+	// acted on (for example "--secret ocid1..."); runE fills it in from
+	// the command's own options.
+	target string
 }
 
 // secretBundleNotFound is the decision tree for a 404 on a secret bundle,
@@ -55,9 +59,7 @@ const secretBundleNotFound = `A 404 on a secret bundle means the secret does not
 Reading a bundle needs both:
   allow group <your-group> to read secret-family in compartment <c>
   allow group <your-group> to use keys in compartment <c>   (the secret's master key; Coffer's default rule)
-and the key must be enabled (not disabled or pending deletion).
-Ask an administrator to name the missing statement with ` + "`coffer iam explain`" + ` (see coffer iam explain --help)
-for your user, the GetSecretBundle operation and this secret.`
+and the key must be enabled (not disabled or pending deletion).`
 
 // reportError prints err the way a user can act on it and returns the
 // exit code. Service errors print the oci CLI's "ServiceError:" JSON with
@@ -104,6 +106,9 @@ func (g *globals) reportError(w io.Writer, err error, h hints) int {
 		if advice := adviceFor(se, h, int(g.attempts.Load())); advice != "" {
 			fmt.Fprintln(w, advice)
 		}
+		if se.GetHTTPStatusCode() == http.StatusNotFound {
+			fmt.Fprintf(w, "An administrator can name the missing policy statement, if that is the cause, with:\n  %s\n", g.explainCommand(err, h))
+		}
 		return exitService
 	}
 	if errors.Is(err, context.Canceled) {
@@ -129,7 +134,7 @@ func adviceFor(se common.ServiceError, h hints, attempts int) string {
 	case s == http.StatusNotFound && h.notFound != "":
 		return h.notFound
 	case s == http.StatusNotFound:
-		return "The resource does not exist, or you are not authorized to use it (the service answers the same for both). `coffer iam explain` shows which policy statement is missing."
+		return "The resource does not exist, or you are not authorized to use it (the service answers the same for both)."
 	case s == http.StatusTooManyRequests || s >= 500:
 		return fmt.Sprintf("The service is busy or failing; the request was tried %d time(s) with exponential backoff and jitter (--max-retries). Quote the opc-request-id above when reporting it.", max(1, attempts))
 	case s == http.StatusPreconditionFailed:
@@ -151,6 +156,7 @@ func runE(h hints, required []string, fn func(cmd *cobra.Command, g *globals) er
 		if err == nil {
 			return nil
 		}
+		h.target = explainTarget(cmd)
 		return exitError{g.reportError(cmd.ErrOrStderr(), err, h)}
 	}
 }
@@ -176,4 +182,47 @@ func checkRequired(cmd *cobra.Command, names []string) error {
 		return usageErrorf("missing option(s) %s (see %s --help)", strings.Join(missing, ", "), cmd.CommandPath())
 	}
 	return nil
+}
+
+// explainTargets map a command's options to the `coffer iam explain`
+// options that name the same target, most specific first: a secret
+// brings its key and vault along, a key its vault.
+var explainTargets = []struct{ flag, explain string }{
+	{"secret-id", "--secret"},
+	{"key-id", "--key"},
+	{"vault-id", "--vault"},
+}
+
+// explainTarget is the explain options naming what cmd acted on: its
+// most specific target and, when given, its compartment.
+func explainTarget(cmd *cobra.Command) string {
+	var parts []string
+	for _, t := range explainTargets {
+		if f := cmd.Flags().Lookup(t.flag); f != nil && f.Changed {
+			parts = append(parts, t.explain+" "+f.Value.String())
+			break
+		}
+	}
+	if f := cmd.Flags().Lookup("compartment-id"); f != nil && f.Changed {
+		parts = append(parts, "--compartment-id "+f.Value.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// explainCommand is the exact `coffer iam explain` command line for a
+// failed call: the caller's user from the configuration when it names
+// one, the operation the service reports, and the command's target.
+func (g *globals) explainCommand(err error, h hints) string {
+	user := "<your-user-ocid>"
+	if p, perr := g.configProvider(); perr == nil {
+		if u, uerr := p.UserOCID(); uerr == nil && u != "" {
+			user = u
+		}
+	}
+	op := "<Operation>"
+	var rich common.ServiceErrorRichInfo
+	if errors.As(err, &rich) && rich.GetOperationName() != "" {
+		op = rich.GetOperationName()
+	}
+	return strings.TrimSpace(fmt.Sprintf("coffer iam explain --user %s --operation %s %s", user, op, h.target))
 }

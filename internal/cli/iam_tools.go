@@ -18,9 +18,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
 )
 
-// iamCommand is `coffer iam`: the tools no cloud gives, explain and lint.
+// iamCommand is `coffer iam`: the identity resources of `oci iam` (added by
+// withIAMResources) and the tools no cloud gives, explain and lint.
 func iamCommand() *cobra.Command {
-	c := group("iam", "IAM tools: explain an authorization decision, lint policies",
+	c := group("iam", "Identity and access: compartments, users and API keys, groups, dynamic groups, policies; explain a decision, lint policies",
 		`  coffer iam explain --user $USER --operation GetSecretBundle --secret $SECRET
   coffer iam policy lint policy.txt --strict`,
 		iamExplain(),

@@ -2,10 +2,10 @@ package agent
 
 import (
 	"fmt"
+	"github.com/coffer-vault/coffer/internal/sdklog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/common/auth"
@@ -98,7 +98,7 @@ func (s Source) ConfigurationProvider() (common.ConfigurationProvider, error) {
 // retry policy (internal/retry) and no circuit breaker: the agent backs
 // off on its own and must recover as soon as the service is back.
 func NewSecretsClient(s Source) (secrets.SecretsClient, error) {
-	LimitSDKLogging()
+	sdklog.Limit()
 	p, err := s.ConfigurationProvider()
 	if err != nil {
 		return secrets.SecretsClient{}, err
@@ -126,36 +126,4 @@ func (r regionProvider) Region() (string, error) {
 		return r.ConfigurationProvider.Region()
 	}
 	return r.region, nil
-}
-
-var limitOnce sync.Once
-
-// LimitSDKLogging caps the SDK's own logging (OCI_GO_SDK_DEBUG) at its
-// debug level. At verbose it dumps every response body, and a secret
-// bundle's body is the secret; error bodies and headers (with credentials
-// redacted by the SDK) are still logged. NewSecretsClient calls it: a
-// process that reads secrets through it must never print them. It
-// replaces the SDK's process-wide logger once.
-func LimitSDKLogging() {
-	limitOnce.Do(func() {
-		l, err := common.NewSDKLogger()
-		if err != nil {
-			return
-		}
-		common.SetSDKLogger(cappedLogger{l})
-	})
-}
-
-// sdkDebugLevel is the SDK's debugLogging level; verbose (3) dumps bodies.
-const sdkDebugLevel = 2
-
-type cappedLogger struct{ l common.DefaultSDKLogger }
-
-func (c cappedLogger) LogLevel() int { return min(c.l.LogLevel(), sdkDebugLevel) }
-
-func (c cappedLogger) Log(level int, format string, v ...any) error {
-	if level > sdkDebugLevel {
-		return nil
-	}
-	return c.l.Log(level, format, v...)
 }

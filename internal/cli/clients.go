@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/coffer-vault/coffer/internal/sdklog"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/identity"
@@ -40,6 +41,9 @@ func (g *globals) identityClient() (identity.IdentityClient, error) {
 // policy to its BaseClient, which base returns.
 func newClient[C any](g *globals, name string, mk func(common.ConfigurationProvider) (C, error), host string, base func(*C) *common.BaseClient) (C, error) {
 	var zero C
+	// The SDK's verbose debug logging (OCI_GO_SDK_DEBUG=verbose) dumps
+	// request and response bodies, secret content included.
+	sdklog.Limit()
 	p, err := g.configProvider()
 	if err != nil {
 		return zero, err

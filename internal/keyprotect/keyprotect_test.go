@@ -300,3 +300,17 @@ func FuzzUnwrapKWP(f *testing.F) {
 		}
 	})
 }
+
+func TestHSMConfigNeverPrintsPIN(t *testing.T) {
+	cfg := HSMConfig{ModulePath: "/lib/x.so", TokenLabel: "t", PIN: "CANARY-pin-4711"}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "pkcs11", cfg)
+	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%s", cfg), buf.String()} {
+		if strings.Contains(out, "CANARY-pin-4711") {
+			t.Fatalf("PIN printed: %s", out)
+		}
+		if !strings.Contains(out, "/lib/x.so") {
+			t.Fatalf("module path missing: %s", out)
+		}
+	}
+}

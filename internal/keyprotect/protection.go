@@ -165,6 +165,11 @@ func (c HSMConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("modulePath", c.ModulePath), slog.String("tokenLabel", c.TokenLabel), slog.String("pin", "REDACTED"))
 }
 
+// Format keeps the PIN out of fmt output (%v, %+v, %#v, %s) as well.
+func (c HSMConfig) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "HSMConfig{ModulePath:%q TokenLabel:%q PIN:REDACTED}", c.ModulePath, c.TokenLabel)
+}
+
 // ErrHSMUnavailable is returned by pkcs11hsm.New when the binary was built
 // without cgo or the module cannot be loaded.
 var ErrHSMUnavailable = errors.New("PKCS#11 HSM unavailable")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/coffer-vault/coffer/internal/authn"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -69,11 +70,11 @@ func (s *Service) Bootstrap(ctx context.Context, spec BootstrapSpec) (BootstrapR
 			return err
 		}
 		t := Tenancy{ID: res.TenancyID, Name: spec.TenancyName, Description: "Coffer tenancy", HomeRegion: s.region, TimeCreated: now}
-		u := User{ID: res.UserID, TenancyID: t.ID, Name: spec.AdminName, Description: "Administrator created by bootstrap", State: StateActive, TimeCreated: now, ETag: newETag()}
-		g := Group{ID: res.GroupID, TenancyID: t.ID, Name: AdministratorsGroup, Description: "Administrators of the tenancy", State: StateActive, TimeCreated: now, ETag: newETag()}
-		m := Membership{ID: ocid.New(ocid.Membership, s.region), TenancyID: t.ID, UserID: u.ID, GroupID: g.ID, State: StateActive, TimeCreated: now, ETag: newETag()}
+		u := User{ID: res.UserID, TenancyID: t.ID, Name: spec.AdminName, Description: "Administrator created by bootstrap", State: StateActive, TimeCreated: now, ETag: etag.New()}
+		g := Group{ID: res.GroupID, TenancyID: t.ID, Name: AdministratorsGroup, Description: "Administrators of the tenancy", State: StateActive, TimeCreated: now, ETag: etag.New()}
+		m := Membership{ID: ocid.New(ocid.Membership, s.region), TenancyID: t.ID, UserID: u.ID, GroupID: g.ID, State: StateActive, TimeCreated: now, ETag: etag.New()}
 		p := Policy{ID: res.PolicyID, CompartmentID: t.ID, Name: "Administrators", Description: "Lets the Administrators group manage everything",
-			Statements: []string{AdminPolicyStatement}, State: StateActive, TimeCreated: now, ETag: newETag()}
+			Statements: []string{AdminPolicyStatement}, State: StateActive, TimeCreated: now, ETag: etag.New()}
 		k := APIKey{UserID: u.ID, Fingerprint: fp, PublicPEM: pubPEM, State: StateActive, TimeCreated: now}
 		for _, w := range []struct {
 			key string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -74,7 +75,7 @@ func (s *Service) CreateCompartment(ctx context.Context, in CompartmentInput) (C
 	}
 	c := Compartment{ID: ocid.New(ocid.Compartment, s.region), ParentID: in.ParentID, Name: *in.Name,
 		Description: *in.Description, State: StateActive, TimeCreated: s.now().UTC(),
-		FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: newETag()}
+		FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: etag.New()}
 	err := s.update(ctx, func(tx store.Tx) error {
 		t, err := tenancyOf(tx)
 		if err != nil {
@@ -211,7 +212,7 @@ func (s *Service) UpdateCompartment(ctx context.Context, id string, in Compartme
 		}
 		c.Description = strOr(in.Description, c.Description)
 		mergeTags(&c.FreeformTags, &c.DefinedTags, in.FreeformTags, in.DefinedTags)
-		c.ETag = newETag()
+		c.ETag = etag.New()
 		return putJSON(tx, prefixCompart+c.ID, c)
 	})
 	return c, err
@@ -270,7 +271,7 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 			return err
 		}
 		c.State = StateDeleted
-		c.ETag = newETag()
+		c.ETag = etag.New()
 		return putJSON(tx, prefixCompart+c.ID, c)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -43,7 +44,7 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 		return Group{}, err
 	}
 	g := Group{ID: ocid.New(ocid.Group, s.region), Name: *in.Name, Description: *in.Description,
-		State: StateActive, TimeCreated: s.now().UTC(), FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: newETag()}
+		State: StateActive, TimeCreated: s.now().UTC(), FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: etag.New()}
 	err := s.update(ctx, func(tx store.Tx) error {
 		t, err := checkTenancy(tx, in.CompartmentID)
 		if err != nil {
@@ -95,7 +96,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput, ifM
 		}
 		g.Description = strOr(in.Description, g.Description)
 		mergeTags(&g.FreeformTags, &g.DefinedTags, in.FreeformTags, in.DefinedTags)
-		g.ETag = newETag()
+		g.ETag = etag.New()
 		return putJSON(tx, prefixGroup+g.ID, g)
 	})
 	return g, err
@@ -159,7 +160,7 @@ func (s *Service) AddUserToGroup(ctx context.Context, userID, groupID string) (M
 			return errs.E(errs.LimitExceeded, "user %s is in %d groups, the most allowed", userID, MaxGroupsPerUser)
 		}
 		m = Membership{ID: ocid.New(ocid.Membership, s.region), TenancyID: t.ID, UserID: userID, GroupID: groupID,
-			State: StateActive, TimeCreated: s.now().UTC(), ETag: newETag()}
+			State: StateActive, TimeCreated: s.now().UTC(), ETag: etag.New()}
 		if err := putJSON(tx, link, m.ID); err != nil {
 			return err
 		}
@@ -279,7 +280,7 @@ func (s *Service) CreateDynamicGroup(ctx context.Context, in GroupInput) (Dynami
 	}
 	d := DynamicGroup{ID: ocid.New(ocid.DynamicGroup, s.region), Name: *in.Name, Description: *in.Description,
 		MatchingRule: *in.MatchingRule, State: StateActive, TimeCreated: s.now().UTC(),
-		FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: newETag()}
+		FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: etag.New()}
 	err := s.update(ctx, func(tx store.Tx) error {
 		t, err := checkTenancy(tx, in.CompartmentID)
 		if err != nil {
@@ -341,7 +342,7 @@ func (s *Service) UpdateDynamicGroup(ctx context.Context, id string, in GroupInp
 		d.Description = strOr(in.Description, d.Description)
 		d.MatchingRule = strOr(in.MatchingRule, d.MatchingRule)
 		mergeTags(&d.FreeformTags, &d.DefinedTags, in.FreeformTags, in.DefinedTags)
-		d.ETag = newETag()
+		d.ETag = etag.New()
 		return putJSON(tx, prefixDynGroup+d.ID, d)
 	})
 	return d, err

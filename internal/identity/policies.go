@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -115,7 +116,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (Policy, err
 	}
 	p := Policy{ID: ocid.New(ocid.Policy, s.region), CompartmentID: in.CompartmentID, Name: *in.Name,
 		Description: *in.Description, Statements: in.Statements, VersionDate: strOr(in.VersionDate, ""),
-		State: StateActive, TimeCreated: s.now().UTC(), FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: newETag()}
+		State: StateActive, TimeCreated: s.now().UTC(), FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: etag.New()}
 	err := s.update(ctx, func(tx store.Tx) error {
 		if err := activeCompartment(tx, in.CompartmentID); err != nil {
 			return err
@@ -193,7 +194,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, id string, in PolicyInput, i
 			p.Statements = in.Statements
 		}
 		mergeTags(&p.FreeformTags, &p.DefinedTags, in.FreeformTags, in.DefinedTags)
-		p.ETag = newETag()
+		p.ETag = etag.New()
 		return putJSON(tx, prefixPolicy+p.ID, p)
 	})
 	return p, err

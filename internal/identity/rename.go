@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -60,7 +61,7 @@ func rewritePolicies(tx store.Tx, rn rename) error {
 			}
 		}
 		if changed {
-			p.ETag = newETag()
+			p.ETag = etag.New()
 			if err := putJSON(tx, prefixPolicy+p.ID, p); err != nil {
 				return err
 			}

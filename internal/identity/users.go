@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/authn"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -43,7 +44,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	}
 	u := User{ID: ocid.New(ocid.User, s.region), Name: *in.Name, Description: *in.Description,
 		Email: strOr(in.Email, ""), State: StateActive, TimeCreated: s.now().UTC(),
-		FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: newETag()}
+		FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags, ETag: etag.New()}
 	err := s.update(ctx, func(tx store.Tx) error {
 		t, err := checkTenancy(tx, in.CompartmentID)
 		if err != nil {
@@ -84,7 +85,7 @@ func (s *Service) mutateUser(ctx context.Context, id, ifMatch string, fn func(tx
 		if err := fn(tx, &u); err != nil {
 			return err
 		}
-		u.ETag = newETag()
+		u.ETag = etag.New()
 		return putJSON(tx, prefixUser+u.ID, u)
 	})
 	return u, err

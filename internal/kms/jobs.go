@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -118,13 +119,13 @@ func (s *Service) completeKeyDeletion(ctx context.Context, keyID string, now tim
 		if k.State != KeyPendingDeletion || k.TimeOfDeletion == nil || k.TimeOfDeletion.After(now) {
 			return errNothingToDo
 		}
-		k.State, k.ETag = KeyDeleted, newETag()
+		k.State, k.ETag = KeyDeleted, etag.New()
 		if vs, err = listVersions(tx, keyID); err != nil {
 			return err
 		}
 		for _, v := range vs {
 			if v.State != KeyDeleted {
-				v.State, v.ETag = KeyDeleted, newETag()
+				v.State, v.ETag = KeyDeleted, etag.New()
 				if v.TimeOfDeletion == nil {
 					v.TimeOfDeletion = k.TimeOfDeletion
 				}
@@ -160,7 +161,7 @@ func (s *Service) completeVersionDeletions(ctx context.Context, k Key, now time.
 		}
 		for _, v := range vs {
 			if v.State == KeyPendingDeletion && v.TimeOfDeletion != nil && !v.TimeOfDeletion.After(now) {
-				v.State, v.ETag = KeyDeleted, newETag()
+				v.State, v.ETag = KeyDeleted, etag.New()
 				if err := putVersion(tx, v); err != nil {
 					return err
 				}

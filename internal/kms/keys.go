@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/page"
@@ -181,10 +182,10 @@ func (s *Service) createKey(ctx context.Context, vaultID string, in CreateKeyInp
 		ID: ocid.New(ocid.Key, s.region), CompartmentID: in.CompartmentID, VaultID: vaultID,
 		DisplayName: in.DisplayName, Shape: shape, ProtectionMode: in.ProtectionMode, State: KeyEnabled,
 		TimeCreated: now, FreeformTags: in.FreeformTags, DefinedTags: in.DefinedTags,
-		HSMEmulated: flavour == flavourEmulatedHSM, AutoRotation: rot, ETag: newETag(),
+		HSMEmulated: flavour == flavourEmulatedHSM, AutoRotation: rot, ETag: etag.New(),
 	}
 	v := KeyVersion{ID: ocid.New(ocid.KeyVersion, s.region), KeyID: k.ID, VaultID: vaultID, Origin: origin,
-		State: KeyEnabled, TimeCreated: now, Flavour: flavour, ETag: newETag()}
+		State: KeyEnabled, TimeCreated: now, Flavour: flavour, ETag: etag.New()}
 	m, err := mk(p, v.ID, shape)
 	if err != nil {
 		return Key{}, cryptoErr(err)
@@ -583,7 +584,7 @@ func (s *Service) mutateKey(ctx context.Context, vaultID, keyID, ifMatch string,
 		if err := fn(tx, &k); err != nil {
 			return err
 		}
-		k.ETag = newETag()
+		k.ETag = etag.New()
 		return putKey(tx, k)
 	})
 	return k, err
@@ -609,7 +610,7 @@ func scheduleVaultKeys(tx store.Tx, vaultID string, when time.Time) error {
 			continue
 		}
 		k.StateBeforeDeletion, k.State, k.TimeOfDeletion, k.DeletedWithVault = k.State, KeyPendingDeletion, &when, true
-		k.ETag = newETag()
+		k.ETag = etag.New()
 		if err := putKey(tx, k); err != nil {
 			return err
 		}
@@ -629,7 +630,7 @@ func cancelVaultKeys(tx store.Tx, vaultID string) error {
 			continue
 		}
 		restoreKey(&k)
-		k.ETag = newETag()
+		k.ETag = etag.New()
 		if err := putKey(tx, k); err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/page"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -126,7 +127,7 @@ func (s *Service) CreateVault(ctx context.Context, in CreateVaultInput) (Vault, 
 		FreeformTags:  in.FreeformTags,
 		DefinedTags:   in.DefinedTags,
 		WrappingKeyID: ocid.New(ocid.WrappingKey, s.region),
-		ETag:          newETag(),
+		ETag:          etag.New(),
 	}
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		slot := 1
@@ -412,7 +413,7 @@ func (s *Service) mutateVaultTx(ctx context.Context, id, ifMatch string, fn func
 		if err := fn(tx, &v); err != nil {
 			return err
 		}
-		v.ETag = newETag()
+		v.ETag = etag.New()
 		return putVault(tx, v)
 	})
 	return v, err

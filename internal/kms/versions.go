@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/page"
@@ -39,7 +40,7 @@ func (s *Service) rotate(ctx context.Context, vaultID, keyID, origin string, aut
 	}
 	now := s.now().UTC()
 	v := KeyVersion{ID: ocid.New(ocid.KeyVersion, s.region), KeyID: k.ID, VaultID: k.VaultID, Origin: origin,
-		State: KeyEnabled, TimeCreated: now, Flavour: cur, IsAutoRotated: auto, ETag: newETag()}
+		State: KeyEnabled, TimeCreated: now, Flavour: cur, IsAutoRotated: auto, ETag: etag.New()}
 	m, err := mk(p, v.ID, k.Shape)
 	if err != nil {
 		return KeyVersion{}, cryptoErr(err)
@@ -67,7 +68,7 @@ func (s *Service) rotate(ctx context.Context, vaultID, keyID, origin string, aut
 			k.AutoRotation.TimeOfNextRotation = &next
 			k.AutoRotation.LastStatus, k.AutoRotation.LastMessage = RotationSuccess, ""
 		}
-		k.ETag = newETag()
+		k.ETag = etag.New()
 		if err := putVersion(tx, v); err != nil {
 			return err
 		}
@@ -183,7 +184,7 @@ func (s *Service) mutateVersion(ctx context.Context, vaultID, keyID, versionID, 
 		if err := fn(k, &v); err != nil {
 			return err
 		}
-		v.ETag = newETag()
+		v.ETag = etag.New()
 		return putVersion(tx, v)
 	})
 	return k, v, err
@@ -242,7 +243,7 @@ func (s *Service) GetWrappingKey(ctx context.Context, vaultID string) (WrappingK
 		return w, fmt.Errorf("kms: generate wrapping key of vault %s: %w", vaultID, err)
 	}
 	fresh := WrappingKey{ID: vault.WrappingKeyID, VaultID: vaultID, TimeCreated: s.now().UTC(),
-		PublicKey: m.PublicKey, Flavour: flavour, Blob: m.Blob, ETag: newETag()}
+		PublicKey: m.PublicKey, Flavour: flavour, Blob: m.Blob, ETag: etag.New()}
 	lost := false
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		lost = false

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -72,7 +73,7 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 					t := now
 					v.TimeOfDeletion = &t
 				}
-				v.ETag = newETag()
+				v.ETag = etag.New()
 				if err := putJSON(tx, versionKey(id, v.Number), v); err != nil {
 					return err
 				}
@@ -81,7 +82,7 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 			if whole {
 				rec.LifecycleState = StateDeleted
 				rec.MACKey = wrappedKey{}
-				rec.ETag = newETag()
+				rec.ETag = etag.New()
 				if err := putJSON(tx, secretKey(id), rec); err != nil {
 					return err
 				}

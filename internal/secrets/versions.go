@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -143,7 +144,7 @@ func (s *Service) mutateSecret(ctx context.Context, id, ifMatch string, fn func(
 		if err := fn(rec); err != nil {
 			return err
 		}
-		rec.ETag = newETag()
+		rec.ETag = etag.New()
 		if err := putJSON(tx, secretKey(id), rec); err != nil {
 			return err
 		}
@@ -226,7 +227,7 @@ func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch
 		if err := fn(tx, rec, v); err != nil {
 			return err
 		}
-		v.ETag = newETag()
+		v.ETag = etag.New()
 		if err := putJSON(tx, versionKey(id, n), v); err != nil {
 			return err
 		}

@@ -9,8 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -18,53 +16,13 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/keyprotect/pkcs11hsm"
+	"github.com/coffer-vault/coffer/internal/keyprotect/pkcs11hsm/softhsmtest"
 	"github.com/coffer-vault/coffer/internal/keyprotect/protecttest"
 )
 
-// softHSMModule is where Debian's softhsm2 package puts the module;
-// COFFER_SOFTHSM_MODULE overrides it.
-func softHSMModule() string {
-	if m := os.Getenv("COFFER_SOFTHSM_MODULE"); m != "" {
-		return m
-	}
-	return "/usr/lib/softhsm/libsofthsm2.so"
-}
-
-// softHSM makes a fresh SoftHSM2 token in t.TempDir() and returns the
-// config for it. Without SoftHSM2 the test skips, unless
-// COFFER_REQUIRE_SOFTHSM=1 (CI), where it fails.
-func softHSM(t *testing.T) keyprotect.HSMConfig {
-	t.Helper()
-	util, err := exec.LookPath("softhsm2-util")
-	module := softHSMModule()
-	_, modErr := os.Stat(module)
-	if err != nil || modErr != nil {
-		msg := "SoftHSM2 is not installed (need softhsm2-util and " + module + "; apt-get install -y softhsm2)"
-		if os.Getenv("COFFER_REQUIRE_SOFTHSM") == "1" {
-			t.Fatal(msg + ", and COFFER_REQUIRE_SOFTHSM=1")
-		}
-		t.Skip(msg)
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command(util, "--init-token", "--free", "--label", "coffer-test", "--pin", "1234", "--so-pin", "5678").CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
-	}
-	return keyprotect.HSMConfig{ModulePath: module, TokenLabel: "coffer-test", PIN: "1234"}
-}
-
 func newHSM(t *testing.T) *pkcs11hsm.Protection {
 	t.Helper()
-	p, err := pkcs11hsm.New(softHSM(t))
+	p, err := pkcs11hsm.New(softhsmtest.Token(t))
 	if err != nil {
 		t.Fatalf("pkcs11hsm.New: %v", err)
 	}
@@ -126,7 +84,7 @@ func TestMissingModule(t *testing.T) {
 }
 
 func TestWrongPIN(t *testing.T) {
-	cfg := softHSM(t)
+	cfg := softhsmtest.Token(t)
 	cfg.PIN = "0000"
 	p, err := pkcs11hsm.New(cfg)
 	if err == nil {
@@ -138,7 +96,7 @@ func TestWrongPIN(t *testing.T) {
 // Generated and imported keys must be sensitive, non-extractable token
 // objects. A second crypto11 context on the same token reads the attributes.
 func TestKeysAreNonExtractable(t *testing.T) {
-	cfg := softHSM(t)
+	cfg := softhsmtest.Token(t)
 	p, err := pkcs11hsm.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
+	"github.com/coffer-vault/coffer/internal/keyprotect/pkcs11hsm/softhsmtest"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 	"github.com/coffer-vault/coffer/internal/server"
@@ -445,7 +446,7 @@ func TestCanaryNeverLeaks(t *testing.T) {
 // TestHSMOnSoftHSM runs the crypto API with HSM keys in a SoftHSM2 token
 // through the server's PKCS#11 configuration.
 func TestHSMOnSoftHSM(t *testing.T) {
-	cfg := keystest.SoftHSM(t)
+	cfg := softhsmtest.Token(t)
 	env := coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) { c.PKCS11 = cfg }})
 	if strings.Contains(env.Out.String(), "EMULATED") {
 		t.Fatal("server with a PKCS#11 module says HSM keys are emulated")

@@ -12,6 +12,7 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 )
 
 // Two users with different policies read the same vaults: the policy
@@ -20,9 +21,9 @@ import (
 func TestTwoUsersDifferentPolicies(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	admin := identityClient(t, env, env.Provider)
-	adminVaults := vaultClient(t, env, env.Provider)
+	adminVaults := keystest.VaultClient(t, env, env.Provider)
 
 	x := newCompartment(t, admin, tenancy, "X")
 	vault := newVault(t, adminVaults, *x.Id, "shared")
@@ -33,7 +34,7 @@ func TestTwoUsersDifferentPolicies(t *testing.T) {
 	newPolicy(t, admin, tenancy, "g1-read", "Allow group G1 to read vaults in tenancy")
 	p2 := newPolicy(t, admin, tenancy, "g2-inspect", "Allow group G2 to inspect vaults in compartment X")
 
-	va, vb := vaultClient(t, env, a.Provider), vaultClient(t, env, b.Provider)
+	va, vb := keystest.VaultClient(t, env, a.Provider), keystest.VaultClient(t, env, b.Provider)
 
 	if _, err := va.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: vault.Id}); err != nil {
 		t.Fatalf("alice GetVault: %v", err)
@@ -96,14 +97,14 @@ func TestTwoUsersDifferentPolicies(t *testing.T) {
 func TestDenialAuditRecord(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	admin := identityClient(t, env, env.Provider)
-	vault := newVault(t, vaultClient(t, env, env.Provider), tenancy, "audited")
+	vault := newVault(t, keystest.VaultClient(t, env, env.Provider), tenancy, "audited")
 	g := newGroup(t, admin, tenancy, "Readers")
 	u := newUser(t, admin, tenancy, "carol", *g.Id)
 	newPolicy(t, admin, tenancy, "readers", "Allow group Readers to inspect vaults in tenancy")
 
-	_, err := vaultClient(t, env, u.Provider).GetVault(ctx, keymanagement.GetVaultRequest{VaultId: vault.Id})
+	_, err := keystest.VaultClient(t, env, u.Provider).GetVault(ctx, keymanagement.GetVaultRequest{VaultId: vault.Id})
 	se := wantError(t, "carol GetVault", err, http.StatusNotFound, "NotAuthorizedOrNotFound")
 	if se.GetMessage() != "Authorization failed or requested resource not found." {
 		t.Fatalf("client message leaks detail: %q", se.GetMessage())
@@ -149,10 +150,10 @@ func TestDenialAuditRecord(t *testing.T) {
 // with the checks for users, groups and dynamic-group principals.
 func TestExplainAPI(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	admin := identityClient(t, env, env.Provider)
 	apps := newCompartment(t, admin, tenancy, "Apps")
-	vault := newVault(t, vaultClient(t, env, env.Provider), *apps.Id, "v")
+	vault := newVault(t, keystest.VaultClient(t, env, env.Provider), *apps.Id, "v")
 	g := newGroup(t, admin, tenancy, "Devs")
 	u := newUser(t, admin, tenancy, "gina", *g.Id)
 	_, err := admin.CreateDynamicGroup(context.Background(), identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
@@ -201,15 +202,15 @@ func TestExplainAPI(t *testing.T) {
 func TestChangeVaultCompartmentNeedsBothCompartments(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	admin := identityClient(t, env, env.Provider)
 	a := newCompartment(t, admin, tenancy, "A")
 	b := newCompartment(t, admin, tenancy, "B")
-	v := newVault(t, vaultClient(t, env, env.Provider), *a.Id, "movable")
+	v := newVault(t, keystest.VaultClient(t, env, env.Provider), *a.Id, "movable")
 	g := newGroup(t, admin, tenancy, "Movers")
 	u := newUser(t, admin, tenancy, "mover", *g.Id)
 	p := newPolicy(t, admin, tenancy, "movers", "Allow group Movers to manage vaults in compartment A")
-	mc := vaultClient(t, env, u.Provider)
+	mc := keystest.VaultClient(t, env, u.Provider)
 	move := func() error {
 		_, err := mc.ChangeVaultCompartment(ctx, keymanagement.ChangeVaultCompartmentRequest{VaultId: v.Id,
 			ChangeVaultCompartmentDetails: keymanagement.ChangeVaultCompartmentDetails{CompartmentId: b.Id}})

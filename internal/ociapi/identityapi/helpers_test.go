@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 )
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
@@ -53,7 +53,7 @@ func callJSON(t *testing.T, c identity.IdentityClient, method, path, body string
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Call(context.Background(), req)
 	if err != nil {
-		return serviceError(t, err).GetHTTPStatusCode()
+		return keystest.ServiceError(t, err).GetHTTPStatusCode()
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -73,40 +73,12 @@ func identityClient(t *testing.T, env *coffertest.Env, p common.ConfigurationPro
 	return c
 }
 
-func vaultClient(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider) keymanagement.KmsVaultClient {
-	t.Helper()
-	c, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&c.BaseClient, env.URL)
-	return c
-}
-
-func tenancyOf(t *testing.T, env *coffertest.Env) string {
-	t.Helper()
-	id, err := env.Provider.TenancyOCID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-func serviceError(t *testing.T, err error) common.ServiceError {
-	t.Helper()
-	var se common.ServiceError
-	if !errors.As(err, &se) {
-		t.Fatalf("error %v is not a service error", err)
-	}
-	return se
-}
-
 func wantError(t *testing.T, what string, err error, status int, code string) common.ServiceError {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("%s: succeeded, want %d %s", what, status, code)
 	}
-	se := serviceError(t, err)
+	se := keystest.ServiceError(t, err)
 	if se.GetHTTPStatusCode() != status || se.GetCode() != code {
 		t.Fatalf("%s: got %d %s %q, want %d %s", what, se.GetHTTPStatusCode(), se.GetCode(), se.GetMessage(), status, code)
 	}

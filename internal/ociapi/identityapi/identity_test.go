@@ -12,12 +12,13 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 )
 
 func TestTenancyAndRegions(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	c := identityClient(t, env, env.Provider)
 
 	ten, err := c.GetTenancy(ctx, identity.GetTenancyRequest{TenancyId: common.String(tenancy)})
@@ -43,7 +44,7 @@ func TestTenancyAndRegions(t *testing.T) {
 func TestCompartmentsThroughSDK(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	c := identityClient(t, env, env.Provider)
 
 	apps := newCompartment(t, c, tenancy, "Apps")
@@ -114,7 +115,7 @@ func TestCompartmentsThroughSDK(t *testing.T) {
 	if !strings.Contains(se.GetMessage(), "not empty") {
 		t.Fatalf("message %q", se.GetMessage())
 	}
-	vaults := vaultClient(t, env, env.Provider)
+	vaults := keystest.VaultClient(t, env, env.Provider)
 	v := newVault(t, vaults, *prod.Id, "in-prod")
 	_, err = c.DeleteCompartment(ctx, identity.DeleteCompartmentRequest{CompartmentId: prod.Id})
 	se = wantError(t, "delete compartment with a vault", err, http.StatusConflict, "Conflict")
@@ -172,7 +173,7 @@ func compartmentNames(items []identity.Compartment) string {
 func TestUsersKeysGroupsThroughSDK(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	c := identityClient(t, env, env.Provider)
 
 	u, err := c.CreateUser(ctx, identity.CreateUserRequest{OpcRetryToken: common.String("create-dave"), CreateUserDetails: identity.CreateUserDetails{
@@ -314,7 +315,7 @@ func TestUsersKeysGroupsThroughSDK(t *testing.T) {
 func TestDynamicGroupsAndPoliciesThroughSDK(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	c := identityClient(t, env, env.Provider)
 	newCompartment(t, c, tenancy, "AppSecrets")
 
@@ -415,7 +416,7 @@ func TestDynamicGroupsAndPoliciesThroughSDK(t *testing.T) {
 func TestIdentityAuthorization(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	admin := identityClient(t, env, env.Provider)
 	e := newUser(t, admin, tenancy, "erin")
 	f := newUser(t, admin, tenancy, "frank")

@@ -12,6 +12,7 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 )
 
 // renameGroup renames a group through the IdentityClient's signed Call:
@@ -31,12 +32,12 @@ func renameGroup(t *testing.T, c identity.IdentityClient, id, name string) (iden
 func TestRenameKeepsAccess(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	admin := identityClient(t, env, env.Provider)
 
 	apps := newCompartment(t, admin, tenancy, "Apps")
 	prod := newCompartment(t, admin, *apps.Id, "Prod")
-	vault := newVault(t, vaultClient(t, env, env.Provider), *prod.Id, "v")
+	vault := newVault(t, keystest.VaultClient(t, env, env.Provider), *prod.Id, "v")
 	g := newGroup(t, admin, tenancy, "Readers")
 	u := newUser(t, admin, tenancy, "reader", *g.Id)
 	p := newPolicy(t, admin, tenancy, "readers",
@@ -46,7 +47,7 @@ func TestRenameKeepsAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uv := vaultClient(t, env, u.Provider)
+	uv := keystest.VaultClient(t, env, u.Provider)
 	read := func(when string) {
 		t.Helper()
 		if _, err := uv.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: vault.Id}); err != nil {

@@ -2,7 +2,6 @@ package kmsvault_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,35 +11,8 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 )
-
-func vaultClient(t *testing.T, env *coffertest.Env) keymanagement.KmsVaultClient {
-	t.Helper()
-	c, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&c.BaseClient, env.URL)
-	return c
-}
-
-func tenancyOf(t *testing.T, env *coffertest.Env) string {
-	t.Helper()
-	id, err := env.Provider.TenancyOCID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-func serviceError(t *testing.T, err error) common.ServiceError {
-	t.Helper()
-	var se common.ServiceError
-	if !errors.As(err, &se) {
-		t.Fatalf("error %v is not a service error", err)
-	}
-	return se
-}
 
 func createVault(t *testing.T, c keymanagement.KmsVaultClient, compartment, name string) keymanagement.Vault {
 	t.Helper()
@@ -59,9 +31,9 @@ func createVault(t *testing.T, c keymanagement.KmsVaultClient, compartment, name
 
 func TestVaultLifecycleThroughSDK(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
-	c := vaultClient(t, env)
+	c := keystest.VaultClient(t, env, env.Provider)
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 
 	v := createVault(t, c, tenancy, "first")
 	if v.LifecycleState != keymanagement.VaultLifecycleStateActive {
@@ -96,7 +68,7 @@ func TestVaultLifecycleThroughSDK(t *testing.T) {
 	// A stale etag is refused.
 	_, err = c.UpdateVault(ctx, keymanagement.UpdateVaultRequest{VaultId: v.Id,
 		UpdateVaultDetails: keymanagement.UpdateVaultDetails{DisplayName: common.String("again")}, IfMatch: got.Etag})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusPreconditionFailed || se.GetCode() != "NoEtagMatch" {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusPreconditionFailed || se.GetCode() != "NoEtagMatch" {
 		t.Fatalf("stale etag: %d %s", se.GetHTTPStatusCode(), se.GetCode())
 	}
 
@@ -113,7 +85,7 @@ func TestVaultLifecycleThroughSDK(t *testing.T) {
 		when := time.Now().Add(time.Duration(days) * 24 * time.Hour)
 		_, err := c.ScheduleVaultDeletion(ctx, keymanagement.ScheduleVaultDeletionRequest{VaultId: v.Id,
 			ScheduleVaultDeletionDetails: keymanagement.ScheduleVaultDeletionDetails{TimeOfDeletion: &common.SDKTime{Time: when}}})
-		se := serviceError(t, err)
+		se := keystest.ServiceError(t, err)
 		if se.GetHTTPStatusCode() != http.StatusBadRequest || !strings.Contains(se.GetMessage(), "between 7 and 30 days") {
 			t.Fatalf("deletion in %d days: %d %s %q", days, se.GetHTTPStatusCode(), se.GetCode(), se.GetMessage())
 		}
@@ -131,7 +103,7 @@ func TestVaultLifecycleThroughSDK(t *testing.T) {
 	// Updating a vault pending deletion is an IncorrectState conflict.
 	_, err = c.UpdateVault(ctx, keymanagement.UpdateVaultRequest{VaultId: v.Id,
 		UpdateVaultDetails: keymanagement.UpdateVaultDetails{DisplayName: common.String("x")}})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusConflict || se.GetCode() != "IncorrectState" {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusConflict || se.GetCode() != "IncorrectState" {
 		t.Fatalf("update while pending deletion: %d %s", se.GetHTTPStatusCode(), se.GetCode())
 	}
 	cancelled, err := c.CancelVaultDeletion(ctx, keymanagement.CancelVaultDeletionRequest{VaultId: v.Id})
@@ -153,9 +125,9 @@ func TestVaultLifecycleThroughSDK(t *testing.T) {
 
 func TestListVaultsPaginationAndSort(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
-	c := vaultClient(t, env)
+	c := keystest.VaultClient(t, env, env.Provider)
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	names := []string{"delta", "alpha", "echo", "charlie", "bravo"}
 	for _, n := range names {
 		createVault(t, c, tenancy, n)
@@ -197,54 +169,54 @@ func TestListVaultsPaginationAndSort(t *testing.T) {
 	// A compartment that does not exist is not in the policy tree: 404,
 	// as in OCI.
 	_, err = c.ListVaults(ctx, keymanagement.ListVaultsRequest{CompartmentId: common.String("ocid1.compartment.oc1..nothere")})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusNotFound {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusNotFound {
 		t.Fatalf("unknown compartment: %d", se.GetHTTPStatusCode())
 	}
 	// A bad page token is a 400.
 	_, err = c.ListVaults(ctx, keymanagement.ListVaultsRequest{CompartmentId: common.String(tenancy), Page: common.String("not-a-token")})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusBadRequest {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusBadRequest {
 		t.Fatalf("bad page token: %d", se.GetHTTPStatusCode())
 	}
 }
 
 func TestVaultNegatives(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
-	c := vaultClient(t, env)
+	c := keystest.VaultClient(t, env, env.Provider)
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 
 	_, err := c.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: common.String("ocid1.vault.oc1.local.missing")})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusNotFound || se.GetCode() != "NotAuthorizedOrNotFound" || se.GetOpcRequestID() == "" {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusNotFound || se.GetCode() != "NotAuthorizedOrNotFound" || se.GetOpcRequestID() == "" {
 		t.Fatalf("missing vault: %d %s request id %q", se.GetHTTPStatusCode(), se.GetCode(), se.GetOpcRequestID())
 	}
 	_, err = c.CreateVault(ctx, keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
 		CompartmentId: common.String("ocid1.compartment.oc1..missing"), DisplayName: common.String("x"),
 		VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusNotFound {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusNotFound {
 		t.Fatalf("vault in missing compartment: %d %s", se.GetHTTPStatusCode(), se.GetCode())
 	}
 	_, err = c.CreateVault(ctx, keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
 		CompartmentId: common.String(tenancy), VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusBadRequest || !strings.Contains(se.GetMessage(), "displayName") {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusBadRequest || !strings.Contains(se.GetMessage(), "displayName") {
 		t.Fatalf("missing displayName: %d %s %q", se.GetHTTPStatusCode(), se.GetCode(), se.GetMessage())
 	}
 	_, err = c.CreateVault(ctx, keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
 		CompartmentId: common.String(tenancy), DisplayName: common.String("x"), VaultType: keymanagement.CreateVaultDetailsVaultTypeExternal}})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusBadRequest || !strings.Contains(se.GetMessage(), "EXTERNAL") {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusBadRequest || !strings.Contains(se.GetMessage(), "EXTERNAL") {
 		t.Fatalf("external vault: %d %q", se.GetHTTPStatusCode(), se.GetMessage())
 	}
 	v := createVault(t, c, tenancy, "v")
 	_, err = c.CancelVaultDeletion(ctx, keymanagement.CancelVaultDeletionRequest{VaultId: v.Id})
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusConflict || se.GetCode() != "IncorrectState" {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusConflict || se.GetCode() != "IncorrectState" {
 		t.Fatalf("cancel deletion of active vault: %d %s", se.GetHTTPStatusCode(), se.GetCode())
 	}
 }
 
 func TestCreateVaultRetryToken(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
-	c := vaultClient(t, env)
+	c := keystest.VaultClient(t, env, env.Provider)
 	ctx := context.Background()
-	tenancy := tenancyOf(t, env)
+	tenancy := keystest.Tenancy(t, env)
 	req := keymanagement.CreateVaultRequest{OpcRetryToken: common.String("token-1"), CreateVaultDetails: keymanagement.CreateVaultDetails{
 		CompartmentId: common.String(tenancy), DisplayName: common.String("once"), VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}}
 	a, err := c.CreateVault(ctx, req)
@@ -267,7 +239,7 @@ func TestCreateVaultRetryToken(t *testing.T) {
 	}
 	req.CreateVaultDetails.DisplayName = common.String("different")
 	_, err = c.CreateVault(ctx, req)
-	if se := serviceError(t, err); se.GetHTTPStatusCode() != http.StatusConflict || se.GetCode() != "InvalidatedRetryToken" {
+	if se := keystest.ServiceError(t, err); se.GetHTTPStatusCode() != http.StatusConflict || se.GetCode() != "InvalidatedRetryToken" {
 		t.Fatalf("reused token for another request: %d %s", se.GetHTTPStatusCode(), se.GetCode())
 	}
 }
@@ -275,9 +247,9 @@ func TestCreateVaultRetryToken(t *testing.T) {
 func TestDueDeletionCompletes(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	env := coffertest.Start(t, coffertest.Options{Config: func(cfg *serverConfig) { cfg.Now = clock.Now }})
-	c := vaultClient(t, env)
+	c := keystest.VaultClient(t, env, env.Provider)
 	ctx := context.Background()
-	v := createVault(t, c, tenancyOf(t, env), "doomed")
+	v := createVault(t, c, keystest.Tenancy(t, env), "doomed")
 	if _, err := c.ScheduleVaultDeletion(ctx, keymanagement.ScheduleVaultDeletionRequest{VaultId: v.Id}); err != nil {
 		t.Fatal(err)
 	}

@@ -35,16 +35,23 @@ func Tenancy(t testing.TB, env *coffertest.Env) string {
 	return id
 }
 
+// VaultClient returns an SDK vault client on the server's KMS endpoint that
+// signs as provider p.
+func VaultClient(t testing.TB, env *coffertest.Env, p common.ConfigurationProvider) keymanagement.KmsVaultClient {
+	t.Helper()
+	c, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&c.BaseClient, env.URL)
+	return c
+}
+
 // NewVault creates a vault of the given type (DEFAULT or VIRTUAL_PRIVATE)
 // in the tenancy and returns clients for it.
 func NewVault(t testing.TB, env *coffertest.Env, vaultType keymanagement.CreateVaultDetailsVaultTypeEnum) Vault {
 	t.Helper()
-	vc, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&vc.BaseClient, env.URL)
-	resp, err := vc.CreateVault(context.Background(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
+	resp, err := VaultClient(t, env, env.Provider).CreateVault(context.Background(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
 		CompartmentId: common.String(Tenancy(t, env)), DisplayName: common.String("keys"), VaultType: vaultType,
 	}})
 	if err != nil {

@@ -284,18 +284,7 @@ func (s *Service) ListVaults(ctx context.Context, compartmentID string, opts Lis
 	}
 	vaults := slices.DeleteFunc(all, func(v Vault) bool { return v.CompartmentID != compartmentID })
 	keyOf := func(v Vault) (string, string) { return keyFn(v.TimeCreated, v.DisplayName), v.ID }
-	slices.SortFunc(vaults, func(a, b Vault) int {
-		ak, aid := keyOf(a)
-		bk, bid := keyOf(b)
-		c := strings.Compare(ak, bk)
-		if c == 0 {
-			c = strings.Compare(aid, bid)
-		}
-		if desc {
-			c = -c
-		}
-		return c
-	})
+	sortBy(vaults, keyOf, desc)
 	return page.Slice(vaults, keyOf, desc, opts.Page, opts.Limit)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
+	"github.com/coffer-vault/coffer/internal/server"
 )
 
 func createVault(t *testing.T, c keymanagement.KmsVaultClient, compartment, name string) keymanagement.Vault {
@@ -245,8 +246,8 @@ func TestCreateVaultRetryToken(t *testing.T) {
 }
 
 func TestDueDeletionCompletes(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
-	env := coffertest.Start(t, coffertest.Options{Config: func(cfg *serverConfig) { cfg.Now = clock.Now }})
+	clock := keystest.NewClock()
+	env := coffertest.Start(t, coffertest.Options{Config: func(cfg *server.Config) { cfg.Now = clock.Now }})
 	c := keystest.VaultClient(t, env, env.Provider)
 	ctx := context.Background()
 	v := createVault(t, c, keystest.Tenancy(t, env), "doomed")

@@ -59,16 +59,23 @@ func selector(c *ociapi.Call) (secrets.BundleSelector, error) {
 	return sel, nil
 }
 
-func (h *Handlers) get(c *ociapi.Call) error {
-	sel, err := selector(c)
+// loadSecret reads secret id and authorizes the caller on it.
+func (h *Handlers) loadSecret(c *ociapi.Call, id string) (*secrets.Secret, error) {
+	s, err := h.Secrets.GetSecret(c.Context(), id)
 	if err != nil {
-		return err
-	}
-	s, err := h.Secrets.GetSecret(c.Context(), c.PathValue("secretId"))
-	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := vaultsapi.AuthorizeSecret(c, h.Targets, s, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// replyBundle authorizes the caller on secret id and only then opens the
+// selected version and writes it, with the bundle's etag when withETag.
+func (h *Handlers) replyBundle(c *ociapi.Call, id string, sel secrets.BundleSelector, withETag bool) error {
+	s, err := h.loadSecret(c, id)
+	if err != nil {
 		return err
 	}
 	b, err := h.Secrets.GetSecretBundle(c.Context(), s.ID, sel)
@@ -76,7 +83,19 @@ func (h *Handlers) get(c *ociapi.Call) error {
 		return err
 	}
 	defer b.Content.Zero()
-	return writeBundle(c, b, b.ETag)
+	etag := ""
+	if withETag {
+		etag = b.ETag
+	}
+	return writeBundle(c, b, etag)
+}
+
+func (h *Handlers) get(c *ociapi.Call) error {
+	sel, err := selector(c)
+	if err != nil {
+		return err
+	}
+	return h.replyBundle(c, c.PathValue("secretId"), sel, true)
 }
 
 // getByName resolves the name to the secret (an index read, no
@@ -98,19 +117,7 @@ func (h *Handlers) getByName(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	s, err := h.Secrets.GetSecret(c.Context(), id)
-	if err != nil {
-		return err
-	}
-	if err := vaultsapi.AuthorizeSecret(c, h.Targets, s, nil); err != nil {
-		return err
-	}
-	b, err := h.Secrets.GetSecretBundle(c.Context(), s.ID, sel)
-	if err != nil {
-		return err
-	}
-	defer b.Content.Zero()
-	return writeBundle(c, b, "")
+	return h.replyBundle(c, id, sel, false)
 }
 
 func (h *Handlers) listVersions(c *ociapi.Call) error {
@@ -118,11 +125,8 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	s, err := h.Secrets.GetSecret(c.Context(), c.PathValue("secretId"))
+	s, err := h.loadSecret(c, c.PathValue("secretId"))
 	if err != nil {
-		return err
-	}
-	if err := vaultsapi.AuthorizeSecret(c, h.Targets, s, nil); err != nil {
 		return err
 	}
 	list, next, err := h.Secrets.ListSecretBundleVersions(c.Context(), secrets.ListVersionsRequest{
@@ -134,14 +138,11 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 	}
 	out := make([]sdksecrets.SecretBundleVersionSummary, len(list))
 	for i, v := range list {
-		stages := make([]sdksecrets.SecretBundleVersionSummaryStagesEnum, len(v.Stages))
-		for j, st := range v.Stages {
-			stages[j] = sdksecrets.SecretBundleVersionSummaryStagesEnum(st)
-		}
 		out[i] = sdksecrets.SecretBundleVersionSummary{
 			SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber),
 			TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VersionName: optString(v.Name),
-			TimeOfDeletion: sdkTime(v.TimeOfDeletion), TimeOfExpiry: sdkTime(v.TimeOfExpiry), Stages: stages,
+			TimeOfDeletion: sdkTime(v.TimeOfDeletion), TimeOfExpiry: sdkTime(v.TimeOfExpiry),
+			Stages: vaultsapi.StagesModel[sdksecrets.SecretBundleVersionSummaryStagesEnum](v.Stages),
 		}
 	}
 	return c.ReplyList(out, next)

@@ -108,6 +108,15 @@ func mutable(rec *secretRecord, now time.Time) error {
 	return errs.E(errs.IncorrectState, "secret is %s and cannot be changed", rec.LifecycleState)
 }
 
+// writable checks, for a write to rec, the caller's if-match and then that
+// the secret's state allows changes.
+func writable(rec *secretRecord, ifMatch string, now time.Time) error {
+	if err := checkIfMatch(ifMatch, rec.ETag); err != nil {
+		return err
+	}
+	return mutable(rec, now)
+}
+
 func checkIfMatch(ifMatch, etag string) error {
 	if ifMatch != "" && ifMatch != etag {
 		return errs.E(errs.PreconditionFailed, "the if-match etag does not match the resource's current etag")
@@ -509,10 +518,7 @@ func (s *Service) ChangeSecretCompartment(ctx context.Context, req ChangeCompart
 		if err != nil {
 			return err
 		}
-		if err := checkIfMatch(req.IfMatch, rec.ETag); err != nil {
-			return err
-		}
-		if err := mutable(rec, now); err != nil {
+		if err := writable(rec, req.IfMatch, now); err != nil {
 			return err
 		}
 		if rec.CompartmentID != req.CompartmentID {

@@ -134,10 +134,7 @@ func (s *Service) updateInPlace(ctx context.Context, req UpdateSecretRequest, rs
 			}
 			return err
 		}
-		if err := checkIfMatch(req.IfMatch, rec.ETag); err != nil {
-			return err
-		}
-		if err := mutable(rec, now); err != nil {
+		if err := writable(rec, req.IfMatch, now); err != nil {
 			return err
 		}
 		if err := applyUpdate(tx, rec, &req, now); err != nil {
@@ -193,10 +190,7 @@ func (s *Service) writeVersion(ctx context.Context, w versionWrite) (*Secret, er
 		if err != nil {
 			return err
 		}
-		if err := checkIfMatch(w.ifMatch, rec.ETag); err != nil {
-			return err
-		}
-		if err := mutable(rec, now); err != nil {
+		if err := writable(rec, w.ifMatch, now); err != nil {
 			return err
 		}
 		cp := *rec
@@ -364,10 +358,7 @@ func (s *Service) CancelSecretRotation(ctx context.Context, secretID, ifMatch st
 		if err != nil {
 			return err
 		}
-		if err := checkIfMatch(ifMatch, rec.ETag); err != nil {
-			return err
-		}
-		if err := mutable(rec, now); err != nil {
+		if err := writable(rec, ifMatch, now); err != nil {
 			return err
 		}
 		if rec.RotationConfig != nil {

@@ -92,6 +92,25 @@ func associatedData(m map[string]string) (keyprotect.AssociatedData, error) {
 	return keyprotect.AssociatedData(m), nil
 }
 
+// cipherOptions parses what Encrypt and Decrypt share: the associated data
+// and the encryption algorithm.
+func cipherOptions(aad map[string]string, alg string) (keyprotect.AssociatedData, keyprotect.EncryptionAlgorithm, error) {
+	ad, err := associatedData(aad)
+	if err != nil {
+		return nil, "", err
+	}
+	a, err := keyprotect.ParseEncryptionAlgorithm(alg)
+	if err != nil {
+		return nil, "", invalid(err)
+	}
+	return ad, a, nil
+}
+
+// invalid reports a keyprotect validation failure as a 400 with its message.
+func invalid(err error) error {
+	return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+}
+
 func checksum(b []byte) *string {
 	return common.String(strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
 }
@@ -106,13 +125,9 @@ func (h *Handlers) encrypt(c *ociapi.Call) error {
 		return err
 	}
 	defer clear(pt)
-	aad, err := associatedData(d.AssociatedData)
+	aad, alg, err := cipherOptions(d.AssociatedData, string(d.EncryptionAlgorithm))
 	if err != nil {
 		return err
-	}
-	alg, err := keyprotect.ParseEncryptionAlgorithm(string(d.EncryptionAlgorithm))
-	if err != nil {
-		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
 	}
 	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
 	if err != nil {
@@ -137,13 +152,9 @@ func (h *Handlers) decrypt(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	aad, err := associatedData(d.AssociatedData)
+	aad, alg, err := cipherOptions(d.AssociatedData, string(d.EncryptionAlgorithm))
 	if err != nil {
 		return err
-	}
-	alg, err := keyprotect.ParseEncryptionAlgorithm(string(d.EncryptionAlgorithm))
-	if err != nil {
-		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
 	}
 	// Authorize on the key (with its current version) first, so that what
 	// the ciphertext names cannot reveal anything to an unauthorized caller.
@@ -185,7 +196,7 @@ func (h *Handlers) generateDataKey(c *ociapi.Call) error {
 	}
 	shape := keyprotect.Shape{Algorithm: keyprotect.Algorithm(d.KeyShape.Algorithm), Length: *d.KeyShape.Length, CurveID: keyprotect.CurveID(d.KeyShape.CurveId)}
 	if err := keyprotect.ValidateDataKeyShape(shape); err != nil {
-		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+		return invalid(err)
 	}
 	aad, err := associatedData(d.AssociatedData)
 	if err != nil {
@@ -275,14 +286,14 @@ func (h *Handlers) export(c *ociapi.Call) error {
 	}
 	alg, err := keyprotect.ParseWrappingAlgorithm(string(d.Algorithm))
 	if err != nil {
-		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+		return invalid(err)
 	}
 	if str(d.PublicKey) == "" {
 		return errs.E(errs.Missing, "publicKey is required")
 	}
 	pub, err := keyprotect.ParseRSAPublicKeyPEM(*d.PublicKey)
 	if err != nil {
-		return errs.Wrap(errs.Invalid, err, "%s", err.Error())
+		return invalid(err)
 	}
 	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
 	if err != nil {

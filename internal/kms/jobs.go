@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,20 +28,9 @@ func (s *Service) RunKeyJobs(ctx context.Context) (KeyJobResult, error) {
 	var res KeyJobResult
 	now := s.now().UTC()
 	var keys []Key
-	err := s.st.View(ctx, func(r store.Reader) error {
-		entries, err := r.List(prefixKey, "", 0)
-		if err != nil {
-			return err
-		}
-		keys = keys[:0]
-		for _, e := range entries {
-			var k Key
-			if err := json.Unmarshal(e.Value, &k); err != nil {
-				return fmt.Errorf("kms: decode %s: %w", e.Key, err)
-			}
-			keys = append(keys, k)
-		}
-		return nil
+	err := s.st.View(ctx, func(r store.Reader) (err error) {
+		keys, err = listRecords[Key](r, prefixKey)
+		return err
 	})
 	if err != nil {
 		return res, err

@@ -268,11 +268,7 @@ func (s *Service) newAutoRotation(vault Vault, cur AutoRotation, in AutoRotation
 }
 
 func putKey(tx store.Tx, k Key) error {
-	b, err := json.Marshal(k)
-	if err != nil {
-		return err
-	}
-	return tx.Put(prefixKey+k.ID, b)
+	return putRecord(tx, prefixKey+k.ID, k)
 }
 
 func getKey(r store.Reader, id string) (Key, error) {
@@ -307,11 +303,7 @@ func getVaultKey(r store.Reader, vaultID, id string) (Key, error) {
 }
 
 func putVersion(tx store.Tx, v KeyVersion) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(prefixKeyVersion+v.KeyID+"/"+v.ID, b)
+	return putRecord(tx, prefixKeyVersion+v.KeyID+"/"+v.ID, v)
 }
 
 func getVersion(r store.Reader, keyID, id string) (KeyVersion, error) {
@@ -333,19 +325,7 @@ func getVersion(r store.Reader, keyID, id string) (KeyVersion, error) {
 }
 
 func listVersions(r store.Reader, keyID string) ([]KeyVersion, error) {
-	entries, err := r.List(prefixKeyVersion+keyID+"/", "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]KeyVersion, 0, len(entries))
-	for _, e := range entries {
-		var v KeyVersion
-		if err := json.Unmarshal(e.Value, &v); err != nil {
-			return nil, fmt.Errorf("kms: decode %s: %w", e.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return listRecords[KeyVersion](r, prefixKeyVersion+keyID+"/")
 }
 
 func vaultKeys(r store.Reader, vaultID string) ([]Key, error) {

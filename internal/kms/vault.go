@@ -164,11 +164,7 @@ func checkDisplayName(name string) error {
 }
 
 func putVault(tx store.Tx, v Vault) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(prefixVault+v.ID, b)
+	return putRecord(tx, prefixVault+v.ID, v)
 }
 
 func getVault(r store.Reader, id string) (Vault, error) {
@@ -218,19 +214,9 @@ func (s *Service) VaultBySlot(ctx context.Context, slot int) (Vault, error) {
 // to open endpoints.
 func (s *Service) AllVaults(ctx context.Context) ([]Vault, error) {
 	var out []Vault
-	err := s.st.View(ctx, func(r store.Reader) error {
-		entries, err := r.List(prefixVault, "", 0)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			var v Vault
-			if err := json.Unmarshal(e.Value, &v); err != nil {
-				return fmt.Errorf("kms: decode %s: %w", e.Key, err)
-			}
-			out = append(out, v)
-		}
-		return nil
+	err := s.st.View(ctx, func(r store.Reader) (err error) {
+		out, err = listRecords[Vault](r, prefixVault)
+		return err
 	})
 	return out, err
 }

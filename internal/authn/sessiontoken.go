@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,22 @@ type ResourceClaims struct {
 	CompartmentID string // resource.compartment.id
 }
 
+// Principal is the resource principal these claims stand for; its
+// Attributes carry what dynamic-group matching rules test.
+func (c ResourceClaims) Principal() *authz.Principal {
+	return &authz.Principal{
+		Type:          authz.PrincipalResource,
+		ID:            c.ResourceID,
+		TenancyID:     c.TenancyID,
+		CompartmentID: c.CompartmentID,
+		Attributes: map[string]string{
+			"resource.id":             c.ResourceID,
+			"resource.type":           c.ResourceType,
+			"resource.compartment.id": c.CompartmentID,
+		},
+	}
+}
+
 var resourceTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
 func (c ResourceClaims) check() error {
@@ -97,17 +114,23 @@ func (c ResourceClaims) check() error {
 	return nil
 }
 
-// SessionTokens issues and verifies Coffer's resource principal session
-// tokens (RPST). A token is a JWT as the SDK expects it (three parts,
+// SessionTokens issues and verifies Coffer's session tokens: resource
+// principal session tokens (RPST, Mint) and instance principal tokens
+// (MintInstance, from federation), one format told apart by the "ptype"
+// claim. A token is a JWT as the SDK expects it (three parts,
 // claims exp and res_tenant; reference oci-api.md 6.4), signed with
 // HMAC-SHA256 under the server's key. Because the SDK sends no public key
 // with its requests, the token carries the session public key it is
 // bound to (claim "session_key", base64url SubjectPublicKeyInfo): a
 // request signed with any other key is refused, so a token copied
 // without its private key is useless.
+//
+// Verified tokens are cached (see tokenCache), so a workload's repeated
+// requests with one token cost a hash and a map lookup.
 type SessionTokens struct {
-	key SessionTokenKey
-	now func() time.Time
+	key   SessionTokenKey
+	now   func() time.Time
+	cache tokenCache
 }
 
 // NewSessionTokens returns an issuer and verifier; now nil means
@@ -116,7 +139,7 @@ func NewSessionTokens(key SessionTokenKey, now func() time.Time) *SessionTokens 
 	if now == nil {
 		now = time.Now
 	}
-	return &SessionTokens{key: key, now: now}
+	return &SessionTokens{key: key, now: now, cache: tokenCache{max: sessionTokenCacheSize}}
 }
 
 type tokenHeader struct {
@@ -124,18 +147,27 @@ type tokenHeader struct {
 	Typ string `json:"typ"`
 }
 
-// tokenClaims are the JWT claims. res_* are OCI's names (the SDK reads
-// res_tenant); ptype and session_key are Coffer's.
+// tokenClaims are the JWT claims of both kinds of session token, told
+// apart by ptype (Coffer's claim, as is session_key). Each kind carries
+// the names OCI uses for it: res_* for resource principals (the SDK reads
+// res_tenant), opc-* for instance principals; the other kind's names are
+// absent.
 type tokenClaims struct {
-	Iss          string `json:"iss"`
-	Sub          string `json:"sub"`
-	Iat          int64  `json:"iat"`
-	Exp          int64  `json:"exp"`
-	Jti          string `json:"jti"`
-	PType        string `json:"ptype"`
-	ResType      string `json:"res_type"`
-	ResTenant    string `json:"res_tenant"`
-	ResCompart   string `json:"res_compartment"`
+	Iss   string `json:"iss"`
+	Sub   string `json:"sub"`
+	Iat   int64  `json:"iat"`
+	Exp   int64  `json:"exp"`
+	Jti   string `json:"jti"`
+	PType string `json:"ptype"`
+
+	ResType    string `json:"res_type,omitempty"`
+	ResTenant  string `json:"res_tenant,omitempty"`
+	ResCompart string `json:"res_compartment,omitempty"`
+
+	Tenant      string `json:"opc-tenant,omitempty"`
+	Compartment string `json:"opc-compartment,omitempty"`
+	Instance    string `json:"opc-instance,omitempty"`
+
 	SessionKey   string `json:"session_key"`
 	TokenVersion int    `json:"ttype_version"`
 }
@@ -151,8 +183,8 @@ func (s *SessionTokens) Mint(c ResourceClaims, pub *rsa.PublicKey, ttl time.Dura
 	if err := c.check(); err != nil {
 		return "", time.Time{}, err
 	}
-	if pub == nil || pub.N.BitLen() < minSessionKeyBits {
-		return "", time.Time{}, fmt.Errorf("session key must be RSA of at least %d bits", minSessionKeyBits)
+	if err := checkRSAKey(pub, "session key"); err != nil {
+		return "", time.Time{}, err
 	}
 	switch {
 	case ttl == 0:
@@ -160,6 +192,16 @@ func (s *SessionTokens) Mint(c ResourceClaims, pub *rsa.PublicKey, ttl time.Dura
 	case ttl < time.Minute || ttl > MaxSessionTokenTTL:
 		return "", time.Time{}, fmt.Errorf("lifetime must be between 1m and %v", MaxSessionTokenTTL)
 	}
+	return s.mint(tokenClaims{
+		Sub: c.ResourceID, PType: string(authz.PrincipalResource),
+		ResType: c.ResourceType, ResTenant: c.TenancyID, ResCompart: c.CompartmentID,
+	}, pub, ttl)
+}
+
+// mint completes c (issuer, times, id, session key, version), signs it and
+// returns the token and its expiry. The caller has checked the kind's
+// claims, pub and ttl.
+func (s *SessionTokens) mint(c tokenClaims, pub *rsa.PublicKey, ttl time.Duration) (string, time.Time, error) {
 	spki, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("session key: %w", err)
@@ -170,12 +212,10 @@ func (s *SessionTokens) Mint(c ResourceClaims, pub *rsa.PublicKey, ttl time.Dura
 	}
 	now := s.now().Truncate(time.Second)
 	exp := now.Add(ttl)
+	c.Iss, c.Iat, c.Exp, c.Jti = sessionTokenIssuer, now.Unix(), exp.Unix(), hex.EncodeToString(jti[:])
+	c.SessionKey, c.TokenVersion = b64.EncodeToString(spki), 1
 	h, _ := json.Marshal(tokenHeader{Alg: "HS256", Typ: "JWT"})
-	p, err := json.Marshal(tokenClaims{
-		Iss: sessionTokenIssuer, Sub: c.ResourceID, Iat: now.Unix(), Exp: exp.Unix(), Jti: hex.EncodeToString(jti[:]),
-		PType: string(authz.PrincipalResource), ResType: c.ResourceType, ResTenant: c.TenancyID, ResCompart: c.CompartmentID,
-		SessionKey: b64.EncodeToString(spki), TokenVersion: 1,
-	})
+	p, err := json.Marshal(c)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -190,89 +230,164 @@ func (s *SessionTokens) mac(signing string) []byte {
 }
 
 // ErrBadSessionToken is returned for a token that is malformed, not
-// Coffer's, tampered with or expired. Its text is for logs only.
+// Coffer's, tampered with, expired, or of another kind than asked for.
+// Its text is for logs only.
 var ErrBadSessionToken = errors.New("bad session token")
 
-// LookupSessionToken verifies token and returns the session public key it
-// is bound to and the resource principal, whose Attributes carry
-// resource.id, resource.type and resource.compartment.id for dynamic-group
-// matching rules.
+// LookupSessionToken verifies a resource principal token and returns the
+// session public key it is bound to and the resource principal, whose
+// Attributes carry resource.id, resource.type and resource.compartment.id
+// for dynamic-group matching rules. An instance token is refused: use
+// WorkloadTokens to accept both kinds.
 func (s *SessionTokens) LookupSessionToken(_ context.Context, token string) (*rsa.PublicKey, *authz.Principal, error) {
-	c, pub, err := s.parse(token)
+	return s.lookup(token, authz.PrincipalResource)
+}
+
+// lookup verifies token, of the kind asked for ("" for either), and
+// returns its session key and a principal of the caller's own.
+func (s *SessionTokens) lookup(token string, kind authz.PrincipalType) (*rsa.PublicKey, *authz.Principal, error) {
+	v, err := s.verify(token)
+	if err == nil && kind != "" && v.principal.Type != kind {
+		err = fmt.Errorf("a %s principal token, not a %s one", v.principal.Type, kind)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadSessionToken, err)
 	}
-	return pub, &authz.Principal{
-		Type:          authz.PrincipalResource,
-		ID:            c.Sub,
-		TenancyID:     c.ResTenant,
-		CompartmentID: c.ResCompart,
-		Attributes: map[string]string{
-			"resource.id":             c.Sub,
-			"resource.type":           c.ResType,
-			"resource.compartment.id": c.ResCompart,
-		},
-	}, nil
+	return v.pub, v.newPrincipal(), nil
 }
 
-func (s *SessionTokens) parse(token string) (*tokenClaims, *rsa.PublicKey, error) {
+// verify returns what token stands for: from the cache when the very same
+// token verified before and is still within its lifetime, else by parsing
+// it in full (and caching the result).
+func (s *SessionTokens) verify(token string) (*verifiedToken, error) {
 	if len(token) > maxSessionTokenLen {
-		return nil, nil, errors.New("too long")
+		return nil, errors.New("too long")
+	}
+	now := s.now()
+	id := sha256.Sum256([]byte(token))
+	if v := s.cache.get(id, now); v != nil {
+		return v, nil
+	}
+	v, err := s.parse(token, now)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(id, v, now)
+	return v, nil
+}
+
+// parse verifies a token of either kind in full: MAC (in constant time,
+// before anything else is decoded), header, claims of its kind, lifetime
+// and the session key it is bound to.
+func (s *SessionTokens) parse(token string, now time.Time) (*verifiedToken, error) {
+	if len(token) > maxSessionTokenLen {
+		return nil, errors.New("too long")
 	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return nil, nil, errors.New("not a three-part JWT")
+		return nil, errors.New("not a three-part JWT")
 	}
 	sig, err := b64.DecodeString(parts[2])
 	if err != nil {
-		return nil, nil, errors.New("signature is not base64url")
+		return nil, errors.New("signature is not base64url")
 	}
 	// The MAC is checked before anything else is decoded: nothing an
 	// outsider wrote reaches the JSON decoder.
 	if !hmac.Equal(sig, s.mac(parts[0]+"."+parts[1])) {
-		return nil, nil, errors.New("signature does not verify")
+		return nil, errors.New("signature does not verify")
 	}
 	hb, err := b64.DecodeString(parts[0])
 	if err != nil {
-		return nil, nil, errors.New("header is not base64url")
+		return nil, errors.New("header is not base64url")
 	}
 	var h tokenHeader
 	if err := json.Unmarshal(hb, &h); err != nil || h.Alg != "HS256" {
-		return nil, nil, errors.New("unexpected header")
+		return nil, errors.New("unexpected header")
 	}
 	pb, err := b64.DecodeString(parts[1])
 	if err != nil {
-		return nil, nil, errors.New("payload is not base64url")
+		return nil, errors.New("payload is not base64url")
 	}
 	var c tokenClaims
 	if err := json.Unmarshal(pb, &c); err != nil {
-		return nil, nil, errors.New("payload is not JSON claims")
+		return nil, errors.New("payload is not JSON claims")
 	}
-	if c.Iss != sessionTokenIssuer || c.PType != string(authz.PrincipalResource) || c.TokenVersion != 1 {
-		return nil, nil, errors.New("not a Coffer resource principal token")
+	if c.Iss != sessionTokenIssuer || c.TokenVersion != 1 {
+		return nil, errors.New("not a Coffer session token")
 	}
-	now := s.now()
+	var p *authz.Principal
+	var maxTTL time.Duration
+	switch c.PType {
+	case string(authz.PrincipalResource):
+		if c.Tenant != "" || c.Compartment != "" || c.Instance != "" {
+			return nil, errors.New("resource principal token with instance claims")
+		}
+		rc := ResourceClaims{ResourceID: c.Sub, ResourceType: c.ResType, TenancyID: c.ResTenant, CompartmentID: c.ResCompart}
+		if err := rc.check(); err != nil {
+			return nil, err
+		}
+		p, maxTTL = rc.Principal(), MaxSessionTokenTTL
+	case ptypeInstance:
+		if c.ResType != "" || c.ResTenant != "" || c.ResCompart != "" || c.Sub != c.Instance {
+			return nil, errors.New("not a Coffer instance principal token")
+		}
+		ic := InstanceClaims{InstanceID: c.Instance, CompartmentID: c.Compartment, TenancyID: c.Tenant}
+		if err := ic.check(); err != nil {
+			return nil, err
+		}
+		p, maxTTL = ic.Principal(), InstanceTokenTTL
+	default:
+		return nil, errors.New("not a Coffer resource or instance principal token")
+	}
+	v := &verifiedToken{principal: *p, iat: c.Iat, exp: c.Exp}
 	if now.Unix() >= c.Exp {
-		return nil, nil, fmt.Errorf("expired at %s", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("expired at %s", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
 	}
-	if c.Iat > now.Add(5*time.Minute).Unix() || c.Exp-c.Iat > int64(MaxSessionTokenTTL/time.Second) {
-		return nil, nil, errors.New("issued in the future or lives too long")
-	}
-	rc := ResourceClaims{ResourceID: c.Sub, ResourceType: c.ResType, TenancyID: c.ResTenant, CompartmentID: c.ResCompart}
-	if err := rc.check(); err != nil {
-		return nil, nil, err
+	if !v.validAt(now) || c.Exp-c.Iat > int64(maxTTL/time.Second) {
+		return nil, errors.New("issued in the future or lives too long")
 	}
 	der, err := b64.DecodeString(c.SessionKey)
 	if err != nil {
-		return nil, nil, errors.New("session key is not base64url")
+		return nil, errors.New("session key is not base64url")
 	}
+	if v.pub, err = parseRSAPublicKeyDER(der); err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	return v, nil
+}
+
+// checkRSAKey refuses a key the SDK cannot sign with or that is too small;
+// what names it in the error.
+func checkRSAKey(pub *rsa.PublicKey, what string) error {
+	if pub == nil || pub.N.BitLen() < minSessionKeyBits {
+		return fmt.Errorf("%s must be RSA of at least %d bits", what, minSessionKeyBits)
+	}
+	return nil
+}
+
+// parseRSAPublicKeyDER parses a SubjectPublicKeyInfo holding an RSA key of
+// at least 2048 bits: what a session key, a federation request's key and
+// a workload's key in the administrator APIs must be.
+func parseRSAPublicKeyDER(der []byte) (*rsa.PublicKey, error) {
 	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, nil, errors.New("session key is not a public key")
+		return nil, errors.New("not a SubjectPublicKeyInfo")
 	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok || pub.N.BitLen() < minSessionKeyBits {
-		return nil, nil, errors.New("session key is not RSA of at least 2048 bits")
+	pub, _ := k.(*rsa.PublicKey)
+	if err := checkRSAKey(pub, "the key"); err != nil {
+		return nil, err
 	}
-	return &c, pub, nil
+	return pub, nil
+}
+
+// ParseRSAPublicKeyPEM parses a workload's public key as the
+// administrator APIs take it (instance certificates, resource principal
+// tokens): one PEM PUBLIC KEY block (SubjectPublicKeyInfo), RSA of at
+// least 2048 bits, since the SDK signs with RSA only.
+func ParseRSAPublicKeyPEM(s string) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode([]byte(s))
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, errors.New("not a PEM PUBLIC KEY (SubjectPublicKeyInfo)")
+	}
+	return parseRSAPublicKeyDER(block.Bytes)
 }

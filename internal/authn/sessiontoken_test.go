@@ -200,7 +200,7 @@ func TestSessionTokenKeyNeverPrinted(t *testing.T) {
 }
 
 // FuzzSessionToken: arbitrary tokens never panic, and only the minted
-// token verifies.
+// tokens verify, each as its own kind (both kinds share one parser).
 func FuzzSessionToken(f *testing.F) {
 	k1, _ := testKeys(f)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -209,7 +209,12 @@ func FuzzSessionToken(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	itok, _, err := st.MintInstance(testInstance, &k1.PublicKey, InstanceTokenTTL)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(tok)
+	f.Add(itok)
 	f.Add(strings.Replace(tok, ".", "..", 1))
 	f.Add("a.b.c")
 	f.Add("")
@@ -217,6 +222,13 @@ func FuzzSessionToken(f *testing.F) {
 		_, p, err := st.LookupSessionToken(context.Background(), s)
 		if err == nil && (s != tok || p == nil) {
 			t.Fatalf("accepted a token that was not minted: %q", s)
+		}
+		_, p, err = WorkloadTokens{st}.LookupSessionToken(context.Background(), s)
+		switch {
+		case err != nil:
+		case s == tok && p.Type == authz.PrincipalResource, s == itok && p.Type == authz.PrincipalInstance:
+		default:
+			t.Fatalf("accepted %q as %+v", s, p)
 		}
 	})
 }

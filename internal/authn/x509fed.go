@@ -22,7 +22,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -284,8 +283,8 @@ func (ca *InstanceCA) Issue(c InstanceClaims, pub *rsa.PublicKey, now time.Time,
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	if pub == nil || pub.N.BitLen() < minSessionKeyBits {
-		return nil, fmt.Errorf("instance key must be RSA of at least %d bits", minSessionKeyBits)
+	if err := checkRSAKey(pub, "instance key"); err != nil {
+		return nil, err
 	}
 	switch {
 	case ttl == 0:
@@ -424,15 +423,9 @@ func ParseFederationRequest(body []byte) (*FederationRequest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publicKey: %w", err)
 	}
-	k, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return nil, errors.New("publicKey: not a SubjectPublicKeyInfo")
+	if f.SessionKey, err = parseRSAPublicKeyDER(der); err != nil {
+		return nil, fmt.Errorf("publicKey: %w", err)
 	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok || pub.N.BitLen() < minSessionKeyBits {
-		return nil, fmt.Errorf("publicKey: must be RSA of at least %d bits", minSessionKeyBits)
-	}
-	f.SessionKey = pub
 	return &f, nil
 }
 
@@ -647,126 +640,23 @@ func parseFederationKeyID(keyID string) (tenancy, fingerprint string, err error)
 	return parts[0], parts[2], nil
 }
 
-// instanceTokenClaims are an instance session token's JWT claims: the
-// opc-* names of OCI's instance tokens, and Coffer's ptype and
-// session_key as in resource principal tokens.
-type instanceTokenClaims struct {
-	Iss          string `json:"iss"`
-	Sub          string `json:"sub"`
-	Iat          int64  `json:"iat"`
-	Exp          int64  `json:"exp"`
-	Jti          string `json:"jti"`
-	PType        string `json:"ptype"`
-	Tenant       string `json:"opc-tenant"`
-	Compartment  string `json:"opc-compartment"`
-	Instance     string `json:"opc-instance"`
-	SessionKey   string `json:"session_key"`
-	TokenVersion int    `json:"ttype_version"`
-}
-
 // MintInstance issues an instance session token for c, bound to pub,
-// valid for ttl (at most InstanceTokenTTL and at least a second).
+// valid for ttl (at most InstanceTokenTTL and at least a second). It has
+// the form of a resource principal token (see SessionTokens) with the
+// opc-* claims of OCI's instance tokens.
 func (s *SessionTokens) MintInstance(c InstanceClaims, pub *rsa.PublicKey, ttl time.Duration) (string, time.Time, error) {
 	if err := c.check(); err != nil {
 		return "", time.Time{}, err
 	}
-	if pub == nil || pub.N.BitLen() < minSessionKeyBits {
-		return "", time.Time{}, fmt.Errorf("session key must be RSA of at least %d bits", minSessionKeyBits)
+	if err := checkRSAKey(pub, "session key"); err != nil {
+		return "", time.Time{}, err
 	}
 	if ttl < time.Second || ttl > InstanceTokenTTL {
 		return "", time.Time{}, fmt.Errorf("instance token lifetime must be between 1s and %v", InstanceTokenTTL)
 	}
-	spki, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("session key: %w", err)
-	}
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
-		return "", time.Time{}, err
-	}
-	now := s.now().Truncate(time.Second)
-	exp := now.Add(ttl)
-	h, _ := json.Marshal(tokenHeader{Alg: "HS256", Typ: "JWT"})
-	p, err := json.Marshal(instanceTokenClaims{
-		Iss: sessionTokenIssuer, Sub: c.InstanceID, Iat: now.Unix(), Exp: exp.Unix(), Jti: hex.EncodeToString(jti[:]),
-		PType: ptypeInstance, Tenant: c.TenancyID, Compartment: c.CompartmentID, Instance: c.InstanceID,
-		SessionKey: b64.EncodeToString(spki), TokenVersion: 1,
-	})
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	signing := b64.EncodeToString(h) + "." + b64.EncodeToString(p)
-	return signing + "." + b64.EncodeToString(s.mac(signing)), exp, nil
-}
-
-// errNotInstanceToken: the token is genuine but another kind (resource).
-var errNotInstanceToken = errors.New("not an instance token")
-
-// parseInstance verifies an instance token. A genuine token of another
-// kind gives errNotInstanceToken.
-func (s *SessionTokens) parseInstance(token string) (InstanceClaims, *rsa.PublicKey, error) {
-	var none InstanceClaims
-	if len(token) > maxSessionTokenLen {
-		return none, nil, errors.New("too long")
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return none, nil, errors.New("not a three-part JWT")
-	}
-	sig, err := b64.DecodeString(parts[2])
-	if err != nil {
-		return none, nil, errors.New("signature is not base64url")
-	}
-	// The MAC first: nothing an outsider wrote reaches the JSON decoder.
-	if !hmac.Equal(sig, s.mac(parts[0]+"."+parts[1])) {
-		return none, nil, errors.New("signature does not verify")
-	}
-	hb, err := b64.DecodeString(parts[0])
-	if err != nil {
-		return none, nil, errors.New("header is not base64url")
-	}
-	var h tokenHeader
-	if err := json.Unmarshal(hb, &h); err != nil || h.Alg != "HS256" {
-		return none, nil, errors.New("unexpected header")
-	}
-	pb, err := b64.DecodeString(parts[1])
-	if err != nil {
-		return none, nil, errors.New("payload is not base64url")
-	}
-	var c instanceTokenClaims
-	if err := json.Unmarshal(pb, &c); err != nil {
-		return none, nil, errors.New("payload is not JSON claims")
-	}
-	if c.PType != ptypeInstance {
-		return none, nil, errNotInstanceToken
-	}
-	if c.Iss != sessionTokenIssuer || c.TokenVersion != 1 || c.Sub != c.Instance {
-		return none, nil, errors.New("not a Coffer instance principal token")
-	}
-	now := s.now()
-	if now.Unix() >= c.Exp {
-		return none, nil, fmt.Errorf("expired at %s", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
-	}
-	if c.Iat > now.Add(5*time.Minute).Unix() || c.Exp-c.Iat > int64(InstanceTokenTTL/time.Second) {
-		return none, nil, errors.New("issued in the future or lives too long")
-	}
-	ic := InstanceClaims{InstanceID: c.Instance, CompartmentID: c.Compartment, TenancyID: c.Tenant}
-	if err := ic.check(); err != nil {
-		return none, nil, err
-	}
-	der, err := b64.DecodeString(c.SessionKey)
-	if err != nil {
-		return none, nil, errors.New("session key is not base64url")
-	}
-	k, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return none, nil, errors.New("session key is not a public key")
-	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok || pub.N.BitLen() < minSessionKeyBits {
-		return none, nil, errors.New("session key is not RSA of at least 2048 bits")
-	}
-	return ic, pub, nil
+	return s.mint(tokenClaims{
+		Sub: c.InstanceID, PType: ptypeInstance, Tenant: c.TenancyID, Compartment: c.CompartmentID, Instance: c.InstanceID,
+	}, pub, ttl)
 }
 
 // WorkloadTokens resolves the `ST$` session tokens of both workload kinds
@@ -774,14 +664,9 @@ func (s *SessionTokens) parseInstance(token string) (InstanceClaims, *rsa.Public
 // principal tokens. Give it to Verifier.Tokens.
 type WorkloadTokens struct{ Tokens *SessionTokens }
 
-// LookupSessionToken implements SessionTokenLookup.
-func (w WorkloadTokens) LookupSessionToken(ctx context.Context, token string) (*rsa.PublicKey, *authz.Principal, error) {
-	c, pub, err := w.Tokens.parseInstance(token)
-	switch {
-	case errors.Is(err, errNotInstanceToken):
-		return w.Tokens.LookupSessionToken(ctx, token)
-	case err != nil:
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadSessionToken, err)
-	}
-	return pub, c.Principal(), nil
+// LookupSessionToken implements SessionTokenLookup: the token is parsed
+// once, its kind read from its claims, and the result cached for the
+// token's next request.
+func (w WorkloadTokens) LookupSessionToken(_ context.Context, token string) (*rsa.PublicKey, *authz.Principal, error) {
+	return w.Tokens.lookup(token, "")
 }

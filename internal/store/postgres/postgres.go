@@ -293,17 +293,14 @@ func (t *tx) Get(key string) ([]byte, error) {
 }
 
 func (t *tx) List(prefix, after string, limit int) ([]store.Entry, error) {
-	if err := keyspace.CheckText(prefix); err != nil {
-		return nil, fmt.Errorf("prefix: %w", err)
-	}
-	if err := keyspace.CheckText(after); err != nil {
-		return nil, fmt.Errorf("after: %w", err)
+	r, err := keyspace.ListRange(prefix, after)
+	if err != nil {
+		return nil, err
 	}
 	var lim any // NULL: no limit
 	if limit > 0 {
 		lim = int64(limit)
 	}
-	r := keyspace.Bounds(prefix, after)
 	var (
 		query string
 		args  []any

@@ -356,16 +356,13 @@ func (t *tx) Get(key string) ([]byte, error) {
 }
 
 func (t *tx) List(prefix, after string, limit int) ([]store.Entry, error) {
-	if err := keyspace.CheckText(prefix); err != nil {
-		return nil, fmt.Errorf("prefix: %w", err)
-	}
-	if err := keyspace.CheckText(after); err != nil {
-		return nil, fmt.Errorf("after: %w", err)
+	r, err := keyspace.ListRange(prefix, after)
+	if err != nil {
+		return nil, err
 	}
 	if limit <= 0 {
 		limit = -1
 	}
-	r := keyspace.Bounds(prefix, after)
 	var (
 		st   *sql.Stmt
 		args []any

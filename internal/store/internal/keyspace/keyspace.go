@@ -79,6 +79,17 @@ func Bounds(prefix, after string) Range {
 	return r
 }
 
+// ListRange checks List's prefix and after and turns them into a Range.
+func ListRange(prefix, after string) (Range, error) {
+	if err := CheckText(prefix); err != nil {
+		return Range{}, fmt.Errorf("prefix: %w", err)
+	}
+	if err := CheckText(after); err != nil {
+		return Range{}, fmt.Errorf("after: %w", err)
+	}
+	return Bounds(prefix, after), nil
+}
+
 // PrefixEnd returns the smallest valid UTF-8 string greater than every string
 // that starts with prefix, or false when there is none (prefix is empty or
 // made only of U+10FFFF). The bound is itself valid UTF-8, so PostgreSQL

@@ -81,3 +81,28 @@ func FuzzBounds(f *testing.F) {
 		}
 	})
 }
+
+func TestListRange(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, after string
+		want          Range
+		wantErr       string
+	}{
+		{prefix: "a/", want: Range{Lo: "a/", LoInclusive: true, Hi: "a0", HasHi: true}},
+		{prefix: "a/", after: "a/x", want: Range{Lo: "a/x", Hi: "a0", HasHi: true}},
+		{prefix: "", want: Range{LoInclusive: true}},
+		{prefix: "a\x00", wantErr: "prefix: "},
+		{prefix: "a/", after: "\xff", wantErr: "after: "},
+	} {
+		r, err := ListRange(tc.prefix, tc.after)
+		if tc.wantErr != "" {
+			if !errors.Is(err, ErrInvalidKey) || !strings.HasPrefix(err.Error(), tc.wantErr) {
+				t.Errorf("ListRange(%q, %q) error = %v, want ErrInvalidKey with %q", tc.prefix, tc.after, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || r != tc.want {
+			t.Errorf("ListRange(%q, %q) = %+v, %v; want %+v", tc.prefix, tc.after, r, err, tc.want)
+		}
+	}
+}

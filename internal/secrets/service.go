@@ -155,6 +155,20 @@ func reuseRule(rules []Rule) (Rule, bool) {
 	return Rule{}, false
 }
 
+// commitSecret ends a write of rec: it stores rec with a fresh etag,
+// records the result for the request's retry token and returns the secret
+// as the caller sees it.
+func commitSecret(tx store.Tx, rec *secretRecord, rs *retryScope, now time.Time) (*Secret, error) {
+	rec.ETag = etag.New()
+	if err := putJSON(tx, secretKey(rec.ID), rec); err != nil {
+		return nil, err
+	}
+	if err := rs.put(tx, rec.ID, now); err != nil {
+		return nil, err
+	}
+	return present(tx, rec, now)
+}
+
 // present turns a record into the reported Secret.
 func present(r store.Reader, rec *secretRecord, now time.Time) (*Secret, error) {
 	out := rec.Secret
@@ -530,14 +544,7 @@ func (s *Service) ChangeSecretCompartment(ctx context.Context, req ChangeCompart
 				return err
 			}
 		}
-		rec.ETag = etag.New()
-		if err := putJSON(tx, secretKey(rec.ID), rec); err != nil {
-			return err
-		}
-		if err := rs.put(tx, rec.ID, now); err != nil {
-			return err
-		}
-		out, err = present(tx, rec, now)
+		out, err = commitSecret(tx, rec, rs, now)
 		return err
 	})
 	return out, err

@@ -141,14 +141,7 @@ func (s *Service) updateInPlace(ctx context.Context, req UpdateSecretRequest, rs
 			return err
 		}
 		rec.LifecycleState, rec.Lease, rec.LeaseUntil = StateActive, "", time.Time{}
-		rec.ETag = etag.New()
-		if err := putJSON(tx, secretKey(rec.ID), rec); err != nil {
-			return err
-		}
-		if err := rs.put(tx, rec.ID, now); err != nil {
-			return err
-		}
-		out, err = present(tx, rec, now)
+		out, err = commitSecret(tx, rec, rs, now)
 		return err
 	})
 	return out, err
@@ -289,14 +282,7 @@ func (s *Service) sealAndFinish(ctx context.Context, w versionWrite, snap *secre
 		rec.Versions = n
 		rec.Stages.newVersion(n, w.stage)
 		rec.LifecycleState, rec.Lease, rec.LeaseUntil = StateActive, "", time.Time{}
-		rec.ETag = etag.New()
-		if err := putJSON(tx, secretKey(rec.ID), rec); err != nil {
-			return err
-		}
-		if err := w.rs.put(tx, rec.ID, now); err != nil {
-			return err
-		}
-		out, err = present(tx, rec, now)
+		out, err = commitSecret(tx, rec, w.rs, now)
 		return err
 	})
 	return out, err

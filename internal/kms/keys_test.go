@@ -3,10 +3,10 @@ package kms_test
 import (
 	"bytes"
 	"context"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/clocktest"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/keyprotect/protecttest"
@@ -21,22 +21,10 @@ var _ secrets.KeyUser = (*kms.Service)(nil)
 
 var ctx = context.Background()
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newService(t testing.TB) (*kms.Service, kms.Vault, *clock) {
+func newService(t testing.TB) (*kms.Service, kms.Vault, *clocktest.Clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
-	s := kms.New(memstore.New(), "test", c.now)
+	c := clocktest.New(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
+	s := kms.New(memstore.New(), "test", c.Now)
 	seal := protecttest.NewSealer()
 	emu := software.NewEmulatedHSM(seal)
 	s.SetProtections(kms.Protections{Software: software.New(seal), HSM: emu})
@@ -131,11 +119,11 @@ func TestDeletedKeyMaterialIsDestroyed(t *testing.T) {
 	if _, err := s.ScheduleKeyDeletion(ctx, v.ID, k.ID, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	c.add(29 * 24 * time.Hour)
+	c.Advance(29 * 24 * time.Hour)
 	if res, err := s.RunKeyJobs(ctx); err != nil || res.KeysDeleted != 0 {
 		t.Fatalf("deleted early: %+v %v", res, err)
 	}
-	c.add(2 * 24 * time.Hour)
+	c.Advance(2 * 24 * time.Hour)
 	if res, err := s.RunKeyJobs(ctx); err != nil || res.KeysDeleted != 1 {
 		t.Fatalf("not deleted: %+v %v", res, err)
 	}

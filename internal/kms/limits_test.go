@@ -73,7 +73,7 @@ func TestKeyVersionLimits(t *testing.T) {
 	}
 	_, err = s.CreateKey(ctx, v.ID, kms.CreateKeyInput{CompartmentID: v.CompartmentID, DisplayName: "k", Shape: aes256, ProtectionMode: kms.ModeSoftware})
 	wantLimit(t, err)
-	c.add(31 * 24 * time.Hour)
+	c.Advance(31 * 24 * time.Hour)
 	if res, err := s.RunKeyJobs(ctx); err != nil || res.KeysDeleted != 1 {
 		t.Fatalf("key jobs: %+v %v", res, err)
 	}

@@ -3,33 +3,21 @@ package secrets
 import (
 	"context"
 	"encoding/base64"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/clocktest"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/secrets/secretstest"
 	"github.com/coffer-vault/coffer/internal/store/memstore"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	s     *Service
 	st    *memstore.Store
 	ku    *secretstest.KeyUser
-	clock *fakeClock
+	clock *clocktest.Clock
 	vault string
 	key   string
 	comp  string
@@ -41,7 +29,7 @@ func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
 // newEnvWith is newEnv with a chance to adjust the Config (limits).
 func newEnvWith(t *testing.T, adjust func(*Config)) *env {
 	t.Helper()
-	e := &env{st: memstore.New(), ku: secretstest.NewKeyUser(), clock: &fakeClock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)},
+	e := &env{st: memstore.New(), ku: secretstest.NewKeyUser(), clock: clocktest.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)),
 		vault: ocid.New(ocid.Vault, "test"), comp: ocid.New(ocid.Compartment, "test"), ctx: context.Background()}
 	e.key = e.ku.AddKey(e.vault)
 	cfg := Config{Store: e.st, Keys: e.ku, Region: "test", Now: e.clock.Now}

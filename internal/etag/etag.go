@@ -15,3 +15,10 @@ func New() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Matches reports whether a write with the if-match header ifMatch may
+// replace a record whose etag is current: OCI treats a missing if-match as
+// matching anything.
+func Matches(ifMatch, current string) bool {
+	return ifMatch == "" || ifMatch == current
+}

@@ -21,3 +21,19 @@ func TestNew(t *testing.T) {
 		seen[e] = true
 	}
 }
+
+func TestMatches(t *testing.T) {
+	for _, tc := range []struct {
+		ifMatch, current string
+		want             bool
+	}{
+		{"", "abc", true},
+		{"abc", "abc", true},
+		{"abd", "abc", false},
+		{"abc", "", false},
+	} {
+		if got := Matches(tc.ifMatch, tc.current); got != tc.want {
+			t.Errorf("Matches(%q, %q) = %v, want %v", tc.ifMatch, tc.current, got, tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/page"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -232,8 +233,8 @@ func get[T any](r store.Reader, key, what, id string) (T, error) {
 	return v, err
 }
 
-func checkETag(ifMatch, etag, what, id string) error {
-	if ifMatch != "" && ifMatch != etag {
+func checkETag(ifMatch, current, what, id string) error {
+	if !etag.Matches(ifMatch, current) {
 		return errs.E(errs.PreconditionFailed, "the if-match etag does not match %s %s", what, id)
 	}
 	return nil

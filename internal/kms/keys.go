@@ -558,7 +558,7 @@ func (s *Service) mutateKey(ctx context.Context, vaultID, keyID, ifMatch string,
 		if k, err = getVaultKey(tx, vaultID, keyID); err != nil {
 			return err
 		}
-		if ifMatch != "" && ifMatch != k.ETag {
+		if !etag.Matches(ifMatch, k.ETag) {
 			return errs.E(errs.PreconditionFailed, "the if-match etag does not match key %s", keyID)
 		}
 		if err := fn(tx, &k); err != nil {

@@ -382,7 +382,7 @@ func (s *Service) mutateVaultTx(ctx context.Context, id, ifMatch string, fn func
 		if v, err = getVault(tx, id); err != nil {
 			return err
 		}
-		if ifMatch != "" && ifMatch != v.ETag {
+		if !etag.Matches(ifMatch, v.ETag) {
 			return errs.E(errs.PreconditionFailed, "the if-match etag does not match vault %s", id)
 		}
 		if err := fn(tx, &v); err != nil {

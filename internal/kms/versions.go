@@ -178,7 +178,7 @@ func (s *Service) mutateVersion(ctx context.Context, vaultID, keyID, versionID, 
 		if v, err = getVersion(tx, keyID, versionID); err != nil {
 			return err
 		}
-		if ifMatch != "" && ifMatch != v.ETag {
+		if !etag.Matches(ifMatch, v.ETag) {
 			return errs.E(errs.PreconditionFailed, "the if-match etag does not match key version %s", versionID)
 		}
 		if err := fn(k, &v); err != nil {

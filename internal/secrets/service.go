@@ -117,8 +117,8 @@ func writable(rec *secretRecord, ifMatch string, now time.Time) error {
 	return mutable(rec, now)
 }
 
-func checkIfMatch(ifMatch, etag string) error {
-	if ifMatch != "" && ifMatch != etag {
+func checkIfMatch(ifMatch, current string) error {
+	if !etag.Matches(ifMatch, current) {
 		return errs.E(errs.PreconditionFailed, "the if-match etag does not match the resource's current etag")
 	}
 	return nil

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
@@ -140,8 +139,8 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 	for i, v := range list {
 		out[i] = sdksecrets.SecretBundleVersionSummary{
 			SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber),
-			TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VersionName: optString(v.Name),
-			TimeOfDeletion: sdkTime(v.TimeOfDeletion), TimeOfExpiry: sdkTime(v.TimeOfExpiry),
+			TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VersionName: vaultsapi.OptString(v.Name),
+			TimeOfDeletion: vaultsapi.OptTime(v.TimeOfDeletion), TimeOfExpiry: vaultsapi.OptTime(v.TimeOfExpiry),
 			Stages: vaultsapi.StagesModel[sdksecrets.SecretBundleVersionSummaryStagesEnum](v.Stages),
 		}
 	}
@@ -167,7 +166,7 @@ const contentPrefix = `,"secretBundleContent":{"contentType":"BASE64","content":
 func writeBundle(c *ociapi.Call, b *secrets.Bundle, etag string) error {
 	meta, err := json.Marshal(bundleMeta{
 		SecretID: b.SecretID, VersionNumber: b.VersionNumber, TimeCreated: &common.SDKTime{Time: b.TimeCreated},
-		VersionName: b.VersionName, TimeOfDeletion: sdkTime(b.TimeOfDeletion), TimeOfExpiry: sdkTime(b.TimeOfExpiry),
+		VersionName: b.VersionName, TimeOfDeletion: vaultsapi.OptTime(b.TimeOfDeletion), TimeOfExpiry: vaultsapi.OptTime(b.TimeOfExpiry),
 		Stages: b.Stages, Metadata: b.Metadata,
 	})
 	if err != nil || len(meta) < 2 || meta[len(meta)-1] != '}' {
@@ -188,18 +187,4 @@ func writeBundle(c *ociapi.Call, b *secrets.Bundle, etag string) error {
 	}
 	_, _ = c.W.Write(buf)
 	return nil
-}
-
-func sdkTime(t *time.Time) *common.SDKTime {
-	if t == nil {
-		return nil
-	}
-	return &common.SDKTime{Time: *t}
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,11 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-vault/coffer/internal/ociapi/federation"
-	"github.com/coffer-vault/coffer/pkg/securefile"
 )
 
 // defaultMetadataListen is where `coffer iam instance-metadata` listens by
@@ -95,63 +88,32 @@ func issueInstanceCertificate(cmd *cobra.Command, g *globals, d federation.Creat
 	if d.InstanceID == "" || d.CompartmentID == "" || outDir == "" {
 		return usageErrorf("--instance-id, --compartment-id and --out are required")
 	}
-	if fi, err := os.Stat(outDir); err != nil || !fi.IsDir() {
-		return usageErrorf("--out %s is not a directory", outDir)
+	if err := checkOutputDir("--out", outDir); err != nil {
+		return err
 	}
 	if validity <= 0 {
 		return usageErrorf("--validity must be positive")
 	}
-	endpoint := g.regionalEndpoint()
-	if endpoint == "" {
-		return usageErrorf("pass --endpoint or set %s: instance certificates are Coffer's API", envEndpoint)
-	}
-	p, err := g.configProvider()
+	c, err := newAdminClient(g, "instance certificates are Coffer's API")
 	if err != nil {
 		return err
 	}
-	region, err := p.Region()
+	endpoint := c.endpoint
+	region, err := c.provider.Region()
 	if err != nil {
 		return &configError{fmt.Errorf("region: %w", err)}
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return fmt.Errorf("instance key: %w", err)
-	}
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	key, pub, err := newWorkloadKey("instance key")
 	if err != nil {
 		return err
 	}
-	d.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}))
+	d.PublicKey = pub
 	d.ValidityInSeconds = int64(validity / time.Second)
-	body, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	// The SDK's own client: it signs the request and honours the SDK's TLS
-	// settings (OCI_DEFAULT_CERTS_PATH) as every other command does.
-	bc, err := common.NewClientWithConfig(p)
-	if err != nil {
-		return &configError{fmt.Errorf("client: %w", err)}
-	}
-	bc.Host = endpoint
-	g.configure(&bc, "")
-	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, federation.CertificatesPath, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = int64(len(body))
-	resp, err := bc.Call(cmd.Context(), req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return fmt.Errorf("issue instance certificate: %w", err)
-	}
 	var cert federation.Certificate
-	if err := json.Unmarshal(rb, &cert); err != nil || cert.Certificate == "" || cert.IntermediateCertificate == "" {
+	if err := c.post(cmd.Context(), federation.CertificatesPath, "issue instance certificate", d, &cert); err != nil {
+		return err
+	}
+	if cert.Certificate == "" || cert.IntermediateCertificate == "" {
 		return errors.New("issue instance certificate: the server's answer has no certificate")
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
@@ -162,18 +124,13 @@ func issueInstanceCertificate(cmd *cobra.Command, g *globals, d federation.Creat
 	}
 	// The key first: a certificate without its key is useless, a key
 	// without a certificate harmless.
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{
-		{federation.KeyFile, keyPEM},
-		{federation.IntermediateFile, []byte(cert.IntermediateCertificate)},
-		{federation.RegionFile, []byte(region)},
-		{federation.CertFile, []byte(cert.Certificate)},
-	} {
-		if _, err := securefile.Write(filepath.Join(abs, f.name), f.data, securefile.Options{}); err != nil {
-			return err
-		}
+	if _, err := writeFiles(abs,
+		dirFile{federation.KeyFile, keyPEM},
+		dirFile{federation.IntermediateFile, []byte(cert.IntermediateCertificate)},
+		dirFile{federation.RegionFile, []byte(region)},
+		dirFile{federation.CertFile, []byte(cert.Certificate)},
+	); err != nil {
+		return err
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "# instance certificate for %s in %s, expires %s\n", d.InstanceID, d.CompartmentID, cert.TimeExpires.Format(time.RFC3339))

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -25,7 +24,6 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
-	"github.com/coffer-vault/coffer/pkg/securefile"
 )
 
 // exitSealed is `coffer operator status`'s exit code for a sealed server,
@@ -215,8 +213,8 @@ created atomically) instead of printed.`,
 					return usageErrorf("--shares and --threshold are required")
 				}
 				if shareDir != "" {
-					if fi, err := os.Stat(shareDir); err != nil || !fi.IsDir() {
-						return usageErrorf("--share-dir %s is not a directory", shareDir)
+					if err := checkOutputDir("--share-dir", shareDir); err != nil {
+						return err
 					}
 				}
 				c, err := newSysClient(g)
@@ -229,12 +227,16 @@ created atomically) instead of printed.`,
 				}
 				w := cmd.OutOrStdout()
 				if shareDir != "" {
+					files := make([]dirFile, len(resp.Shares))
 					for i, s := range resp.Shares {
-						path := filepath.Join(shareDir, "share-"+strconv.Itoa(i+1))
-						if _, err := securefile.Write(path, []byte(s+"\n"), securefile.Options{}); err != nil {
-							return fmt.Errorf("write share %d: %w", i+1, err)
-						}
-						fmt.Fprintf(w, "Share %d written to %s\n", i+1, path)
+						files[i] = dirFile{"share-" + strconv.Itoa(i+1), []byte(s + "\n")}
+					}
+					n, err := writeFiles(shareDir, files...)
+					for i := range n {
+						fmt.Fprintf(w, "Share %d written to %s\n", i+1, filepath.Join(shareDir, files[i].name))
+					}
+					if err != nil {
+						return err
 					}
 				} else {
 					for i, s := range resp.Shares {
@@ -323,36 +325,11 @@ far.`,
 // signedOperatorCall makes an authenticated operator call with the OCI
 // config, as the SDK's clients do.
 func signedOperatorCall(cmd *cobra.Command, g *globals, path string, out any) error {
-	endpoint := g.regionalEndpoint()
-	if endpoint == "" {
-		return usageErrorf("pass --endpoint or set %s", envEndpoint)
-	}
-	p, err := g.configProvider()
+	c, err := newAdminClient(g, "")
 	if err != nil {
 		return err
 	}
-	bc, err := common.NewClientWithConfig(p)
-	if err != nil {
-		return &configError{fmt.Errorf("client: %w", err)}
-	}
-	g.configure(&bc, endpoint)
-	body := []byte("{}")
-	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = int64(len(body))
-	resp, err := bc.Call(cmd.Context(), req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(rb, out)
+	return c.post(cmd.Context(), path, "POST "+path, struct{}{}, out)
 }
 
 func operatorSealCommand() *cobra.Command {

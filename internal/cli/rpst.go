@@ -1,25 +1,16 @@
 package cli
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-vault/coffer/internal/ociapi/rpstapi"
-	"github.com/coffer-vault/coffer/pkg/securefile"
 )
 
 // Files written by `coffer iam resource-principal-token`, in --output-dir.
@@ -90,60 +81,28 @@ func mintRPST(cmd *cobra.Command, g *globals, d rpstapi.CreateDetails, ttl time.
 	if d.ResourceID == "" || d.ResourceType == "" || d.CompartmentID == "" || outDir == "" {
 		return usageErrorf("--resource-id, --resource-type, --compartment-id and --output-dir are required")
 	}
-	if fi, err := os.Stat(outDir); err != nil || !fi.IsDir() {
-		return usageErrorf("--output-dir %s is not a directory", outDir)
+	if err := checkOutputDir("--output-dir", outDir); err != nil {
+		return err
 	}
-	endpoint := g.regionalEndpoint()
-	if endpoint == "" {
-		return usageErrorf("pass --endpoint or set %s: resource principal tokens are Coffer's API", envEndpoint)
-	}
-	p, err := g.configProvider()
+	c, err := newAdminClient(g, "resource principal tokens are Coffer's API")
 	if err != nil {
 		return err
 	}
-	region, err := p.Region()
+	region, err := c.provider.Region()
 	if err != nil {
 		return &configError{fmt.Errorf("region: %w", err)}
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return fmt.Errorf("session key: %w", err)
-	}
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	key, pub, err := newWorkloadKey("session key")
 	if err != nil {
 		return err
 	}
-	d.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}))
+	d.PublicKey = pub
 	d.TTLInSeconds = int64(ttl / time.Second)
-	body, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	// The SDK's own client: it signs the request, and honours the SDK's TLS
-	// settings (OCI_DEFAULT_CERTS_PATH) as every other command does.
-	bc, err := common.NewClientWithConfig(p)
-	if err != nil {
-		return &configError{fmt.Errorf("client: %w", err)}
-	}
-	bc.Host = endpoint
-	g.configure(&bc, "")
-	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, rpstapi.Path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = int64(len(body))
-	resp, err := bc.Call(cmd.Context(), req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return fmt.Errorf("mint resource principal token: %w", err)
-	}
 	var tok rpstapi.Token
-	if err := json.Unmarshal(rb, &tok); err != nil || tok.Token == "" {
+	if err := c.post(cmd.Context(), rpstapi.Path, "mint resource principal token", d, &tok); err != nil {
+		return err
+	}
+	if tok.Token == "" {
 		return errors.New("mint resource principal token: the server's answer has no token")
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
@@ -152,21 +111,18 @@ func mintRPST(cmd *cobra.Command, g *globals, d rpstapi.CreateDetails, ttl time.
 	if err != nil {
 		return err
 	}
-	keyPath, tokPath := filepath.Join(abs, rpstKeyFile), filepath.Join(abs, rpstTokenFile)
 	// The key first: a token without its key is useless, a key without a
 	// token harmless.
-	if _, err := securefile.Write(keyPath, keyPEM, securefile.Options{}); err != nil {
+	if _, err := writeFiles(abs, dirFile{rpstKeyFile, keyPEM}, dirFile{rpstTokenFile, []byte(tok.Token)}); err != nil {
 		return err
 	}
-	if _, err := securefile.Write(tokPath, []byte(tok.Token), securefile.Options{}); err != nil {
-		return err
-	}
+	keyPath, tokPath := filepath.Join(abs, rpstKeyFile), filepath.Join(abs, rpstTokenFile)
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "# resource principal token for %s (%s), expires %s\n", d.ResourceID, d.ResourceType, tok.TimeExpires.Format(time.RFC3339))
 	fmt.Fprintf(w, "export OCI_RESOURCE_PRINCIPAL_VERSION=2.2\n")
 	fmt.Fprintf(w, "export OCI_RESOURCE_PRINCIPAL_RPST=%s\n", tokPath)
 	fmt.Fprintf(w, "export OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM=%s\n", keyPath)
 	fmt.Fprintf(w, "export OCI_RESOURCE_PRINCIPAL_REGION=%s\n", region)
-	fmt.Fprintf(w, "export COFFER_ENDPOINT=%s\n", endpoint)
+	fmt.Fprintf(w, "export COFFER_ENDPOINT=%s\n", c.endpoint)
 	return nil
 }

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/pem"
 	"net/http"
 	"os"
@@ -253,20 +250,6 @@ func exportMaterial(t *testing.T, v keystest.Vault, keyID, versionID *string) []
 }
 
 // openAES opens a Coffer AES ciphertext with the standard library
-// (format: keyprotect/ciphertext.go; no associated data).
-func openAES(t *testing.T, key, ct []byte) []byte {
-	t.Helper()
-	n := int(binary.BigEndian.Uint16(ct[2:4]))
-	header, rest := ct[:4+n], ct[4+n:]
-	block, _ := aes.NewCipher(key)
-	g, _ := cipher.NewGCM(block)
-	pt, err := g.Open(nil, rest[:12], rest[12:], header)
-	if err != nil {
-		t.Fatalf("standard library cannot open the ciphertext: %v", err)
-	}
-	return pt
-}
-
 func TestInteroperabilityWithStandardLibrary(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	v := keystest.NewVault(t, env, keymanagement.CreateVaultDetailsVaultTypeDefault)
@@ -277,7 +260,7 @@ func TestInteroperabilityWithStandardLibrary(t *testing.T) {
 	if len(key) != 32 {
 		t.Fatalf("exported AES key is %d bytes", len(key))
 	}
-	if got := openAES(t, key, unb64(t, encrypt(t, v, ak.Id, []byte("interop"), nil).Ciphertext)); string(got) != "interop" {
+	if got := keystest.OpenCiphertext(t, key, unb64(t, encrypt(t, v, ak.Id, []byte("interop"), nil).Ciphertext)); string(got) != "interop" {
 		t.Fatalf("stdlib decrypted %q", got)
 	}
 

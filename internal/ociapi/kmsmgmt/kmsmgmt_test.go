@@ -2,8 +2,6 @@ package kmsmgmt_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,7 +9,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/pem"
 	"net/http"
 	"strings"
@@ -470,23 +467,6 @@ func wrapForImport(t *testing.T, pemKey string, alg keymanagement.WrappedImportK
 }
 
 // openCiphertext decrypts a Coffer AES ciphertext with the standard
-// library (format: keyprotect/ciphertext.go), with no associated data.
-func openCiphertext(t *testing.T, key []byte, ct []byte) []byte {
-	t.Helper()
-	n := int(binary.BigEndian.Uint16(ct[2:4]))
-	header, rest := ct[:4+n], ct[4+n:]
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _ := cipher.NewGCM(block)
-	pt, err := g.Open(nil, rest[:12], rest[12:], header)
-	if err != nil {
-		t.Fatalf("standard library cannot open the ciphertext: %v", err)
-	}
-	return pt
-}
-
 func TestImportKeyAndVersion(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	v := keystest.NewVault(t, env, keymanagement.CreateVaultDetailsVaultTypeDefault)
@@ -527,7 +507,7 @@ func TestImportKeyAndVersion(t *testing.T) {
 		ct, _ := base64.StdEncoding.DecodeString(*enc.Ciphertext)
 		return ct
 	}
-	if got := openCiphertext(t, aesKey, encrypt(imp.Id, "hello import")); string(got) != "hello import" {
+	if got := keystest.OpenCiphertext(t, aesKey, encrypt(imp.Id, "hello import")); string(got) != "hello import" {
 		t.Fatalf("stdlib decrypted %q", got)
 	}
 
@@ -539,7 +519,7 @@ func TestImportKeyAndVersion(t *testing.T) {
 	if err != nil || iv.Origin != keymanagement.KeyVersionOriginExternal {
 		t.Fatalf("ImportKeyVersion: %v", err)
 	}
-	if got := openCiphertext(t, aes2, encrypt(imp.Id, "second")); string(got) != "second" {
+	if got := keystest.OpenCiphertext(t, aes2, encrypt(imp.Id, "second")); string(got) != "second" {
 		t.Fatalf("stdlib decrypted %q", got)
 	}
 

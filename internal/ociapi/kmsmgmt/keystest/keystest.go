@@ -5,6 +5,9 @@ package keystest
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
 	"net/http"
 	"strings"
@@ -126,6 +129,25 @@ func WantError(t testing.TB, err error, status int, code string, parts ...string
 func NotFound(t testing.TB, err error) {
 	t.Helper()
 	WantError(t, err, http.StatusNotFound, "NotAuthorizedOrNotFound")
+}
+
+// OpenCiphertext decrypts a Coffer AES ciphertext with the standard
+// library (format: keyprotect/ciphertext.go), with no associated data, to
+// show that exported or imported key material really is the key.
+func OpenCiphertext(t testing.TB, key, ct []byte) []byte {
+	t.Helper()
+	n := int(binary.BigEndian.Uint16(ct[2:4]))
+	header, rest := ct[:4+n], ct[4+n:]
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := cipher.NewGCM(block)
+	pt, err := g.Open(nil, rest[:12], rest[12:], header)
+	if err != nil {
+		t.Fatalf("standard library cannot open the ciphertext: %v", err)
+	}
+	return pt
 }
 
 // Clock is a settable clock for the server.

@@ -124,6 +124,19 @@ func loadVersion(r store.Reader, id string, n int64) (*versionRecord, error) {
 	return &v, nil
 }
 
+// loadSecretVersion reads a secret and one of its versions.
+func loadSecretVersion(r store.Reader, id string, n int64) (*secretRecord, *versionRecord, error) {
+	rec, err := loadSecret(r, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := loadVersion(r, id, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, v, nil
+}
+
 func loadVersions(r store.Reader, id string) ([]*versionRecord, error) {
 	ents, err := r.List(versionPrefix(id), "", 0)
 	if err != nil {

@@ -14,11 +14,7 @@ import (
 func (s *Service) GetSecretVersion(ctx context.Context, secretID string, n int64) (*SecretVersion, error) {
 	var out SecretVersion
 	err := s.view(ctx, func(r store.Reader) error {
-		rec, err := loadSecret(r, secretID)
-		if err != nil {
-			return err
-		}
-		v, err := loadVersion(r, secretID, n)
+		rec, v, err := loadSecretVersion(r, secretID, n)
 		if err != nil {
 			return err
 		}
@@ -210,11 +206,7 @@ func (s *Service) CancelSecretVersionDeletion(ctx context.Context, secretID stri
 func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch string, fn func(store.Reader, *secretRecord, *versionRecord) error) (*SecretVersion, error) {
 	var out SecretVersion
 	err := s.update(ctx, func(tx store.Tx) error {
-		rec, err := loadSecret(tx, id)
-		if err != nil {
-			return err
-		}
-		v, err := loadVersion(tx, id, n)
+		rec, v, err := loadSecretVersion(tx, id, n)
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,12 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -229,6 +232,36 @@ func FuzzSessionToken(f *testing.F) {
 		case s == tok && p.Type == authz.PrincipalResource, s == itok && p.Type == authz.PrincipalInstance:
 		default:
 			t.Fatalf("accepted %q as %+v", s, p)
+		}
+	})
+}
+
+// FuzzParseRSAPublicKeyPEM: the admin APIs' key parser never panics and
+// accepts only RSA keys of at least 2048 bits that re-encode to the DER
+// of the PEM block it was given.
+func FuzzParseRSAPublicKeyPEM(f *testing.F) {
+	k1, _ := testKeys(f)
+	spki, err := x509.MarshalPKIXPublicKey(&k1.PublicKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}))
+	f.Add(good)
+	f.Add(strings.Replace(good, "PUBLIC KEY", "RSA PUBLIC KEY", 2))
+	f.Add("-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		pub, err := ParseRSAPublicKeyPEM(s)
+		if err != nil {
+			if pub != nil {
+				t.Fatal("key with an error")
+			}
+			return
+		}
+		block, _ := pem.Decode([]byte(s))
+		der, _ := x509.MarshalPKIXPublicKey(pub)
+		if pub.N.BitLen() < minSessionKeyBits || block == nil || block.Type != "PUBLIC KEY" || !bytes.Equal(der, block.Bytes) {
+			t.Fatalf("accepted %q", s)
 		}
 	})
 }

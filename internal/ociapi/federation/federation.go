@@ -26,7 +26,6 @@ package federation
 
 import (
 	"context"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -147,23 +146,16 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if !ok {
 		return errs.E(errs.RelatedNotFound, "compartment %s not found or not active", d.CompartmentID)
 	}
-	block, _ := pem.Decode([]byte(d.PublicKey))
-	if block == nil || block.Type != "PUBLIC KEY" {
-		return errs.E(errs.Invalid, "publicKey must be a PEM PUBLIC KEY (SubjectPublicKeyInfo)")
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	pub, err := ociapi.WorkloadKey("publicKey", d.PublicKey)
 	if err != nil {
-		return errs.E(errs.Invalid, "publicKey is not a public key")
+		return err
 	}
-	pub, isRSA := k.(*rsa.PublicKey)
-	if !isRSA {
-		return errs.E(errs.Invalid, "publicKey must be RSA (the SDK signs federation requests with RSA)")
-	}
-	if d.ValidityInSeconds < 0 {
-		return errs.E(errs.Invalid, "validityInSeconds must not be negative")
+	validity, err := ociapi.Lifetime("validityInSeconds", d.ValidityInSeconds, authn.MaxInstanceCertTTL)
+	if err != nil {
+		return err
 	}
 	leaf, err := h.CA.Issue(authn.InstanceClaims{InstanceID: d.InstanceID, CompartmentID: d.CompartmentID, TenancyID: tenancy},
-		pub, h.now(), time.Duration(d.ValidityInSeconds)*time.Second)
+		pub, h.now(), validity)
 	if err != nil {
 		return errs.E(errs.Invalid, "%v", err)
 	}

@@ -485,6 +485,8 @@ func TestCreateInstanceCertificate(t *testing.T) {
 		"ecdsa key":         {InstanceID: good.InstanceID, CompartmentID: tenancy, PublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}))},
 		"validity too long": {InstanceID: good.InstanceID, CompartmentID: tenancy, PublicKey: good.PublicKey, ValidityInSeconds: 400 * 86400},
 		"negative validity": {InstanceID: good.InstanceID, CompartmentID: tenancy, PublicKey: good.PublicKey, ValidityInSeconds: -1},
+		// Times 1e9 this wraps to exactly an hour.
+		"validity wraps": {InstanceID: good.InstanceID, CompartmentID: tenancy, PublicKey: good.PublicKey, ValidityInSeconds: 3600 + 1<<55},
 	} {
 		if status, body := post(t, url, env.Provider, time.Now(), d); status != 400 {
 			t.Errorf("%s: %d %s, want 400", name, status, body)

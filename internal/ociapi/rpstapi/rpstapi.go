@@ -15,9 +15,6 @@ package rpstapi
 
 import (
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/authn"
@@ -87,24 +84,17 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if !ok {
 		return errs.E(errs.RelatedNotFound, "compartment %s not found or not active", d.CompartmentID)
 	}
-	block, _ := pem.Decode([]byte(d.PublicKey))
-	if block == nil || block.Type != "PUBLIC KEY" {
-		return errs.E(errs.Invalid, "publicKey must be a PEM PUBLIC KEY (SubjectPublicKeyInfo)")
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	pub, err := ociapi.WorkloadKey("publicKey", d.PublicKey)
 	if err != nil {
-		return errs.E(errs.Invalid, "publicKey is not a public key")
+		return err
 	}
-	pub, isRSA := k.(*rsa.PublicKey)
-	if !isRSA {
-		return errs.E(errs.Invalid, "publicKey must be RSA (the SDK signs with RSA)")
-	}
-	if d.TTLInSeconds < 0 {
-		return errs.E(errs.Invalid, "ttlInSeconds must not be negative")
+	ttl, err := ociapi.Lifetime("ttlInSeconds", d.TTLInSeconds, authn.MaxSessionTokenTTL)
+	if err != nil {
+		return err
 	}
 	tok, exp, err := h.Tokens.Mint(authn.ResourceClaims{
 		ResourceID: d.ResourceID, ResourceType: d.ResourceType, TenancyID: tenancy, CompartmentID: d.CompartmentID,
-	}, pub, time.Duration(d.TTLInSeconds)*time.Second)
+	}, pub, ttl)
 	if err != nil {
 		return errs.E(errs.Invalid, "%v", err)
 	}

@@ -97,6 +97,9 @@ func TestMintAuthorizationAndValidation(t *testing.T) {
 		"bad pem":         {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: "nope"},
 		"unknown compart": {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: "ocid1.compartment.oc1.local.none", PublicKey: good.PublicKey},
 		"ttl too long":    {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: good.PublicKey, TTLInSeconds: 3 * 86400},
+		// Times 1e9 this wraps to exactly an hour.
+		"ttl wraps":       {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: good.PublicKey, TTLInSeconds: 3600 + 1<<55},
+		"negative ttl":    {ResourceID: good.ResourceID, ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: good.PublicKey, TTLInSeconds: -1},
 		"bad resource id": {ResourceID: "fn", ResourceType: "fnfunc", CompartmentID: tenancy, PublicKey: good.PublicKey},
 	} {
 		if status, body := post(t, env.URL, env.Provider, d); status != 400 {

@@ -1,6 +1,7 @@
 package ociapi
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -52,7 +53,7 @@ func TestWorkloadKey(t *testing.T) {
 		"empty":             {"", false},
 		"garbage der":       {string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("xx")})), false},
 	} {
-		pub, err := WorkloadKey("publicKey", tc.value)
+		pub, err := workloadKey("publicKey", tc.value)
 		switch {
 		case tc.ok && (err != nil || !pub.Equal(&k2048.PublicKey)):
 			t.Errorf("%s: %v", name, err)
@@ -79,7 +80,7 @@ func TestLifetime(t *testing.T) {
 		{math.MaxInt64, 0, false},
 		{math.MinInt64, 0, false},
 	} {
-		got, err := Lifetime("ttlInSeconds", tc.seconds, max)
+		got, err := lifetime("ttlInSeconds", tc.seconds, max)
 		if tc.ok != (err == nil) || got != tc.want {
 			t.Errorf("%d: %v %v, want %v ok=%v", tc.seconds, got, err, tc.want, tc.ok)
 		}
@@ -96,3 +97,54 @@ func errMsg(err error) string {
 	}
 	return ""
 }
+
+// Check answers the compartment first, then the key, then the lifetime,
+// and passes the compartment lookup's own error through.
+func TestWorkloadBindingCheck(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := WorkloadBinding{CompartmentID: "ocid1.compartment.oc1..c", PublicKey: publicPEM(t, "PUBLIC KEY", &k.PublicKey),
+		LifetimeField: "validityInSeconds", Lifetime: 600, MaxLifetime: time.Hour}
+	lookupFailed := errors.New("store down")
+	exists := func(_ context.Context, id string) (bool, error) {
+		switch id {
+		case good.CompartmentID:
+			return true, nil
+		case "broken":
+			return false, lookupFailed
+		}
+		return false, nil
+	}
+	pub, d, err := good.Check(context.Background(), exists)
+	if err != nil || !pub.Equal(&k.PublicKey) || d != 10*time.Minute {
+		t.Fatalf("good: %v %v %v", pub, d, err)
+	}
+	with := func(f func(*WorkloadBinding)) WorkloadBinding { b := good; f(&b); return b }
+	for name, tc := range map[string]struct {
+		b  WorkloadBinding
+		is func(error) bool
+	}{
+		"unknown compartment": {with(func(b *WorkloadBinding) { b.CompartmentID, b.PublicKey = "none", "nope" }), isKind(errs.RelatedNotFound)},
+		"lookup fails":        {with(func(b *WorkloadBinding) { b.CompartmentID = "broken" }), func(err error) bool { return errors.Is(err, lookupFailed) }},
+		"bad key":             {with(func(b *WorkloadBinding) { b.PublicKey, b.Lifetime = "nope", -1 }), isKind(errs.Invalid)},
+		"too long":            {with(func(b *WorkloadBinding) { b.Lifetime = 3601 }), isKind(errs.Invalid)},
+	} {
+		pub, _, err := tc.b.Check(context.Background(), exists)
+		switch {
+		case pub != nil || err == nil:
+			t.Errorf("%s: accepted", name)
+		case !tc.is(err):
+			t.Errorf("%s: unexpected error %v", name, err)
+		}
+	}
+	if _, _, err := with(func(b *WorkloadBinding) { b.PublicKey = "nope" }).Check(context.Background(), exists); !strings.Contains(errMsg(err), "publicKey") {
+		t.Errorf("bad key error does not name publicKey: %v", err)
+	}
+	if _, _, err := with(func(b *WorkloadBinding) { b.Lifetime = -1 }).Check(context.Background(), exists); !strings.Contains(errMsg(err), "validityInSeconds") {
+		t.Errorf("bad lifetime error does not name validityInSeconds: %v", err)
+	}
+}
+
+func isKind(k errs.Kind) func(error) bool { return func(err error) bool { return errs.Is(err, k) } }

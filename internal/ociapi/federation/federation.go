@@ -139,18 +139,9 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if d.InstanceID == "" || d.CompartmentID == "" || d.PublicKey == "" {
 		return errs.E(errs.Missing, "instanceId, compartmentId and publicKey are required")
 	}
-	ok, err := h.CompartmentExists(c.Context(), d.CompartmentID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errs.E(errs.RelatedNotFound, "compartment %s not found or not active", d.CompartmentID)
-	}
-	pub, err := ociapi.WorkloadKey("publicKey", d.PublicKey)
-	if err != nil {
-		return err
-	}
-	validity, err := ociapi.Lifetime("validityInSeconds", d.ValidityInSeconds, authn.MaxInstanceCertTTL)
+	pub, validity, err := ociapi.WorkloadBinding{CompartmentID: d.CompartmentID, PublicKey: d.PublicKey,
+		LifetimeField: "validityInSeconds", Lifetime: d.ValidityInSeconds, MaxLifetime: authn.MaxInstanceCertTTL,
+	}.Check(c.Context(), h.CompartmentExists)
 	if err != nil {
 		return err
 	}

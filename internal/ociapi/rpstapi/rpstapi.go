@@ -77,18 +77,9 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if d.ResourceID == "" || d.ResourceType == "" || d.CompartmentID == "" || d.PublicKey == "" {
 		return errs.E(errs.Missing, "resourceId, resourceType, compartmentId and publicKey are required")
 	}
-	ok, err := h.CompartmentExists(c.Context(), d.CompartmentID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errs.E(errs.RelatedNotFound, "compartment %s not found or not active", d.CompartmentID)
-	}
-	pub, err := ociapi.WorkloadKey("publicKey", d.PublicKey)
-	if err != nil {
-		return err
-	}
-	ttl, err := ociapi.Lifetime("ttlInSeconds", d.TTLInSeconds, authn.MaxSessionTokenTTL)
+	pub, ttl, err := ociapi.WorkloadBinding{CompartmentID: d.CompartmentID, PublicKey: d.PublicKey,
+		LifetimeField: "ttlInSeconds", Lifetime: d.TTLInSeconds, MaxLifetime: authn.MaxSessionTokenTTL,
+	}.Check(c.Context(), h.CompartmentExists)
 	if err != nil {
 		return err
 	}

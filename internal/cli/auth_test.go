@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/oracle/oci-go-sdk/v65/common"
-	"github.com/oracle/oci-go-sdk/v65/identity"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
@@ -25,28 +21,11 @@ import (
 func TestResourcePrincipalAndSecurityTokenAuth(t *testing.T) {
 	f := vaultstest.Start(t, coffertest.Options{})
 	env := f.Env
-	ctx := context.Background()
 	tenancy := keystest.Tenancy(t, env)
 	const content = "resource principal content"
 	s := f.CreateSecret(t, "rp-secret", content)
 
-	ic, err := identity.NewIdentityClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&ic.BaseClient, env.URL)
-	if _, err := ic.CreateDynamicGroup(ctx, identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
-		CompartmentId: &tenancy, Name: common.String("jobs"), Description: common.String("jobs"),
-		MatchingRule: common.String("resource.type = 'job'"),
-	}}); err != nil {
-		t.Fatalf("CreateDynamicGroup: %v", err)
-	}
-	if _, err := ic.CreatePolicy(ctx, identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
-		CompartmentId: &tenancy, Name: common.String("jobs-read"), Description: common.String("jobs read secrets"),
-		Statements: []string{"allow dynamic-group jobs to read secret-family in tenancy", "allow dynamic-group jobs to use keys in tenancy"},
-	}}); err != nil {
-		t.Fatalf("CreatePolicy: %v", err)
-	}
+	env.AllowDynamicGroup(t, "jobs", "resource.type = 'job'", "read secret-family in tenancy", "use keys in tenancy")
 	region, err := env.Provider.Region()
 	if err != nil {
 		t.Fatal(err)

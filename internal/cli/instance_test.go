@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"context"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/oracle/oci-go-sdk/v65/common"
-	"github.com/oracle/oci-go-sdk/v65/identity"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/federation"
@@ -23,25 +19,8 @@ import (
 func TestInstanceCertificateCommand(t *testing.T) {
 	f := vaultstest.Start(t, coffertest.Options{})
 	env := f.Env
-	ctx := context.Background()
 	s := f.CreateSecret(t, "vm-secret", runCanary+"-ip")
-	ic, err := identity.NewIdentityClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&ic.BaseClient, env.URL)
-	if _, err := ic.CreateDynamicGroup(ctx, identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
-		CompartmentId: &f.Tenancy, Name: common.String("vms"), Description: common.String("instances"),
-		MatchingRule: common.String("ANY {instance.compartment.id = '" + f.Tenancy + "'}"),
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ic.CreatePolicy(ctx, identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
-		CompartmentId: &f.Tenancy, Name: common.String("vms-read"), Description: common.String("instances read secrets"),
-		Statements: []string{"allow dynamic-group vms to read secret-family in tenancy", "allow dynamic-group vms to use keys in tenancy"},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	env.AllowDynamicGroup(t, "vms", "ANY {instance.compartment.id = '"+f.Tenancy+"'}", "read secret-family in tenancy", "use keys in tenancy")
 
 	dir := t.TempDir()
 	code, stdout, stderr := runMain("iam", "instance-certificate", "--config-file", env.Server.ConfigPath, "--endpoint", env.URL,

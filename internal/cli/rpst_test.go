@@ -7,9 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oracle/oci-go-sdk/v65/common"
-	"github.com/oracle/oci-go-sdk/v65/identity"
-
 	"github.com/coffer-vault/coffer/internal/agent"
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
@@ -28,23 +25,8 @@ func TestResourcePrincipalAgent(t *testing.T) {
 	tenancy := keystest.Tenancy(t, env)
 	s := f.CreateSecret(t, "fn-secret", runCanary+"-rp")
 
-	ic, err := identity.NewIdentityClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&ic.BaseClient, env.URL)
-	if _, err := ic.CreateDynamicGroup(ctx, identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
-		CompartmentId: &tenancy, Name: common.String("fns"), Description: common.String("functions"),
-		MatchingRule: common.String("ALL {resource.type = 'fnfunc', resource.compartment.id = '" + tenancy + "'}"),
-	}}); err != nil {
-		t.Fatalf("CreateDynamicGroup: %v", err)
-	}
-	if _, err := ic.CreatePolicy(ctx, identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
-		CompartmentId: &tenancy, Name: common.String("fns-read"), Description: common.String("functions read secrets"),
-		Statements: []string{"allow dynamic-group fns to read secret-family in tenancy", "allow dynamic-group fns to use keys in tenancy"},
-	}}); err != nil {
-		t.Fatalf("CreatePolicy: %v", err)
-	}
+	env.AllowDynamicGroup(t, "fns", "ALL {resource.type = 'fnfunc', resource.compartment.id = '"+tenancy+"'}",
+		"read secret-family in tenancy", "use keys in tenancy")
 	region, err := env.Provider.Region()
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -57,35 +56,13 @@ func pubPEM(t testing.TB, k *rsa.PrivateKey) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
-// post signs a request as p, dated date, and returns the status and body.
-func post(t testing.TB, url string, p common.KeyProvider, date time.Time, body any) (int, []byte) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Date", date.UTC().Format(http.TimeFormat))
-	if err := common.DefaultRequestSigner(p).Sign(req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, rb
-}
-
 // instanceDir issues a certificate for an instance through the admin API
 // (signed as admin, dated date) and writes the identity directory the
 // metadata stand-in serves.
 func instanceDir(t testing.TB, env *coffertest.Env, instanceID, compartment string, validity time.Duration, date time.Time) string {
 	t.Helper()
 	key := newKey(t)
-	status, body := post(t, env.URL+federation.CertificatesPath, env.Provider, date, federation.CreateDetails{
+	status, body := coffertest.Post(t, env.URL+federation.CertificatesPath, env.Provider, date, federation.CreateDetails{
 		InstanceID: instanceID, CompartmentID: compartment, PublicKey: pubPEM(t, key), ValidityInSeconds: int64(validity / time.Second),
 	})
 	if status != 200 {
@@ -156,11 +133,7 @@ func start(t *testing.T) *setup {
 	f := vaultstest.Start(t, coffertest.Options{Config: func(c *server.Config) { c.Now = clock.Now }})
 	s := &setup{f: f, clock: clock, instanceApps: "ocid1.instance.oc1.local.apps1", instB: "ocid1.instance.oc1.local.other1"}
 	s.secretID = *f.CreateSecret(t, "db-password", canary).Id
-	ic, err := identity.NewIdentityClientWithConfigurationProvider(f.Env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&ic.BaseClient, f.Env.URL)
+	ic := f.Env.Identity(t)
 	s.identity = ic
 	for _, name := range []string{"apps", "other"} {
 		c, err := ic.CreateCompartment(ctx, identity.CreateCompartmentRequest{CreateCompartmentDetails: identity.CreateCompartmentDetails{
@@ -174,18 +147,8 @@ func start(t *testing.T) *setup {
 			s.other = *c.Id
 		}
 	}
-	if _, err := ic.CreateDynamicGroup(ctx, identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
-		CompartmentId: &f.Tenancy, Name: common.String("app-instances"), Description: common.String("instances in apps"),
-		MatchingRule: common.String("ANY {instance.compartment.id = '" + s.apps + "'}"),
-	}}); err != nil {
-		t.Fatalf("CreateDynamicGroup: %v", err)
-	}
-	if _, err := ic.CreatePolicy(ctx, identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
-		CompartmentId: &f.Tenancy, Name: common.String("app-instances-read"), Description: common.String("instances read secrets"),
-		Statements: []string{"Allow dynamic-group app-instances to read secret-family in tenancy", "Allow dynamic-group app-instances to use keys in tenancy"},
-	}}); err != nil {
-		t.Fatalf("CreatePolicy: %v", err)
-	}
+	f.Env.AllowDynamicGroup(t, "app-instances", "ANY {instance.compartment.id = '"+s.apps+"'}",
+		"read secret-family in tenancy", "use keys in tenancy")
 	return s
 }
 
@@ -252,7 +215,7 @@ func TestInstancePrincipalEndToEnd(t *testing.T) {
 	}
 
 	// An instance may not issue certificates (404, as every denial).
-	if status, body := post(t, env.URL+federation.CertificatesPath, stKey{keyID, session}, time.Now(), federation.CreateDetails{
+	if status, body := coffertest.Post(t, env.URL+federation.CertificatesPath, stKey{keyID, session}, time.Now(), federation.CreateDetails{
 		InstanceID: s.instanceApps, CompartmentID: s.apps, PublicKey: pubPEM(t, session)}); status != 404 {
 		t.Errorf("instance issuing a certificate: %d %s", status, body)
 	}
@@ -429,7 +392,7 @@ func TestCreateInstanceCertificate(t *testing.T) {
 	key := newKey(t)
 	url := env.URL + federation.CertificatesPath
 	good := federation.CreateDetails{InstanceID: "ocid1.instance.oc1.local.i", CompartmentID: tenancy, PublicKey: pubPEM(t, key), ValidityInSeconds: 3600}
-	status, body := post(t, url, env.Provider, time.Now(), good)
+	status, body := coffertest.Post(t, url, env.Provider, time.Now(), good)
 	if status != 200 {
 		t.Fatalf("admin: %d %s", status, body)
 	}
@@ -488,34 +451,18 @@ func TestCreateInstanceCertificate(t *testing.T) {
 		// Times 1e9 this wraps to exactly an hour.
 		"validity wraps": {InstanceID: good.InstanceID, CompartmentID: tenancy, PublicKey: good.PublicKey, ValidityInSeconds: 3600 + 1<<55},
 	} {
-		if status, body := post(t, url, env.Provider, time.Now(), d); status != 400 {
+		if status, body := coffertest.Post(t, url, env.Provider, time.Now(), d); status != 400 {
 			t.Errorf("%s: %d %s, want 400", name, status, body)
 		}
 	}
 
 	// A user without manage dynamic-groups is refused (404).
-	ic, err := identity.NewIdentityClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&ic.BaseClient, env.URL)
-	u, err := ic.CreateUser(ctx, identity.CreateUserRequest{CreateUserDetails: identity.CreateUserDetails{
-		CompartmentId: &tenancy, Name: common.String("dev"), Description: common.String("no rights")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	userKey := newKey(t)
-	k, err := ic.UploadApiKey(ctx, identity.UploadApiKeyRequest{UserId: u.Id, CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: common.String(pubPEM(t, userKey))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(userKey)}))
-	dev := common.NewRawConfigurationProvider(tenancy, *u.Id, "local", *k.Fingerprint, keyPEM, nil)
-	if status, body := post(t, url, dev, time.Now(), good); status != 404 {
+	dev := env.NewUser(t, "dev")
+	if status, body := coffertest.Post(t, url, dev, time.Now(), good); status != 404 {
 		t.Errorf("user without rights: %d %s, want 404", status, body)
 	}
 	// An API-key signature is not a federation request (401).
-	if status, body := post(t, env.URL+federation.FederationPath, env.Provider, time.Now(), map[string]string{}); status != 401 {
+	if status, body := coffertest.Post(t, env.URL+federation.FederationPath, env.Provider, time.Now(), map[string]string{}); status != 401 {
 		t.Errorf("federation signed with an API key: %d %s", status, body)
 	}
 
@@ -523,7 +470,7 @@ func TestCreateInstanceCertificate(t *testing.T) {
 	addr := strings.TrimPrefix(env.URL, "http://")
 	env.Stop()
 	env2 := coffertest.Start(t, coffertest.Options{DataDir: env.DataDir, Listen: addr})
-	status, body = post(t, env2.URL+federation.CertificatesPath, env2.Provider, time.Now(), good)
+	status, body = coffertest.Post(t, env2.URL+federation.CertificatesPath, env2.Provider, time.Now(), good)
 	if status != 200 {
 		t.Fatalf("after restart: %d %s", status, body)
 	}

@@ -1,28 +1,21 @@
 package rpstapi_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"io"
-	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
-	"github.com/oracle/oci-go-sdk/v65/identity"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 	"github.com/coffer-vault/coffer/internal/ociapi/rpstapi"
 )
-
-var ctx = context.Background()
 
 func pubPEM(t *testing.T, k *rsa.PrivateKey) string {
 	t.Helper()
@@ -45,25 +38,10 @@ func newKey(t *testing.T) *rsa.PrivateKey {
 // post signs a request as p and returns the status and decoded body.
 func post(t *testing.T, base string, p common.KeyProvider, body any) (int, map[string]any) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(http.MethodPost, base+rpstapi.Path, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	if err := common.DefaultRequestSigner(p).Sign(req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(resp.Body)
+	status, rb := coffertest.Post(t, base+rpstapi.Path, p, time.Now(), body)
 	var out map[string]any
 	_ = json.Unmarshal(rb, &out)
-	return resp.StatusCode, out
+	return status, out
 }
 
 type stProvider struct {
@@ -109,23 +87,7 @@ func TestMintAuthorizationAndValidation(t *testing.T) {
 
 	// A user without manage dynamic-groups is refused (404, as every
 	// denial).
-	ic, err := identity.NewIdentityClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&ic.BaseClient, env.URL)
-	u, err := ic.CreateUser(ctx, identity.CreateUserRequest{CreateUserDetails: identity.CreateUserDetails{
-		CompartmentId: &tenancy, Name: common.String("dev"), Description: common.String("no rights")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	userKey := newKey(t)
-	k, err := ic.UploadApiKey(ctx, identity.UploadApiKeyRequest{UserId: u.Id, CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: common.String(pubPEM(t, userKey))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(userKey)}))
-	dev := common.NewRawConfigurationProvider(tenancy, *u.Id, "local", *k.Fingerprint, keyPEM, nil)
+	dev := env.NewUser(t, "dev")
 	if status, body := post(t, env.URL, dev, good); status != 404 {
 		t.Errorf("user without rights: %d %v, want 404", status, body)
 	}

@@ -24,8 +24,8 @@ type KeyLookup interface {
 // Verifier checks request signatures.
 type Verifier struct {
 	Keys KeyLookup
-	// Tokens, if set, resolves `ST$<token>` key ids (resource principal
-	// session tokens, see SessionTokens); nil refuses them.
+	// Tokens, if set, resolves `ST$<token>` key ids (session tokens of
+	// resource and instance principals: WorkloadTokens); nil refuses them.
 	Tokens SessionTokenLookup
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

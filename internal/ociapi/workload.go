@@ -6,8 +6,28 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/authn"
+	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 )
+
+// DecodeInTenancy decodes the body of a tenancy-wide administrator call
+// (instance certificates, resource principal session tokens) into v and
+// authorizes the call in the tenancy, whose OCID tenancyID gives and
+// DecodeInTenancy returns. Both APIs are authorized as creating a dynamic
+// group is: whoever may do that may already give any workload rights.
+func DecodeInTenancy(c *Call, v any, tenancyID func(context.Context) (string, error)) (string, error) {
+	if err := c.Decode(v); err != nil {
+		return "", err
+	}
+	tenancy, err := tenancyID(c.Context())
+	if err != nil {
+		return "", err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: tenancy}); err != nil {
+		return "", err
+	}
+	return tenancy, nil
+}
 
 // WorkloadBinding is the part of a request that the administrator APIs
 // binding a credential to a workload's key (instance certificates,

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/authn"
-	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/ociapi"
@@ -64,14 +63,8 @@ type Token struct {
 
 func (h *Handlers) create(c *ociapi.Call) error {
 	var d CreateDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	tenancy, err := h.TenancyID(c.Context())
+	tenancy, err := ociapi.DecodeInTenancy(c, &d, h.TenancyID)
 	if err != nil {
-		return err
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: tenancy}); err != nil {
 		return err
 	}
 	if d.ResourceID == "" || d.ResourceType == "" || d.CompartmentID == "" || d.PublicKey == "" {

@@ -205,6 +205,15 @@ func (c *Call) ReplyList(items any, next string) error {
 	return c.Reply("", items)
 }
 
+// Models converts domain items to their SDK models, for ReplyList.
+func Models[T, M any](items []T, model func(T) M) []M {
+	out := make([]M, 0, len(items))
+	for _, v := range items {
+		out = append(out, model(v))
+	}
+	return out
+}
+
 // IfMatch returns the if-match header.
 func (c *Call) IfMatch() string { return c.R.Header.Get("if-match") }
 

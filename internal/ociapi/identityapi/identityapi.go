@@ -254,7 +254,7 @@ func (h *Handlers) listCompartments(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.ReplyList(models(items, compartmentModel), next)
+	return c.ReplyList(ociapi.Models(items, compartmentModel), next)
 }
 
 func (h *Handlers) updateCompartment(ctx context.Context, id string, d identity.UpdateCompartmentDetails, ifMatch string) (idn.Compartment, error) {
@@ -374,7 +374,7 @@ func (h *Handlers) listAPIKeys(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.ReplyList(models(keys, func(k idn.APIKey) identity.ApiKey { return apiKeyModel(u.TenancyID, k) }), "")
+	return c.ReplyList(ociapi.Models(keys, func(k idn.APIKey) identity.ApiKey { return apiKeyModel(u.TenancyID, k) }), "")
 }
 
 func (h *Handlers) deleteAPIKey(c *ociapi.Call) error {

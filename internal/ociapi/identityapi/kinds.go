@@ -101,7 +101,7 @@ func listIn[T, M any](c *ociapi.Call, model func(T) M, list func(ctx context.Con
 	if err != nil {
 		return err
 	}
-	return c.ReplyList(models(items, model), next)
+	return c.ReplyList(ociapi.Models(items, model), next)
 }
 
 // listQuery reads a List operation's compartmentId, which is required,
@@ -113,13 +113,4 @@ func listQuery(c *ociapi.Call) (string, idn.ListOptions, error) {
 	}
 	o, err := listOptions(c)
 	return comp, o, err
-}
-
-// models converts records to SDK models; never nil, so an empty list is [].
-func models[T, M any](items []T, model func(T) M) []M {
-	out := make([]M, 0, len(items))
-	for _, v := range items {
-		out = append(out, model(v))
-	}
-	return out
 }

@@ -360,11 +360,7 @@ func (h *Handlers) list(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]keymanagement.KeySummary, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, keySummary(k))
-	}
-	return c.ReplyList(out, next)
+	return c.ReplyList(ociapi.Models(keys, keySummary), next)
 }
 
 func (h *Handlers) get(c *ociapi.Call) error {
@@ -507,11 +503,7 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]keymanagement.KeyVersionSummary, 0, len(vs))
-	for _, kv := range vs {
-		out = append(out, versionSummary(k, kv))
-	}
-	return c.ReplyList(out, next)
+	return c.ReplyList(ociapi.Models(vs, func(kv kms.KeyVersion) keymanagement.KeyVersionSummary { return versionSummary(k, kv) }), next)
 }
 
 func (h *Handlers) getVersion(c *ociapi.Call) error {

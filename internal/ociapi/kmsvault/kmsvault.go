@@ -162,11 +162,7 @@ func (h *Handlers) list(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]keymanagement.VaultSummary, 0, len(vaults))
-	for _, v := range vaults {
-		out = append(out, h.summary(v))
-	}
-	return c.ReplyList(out, next)
+	return c.ReplyList(ociapi.Models(vaults, h.summary), next)
 }
 
 func (h *Handlers) update(c *ociapi.Call) error {

@@ -135,16 +135,16 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sdksecrets.SecretBundleVersionSummary, len(list))
-	for i, v := range list {
-		out[i] = sdksecrets.SecretBundleVersionSummary{
-			SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber),
-			TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VersionName: vaultsapi.OptString(v.Name),
-			TimeOfDeletion: vaultsapi.OptTime(v.TimeOfDeletion), TimeOfExpiry: vaultsapi.OptTime(v.TimeOfExpiry),
-			Stages: vaultsapi.StagesModel[sdksecrets.SecretBundleVersionSummaryStagesEnum](v.Stages),
-		}
+	return c.ReplyList(ociapi.Models(list, bundleVersionModel), next)
+}
+
+func bundleVersionModel(v secrets.SecretVersion) sdksecrets.SecretBundleVersionSummary {
+	return sdksecrets.SecretBundleVersionSummary{
+		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber),
+		TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VersionName: vaultsapi.OptString(v.Name),
+		TimeOfDeletion: vaultsapi.OptTime(v.TimeOfDeletion), TimeOfExpiry: vaultsapi.OptTime(v.TimeOfExpiry),
+		Stages: vaultsapi.StagesModel[sdksecrets.SecretBundleVersionSummaryStagesEnum](v.Stages),
 	}
-	return c.ReplyList(out, next)
 }
 
 // bundleMeta is SecretBundle without its content, which writeBundle adds.

@@ -162,11 +162,7 @@ func (h *Handlers) list(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]vault.SecretSummary, len(list))
-	for i := range list {
-		out[i] = summaryModel(&list[i])
-	}
-	return c.ReplyList(out, next)
+	return c.ReplyList(ociapi.Models(list, func(s secrets.Secret) vault.SecretSummary { return summaryModel(&s) }), next)
 }
 
 func (h *Handlers) update(c *ociapi.Call) error {
@@ -313,11 +309,7 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]vault.SecretVersionSummary, len(list))
-	for i := range list {
-		out[i] = versionSummaryModel(&list[i])
-	}
-	return c.ReplyList(out, next)
+	return c.ReplyList(ociapi.Models(list, func(v secrets.SecretVersion) vault.SecretVersionSummary { return versionSummaryModel(&v) }), next)
 }
 
 func (h *Handlers) getVersion(c *ociapi.Call) error {

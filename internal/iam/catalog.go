@@ -313,14 +313,17 @@ const OperationExplainAuthorization = "ExplainAuthorization"
 // workloads theirs.
 const OperationCreateResourcePrincipalSessionToken = "CreateResourcePrincipalSessionToken"
 
-// OperationSealServer (`coffer operator seal`) and OperationRotateKeyring
-// (`coffer operator rotate`) are Coffer's own operator operations. Sealing
-// stops every caller until share holders unseal again; rotating changes
-// the key that encrypts everything written next. Both need POLICY_UPDATE
-// in the tenancy, i.e. administrators who could grant themselves anything.
+// OperationSealServer (`coffer operator seal`), OperationRotateKeyring
+// (`coffer operator rotate`) and OperationRekeyRootKey (`coffer operator
+// rekey`) are Coffer's own operator operations. Sealing stops every caller
+// until share holders unseal again; rotating changes the key that encrypts
+// everything written next; rekeying replaces the root key and its shares.
+// All need POLICY_UPDATE in the tenancy, i.e. administrators who could
+// grant themselves anything.
 const (
 	OperationSealServer    = "SealServer"
 	OperationRotateKeyring = "RotateKeyring"
+	OperationRekeyRootKey  = "RekeyRootKey"
 )
 
 // OperationCreateInstanceCertificate is Coffer's own operation that issues
@@ -450,6 +453,7 @@ var operations = map[string]*opSpec{
 	// everything is written with, could already grant themselves anything.
 	OperationSealServer:    {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
 	OperationRotateKeyring: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationRekeyRootKey:  {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
 }
 
 // permCompartmentInspect is checked by name on the hot path (instances hold it

@@ -24,8 +24,8 @@ type RotateResponse struct {
 	TimeCreated time.Time `json:"timeCreated"`
 }
 
-// wireOperator registers the authenticated operator operations: seal and
-// keyring rotation, each authorized in the tenancy (iam catalog).
+// wireOperator registers the authenticated operator operations: seal,
+// keyring rotation and Shamir rekey (rekey.go), each authorized in the tenancy (iam catalog).
 func (s *Server) wireOperator(_ context.Context, w *wiring) error {
 	id, b := s.Identity, s.barrier
 	authorize := func(c *ociapi.Call) error {
@@ -67,6 +67,12 @@ func (s *Server) wireOperator(_ context.Context, w *wiring) error {
 	w.api.Register(w.main,
 		ociapi.Route{Pattern: "POST " + SysSealPath, Operation: iam.OperationSealServer, Handler: seal},
 		ociapi.Route{Pattern: "POST " + SysRotatePath, Operation: iam.OperationRotateKeyring, Handler: rotate},
+		ociapi.Route{Pattern: "POST " + SysRekeyPath, Operation: iam.OperationRekeyRootKey, Handler: func(c *ociapi.Call) error {
+			if err := authorize(c); err != nil {
+				return err
+			}
+			return s.rekey(c)
+		}},
 	)
 	return nil
 }

@@ -66,6 +66,7 @@ type sealState struct {
 	config      barrier.SealConfig
 	initialized bool
 	pending     []shamir.Share
+	rekey       *rekeyState // a rekey in progress (rekey.go), nil if none
 	closed      bool
 	limiter     *ociapi.RateLimiter
 }
@@ -83,6 +84,7 @@ func (st *sealState) shutdown() {
 	defer st.mu.Unlock()
 	st.closed = true
 	st.reset()
+	st.cancelRekey()
 }
 
 // SealStatus is the answer of GET SysSealStatusPath and of every unseal
@@ -425,6 +427,7 @@ func (s *Server) seal(ctx context.Context, who string) {
 		return
 	}
 	s.sealed.Store(true)
+	s.sealer.cancelRekey()
 	s.teardown(ctx)
 	s.log.Warn("coffer sealed", "by", who)
 }

@@ -31,7 +31,7 @@ import (
 const exitSealed = 2
 
 // operatorCommand is `coffer operator`: the barrier's life (init, unseal,
-// seal, rotate, rekey-file) and its status.
+// seal, rotate, rekey, rekey-file) and its status.
 func operatorCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "operator",
@@ -44,10 +44,12 @@ which splits a fresh root key into shares) and then unsealed by the
 threshold of those shares (coffer operator unseal, one share per call, from
 any of the share holders). coffer operator seal drops the key again
 (administrators only). coffer operator rotate adds a keyring term that
-encrypts every value written from then on (administrators only).
+encrypts every value written from then on (administrators only). coffer
+operator rekey replaces the root key and its shares, given the threshold of
+the current shares (administrators only).
 
-status, init and unseal need only --endpoint (or COFFER_ENDPOINT); seal and
-rotate sign their request with the OCI config like every other command.`,
+status, init and unseal need only --endpoint (or COFFER_ENDPOINT); seal,
+rotate and rekey sign their request with the OCI config like every other command.`,
 		Example: `  coffer server --data-dir /var/lib/coffer --seal shamir &
   export COFFER_ENDPOINT=http://127.0.0.1:8420
   coffer operator init --shares 5 --threshold 3
@@ -55,7 +57,7 @@ rotate sign their request with the OCI config like every other command.`,
   coffer operator status`,
 	}
 	cmd.AddCommand(operatorStatusCommand(), operatorInitCommand(), operatorUnsealCommand(),
-		operatorSealCommand(), operatorRotateCommand(), operatorRekeyFileCommand())
+		operatorSealCommand(), operatorRotateCommand(), operatorRekeyCommand(), operatorRekeyFileCommand())
 	return clientGroup(cmd)
 }
 
@@ -260,9 +262,14 @@ created atomically) instead of printed.`,
 // line of standard input. Shares never come from arguments, which show in
 // the process list and shell history.
 func readShare(cmd *cobra.Command) ([]byte, error) {
+	return readSharePrompt(cmd, "Unseal share")
+}
+
+// readSharePrompt is readShare with the terminal prompt's wording.
+func readSharePrompt(cmd *cobra.Command, prompt string) ([]byte, error) {
 	in := cmd.InOrStdin()
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(cmd.ErrOrStderr(), "Unseal share (will be hidden): ")
+		fmt.Fprint(cmd.ErrOrStderr(), prompt+" (will be hidden): ")
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(cmd.ErrOrStderr())
 		return b, err

@@ -82,14 +82,62 @@ func TestOperatorCommands(t *testing.T) {
 	if code, out, errOut := op("", "rotate", "--config-file", cfgFile); code != 0 || !strings.Contains(out, "term 2") {
 		t.Fatalf("rotate: %d %s %s", code, out, errOut)
 	}
+
+	// Rekey 3/2 -> 2/2: start, cancel, start again, two current shares
+	// from standard input, the new shares written to files.
+	if code, _, _ := op("", "rekey", "--shares", "2", "--config-file", cfgFile); code != exitUsage {
+		t.Fatalf("rekey without threshold: %d", code)
+	}
+	if code, out, errOut := op("", "rekey", "--shares", "2", "--threshold", "2", "--config-file", cfgFile); code != 0 || !strings.Contains(out, "Progress:       0/2") {
+		t.Fatalf("rekey start: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := op("", "rekey", "--cancel", "--config-file", cfgFile); code != 0 || !strings.Contains(out, "No rekey") {
+		t.Fatalf("rekey cancel: %d %s %s", code, out, errOut)
+	}
+	_, out, _ = op("", "rekey", "--shares", "2", "--threshold", "2", "--config-file", cfgFile)
+	nonce := ""
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "Nonce:"); ok {
+			nonce = strings.TrimSpace(v)
+		}
+	}
+	if code, _, _ := op("", "rekey", "--nonce", nonce, "--config-file", cfgFile); code != exitUsage {
+		t.Fatalf("rekey share from empty stdin: %d", code)
+	}
+	if code, out, errOut := op(share("2"), "rekey", "--nonce", nonce, "--config-file", cfgFile); code != 0 || !strings.Contains(out, "1/2") {
+		t.Fatalf("rekey share 1: %d %s %s", code, out, errOut)
+	}
+	newDir := t.TempDir()
+	if code, out, errOut := op(share("3"), "rekey", "--nonce", nonce, "--config-file", cfgFile, "--share-dir", newDir); code != 0 || !strings.Contains(out, "Rekey complete") {
+		t.Fatalf("rekey share 2: %d %s %s", code, out, errOut)
+	}
+	newShare := func(i string) string {
+		b, err := os.ReadFile(filepath.Join(newDir, "share-"+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if code, out, _ := op("", "status"); code != 0 || !strings.Contains(out, "Shares:       2") {
+		t.Fatalf("status after rekey: %d %s", code, out)
+	}
+
 	if code, out, errOut := op("", "seal", "--config-file", cfgFile); code != 0 || !srv.Sealed() {
 		t.Fatalf("seal: %d %s %s", code, out, errOut)
 	}
 	if code, _, errOut := op("", "rotate", "--config-file", cfgFile, "--no-retry"); code == 0 || !strings.Contains(errOut, "503") && !strings.Contains(errOut, "ServiceUnavailable") {
 		t.Fatalf("rotate while sealed: %d %s", code, errOut)
 	}
-	for _, s := range []string{"1", "2", "3"} {
-		if strings.Contains(logs.String(), strings.TrimSpace(share(s))) {
+	op(share("1"), "unseal")
+	if code, _, errOut := op(share("2"), "unseal"); code == 0 || !strings.Contains(errOut, "do not rebuild") {
+		t.Fatalf("old shares after rekey: %d %s", code, errOut)
+	}
+	op(newShare("2"), "unseal")
+	if code, out, _ := op(newShare("1"), "unseal"); code != 0 || !strings.Contains(out, "Sealed:       false") {
+		t.Fatalf("new shares: %d %s", code, out)
+	}
+	for _, s := range []string{share("1"), share("2"), share("3"), newShare("1"), newShare("2")} {
+		if strings.Contains(logs.String(), strings.TrimSpace(s)) {
 			t.Fatal("a share appears in the server log")
 		}
 	}

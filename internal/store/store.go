@@ -61,3 +61,31 @@ type Entry struct {
 	Key   string
 	Value []byte
 }
+
+// ChangeFeed is the optional capability of a store that several server
+// nodes share: it tells each node which keys the others wrote, so that
+// caches of decoded records stay true. A store used by one process only
+// (SQLite) has no feed and needs none: every write passes through the node's
+// own cache wrapper.
+type ChangeFeed interface {
+	// Follow reports committed writes to w until ctx ends, reconnecting as
+	// needed. Before the feed is listening, and whenever it may have missed
+	// a change (a broken connection, a ping that did not come back within
+	// its bound, a burst too large to name its keys), it calls w.Lost; once
+	// it listens again it calls w.Live, after which every commit is reported
+	// through w.Changed. A write committed by this node is reported too.
+	Follow(ctx context.Context, w ChangeWatcher) error
+}
+
+// ChangeWatcher receives what a ChangeFeed learns. Calls come from one
+// goroutine, in order.
+type ChangeWatcher interface {
+	// Changed names the keys one committed transaction put or deleted.
+	Changed(keys []string)
+	// Lost says changes may have been missed and may keep being missed
+	// until Live: nothing cached may be trusted.
+	Lost()
+	// Live says the feed is listening again and every later commit will be
+	// reported.
+	Live()
+}

@@ -87,6 +87,9 @@ type Config struct {
 	// MetricsListen, when set, serves Prometheus metrics at /metrics on a
 	// listener of its own.
 	MetricsListen string
+	// Profiling also serves Go's pprof profiles at /debug/pprof/ on the
+	// metrics listener, for measuring the server under load.
+	Profiling bool
 	// RateLimit is the sustained requests per second allowed to each
 	// principal, with RateBurst on top; 0 means no limit.
 	RateLimit float64

@@ -87,6 +87,7 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.BoolVar(&secretKeyRule, "secret-key-rule", true, "reading a secret bundle, and writing secret content, also needs 'use keys' on the secret's key (Coffer's rule); false decides by OCI's permission table alone")
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "append every authorization decision as a JSON line to this file (created 0600); requests fail if it cannot be written")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty); keep it on a private interface")
+	f.IntVar(&cfg.CacheEntries, "cache-entries", 0, "records (secrets, versions, vaults, keys) kept decoded in memory; 0 means 250000, -1 turns the cache off")
 	f.BoolVar(&cfg.Profiling, "pprof", false, "with --metrics-listen, also serve Go's pprof profiles at http://ADDR/debug/pprof/")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests per second allowed to each principal (0: no limit); excess requests get 429 with Retry-After")
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")

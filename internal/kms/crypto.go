@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -66,7 +67,7 @@ type CryptoTarget struct {
 // version of another key, is not found.
 func (s *Service) LoadCryptoTarget(ctx context.Context, vaultID, keyID, versionID string) (CryptoTarget, error) {
 	var t CryptoTarget
-	err := s.st.View(ctx, func(r store.Reader) (err error) {
+	err := s.cache.Read(ctx, func(r store.Reader) (err error) {
 		if t.Key, err = getVaultKey(r, vaultID, keyID); err != nil {
 			return err
 		}
@@ -228,27 +229,68 @@ func (s *Service) WrapDataKey(ctx context.Context, vaultID, keyID string, dek, a
 // WrapDataKey with keyVersionID. A disabled key or a key pending deletion
 // fails with Disabled (see keyUnusable).
 func (s *Service) UnwrapDataKey(ctx context.Context, keyID, keyVersionID string, wrapped, aad []byte) ([]byte, error) {
-	var t CryptoTarget
-	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		if t.Key, err = getKey(r, keyID); err != nil {
-			return err
-		}
-		t.Version, err = getVersion(r, keyID, keyVersionID)
+	var unwrap func(context.Context, []byte, []byte) ([]byte, error)
+	err := s.cache.Read(ctx, func(r store.Reader) (err error) {
+		unwrap, err = s.Opener(r, keyID, keyVersionID)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return unwrap(ctx, wrapped, aad)
+}
+
+// Resources implements secrets.KeyUser: the vault and key a secret names,
+// read from r, as the authorizer sees them. One that does not exist is a
+// resource with only its ids, so that the authorizer decides the answer and
+// a missing resource and a denial look the same to the caller.
+func (s *Service) Resources(r store.Reader, vaultID, keyID string) (vault, key *authz.Resource, err error) {
+	vault = &authz.Resource{ID: vaultID, VaultID: vaultID}
+	v, err := getVault(r, vaultID)
+	switch {
+	case err == nil:
+		vault = v.Resource()
+	case !errs.Is(err, errs.NotFound):
+		return nil, nil, err
+	}
+	key = &authz.Resource{ID: keyID, VaultID: vaultID}
+	k, err := getKey(r, keyID)
+	switch {
+	case err == nil && k.VaultID == vaultID:
+		key = k.Resource()
+	case err != nil && !errs.Is(err, errs.NotFound):
+		return nil, nil, err
+	}
+	return vault, key, nil
+}
+
+// Opener implements secrets.KeyUser: it reads keyID and its version
+// keyVersionID from r, checks that both may be used now, and returns what
+// unwraps data keys with that version. A disabled key or a key pending
+// deletion fails with Disabled (see keyUnusable).
+func (s *Service) Opener(r store.Reader, keyID, keyVersionID string) (func(ctx context.Context, wrapped, aad []byte) ([]byte, error), error) {
+	var t CryptoTarget
+	var err error
+	if t.Key, err = getKey(r, keyID); err == nil {
+		t.Version, err = getVersion(r, keyID, keyVersionID)
+	}
 	if errs.Is(err, errs.NotFound) {
 		return nil, errs.E(errs.RelatedNotFound, "key %s or its version %s not found or not authorized", keyID, keyVersionID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	pt, _, err := s.Decrypt(ctx, t, keyprotect.AES256GCM, wrapped, keyprotect.AssociatedData{secretAADKey: string(aad)})
-	if err != nil {
+	if err := t.usable(); err != nil {
 		return nil, keyUnusable(err)
 	}
-	out := append([]byte(nil), pt.Bytes()...)
-	pt.Wipe()
-	return out, nil
+	return func(ctx context.Context, wrapped, aad []byte) ([]byte, error) {
+		pt, _, err := s.Decrypt(ctx, t, keyprotect.AES256GCM, wrapped, keyprotect.AssociatedData{secretAADKey: string(aad)})
+		if err != nil {
+			return nil, keyUnusable(err)
+		}
+		defer pt.Wipe()
+		return append([]byte(nil), pt.Bytes()...), nil
+	}, nil
 }
 
 // keyUnusable turns "this key cannot be used in its state" into a

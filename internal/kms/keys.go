@@ -2,18 +2,18 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/page"
+	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -267,26 +267,27 @@ func (s *Service) newAutoRotation(vault Vault, cur AutoRotation, in AutoRotation
 	return r, nil
 }
 
+// Resource is the key as the authorizer sees it.
+func (k Key) Resource() *authz.Resource {
+	return &authz.Resource{ID: k.ID, Name: k.DisplayName, CompartmentID: k.CompartmentID, VaultID: k.VaultID}
+}
+
 func putKey(tx store.Tx, k Key) error {
 	return putRecord(tx, prefixKey+k.ID, k)
 }
 
 func getKey(r store.Reader, id string) (Key, error) {
-	var k Key
 	if !ocid.Valid(id) {
-		return k, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
+		return Key{}, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
 	}
-	b, err := r.Get(prefixKey + id)
-	if errors.Is(err, store.ErrNotFound) {
-		return k, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
-	}
+	k, ok, err := recordcache.Load[Key](r, prefixKey+id)
 	if err != nil {
-		return k, err
+		return Key{}, fmt.Errorf("kms: key %s: %w", id, err)
 	}
-	if err := json.Unmarshal(b, &k); err != nil {
-		return k, fmt.Errorf("kms: decode key %s: %w", id, err)
+	if !ok {
+		return Key{}, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
 	}
-	return k, nil
+	return *k, nil
 }
 
 // getVaultKey reads a key that must belong to vaultID: a key of another
@@ -307,21 +308,17 @@ func putVersion(tx store.Tx, v KeyVersion) error {
 }
 
 func getVersion(r store.Reader, keyID, id string) (KeyVersion, error) {
-	var v KeyVersion
 	if !ocid.Valid(id) || !ocid.Valid(keyID) {
-		return v, errs.E(errs.NotFound, "key version not found or not authorized")
+		return KeyVersion{}, errs.E(errs.NotFound, "key version not found or not authorized")
 	}
-	b, err := r.Get(prefixKeyVersion + keyID + "/" + id)
-	if errors.Is(err, store.ErrNotFound) {
-		return v, errs.E(errs.NotFound, "key version %s of key %s not found or not authorized", id, keyID)
-	}
+	v, ok, err := recordcache.Load[KeyVersion](r, prefixKeyVersion+keyID+"/"+id)
 	if err != nil {
-		return v, err
+		return KeyVersion{}, fmt.Errorf("kms: key version %s: %w", id, err)
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("kms: decode key version %s: %w", id, err)
+	if !ok {
+		return KeyVersion{}, errs.E(errs.NotFound, "key version %s of key %s not found or not authorized", id, keyID)
 	}
-	return v, nil
+	return *v, nil
 }
 
 func listVersions(r store.Reader, keyID string) ([]KeyVersion, error) {

@@ -11,7 +11,6 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,10 +20,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/page"
+	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -77,6 +78,7 @@ type Vault struct {
 // Service manages vaults and keys.
 type Service struct {
 	st     store.Store
+	cache  *recordcache.Cache
 	region string
 	now    func() time.Time
 
@@ -91,7 +93,7 @@ func New(st store.Store, region string, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, region: region, now: now}
+	return &Service{st: st, cache: recordcache.Of(st), region: region, now: now}
 }
 
 // CreateVaultInput is a CreateVault request.
@@ -163,33 +165,34 @@ func checkDisplayName(name string) error {
 	return nil
 }
 
+// Resource is the vault as the authorizer sees it.
+func (v Vault) Resource() *authz.Resource {
+	return &authz.Resource{ID: v.ID, Name: v.DisplayName, CompartmentID: v.CompartmentID, VaultID: v.ID}
+}
+
 func putVault(tx store.Tx, v Vault) error {
 	return putRecord(tx, prefixVault+v.ID, v)
 }
 
 func getVault(r store.Reader, id string) (Vault, error) {
-	var v Vault
 	if !ocid.Valid(id) {
 		// Not an OCID (possibly not even UTF-8): nothing to look up.
-		return v, errs.E(errs.NotFound, "vault %s not found or not authorized", strconv.QuoteToASCII(id))
+		return Vault{}, errs.E(errs.NotFound, "vault %s not found or not authorized", strconv.QuoteToASCII(id))
 	}
-	b, err := r.Get(prefixVault + id)
-	if errors.Is(err, store.ErrNotFound) {
-		return v, errs.E(errs.NotFound, "vault %s not found or not authorized", id)
-	}
+	v, ok, err := recordcache.Load[Vault](r, prefixVault+id)
 	if err != nil {
-		return v, err
+		return Vault{}, fmt.Errorf("kms: vault %s: %w", id, err)
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("kms: decode vault %s: %w", id, err)
+	if !ok {
+		return Vault{}, errs.E(errs.NotFound, "vault %s not found or not authorized", id)
 	}
-	return v, nil
+	return *v, nil
 }
 
 // GetVault returns a vault.
 func (s *Service) GetVault(ctx context.Context, id string) (Vault, error) {
 	var v Vault
-	err := s.st.View(ctx, func(r store.Reader) (err error) { v, err = getVault(r, id); return err })
+	err := s.cache.Read(ctx, func(r store.Reader) (err error) { v, err = getVault(r, id); return err })
 	return v, err
 }
 

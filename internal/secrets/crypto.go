@@ -80,9 +80,10 @@ func seal(ctx context.Context, ku KeyUser, vaultID, keyID string, aad, plaintext
 	return sealed{DEK: wrappedKey{KeyVersionID: kv, Wrapped: wrapped}, Sealed: out}, nil
 }
 
-// open decrypts a version's content. Call outside store transactions.
-func open(ctx context.Context, ku KeyUser, keyID string, aad []byte, s sealed) ([]byte, error) {
-	dek, err := ku.UnwrapDataKey(ctx, keyID, s.DEK.KeyVersionID, s.DEK.Wrapped, aad)
+// open decrypts a version's content with the data key unwrap opens. Call
+// outside store transactions.
+func open(ctx context.Context, unwrap UnwrapFunc, aad []byte, s sealed) ([]byte, error) {
+	dek, err := unwrap(ctx, s.DEK.Wrapped, aad)
 	if err != nil {
 		return nil, passKeyErr(err, "unwrapping the data key")
 	}
@@ -124,6 +125,9 @@ func contentMAC(macKey, content []byte) []byte {
 // passKeyErr keeps a KeyUser's classified error as it is (its message is
 // meant for the caller) and classifies anything else as internal.
 func passKeyErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
 	var e *errs.Error
 	if asErr(err, &e) {
 		return err

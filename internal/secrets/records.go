@@ -8,6 +8,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/ocid"
+	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -70,18 +71,27 @@ func storeErr(err error) error {
 	return errs.Wrap(errs.Internal, err, "storage failure")
 }
 
-func getJSON(r store.Reader, key string, v any) (bool, error) {
-	b, err := r.Get(key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+// getJSON decodes the record at key into v; ok is false when there is none.
+func getJSON[T any](r store.Reader, key string, v *T) (bool, error) {
+	got, ok, err := recordcache.Load[T](r, key)
+	if err != nil || !ok {
+		return false, corrupt(err, key)
 	}
-	if err != nil {
-		return false, err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, errs.Wrap(errs.Internal, err, "corrupt record %s", key)
-	}
+	*v = *got
 	return true, nil
+}
+
+// corrupt classifies a decode failure as internal, keeping the cause (a
+// store error, or the cache's request to read from the store).
+func corrupt(err error, key string) error {
+	if err == nil || errors.Is(err, store.ErrNotFound) || recordcache.Missed(err) {
+		return err
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return errs.Wrap(errs.Internal, err, "reading record %s", key)
 }
 
 func putJSON(tx store.Tx, key string, v any) error {
@@ -96,32 +106,33 @@ func errSecretNotFound() error {
 	return errs.E(errs.NotFound, "Authorization failed or requested resource not found.")
 }
 
-// loadSecret reads a secret record or returns errs.NotFound.
+// loadSecret reads a secret record or returns errs.NotFound. Read from a
+// recordcache Reader, the record is shared and must not be modified.
 func loadSecret(r store.Reader, id string) (*secretRecord, error) {
 	if !ocid.Valid(id) {
 		return nil, errSecretNotFound()
 	}
-	var rec secretRecord
-	ok, err := getJSON(r, secretKey(id), &rec)
+	rec, ok, err := recordcache.Load[secretRecord](r, secretKey(id))
 	if err != nil {
-		return nil, err
+		return nil, corrupt(err, secretKey(id))
 	}
 	if !ok {
 		return nil, errSecretNotFound()
 	}
-	return &rec, nil
+	return rec, nil
 }
 
+// loadVersion reads version n of secret id or returns errs.NotFound; shared
+// like loadSecret's record when read through the cache.
 func loadVersion(r store.Reader, id string, n int64) (*versionRecord, error) {
-	var v versionRecord
-	ok, err := getJSON(r, versionKey(id, n), &v)
+	v, ok, err := recordcache.Load[versionRecord](r, versionKey(id, n))
 	if err != nil {
-		return nil, err
+		return nil, corrupt(err, versionKey(id, n))
 	}
 	if !ok {
 		return nil, errs.E(errs.NotFound, "secret version %d not found", n)
 	}
-	return &v, nil
+	return v, nil
 }
 
 // loadSecretVersion reads a secret and one of its versions.

@@ -10,13 +10,16 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
+	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/secrets/generate"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
 // Config wires a Service.
 type Config struct {
-	// Store persists records; required.
+	// Store persists records; required. When it is a *recordcache.Cache
+	// (as in the server), reads are served from it; otherwise every read
+	// runs in a store snapshot.
 	Store store.Store
 	// Keys wraps data keys with master keys; required.
 	Keys KeyUser
@@ -49,6 +52,7 @@ const (
 // by several server nodes sharing one store.
 type Service struct {
 	st     store.Store
+	cache  *recordcache.Cache
 	keys   KeyUser
 	region string
 	now    func() time.Time
@@ -63,7 +67,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Keys == nil || cfg.Region == "" {
 		return nil, errs.E(errs.Internal, "secrets: Store, Keys and Region are required")
 	}
-	s := &Service{st: cfg.Store, keys: cfg.Keys, region: cfg.Region, now: cfg.Now, lease: cfg.UpdateLease, log: cfg.Log}
+	s := &Service{st: cfg.Store, cache: recordcache.Of(cfg.Store), keys: cfg.Keys, region: cfg.Region, now: cfg.Now, lease: cfg.UpdateLease, log: cfg.Log}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -396,19 +400,10 @@ func setRotationSchedule(rec *secretRecord, now time.Time) {
 	}
 }
 
-// GetSecret returns a secret's metadata.
+// GetSecret is ReadSecret for callers inside the server, with no
+// authorization.
 func (s *Service) GetSecret(ctx context.Context, id string) (*Secret, error) {
-	now := s.clock()
-	var out *Secret
-	err := s.view(ctx, func(r store.Reader) error {
-		rec, err := loadSecret(r, id)
-		if err != nil {
-			return err
-		}
-		out, err = present(r, rec, now)
-		return err
-	})
-	return out, err
+	return s.ReadSecret(ctx, id, nil)
 }
 
 // ListSecrets lists the secrets of one compartment (not its children) and

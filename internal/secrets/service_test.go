@@ -240,7 +240,7 @@ func TestNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, want string }{{"db.Password_1-x", "lower"}, {"DB.PASSWORD_1-X", "upper"}} {
-		bd, err := e.s.GetSecretBundleByName(e.ctx, e.vault, tc.name, BundleSelector{})
+		bd, err := e.s.ReadBundle(e.ctx, SecretRef{VaultID: e.vault, Name: tc.name}, BundleSelector{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,14 +248,14 @@ func TestNames(t *testing.T) {
 			t.Fatalf("by name %s: %q", tc.name, bd.Content.Bytes())
 		}
 	}
-	_, err = e.s.GetSecretBundleByName(e.ctx, e.vault, "db.password_1-x", BundleSelector{})
+	_, err = e.s.ReadBundle(e.ctx, SecretRef{VaultID: e.vault, Name: "db.password_1-x"}, BundleSelector{}, nil)
 	wantKind(t, err, errs.NotFound)
 
 	// Held while pending deletion; freed once the deletion completes.
 	if _, err := e.s.ScheduleSecretDeletion(e.ctx, ScheduleDeletionRequest{SecretID: a.ID}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.s.GetSecretBundleByName(e.ctx, e.vault, "db.Password_1-x", BundleSelector{})
+	_, err = e.s.ReadBundle(e.ctx, SecretRef{VaultID: e.vault, Name: "db.Password_1-x"}, BundleSelector{}, nil)
 	wantKind(t, err, errs.NotFound)
 	_, err = e.s.CreateSecret(e.ctx, e.createReq("db.Password_1-x", "again"))
 	wantKind(t, err, errs.Invalid)
@@ -775,7 +775,7 @@ func TestListVersionsPagination(t *testing.T) {
 		var got []int64
 		req := ListVersionsRequest{SecretID: id, SortOrder: order, Limit: 3}
 		for {
-			vs, next, err := e.s.ListSecretBundleVersions(e.ctx, req)
+			vs, next, err := e.s.ReadBundleVersions(e.ctx, req, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -874,10 +874,15 @@ func TestMasterKeys(t *testing.T) {
 		v2rec, _ = loadVersion(r, id, 2)
 		return nil
 	})
-	if _, err := open(e.ctx, e.ku, e.key, versionAAD(id, 2), *v1.Content); err == nil {
+	unwrap := func(kv string) UnwrapFunc {
+		return func(ctx context.Context, wrapped, aad []byte) ([]byte, error) {
+			return e.ku.UnwrapDataKey(ctx, e.key, kv, wrapped, aad)
+		}
+	}
+	if _, err := open(e.ctx, unwrap(v1.Content.DEK.KeyVersionID), versionAAD(id, 2), *v1.Content); err == nil {
 		t.Fatal("version 1 opened as version 2")
 	}
-	if _, err := open(e.ctx, e.ku, e.key, versionAAD(id, 2), *v2rec.Content); err != nil {
+	if _, err := open(e.ctx, unwrap(v2rec.Content.DEK.KeyVersionID), versionAAD(id, 2), *v2rec.Content); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
@@ -30,67 +29,26 @@ func (s *Service) GetSecretVersion(ctx context.Context, secretID string, n int64
 // ListSecretVersions lists a secret's versions, deleted ones included,
 // sorted by version number (DESC by default).
 func (s *Service) ListSecretVersions(ctx context.Context, req ListVersionsRequest) ([]SecretVersion, string, error) {
-	return s.listVersions(ctx, req, false)
-}
-
-// ListSecretBundleVersions is ListSecretVersions for the retrieval API: it
-// answers 404 for a secret that is pending deletion or deleted, as bundle
-// reads do.
-func (s *Service) ListSecretBundleVersions(ctx context.Context, req ListVersionsRequest) ([]SecretVersion, string, error) {
-	return s.listVersions(ctx, req, true)
-}
-
-func (s *Service) listVersions(ctx context.Context, req ListVersionsRequest, readable bool) ([]SecretVersion, string, error) {
-	limit, err := checkLimit(req.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	if req.SortBy != "" && req.SortBy != SortByVersionNumber {
-		return nil, "", errs.E(errs.Invalid, "sortBy must be VERSION_NUMBER")
-	}
-	order := req.SortOrder
-	if order == "" {
-		order = SortDesc
-	}
-	if order != SortAsc && order != SortDesc {
-		return nil, "", errs.E(errs.Invalid, "sortOrder must be ASC or DESC")
-	}
-	cur, err := decodeVersionCursor(req.Page, order)
+	q, err := parseVersionQuery(req)
 	if err != nil {
 		return nil, "", err
 	}
 	var out []SecretVersion
+	var next string
 	err = s.view(ctx, func(r store.Reader) error {
-		out = nil
 		rec, err := loadSecret(r, req.SecretID)
 		if err != nil {
 			return err
-		}
-		if readable && (rec.LifecycleState == StatePendingDeletion || rec.LifecycleState == StateDeleted) {
-			return errSecretNotFound()
 		}
 		vers, err := loadVersions(r, req.SecretID)
 		if err != nil {
 			return err
 		}
-		for _, v := range vers {
-			if cur != nil && (order == SortAsc && v.Number <= cur.Number || order == SortDesc && v.Number >= cur.Number) {
-				continue
-			}
-			out = append(out, presentVersion(rec, v))
-		}
+		out, next = q.page(rec, vers)
 		return nil
 	})
 	if err != nil {
 		return nil, "", err
-	}
-	if order == SortDesc {
-		slices.Reverse(out)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = encodeToken(versionTokenPrefix, versionCursor{Order: order, Number: out[limit-1].VersionNumber})
 	}
 	return out, next, nil
 }

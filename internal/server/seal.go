@@ -445,6 +445,11 @@ func (s *Server) teardown(ctx context.Context) {
 		s.endpoints.close(ctx)
 		s.endpoints = nil
 	}
+	if s.cache != nil {
+		// Nothing decoded under the old keyring outlives the seal.
+		s.cache.Lost()
+		s.cache = nil
+	}
 	if s.barrier != nil {
 		s.barrier.Close()
 		s.barrier = nil

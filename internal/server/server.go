@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/postgres"
@@ -87,6 +88,9 @@ type Config struct {
 	// MetricsListen, when set, serves Prometheus metrics at /metrics on a
 	// listener of its own.
 	MetricsListen string
+	// CacheEntries bounds the record cache (recordcache.DefaultMaxEntries
+	// when 0; negative turns it off).
+	CacheEntries int
 	// Profiling also serves Go's pprof profiles at /debug/pprof/ on the
 	// metrics listener, for measuring the server under load.
 	Profiling bool
@@ -141,6 +145,7 @@ type Server struct {
 	ready     atomic.Bool
 	st        store.Store
 	raw       store.Store
+	cache     *recordcache.Cache
 	endpoints *vaultEndpoints
 	// Services, for wiring and tests.
 	Identity *identity.Service
@@ -282,6 +287,16 @@ func (s *Server) goLive() {
 		// Other nodes sharing the database may change identity data.
 		s.Identity.Watch(jobCtx, s.cfg.SyncInterval, s.log)
 	}()
+	if feed, shared := s.raw.(store.ChangeFeed); shared {
+		s.jobsDone.Add(1)
+		go func() {
+			defer s.jobsDone.Done()
+			// ... and any record this node caches.
+			if err := s.cache.Follow(jobCtx, feed); err != nil && jobCtx.Err() == nil {
+				s.log.Error("change feed stopped; records are read from the database", "error", err)
+			}
+		}()
+	}
 }
 
 func (s *Server) open(ctx context.Context) error {
@@ -316,7 +331,12 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 		return err
 	}
 	s.barrier = b
-	s.st = b.Wrap(s.raw)
+	s.cache = recordcache.New(b.Wrap(s.raw), recordcache.Options{MaxEntries: s.cfg.CacheEntries})
+	if _, shared := s.raw.(store.ChangeFeed); shared {
+		// Serve nothing from the cache until the feed listens (goLive).
+		s.cache.Lost()
+	}
+	s.st = s.cache
 	s.Identity = identity.New(s.st, s.cfg.Region, s.cfg.Now)
 	s.KMS = kms.New(s.st, s.cfg.Region, s.cfg.Now)
 	if err := s.setKeyProtections(b); err != nil {

@@ -24,7 +24,7 @@ func (s *Server) wireSecrets(_ context.Context, w *wiring) error {
 	targets := kmsTargets{kms: s.KMS}
 	vaults := &vaultsapi.Handlers{Secrets: svc, Targets: targets, Compartments: s.Identity}
 	w.api.Register(w.main, vaults.Routes()...)
-	bundles := &secretsapi.Handlers{Secrets: svc, Targets: targets}
+	bundles := &secretsapi.Handlers{Secrets: svc}
 	w.api.Register(w.main, bundles.Routes()...)
 	return nil
 }

@@ -29,7 +29,6 @@ import (
 // Handlers serves the SecretsClient operations.
 type Handlers struct {
 	Secrets *secrets.Service
-	Targets vaultsapi.Targets
 }
 
 const base = "/20190301/secretbundles"
@@ -58,26 +57,21 @@ func selector(c *ociapi.Call) (secrets.BundleSelector, error) {
 	return sel, nil
 }
 
-// loadSecret reads secret id and authorizes the caller on it.
-func (h *Handlers) loadSecret(c *ociapi.Call, id string) (*secrets.Secret, error) {
-	s, err := h.Secrets.GetSecret(c.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	if err := vaultsapi.AuthorizeSecret(c, h.Targets, s, nil); err != nil {
-		return nil, err
-	}
-	return s, nil
+// authorize is the Authorizer of every read here: the caller's operation
+// on the secret, its vault and its master key, from the read's snapshot.
+func authorize(c *ociapi.Call) secrets.Authorizer {
+	return func(t secrets.ReadTargets) error { return c.Authorize(t.Request()) }
 }
 
-// replyBundle authorizes the caller on secret id and only then opens the
-// selected version and writes it, with the bundle's etag when withETag.
-func (h *Handlers) replyBundle(c *ociapi.Call, id string, sel secrets.BundleSelector, withETag bool) error {
-	s, err := h.loadSecret(c, id)
+// replyBundle reads the selected version of ref's secret, authorized on the
+// same snapshot before anything is opened, and writes it, with the bundle's
+// etag when withETag.
+func (h *Handlers) replyBundle(c *ociapi.Call, ref secrets.SecretRef, withETag bool) error {
+	sel, err := selector(c)
 	if err != nil {
 		return err
 	}
-	b, err := h.Secrets.GetSecretBundle(c.Context(), s.ID, sel)
+	b, err := h.Secrets.ReadBundle(c.Context(), ref, sel, authorize(c))
 	if err != nil {
 		return err
 	}
@@ -90,16 +84,11 @@ func (h *Handlers) replyBundle(c *ociapi.Call, id string, sel secrets.BundleSele
 }
 
 func (h *Handlers) get(c *ociapi.Call) error {
-	sel, err := selector(c)
-	if err != nil {
-		return err
-	}
-	return h.replyBundle(c, c.PathValue("secretId"), sel, true)
+	return h.replyBundle(c, secrets.SecretRef{ID: c.PathValue("secretId")}, true)
 }
 
-// getByName resolves the name to the secret (an index read, no
-// decryption), authorizes the caller on that secret and only then opens the
-// bundle, so a caller without permission learns nothing beyond "not found".
+// getByName resolves the name in the read's own snapshot; a caller without
+// permission learns nothing beyond "not found".
 func (h *Handlers) getByName(c *ociapi.Call) error {
 	name, vaultID := c.Query("secretName"), c.Query("vaultId")
 	if name == "" {
@@ -108,15 +97,7 @@ func (h *Handlers) getByName(c *ociapi.Call) error {
 	if vaultID == "" {
 		return errs.E(errs.Missing, "query parameter vaultId is required")
 	}
-	sel, err := selector(c)
-	if err != nil {
-		return err
-	}
-	id, err := h.Secrets.SecretIDByName(c.Context(), vaultID, name)
-	if err != nil {
-		return err
-	}
-	return h.replyBundle(c, id, sel, false)
+	return h.replyBundle(c, secrets.SecretRef{VaultID: vaultID, Name: name}, false)
 }
 
 func (h *Handlers) listVersions(c *ociapi.Call) error {
@@ -124,14 +105,10 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	s, err := h.loadSecret(c, c.PathValue("secretId"))
-	if err != nil {
-		return err
-	}
-	list, next, err := h.Secrets.ListSecretBundleVersions(c.Context(), secrets.ListVersionsRequest{
-		SecretID: s.ID, SortBy: strings.ToUpper(c.Query("sortBy")), SortOrder: strings.ToUpper(c.Query("sortOrder")),
+	list, next, err := h.Secrets.ReadBundleVersions(c.Context(), secrets.ListVersionsRequest{
+		SecretID: c.PathValue("secretId"), SortBy: strings.ToUpper(c.Query("sortBy")), SortOrder: strings.ToUpper(c.Query("sortOrder")),
 		Limit: limit, Page: c.Query("page"),
-	})
+	}, authorize(c))
 	if err != nil {
 		return err
 	}

@@ -59,13 +59,14 @@ func (h *Handlers) Routes() []ociapi.Route {
 
 func retryToken(c *ociapi.Call) string { return c.R.Header.Get("opc-retry-token") }
 
-// load reads the secret named in the path and authorizes the operation on it.
+// load reads the secret named in the path with its vault and key, and
+// authorizes the operation on that one snapshot. vars may be nil.
 func (h *Handlers) load(c *ociapi.Call, vars map[string]string) (*secrets.Secret, error) {
-	s, err := h.Secrets.GetSecret(c.Context(), c.PathValue("secretId"))
-	if err != nil {
-		return nil, err
-	}
-	return s, AuthorizeSecret(c, h.Targets, s, vars)
+	return h.Secrets.ReadSecret(c.Context(), c.PathValue("secretId"), func(t secrets.ReadTargets) error {
+		req := t.Request()
+		req.Vars = vars
+		return c.Authorize(req)
+	})
 }
 
 func (h *Handlers) compartmentExists(ctx context.Context, id string) error {

@@ -13,8 +13,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/ocid"
+	"github.com/coffer-vault/coffer/internal/store"
 )
 
 // KeyUser is a fake secrets.KeyUser. The zero value is not usable; call
@@ -139,6 +141,26 @@ func (k *KeyUser) UnwrapDataKey(ctx context.Context, keyID, keyVersionID string,
 		return nil, errs.Wrap(errs.Invalid, fmt.Errorf("fake unwrap: %w", err), "wrapped key does not authenticate")
 	}
 	return dek, nil
+}
+
+// Resources implements secrets.KeyUser: the fake has no vault or key
+// records, so both come back with only their ids.
+func (k *KeyUser) Resources(_ store.Reader, vaultID, keyID string) (vault, key *authz.Resource, err error) {
+	return &authz.Resource{ID: vaultID, VaultID: vaultID}, &authz.Resource{ID: keyID, VaultID: vaultID}, nil
+}
+
+// Opener implements secrets.KeyUser: it checks the key now and unwraps
+// with UnwrapDataKey.
+func (k *KeyUser) Opener(_ store.Reader, keyID, keyVersionID string) (func(context.Context, []byte, []byte) ([]byte, error), error) {
+	k.mu.Lock()
+	_, err := k.lookup(keyID)
+	k.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, wrapped, aad []byte) ([]byte, error) {
+		return k.UnwrapDataKey(ctx, keyID, keyVersionID, wrapped, aad)
+	}, nil
 }
 
 func gcm(key []byte) cipher.AEAD {

@@ -28,11 +28,18 @@ type Event struct {
 	Principal     string            `json:"principal"`
 	PrincipalType string            `json:"principalType"`
 	Compartment   string            `json:"compartmentId,omitempty"`
-	Targets       map[string]string `json:"targets,omitempty"` // "vault", "key", "secret" -> OCID
+	Targets       Targets           `json:"targets,omitzero"`
 	Allowed       bool              `json:"allowed"`
 	Reason        string            `json:"reason,omitempty"`
 	Missing       []string          `json:"missing,omitempty"`
 	Suggestion    string            `json:"suggestion,omitempty"`
+}
+
+// Targets are the OCIDs of the resources an operation acts on.
+type Targets struct {
+	Vault  string `json:"vault,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Secret string `json:"secret,omitempty"`
 }
 
 // Sink stores events.
@@ -59,12 +66,17 @@ type LogSink struct{ Log *slog.Logger }
 
 // Record implements Sink.
 func (s LogSink) Record(ctx context.Context, e Event) error {
-	attrs := []slog.Attr{
-		slog.String("log", "audit"), slog.String("request_id", e.RequestID), slog.String("operation", e.Operation),
-		slog.String("principal", e.Principal), slog.String("compartment", e.Compartment), slog.Bool("allowed", e.Allowed),
+	if !s.Log.Enabled(ctx, slog.LevelInfo) {
+		return nil
 	}
-	for k, v := range e.Targets {
-		attrs = append(attrs, slog.String(k, v))
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
+		slog.String("log", "audit"), slog.String("request_id", e.RequestID), slog.String("operation", e.Operation),
+		slog.String("principal", e.Principal), slog.String("compartment", e.Compartment), slog.Bool("allowed", e.Allowed))
+	for _, t := range [...]struct{ kind, id string }{{"vault", e.Targets.Vault}, {"key", e.Targets.Key}, {"secret", e.Targets.Secret}} {
+		if t.id != "" {
+			attrs = append(attrs, slog.String(t.kind, t.id))
+		}
 	}
 	if !e.Allowed {
 		attrs = append(attrs, slog.String("reason", e.Reason))

@@ -25,7 +25,7 @@ func TestFileSinkWritesJSONLinesOwnerOnly(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if err := s.Record(context.Background(), Event{Operation: "GetSecretBundle", Principal: "ocid1.user.oc1..x",
-				Targets: map[string]string{"secret": "ocid1.vaultsecret.oc1..y"}, Reason: "no statement"}); err != nil {
+				Targets: Targets{Secret: "ocid1.vaultsecret.oc1..y"}, Reason: "no statement"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -50,7 +50,7 @@ func TestFileSinkWritesJSONLinesOwnerOnly(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("line %d is not an event: %v", n, err)
 		}
-		if e.Operation != "GetSecretBundle" || e.Targets["secret"] == "" {
+		if e.Operation != "GetSecretBundle" || e.Targets.Secret == "" {
 			t.Fatalf("line %d: %+v", n, e)
 		}
 		n++

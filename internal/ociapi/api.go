@@ -139,14 +139,7 @@ func (c *Call) Authorize(req authz.Request) error {
 	if c.Principal != nil {
 		ev.PrincipalType = string(c.Principal.Type)
 	}
-	for kind, r := range map[string]*authz.Resource{"vault": req.Vault, "key": req.Key, "secret": req.Secret} {
-		if r != nil && r.ID != "" {
-			if ev.Targets == nil {
-				ev.Targets = map[string]string{}
-			}
-			ev.Targets[kind] = r.ID
-		}
-	}
+	ev.Targets = audit.Targets{Vault: resourceID(req.Vault), Key: resourceID(req.Key), Secret: resourceID(req.Secret)}
 	if !d.Allowed {
 		ev.Reason, ev.Missing, ev.Suggestion = d.Reason, d.Missing, d.Suggestion
 	}
@@ -162,6 +155,13 @@ func (c *Call) Authorize(req authz.Request) error {
 	}
 	c.decision = "allow"
 	return nil
+}
+
+func resourceID(r *authz.Resource) string {
+	if r == nil {
+		return ""
+	}
+	return r.ID
 }
 
 // Reply writes v as JSON with status 200 and, when etag is not empty, an
@@ -262,7 +262,13 @@ func (a *API) wrap(rt Route) http.Handler {
 				}
 			}
 			latency := time.Since(start)
-			a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			// One line per request: a request that reached authorization
+			// is already in the log as its audit event.
+			level := slog.LevelInfo
+			if c.decision != "" {
+				level = slog.LevelDebug
+			}
+			a.Log.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", c.RequestID), slog.String("operation", c.Operation),
 				slog.String("method", r.Method), slog.Int("status", c.status),
 				slog.Duration("latency", latency), slog.String("principal", c.principal),

@@ -88,6 +88,8 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "append every authorization decision as a JSON line to this file (created 0600); requests fail if it cannot be written")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty); keep it on a private interface")
 	f.IntVar(&cfg.CacheEntries, "cache-entries", 0, "records (secrets, versions, vaults, keys) kept decoded in memory; 0 means 250000, -1 turns the cache off")
+	f.IntVar(&cfg.DataKeyCache, "data-key-cache", 0, "unwrapped secret data keys of SOFTWARE keys kept in memory (zeroed when dropped); 0 means 10000, -1 turns it off")
+	f.BoolVar(&cfg.CacheHSMDataKeys, "cache-hsm-data-keys", false, "also cache data keys of HSM keys (off by default: every read of an HSM-protected secret then uses the token)")
 	f.BoolVar(&cfg.Profiling, "pprof", false, "with --metrics-listen, also serve Go's pprof profiles at http://ADDR/debug/pprof/")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests per second allowed to each principal (0: no limit); excess requests get 429 with Retry-After")
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")

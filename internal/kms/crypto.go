@@ -283,12 +283,26 @@ func (s *Service) Opener(r store.Reader, keyID, keyVersionID string) (func(ctx c
 	if err := t.usable(); err != nil {
 		return nil, keyUnusable(err)
 	}
+	cache := s.dataKeys.Load()
+	if !cache.caches(t.Version.Flavour) {
+		cache = nil
+	}
 	return func(ctx context.Context, wrapped, aad []byte) ([]byte, error) {
+		var id [32]byte
+		if cache != nil {
+			id = dataKeyID(t.Version.ID, wrapped, aad)
+			if dek, ok := cache.get(id); ok {
+				return dek, nil
+			}
+		}
 		pt, _, err := s.Decrypt(ctx, t, keyprotect.AES256GCM, wrapped, keyprotect.AssociatedData{secretAADKey: string(aad)})
 		if err != nil {
 			return nil, keyUnusable(err)
 		}
 		defer pt.Wipe()
+		if cache != nil {
+			cache.put(id, t.Key.ID, pt.Bytes())
+		}
 		return append([]byte(nil), pt.Bytes()...), nil
 	}, nil
 }

@@ -564,6 +564,9 @@ func (s *Service) mutateKey(ctx context.Context, vaultID, keyID, ifMatch string,
 		k.ETag = etag.New()
 		return putKey(tx, k)
 	})
+	if err == nil && k.State != KeyEnabled {
+		s.dataKeys.Load().drop(k.ID)
+	}
 	return k, err
 }
 

@@ -85,6 +85,8 @@ type Service struct {
 	protMu  sync.RWMutex
 	prot    *Protections
 	handles handleCache
+	// dataKeys caches unwrapped secret data keys; nil when off.
+	dataKeys atomic.Pointer[dataKeys]
 	limits  atomic.Pointer[Limits] // nil: DefaultLimits
 }
 

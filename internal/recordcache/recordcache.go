@@ -10,14 +10,19 @@
 // serves nothing and every Read goes to the store.
 //
 // Read runs the caller's function first against the cache alone. If every
-// record it asks for is cached and no invalidation happened meanwhile, the
-// records form one consistent state and the result stands; otherwise the
-// function runs again inside one store snapshot, and what it read there is
-// cached unless an invalidation of the same shard may have raced the
-// snapshot. Either way a Read sees one snapshot: never a mix of states.
+// record it asks for is cached, none of their shards is being written by
+// this node, and no invalidation happened meanwhile, the records form one
+// consistent state and the result stands; otherwise the function runs again
+// inside one store snapshot, and what it read there is cached unless an
+// invalidation or a write of the same shard may have raced the snapshot.
+// For this node's writes a Read therefore sees one snapshot, never a mix of
+// states. A write of another node reaches the cache when the feed reports
+// it (within the feed's bound, 1 s for PostgreSQL): until then a Read on
+// this node may still combine records from before it with records filled
+// after it, each of them a committed record.
 //
 // Cached values are shared between readers: callers must not modify what
-// Get returns.
+// Load returns.
 package recordcache
 
 import (
@@ -66,7 +71,12 @@ type Cache struct {
 type shard struct {
 	// gen counts invalidations of this shard's keys; a fill is dropped when
 	// it moved since before the snapshot the value came from.
-	gen     atomic.Uint64
+	gen atomic.Uint64
+	// writing counts this node's transactions that wrote a key of the shard
+	// and have not yet invalidated it: from the first Put to the end of
+	// Update, the shard serves and accepts nothing, so no read can mix a
+	// committed write with records from before it.
+	writing atomic.Int64
 	entries *lru.Cache[string, any]
 	// mu orders a fill's generation check and insert against an
 	// invalidation's bump and removal.
@@ -114,12 +124,15 @@ func (c *Cache) View(ctx context.Context, fn func(store.Reader) error) error {
 // key fn wrote from the cache. Keys are dropped on failure too: a commit
 // whose outcome is unknown may have happened.
 func (c *Cache) Update(ctx context.Context, fn func(store.Tx) error) error {
-	var written []string
+	rt := &recordingTx{c: c}
 	err := c.st.Update(ctx, func(tx store.Tx) error {
-		written = written[:0]
-		return fn(&recordingTx{Tx: tx, written: &written})
+		rt.Tx = tx
+		return fn(rt)
 	})
-	c.Changed(written)
+	c.Changed(rt.written)
+	for _, sh := range rt.marked {
+		sh.writing.Add(-1)
+	}
 	return err
 }
 
@@ -129,18 +142,29 @@ func (c *Cache) Close() error {
 	return c.st.Close()
 }
 
+// recordingTx notes the keys a transaction writes and marks their shards
+// as being written (kept across retries of fn; Update undoes the marks).
 type recordingTx struct {
 	store.Tx
-	written *[]string
+	c       *Cache
+	written []string
+	marked  []*shard
+}
+
+func (t *recordingTx) note(key string) {
+	sh := t.c.shardOf(key)
+	sh.writing.Add(1)
+	t.marked = append(t.marked, sh)
+	t.written = append(t.written, key)
 }
 
 func (t *recordingTx) Put(key string, value []byte) error {
-	*t.written = append(*t.written, key)
+	t.note(key)
 	return t.Tx.Put(key, value)
 }
 
 func (t *recordingTx) Delete(key string) error {
-	*t.written = append(*t.written, key)
+	t.note(key)
 	return t.Tx.Delete(key)
 }
 
@@ -281,6 +305,9 @@ func Load[T any](r store.Reader, key string) (v *T, ok bool, err error) {
 	idx := maphash.String(c.seed, key) % shardCount
 	sh := &c.shards[idx]
 	if cr.r == nil {
+		if sh.writing.Load() != 0 {
+			return nil, false, errMiss
+		}
 		if hit, found := sh.entries.Get(key); found {
 			if v, isT := hit.(*T); isT {
 				return v, true, nil
@@ -293,7 +320,7 @@ func Load[T any](r store.Reader, key string) (v *T, ok bool, err error) {
 		return v, ok, err
 	}
 	sh.mu.Lock()
-	if sh.gen.Load() == cr.gens[idx] {
+	if sh.gen.Load() == cr.gens[idx] && sh.writing.Load() == 0 {
 		sh.entries.Add(key, v)
 	}
 	sh.mu.Unlock()

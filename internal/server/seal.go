@@ -445,6 +445,9 @@ func (s *Server) teardown(ctx context.Context) {
 		s.endpoints.close(ctx)
 		s.endpoints = nil
 	}
+	if s.KMS != nil {
+		s.KMS.Forget()
+	}
 	if s.cache != nil {
 		// Nothing decoded under the old keyring outlives the seal.
 		s.cache.Lost()

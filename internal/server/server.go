@@ -91,6 +91,11 @@ type Config struct {
 	// CacheEntries bounds the record cache (recordcache.DefaultMaxEntries
 	// when 0; negative turns it off).
 	CacheEntries int
+	// DataKeyCache bounds the unwrapped secret data keys kept in memory
+	// (kms.DefaultDataKeyCache when 0; negative turns it off). Keys of HSM
+	// master keys are kept only with CacheHSMDataKeys.
+	DataKeyCache     int
+	CacheHSMDataKeys bool
 	// Profiling also serves Go's pprof profiles at /debug/pprof/ on the
 	// metrics listener, for measuring the server under load.
 	Profiling bool
@@ -339,6 +344,9 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 	s.st = s.cache
 	s.Identity = identity.New(s.st, s.cfg.Region, s.cfg.Now)
 	s.KMS = kms.New(s.st, s.cfg.Region, s.cfg.Now)
+	if s.cfg.DataKeyCache >= 0 {
+		s.KMS.CacheDataKeys(s.cfg.DataKeyCache, s.cfg.CacheHSMDataKeys)
+	}
 	if err := s.setKeyProtections(b); err != nil {
 		return err
 	}

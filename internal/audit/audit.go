@@ -22,17 +22,17 @@ import (
 
 // Event is one audit record.
 type Event struct {
-	Time          time.Time         `json:"time"`
-	RequestID     string            `json:"requestId"`
-	Operation     string            `json:"operation"`
-	Principal     string            `json:"principal"`
-	PrincipalType string            `json:"principalType"`
-	Compartment   string            `json:"compartmentId,omitempty"`
-	Targets       Targets           `json:"targets,omitzero"`
-	Allowed       bool              `json:"allowed"`
-	Reason        string            `json:"reason,omitempty"`
-	Missing       []string          `json:"missing,omitempty"`
-	Suggestion    string            `json:"suggestion,omitempty"`
+	Time          time.Time `json:"time"`
+	RequestID     string    `json:"requestId"`
+	Operation     string    `json:"operation"`
+	Principal     string    `json:"principal"`
+	PrincipalType string    `json:"principalType"`
+	Compartment   string    `json:"compartmentId,omitempty"`
+	Targets       Targets   `json:"targets,omitzero"`
+	Allowed       bool      `json:"allowed"`
+	Reason        string    `json:"reason,omitempty"`
+	Missing       []string  `json:"missing,omitempty"`
+	Suggestion    string    `json:"suggestion,omitempty"`
 }
 
 // Targets are the OCIDs of the resources an operation acts on.

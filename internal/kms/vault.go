@@ -87,7 +87,7 @@ type Service struct {
 	handles handleCache
 	// dataKeys caches unwrapped secret data keys; nil when off.
 	dataKeys atomic.Pointer[dataKeys]
-	limits  atomic.Pointer[Limits] // nil: DefaultLimits
+	limits   atomic.Pointer[Limits] // nil: DefaultLimits
 }
 
 // New returns a Service over st. now may be nil (time.Now).

@@ -16,6 +16,8 @@ import (
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
+	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
+	"github.com/oracle/oci-go-sdk/v65/vault"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/devmode"
@@ -236,6 +238,9 @@ func TestShamirLifecycle(t *testing.T) {
 	aes := keystest.Shape(keymanagement.KeyShapeAlgorithmAes, 32, "")
 	k1 := v.CreateKey(t, "before-rotate", aes, keymanagement.CreateKeyDetailsProtectionModeSoftware)
 	ct1 := encrypt(t, v, *k1.Id, "first")
+	readSecret := cachedSecret(t, env, v, *k1.Id, "sealed-secret-content")
+	readSecret(nil) // twice: the second read is served from the record cache
+	readSecret(nil)
 
 	// Seal: unauthenticated is refused, an administrator seals.
 	code, _ = e.call(http.MethodPost, server.SysSealPath, nil, nil)
@@ -257,6 +262,8 @@ func TestShamirLifecycle(t *testing.T) {
 		KeyId: k1.Id, Plaintext: common.String("eA==")}}); err == nil {
 		t.Fatal("crypto endpoint answered while sealed")
 	}
+	// Nothing is served from the caches while sealed.
+	readSecret(func(err error) { keystest.WantError(t, err, 503, "ServiceUnavailable") })
 
 	// Wrong shares: another split's share completes the threshold, the
 	// server says so and starts again from zero.
@@ -281,6 +288,7 @@ func TestShamirLifecycle(t *testing.T) {
 		t.Fatalf("GetVault after unseal: %v", err)
 	}
 	decrypt(t, v, *k1.Id, ct1, "first")
+	readSecret(nil)
 
 	// Rotate: new values use the new term, old ones still open.
 	code, body = e.call(http.MethodPost, server.SysRotatePath, struct{}{}, env.Provider)
@@ -443,5 +451,44 @@ func TestOperatorEndpointLimits(t *testing.T) {
 	// healthz is not throttled.
 	if code, _ := e.healthz(); code != 503 {
 		t.Errorf("healthz = %d", code)
+	}
+}
+
+// cachedSecret creates a secret under keyID and returns a reader of it: a
+// nil want means the read must return the content, else want checks the
+// error.
+func cachedSecret(t *testing.T, env *coffertest.Env, v keystest.Vault, keyID, content string) func(want func(error)) {
+	t.Helper()
+	vaults, err := vault.NewVaultsClientWithConfigurationProvider(env.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&vaults.BaseClient, env.URL)
+	reader, err := sdksecrets.NewSecretsClientWithConfigurationProvider(env.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&reader.BaseClient, env.URL)
+	s, err := vaults.CreateSecret(context.Background(), vault.CreateSecretRequest{CreateSecretDetails: vault.CreateSecretDetails{
+		CompartmentId: common.String(keystest.Tenancy(t, env)), VaultId: v.Id, KeyId: common.String(keyID),
+		SecretName: common.String("cached"), SecretContent: vault.Base64SecretContentDetails{
+			Content: common.String(base64.StdEncoding.EncodeToString([]byte(content)))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(want func(error)) {
+		t.Helper()
+		resp, err := reader.GetSecretBundle(context.Background(), sdksecrets.GetSecretBundleRequest{SecretId: s.Id})
+		if want != nil {
+			want(err)
+			return
+		}
+		if err != nil {
+			t.Fatalf("GetSecretBundle: %v", err)
+		}
+		c, _ := resp.SecretBundleContent.(sdksecrets.Base64SecretBundleContentDetails)
+		if c.Content == nil || *c.Content != base64.StdEncoding.EncodeToString([]byte(content)) {
+			t.Fatalf("GetSecretBundle content %v", c.Content)
+		}
 	}
 }

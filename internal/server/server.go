@@ -457,6 +457,17 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	return err
 }
 
+// CacheStats reports the record cache's reads since the last unseal.
+func (s *Server) CacheStats() recordcache.Stats {
+	s.sealer.mu.Lock()
+	c := s.cache
+	s.sealer.mu.Unlock()
+	if c == nil {
+		return recordcache.Stats{}
+	}
+	return c.Stats()
+}
+
 // URL is the main endpoint, e.g. http://127.0.0.1:8420.
 func (s *Server) URL() string {
 	if s.tls != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
@@ -242,11 +243,17 @@ func TestNoPlaintextAtRestOrInLogs(t *testing.T) {
 		SecretContent: vaultstest.Content(canaries[1])}}); err != nil {
 		t.Fatal(err)
 	}
-	// Read them back, and fail a request that carries one.
-	for n := int64(1); n <= 2; n++ {
-		if c, _, err := f.Bundle(t, sdksecrets.GetSecretBundleRequest{SecretId: s.Id, VersionNumber: common.Int64(n)}); err != nil || c != canaries[n-1] {
-			t.Fatalf("version %d: %q %v", n, c, err)
+	// Read them back (several times: later reads come from the record
+	// and data-key caches), and fail a request that carries one.
+	for range 3 {
+		for n := int64(1); n <= 2; n++ {
+			if c, _, err := f.Bundle(t, sdksecrets.GetSecretBundleRequest{SecretId: s.Id, VersionNumber: common.Int64(n)}); err != nil || c != canaries[n-1] {
+				t.Fatalf("version %d: %q %v", n, c, err)
+			}
 		}
+	}
+	if f.Env.Server.CacheStats().Hits == 0 {
+		t.Fatal("no read came from the record cache")
 	}
 	_, err := f.Vaults.UpdateSecret(ctx, vault.UpdateSecretRequest{SecretId: s.Id, IfMatch: common.String("stale"), UpdateSecretDetails: vault.UpdateSecretDetails{
 		SecretContent: vaultstest.Content(canaries[0])}})
@@ -259,9 +266,17 @@ func TestNoPlaintextAtRestOrInLogs(t *testing.T) {
 			// a shorter core survives any base64 alignment
 			[]byte(c[4:20]))
 	}
-	files, err := filepath.Glob(filepath.Join(f.Env.DataDir, "coffer.db*"))
+	// Every file the server wrote: the database and anything else a cache
+	// might have spilled.
+	var files []string
+	err = filepath.WalkDir(f.Env.DataDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no database files in %s (%v)", f.Env.DataDir, err)
+		t.Fatalf("no files in %s (%v)", f.Env.DataDir, err)
 	}
 	for _, name := range files {
 		b, err := os.ReadFile(name)
@@ -282,5 +297,110 @@ func TestNoPlaintextAtRestOrInLogs(t *testing.T) {
 		if bytes.Contains(logs, form) {
 			t.Fatalf("logs contain secret content %q", form)
 		}
+	}
+}
+
+// TestReadsSeeEveryWrite: with the read path warm (served from the record
+// cache), every kind of write is seen by the very next read.
+func TestReadsSeeEveryWrite(t *testing.T) {
+	f := vaultstest.Start(t, coffertest.Options{})
+	s := f.CreateSecret(t, "moving", "v1")
+	read := func(req sdksecrets.GetSecretBundleRequest) (string, sdksecrets.SecretBundle, error) {
+		req.SecretId = s.Id
+		return f.Bundle(t, req)
+	}
+	current := sdksecrets.GetSecretBundleRequest{}
+	warm := func() {
+		t.Helper()
+		for range 2 {
+			if _, _, err := read(current); err != nil {
+				t.Fatalf("warm-up read: %v", err)
+			}
+		}
+	}
+	want := func(step, content string) {
+		t.Helper()
+		if c, _, err := read(current); err != nil || c != content {
+			t.Fatalf("%s: read %q, %v; want %q", step, c, err, content)
+		}
+	}
+	update := func(d vault.UpdateSecretDetails) {
+		t.Helper()
+		if _, err := f.Vaults.UpdateSecret(ctx, vault.UpdateSecretRequest{SecretId: s.Id, UpdateSecretDetails: d}); err != nil {
+			t.Fatalf("UpdateSecret: %v", err)
+		}
+	}
+	hits := f.Env.Server.CacheStats().Hits
+
+	warm()
+	update(vault.UpdateSecretDetails{SecretContent: vaultstest.Content("v2")})
+	want("new content", "v2")
+	if c, _, err := read(sdksecrets.GetSecretBundleRequest{Stage: sdksecrets.GetSecretBundleStagePrevious}); err != nil || c != "v1" {
+		t.Fatalf("PREVIOUS after update: %q %v", c, err)
+	}
+	byName, err := f.Secrets.GetSecretBundleByName(ctx, sdksecrets.GetSecretBundleByNameRequest{SecretName: common.String("moving"), VaultId: f.Vault.Id})
+	if err != nil || vaultstest.Decode(t, byName.SecretBundle) != "v2" {
+		t.Fatalf("by name after update: %v", err)
+	}
+
+	warm()
+	update(vault.UpdateSecretDetails{CurrentVersionNumber: common.Int64(1)})
+	want("rollback to version 1", "v1")
+
+	warm()
+	update(vault.UpdateSecretDetails{Metadata: map[string]interface{}{"owner": "payments"}, Description: common.String("now described")})
+	if _, b, err := read(current); err != nil || b.Metadata["owner"] != "payments" {
+		t.Fatalf("metadata after update: %v %v", b.Metadata, err)
+	}
+	if got, err := f.Vaults.GetSecret(ctx, vault.GetSecretRequest{SecretId: s.Id}); err != nil || got.Description == nil || *got.Description != "now described" {
+		t.Fatalf("GetSecret after update: %v", err)
+	}
+
+	warm()
+	update(vault.UpdateSecretDetails{SecretContent: vaultstest.Content("v3")})
+	vers, err := f.Secrets.ListSecretBundleVersions(ctx, sdksecrets.ListSecretBundleVersionsRequest{SecretId: s.Id})
+	if err != nil || len(vers.Items) != 3 || *vers.Items[0].VersionNumber != 3 {
+		t.Fatalf("bundle versions after update: %d %v", len(vers.Items), err)
+	}
+	if _, err := f.Vaults.ScheduleSecretVersionDeletion(ctx, vault.ScheduleSecretVersionDeletionRequest{SecretId: s.Id, SecretVersionNumber: common.Int64(2),
+		ScheduleSecretVersionDeletionDetails: vault.ScheduleSecretVersionDeletionDetails{TimeOfDeletion: &common.SDKTime{Time: time.Now().Add(72 * time.Hour)}}}); err != nil {
+		t.Fatalf("ScheduleSecretVersionDeletion: %v", err)
+	}
+	_, _, err = read(sdksecrets.GetSecretBundleRequest{VersionNumber: common.Int64(2)})
+	keystest.NotFound(t, err)
+
+	warm()
+	if _, err := f.Vaults.ScheduleSecretDeletion(ctx, vault.ScheduleSecretDeletionRequest{SecretId: s.Id}); err != nil {
+		t.Fatalf("ScheduleSecretDeletion: %v", err)
+	}
+	_, _, err = read(current)
+	keystest.NotFound(t, err)
+	if _, err := f.Vaults.CancelSecretDeletion(ctx, vault.CancelSecretDeletionRequest{SecretId: s.Id}); err != nil {
+		t.Fatalf("CancelSecretDeletion: %v", err)
+	}
+	want("after cancelling deletion", "v3")
+
+	warm()
+	if _, err := f.Vault.Mgmt.DisableKey(ctx, keymanagement.DisableKeyRequest{KeyId: common.String(f.KeyID)}); err != nil {
+		t.Fatalf("DisableKey: %v", err)
+	}
+	_, _, err = read(current)
+	keystest.WantError(t, err, http.StatusBadRequest, "ResourceDisabled", "DISABLED")
+	if _, err := f.Vault.Mgmt.EnableKey(ctx, keymanagement.EnableKeyRequest{KeyId: common.String(f.KeyID)}); err != nil {
+		t.Fatalf("EnableKey: %v", err)
+	}
+	want("after enabling the key", "v3")
+
+	warm()
+	vc := keystest.VaultClient(t, f.Env, f.Env.Provider)
+	if _, err := vc.ScheduleVaultDeletion(ctx, keymanagement.ScheduleVaultDeletionRequest{VaultId: f.Vault.Id,
+		ScheduleVaultDeletionDetails: keymanagement.ScheduleVaultDeletionDetails{TimeOfDeletion: &common.SDKTime{Time: time.Now().Add(10 * 24 * time.Hour)}}}); err != nil {
+		t.Fatalf("ScheduleVaultDeletion: %v", err)
+	}
+	_, _, err = read(current)
+	keystest.WantError(t, err, http.StatusBadRequest, "ResourceDisabled", "PENDING_DELETION")
+
+	if got := f.Env.Server.CacheStats().Hits - hits; got < 10 {
+		t.Fatalf("only %d reads were served from the record cache: the test did not exercise it", got)
 	}
 }

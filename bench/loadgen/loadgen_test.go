@@ -80,7 +80,9 @@ func (c *counter) start(t *testing.T, h func(w http.ResponseWriter, r *http.Requ
 	return srv
 }
 
-func hostOf(srv *httptest.Server) string { return strings.TrimPrefix(strings.TrimPrefix(srv.URL, "http://"), "https://") }
+func hostOf(srv *httptest.Server) string {
+	return strings.TrimPrefix(strings.TrimPrefix(srv.URL, "http://"), "https://")
+}
 
 func run(t *testing.T, cfg Config) Result {
 	t.Helper()

@@ -23,9 +23,32 @@
 // and a database migrated by a newer binary is refused with ErrSchemaTooNew.
 // Tables are created in the first schema of the connection's search_path.
 //
-// Not yet here: cross-node change notification (LISTEN/NOTIFY or a version
-// counter) and advisory locks for background jobs, which the scale-out design
-// calls for once caches and jobs exist.
+// # Change feed
+//
+// Store is a store.ChangeFeed. Every Update that put or deleted keys names
+// them, deduplicated, with pg_notify inside its transaction just before
+// COMMIT, so PostgreSQL delivers the notification if and when the
+// transaction commits, and only for the attempt that commits; this costs one
+// round trip per writing transaction, none for an Update that wrote nothing.
+// A payload is "k" followed, for each key, by a newline and the key with
+// '%', control characters, DEL and non-ASCII bytes written as %XX; payloads
+// stay under PostgreSQL's 8000 bytes by splitting the list, and a
+// transaction that would need more than 8 of them sends "*" (everything may
+// have changed) instead.
+//
+// The channel is named after the schema the tables live in (current_schema()
+// at Open): "coffer:" and the schema, or "coffer#" and a hash of it when that
+// would exceed 63 bytes. NOTIFY is scoped to one database, so deployments in
+// different databases or schemas of one server never hear each other.
+//
+// Follow listens on a dedicated connection, outside the pool, and pings it
+// whenever it was silent for 250 ms, so a dead connection is reported
+// (store.ChangeWatcher.Lost) within 750 ms. LISTEN needs a session of its
+// own: the DSN must reach PostgreSQL directly or through a pooler in session
+// mode, not one in transaction mode.
+//
+// Not yet here: advisory locks for background jobs, which the scale-out
+// design calls for once jobs run on several nodes.
 package postgres
 
 import (
@@ -34,6 +57,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,7 +110,11 @@ const (
 // Store is a store.Store on a PostgreSQL database. It is safe for concurrent
 // use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	channel string // the change feed's NOTIFY channel
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close: Follow returns
 }
 
 var _ store.Store = (*Store)(nil)
@@ -110,11 +138,20 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connecting: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, closed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	var schema *string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil || schema == nil {
+		pool.Close()
+		if err == nil {
+			err = errors.New("search_path names no existing schema")
+		}
+		return nil, fmt.Errorf("postgres: current schema: %w", err)
+	}
+	s.channel = channelFor(*schema)
 	return s, nil
 }
 
@@ -223,7 +260,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer pgTx.Rollback(context.WithoutCancel(ctx)) // no-op after Commit; the rollback on error or panic
-	t := &tx{ctx: ctx, tx: pgTx}
+	t := &tx{ctx: ctx, tx: pgTx, changes: new(changes)}
 	if err := fn(t); err != nil {
 		if isConflict(err) || t.conflict != nil {
 			return &errRetry{err}
@@ -232,6 +269,16 @@ func (s *Store) updateOnce(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: not committed: %w", err)
+	}
+	if payloads := t.changes.payloads(); payloads != nil {
+		// Queued in the transaction: delivered if and when it commits.
+		if _, err := pgTx.Exec(ctx, sqlNotify, s.channel, payloads); err != nil {
+			err = fmt.Errorf("postgres: notify: %w", err)
+			if isConflict(err) || t.conflict != nil {
+				return &errRetry{err}
+			}
+			return err
+		}
 	}
 	if err := pgTx.Commit(ctx); err != nil {
 		err = fmt.Errorf("postgres: commit: %w", err)
@@ -252,9 +299,10 @@ func isConflict(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
-// Close closes the pool, waiting for connections in use to be returned. It
-// is safe to call more than once.
+// Close closes the pool, waiting for connections in use to be returned, and
+// ends Follow. It is safe to call more than once.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
 	s.pool.Close()
 	return nil
 }
@@ -264,7 +312,8 @@ func (s *Store) Close() error {
 type tx struct {
 	ctx      context.Context
 	tx       pgx.Tx
-	conflict error // the first serialization failure seen, even if fn swallowed it
+	conflict error    // the first serialization failure seen, even if fn swallowed it
+	changes  *changes // the keys written, for the change feed; nil in a View
 }
 
 func (t *tx) wrap(op, key string, err error) error {
@@ -347,6 +396,7 @@ func (t *tx) Put(key string, value []byte) error {
 	if _, err := t.tx.Exec(t.ctx, sqlPut, key, value); err != nil {
 		return t.wrap("put", key, err)
 	}
+	t.changes.add(key)
 	return nil
 }
 
@@ -357,5 +407,6 @@ func (t *tx) Delete(key string) error {
 	if _, err := t.tx.Exec(t.ctx, sqlDelete, key); err != nil {
 		return t.wrap("delete", key, err)
 	}
+	t.changes.add(key)
 	return nil
 }

@@ -246,7 +246,7 @@ func (s *Service) UnwrapDataKey(ctx context.Context, keyID, keyVersionID string,
 // a missing resource and a denial look the same to the caller.
 func (s *Service) Resources(r store.Reader, vaultID, keyID string) (vault, key *authz.Resource, err error) {
 	vault = &authz.Resource{ID: vaultID, VaultID: vaultID}
-	v, err := getVault(r, vaultID)
+	v, err := loadVault(r, vaultID)
 	switch {
 	case err == nil:
 		vault = v.Resource()
@@ -254,7 +254,7 @@ func (s *Service) Resources(r store.Reader, vaultID, keyID string) (vault, key *
 		return nil, nil, err
 	}
 	key = &authz.Resource{ID: keyID, VaultID: vaultID}
-	k, err := getKey(r, keyID)
+	k, err := loadKey(r, keyID)
 	switch {
 	case err == nil && k.VaultID == vaultID:
 		key = k.Resource()
@@ -269,10 +269,10 @@ func (s *Service) Resources(r store.Reader, vaultID, keyID string) (vault, key *
 // unwraps data keys with that version. A disabled key or a key pending
 // deletion fails with Disabled (see keyUnusable).
 func (s *Service) Opener(r store.Reader, keyID, keyVersionID string) (func(ctx context.Context, wrapped, aad []byte) ([]byte, error), error) {
-	var t CryptoTarget
-	var err error
-	if t.Key, err = getKey(r, keyID); err == nil {
-		t.Version, err = getVersion(r, keyID, keyVersionID)
+	k, err := loadKey(r, keyID)
+	var v *KeyVersion
+	if err == nil {
+		v, err = loadVersion(r, keyID, keyVersionID)
 	}
 	if errs.Is(err, errs.NotFound) {
 		return nil, errs.E(errs.RelatedNotFound, "key %s or its version %s not found or not authorized", keyID, keyVersionID)
@@ -280,28 +280,28 @@ func (s *Service) Opener(r store.Reader, keyID, keyVersionID string) (func(ctx c
 	if err != nil {
 		return nil, err
 	}
-	if err := t.usable(); err != nil {
+	if err := (CryptoTarget{Key: *k, Version: *v}).usable(); err != nil {
 		return nil, keyUnusable(err)
 	}
 	cache := s.dataKeys.Load()
-	if !cache.caches(t.Version.Flavour) {
+	if !cache.caches(v.Flavour) {
 		cache = nil
 	}
 	return func(ctx context.Context, wrapped, aad []byte) ([]byte, error) {
 		var id [32]byte
 		if cache != nil {
-			id = dataKeyID(t.Version.ID, wrapped, aad)
+			id = dataKeyID(v.ID, wrapped, aad)
 			if dek, ok := cache.get(id); ok {
 				return dek, nil
 			}
 		}
-		pt, _, err := s.Decrypt(ctx, t, keyprotect.AES256GCM, wrapped, keyprotect.AssociatedData{secretAADKey: string(aad)})
+		pt, _, err := s.Decrypt(ctx, CryptoTarget{Key: *k, Version: *v}, keyprotect.AES256GCM, wrapped, keyprotect.AssociatedData{secretAADKey: string(aad)})
 		if err != nil {
 			return nil, keyUnusable(err)
 		}
 		defer pt.Wipe()
 		if cache != nil {
-			cache.put(id, t.Key.ID, pt.Bytes())
+			cache.put(id, k.ID, pt.Bytes())
 		}
 		return append([]byte(nil), pt.Bytes()...), nil
 	}, nil

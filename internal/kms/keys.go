@@ -268,7 +268,7 @@ func (s *Service) newAutoRotation(vault Vault, cur AutoRotation, in AutoRotation
 }
 
 // Resource is the key as the authorizer sees it.
-func (k Key) Resource() *authz.Resource {
+func (k *Key) Resource() *authz.Resource {
 	return &authz.Resource{ID: k.ID, Name: k.DisplayName, CompartmentID: k.CompartmentID, VaultID: k.VaultID}
 }
 
@@ -277,17 +277,27 @@ func putKey(tx store.Tx, k Key) error {
 }
 
 func getKey(r store.Reader, id string) (Key, error) {
+	k, err := loadKey(r, id)
+	if err != nil {
+		return Key{}, err
+	}
+	return *k, nil
+}
+
+// loadKey is getKey without the copy; read through the record cache, the
+// key is shared and must not be modified.
+func loadKey(r store.Reader, id string) (*Key, error) {
 	if !ocid.Valid(id) {
-		return Key{}, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
+		return nil, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
 	}
 	k, ok, err := recordcache.Load[Key](r, prefixKey+id)
 	if err != nil {
-		return Key{}, fmt.Errorf("kms: key %s: %w", id, err)
+		return nil, fmt.Errorf("kms: key %s: %w", id, err)
 	}
 	if !ok {
-		return Key{}, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
+		return nil, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
 	}
-	return *k, nil
+	return k, nil
 }
 
 // getVaultKey reads a key that must belong to vaultID: a key of another
@@ -308,17 +318,26 @@ func putVersion(tx store.Tx, v KeyVersion) error {
 }
 
 func getVersion(r store.Reader, keyID, id string) (KeyVersion, error) {
+	v, err := loadVersion(r, keyID, id)
+	if err != nil {
+		return KeyVersion{}, err
+	}
+	return *v, nil
+}
+
+// loadVersion is getVersion without the copy (shared like loadKey's key).
+func loadVersion(r store.Reader, keyID, id string) (*KeyVersion, error) {
 	if !ocid.Valid(id) || !ocid.Valid(keyID) {
-		return KeyVersion{}, errs.E(errs.NotFound, "key version not found or not authorized")
+		return nil, errs.E(errs.NotFound, "key version not found or not authorized")
 	}
 	v, ok, err := recordcache.Load[KeyVersion](r, prefixKeyVersion+keyID+"/"+id)
 	if err != nil {
-		return KeyVersion{}, fmt.Errorf("kms: key version %s: %w", id, err)
+		return nil, fmt.Errorf("kms: key version %s: %w", id, err)
 	}
 	if !ok {
-		return KeyVersion{}, errs.E(errs.NotFound, "key version %s of key %s not found or not authorized", id, keyID)
+		return nil, errs.E(errs.NotFound, "key version %s of key %s not found or not authorized", id, keyID)
 	}
-	return *v, nil
+	return v, nil
 }
 
 func listVersions(r store.Reader, keyID string) ([]KeyVersion, error) {

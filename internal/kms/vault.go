@@ -168,7 +168,7 @@ func checkDisplayName(name string) error {
 }
 
 // Resource is the vault as the authorizer sees it.
-func (v Vault) Resource() *authz.Resource {
+func (v *Vault) Resource() *authz.Resource {
 	return &authz.Resource{ID: v.ID, Name: v.DisplayName, CompartmentID: v.CompartmentID, VaultID: v.ID}
 }
 
@@ -177,18 +177,27 @@ func putVault(tx store.Tx, v Vault) error {
 }
 
 func getVault(r store.Reader, id string) (Vault, error) {
+	v, err := loadVault(r, id)
+	if err != nil {
+		return Vault{}, err
+	}
+	return *v, nil
+}
+
+// loadVault is getVault without the copy (shared like loadKey's key).
+func loadVault(r store.Reader, id string) (*Vault, error) {
 	if !ocid.Valid(id) {
 		// Not an OCID (possibly not even UTF-8): nothing to look up.
-		return Vault{}, errs.E(errs.NotFound, "vault %s not found or not authorized", strconv.QuoteToASCII(id))
+		return nil, errs.E(errs.NotFound, "vault %s not found or not authorized", strconv.QuoteToASCII(id))
 	}
 	v, ok, err := recordcache.Load[Vault](r, prefixVault+id)
 	if err != nil {
-		return Vault{}, fmt.Errorf("kms: vault %s: %w", id, err)
+		return nil, fmt.Errorf("kms: vault %s: %w", id, err)
 	}
 	if !ok {
-		return Vault{}, errs.E(errs.NotFound, "vault %s not found or not authorized", id)
+		return nil, errs.E(errs.NotFound, "vault %s not found or not authorized", id)
 	}
-	return *v, nil
+	return v, nil
 }
 
 // GetVault returns a vault.

@@ -268,11 +268,13 @@ func (a *API) wrap(rt Route) http.Handler {
 			if c.decision != "" {
 				level = slog.LevelDebug
 			}
-			a.Log.LogAttrs(r.Context(), level, "request",
-				slog.String("request_id", c.RequestID), slog.String("operation", c.Operation),
-				slog.String("method", r.Method), slog.Int("status", c.status),
-				slog.Duration("latency", latency), slog.String("principal", c.principal),
-				slog.String("decision", c.decision))
+			if a.Log.Enabled(r.Context(), level) {
+				a.Log.LogAttrs(r.Context(), level, "request",
+					slog.String("request_id", c.RequestID), slog.String("operation", c.Operation),
+					slog.String("method", r.Method), slog.Int("status", c.status),
+					slog.Duration("latency", latency), slog.String("principal", c.principal),
+					slog.String("decision", c.decision))
+			}
 			if a.Observer != nil {
 				a.Observer.ObserveRequest(c.Operation, c.status, c.decision, latency)
 			}
@@ -285,16 +287,18 @@ func (a *API) wrap(rt Route) http.Handler {
 
 func (a *API) serve(c *Call, rt Route) error {
 	r := c.R
-	body, err := io.ReadAll(http.MaxBytesReader(c.W, r.Body, a.maxBody()))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errs.E(errs.TooLarge, "the request body is larger than %d bytes", a.maxBody())
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(http.MaxBytesReader(c.W, r.Body, a.maxBody()))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return errs.E(errs.TooLarge, "the request body is larger than %d bytes", a.maxBody())
+			}
+			return errs.Wrap(errs.CannotParse, err, "the request body could not be read")
 		}
-		return errs.Wrap(errs.CannotParse, err, "the request body could not be read")
+		c.Body = body
 	}
-	c.Body = body
-	p, err := a.Verifier.Verify(r.Context(), r, body)
+	p, err := a.Verifier.Verify(r.Context(), r, c.Body)
 	if err != nil {
 		a.Log.Info("authentication failed", "request_id", c.RequestID, "operation", c.Operation, "reason", err.Error())
 		return err

@@ -1,6 +1,8 @@
 package ociapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -74,6 +76,29 @@ func FuzzDecodeJSON(f *testing.F) {
 			default:
 				t.Fatalf("decode %T: unclassified error %v", v, err)
 			}
+		}
+	})
+}
+
+// FuzzAppendJSONString: the hand encoder of replies produces JSON that
+// decodes to what encoding/json's encoding of the same string decodes to.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"uote\back`, "<a&b>", "\x00\x1f\n\r\t", "\u2028\u2029", "\xff\xfe", "é漢字🙂"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := AppendJSONString([]byte("x"), s)[1:]
+		var mine, theirs string
+		if err := json.Unmarshal(got, &mine); err != nil {
+			t.Fatalf("AppendJSONString(%q) = %s: not JSON: %v", s, got, err)
+		}
+		want, _ := json.Marshal(s)
+		_ = json.Unmarshal(want, &theirs)
+		if mine != theirs {
+			t.Fatalf("AppendJSONString(%q) decodes to %q, encoding/json's to %q", s, mine, theirs)
+		}
+		if bytes.ContainsAny(got, "<>&") {
+			t.Fatalf("AppendJSONString(%q) = %s is not HTML-safe", s, got)
 		}
 	})
 }

@@ -63,19 +63,22 @@ func Valid(id string) bool {
 	if len(id) > 255 || !strings.HasPrefix(id, "ocid1.") {
 		return false
 	}
-	parts := strings.Split(id, ".")
-	if len(parts) < 5 || parts[1] == "" || parts[len(parts)-1] == "" {
+	// One pass, no allocation: this runs on every id of every request.
+	rest := id[len("ocid1."):]
+	if rest == "" || rest[0] == '.' || rest[len(rest)-1] == '.' {
 		return false
 	}
-	for _, p := range parts {
-		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
+	dots := 0
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case c == '.':
+			dots++
+		case !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'):
+			return false
 		}
 	}
-	return true
+	return dots >= 3
 }
 
 // Short returns the unique (last) segment of an OCID, used in host names

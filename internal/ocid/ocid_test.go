@@ -1,6 +1,9 @@
 package ocid
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNewIsValidAndUnique(t *testing.T) {
 	seen := map[string]bool{}
@@ -40,4 +43,35 @@ func TestValid(t *testing.T) {
 			t.Errorf("Valid(%q) = %v, want %v", tc.id, got, tc.ok)
 		}
 	}
+}
+
+// validBySplit is the straightforward definition Valid must agree with.
+func validBySplit(id string) bool {
+	if len(id) > 255 || !strings.HasPrefix(id, "ocid1.") {
+		return false
+	}
+	parts := strings.Split(id, ".")
+	if len(parts) < 5 || parts[1] == "" || parts[len(parts)-1] == "" {
+		return false
+	}
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{"ocid1.tenancy.oc1..aaaa", "ocid1.", "ocid1..a.b.c", "ocid1.a.b.c.", "ocid1.a.b.c.d", "ocid1.A.b.c.d", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if got, want := Valid(id), validBySplit(id); got != want {
+			t.Fatalf("Valid(%q) = %v, the definition says %v", id, got, want)
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
@@ -124,38 +125,51 @@ func bundleVersionModel(v secrets.SecretVersion) sdksecrets.SecretBundleVersionS
 	}
 }
 
-// bundleMeta is SecretBundle without its content, which writeBundle adds.
-type bundleMeta struct {
-	SecretID       string          `json:"secretId"`
-	VersionNumber  int64           `json:"versionNumber"`
-	TimeCreated    *common.SDKTime `json:"timeCreated,omitempty"`
-	VersionName    string          `json:"versionName,omitempty"`
-	TimeOfDeletion *common.SDKTime `json:"timeOfDeletion,omitempty"`
-	TimeOfExpiry   *common.SDKTime `json:"timeOfExpiry,omitempty"`
-	Stages         []secrets.Stage `json:"stages,omitempty"`
-	Metadata       map[string]any  `json:"metadata,omitempty"`
-}
-
-const contentPrefix = `,"secretBundleContent":{"contentType":"BASE64","content":"`
-
-// writeBundle writes a SecretBundle. The base64 content is appended to the
-// metadata JSON in one buffer, cleared once written.
+// writeBundle writes a SecretBundle as the SDK reads it, encoded by hand
+// (no reflection: this is the hottest reply) into one buffer that holds the
+// base64 content and is cleared once written, so the plaintext is never
+// copied into an immutable string or an encoder's pooled buffer. The
+// contentType discriminator is always present: without it the SDK drops the
+// content.
 func writeBundle(c *ociapi.Call, b *secrets.Bundle, etag string) error {
-	meta, err := json.Marshal(bundleMeta{
-		SecretID: b.SecretID, VersionNumber: b.VersionNumber, TimeCreated: &common.SDKTime{Time: b.TimeCreated},
-		VersionName: b.VersionName, TimeOfDeletion: vaultsapi.OptTime(b.TimeOfDeletion), TimeOfExpiry: vaultsapi.OptTime(b.TimeOfExpiry),
-		Stages: b.Stages, Metadata: b.Metadata,
-	})
-	if err != nil || len(meta) < 2 || meta[len(meta)-1] != '}' {
-		return fmt.Errorf("encode secret bundle metadata: %w", err)
+	var meta []byte
+	if len(b.Metadata) > 0 {
+		var err error
+		if meta, err = json.Marshal(b.Metadata); err != nil {
+			return fmt.Errorf("encode secret bundle metadata: %w", err)
+		}
 	}
 	pt := b.Content.Bytes()
-	buf := make([]byte, 0, len(meta)+len(contentPrefix)+base64.StdEncoding.EncodedLen(len(pt))+3)
-	buf = append(buf, meta[:len(meta)-1]...)
-	buf = append(buf, contentPrefix...)
+	buf := make([]byte, 0, 384+len(meta)+base64.StdEncoding.EncodedLen(len(pt)))
+	defer func() { clear(buf) }()
+	buf = append(buf, `{"secretId":`...)
+	buf = ociapi.AppendJSONString(buf, b.SecretID)
+	buf = append(buf, `,"versionNumber":`...)
+	buf = strconv.AppendInt(buf, b.VersionNumber, 10)
+	buf = appendTime(buf, "timeCreated", &b.TimeCreated)
+	if b.VersionName != "" {
+		buf = append(buf, `,"versionName":`...)
+		buf = ociapi.AppendJSONString(buf, b.VersionName)
+	}
+	buf = appendTime(buf, "timeOfDeletion", b.TimeOfDeletion)
+	buf = appendTime(buf, "timeOfExpiry", b.TimeOfExpiry)
+	if len(b.Stages) > 0 {
+		buf = append(buf, `,"stages":[`...)
+		for i, st := range b.Stages {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = ociapi.AppendJSONString(buf, string(st))
+		}
+		buf = append(buf, ']')
+	}
+	if meta != nil {
+		buf = append(buf, `,"metadata":`...)
+		buf = append(buf, meta...)
+	}
+	buf = append(buf, `,"secretBundleContent":{"contentType":"BASE64","content":"`...)
 	buf = base64.StdEncoding.AppendEncode(buf, pt)
 	buf = append(buf, `"}}`...)
-	defer clear(buf)
 	h := c.W.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(buf)))
@@ -164,4 +178,17 @@ func writeBundle(c *ociapi.Call, b *secrets.Bundle, etag string) error {
 	}
 	_, _ = c.W.Write(buf)
 	return nil
+}
+
+// appendTime appends `,"name":"<RFC 3339>"` as the SDK's SDKTime encodes
+// it, or nothing for a nil time.
+func appendTime(buf []byte, name string, t *time.Time) []byte {
+	if t == nil {
+		return buf
+	}
+	buf = append(buf, ',', '"')
+	buf = append(buf, name...)
+	buf = append(buf, '"', ':', '"')
+	buf = t.AppendFormat(buf, time.RFC3339Nano)
+	return append(buf, '"')
 }

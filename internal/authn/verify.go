@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -31,6 +30,8 @@ type Verifier struct {
 	Now func() time.Time
 	// MaxSkew is how far the request date may be from now; 0 means 5 minutes.
 	MaxSkew time.Duration
+
+	moduli moduli
 }
 
 var bodyMethods = map[string]bool{http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true}
@@ -97,8 +98,8 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, body []byte) (*a
 		return nil, err
 	}
 	digest := sha256.Sum256([]byte(signingString))
-	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig); err != nil {
-		return nil, fmt.Errorf("signature does not verify")
+	if err := v.moduli.verifySHA256(pub, digest[:], sig); err != nil {
+		return nil, err
 	}
 	return principal, nil
 }

@@ -39,10 +39,10 @@ const (
 const sqlNotify = `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`
 
 // Follow timing. A connection that dies without a word is noticed within
-// followWait + followPing (750 ms), inside the 1 s the record cache counts on.
+// followWait + followPing (650 ms), inside the 1 s the record cache counts on.
 const (
 	followWait    = 250 * time.Millisecond // silence after which the listener pings
-	followPing    = 500 * time.Millisecond // how long a ping may take
+	followPing    = 400 * time.Millisecond // how long a ping may take
 	followConnect = 5 * time.Second        // connecting and LISTEN
 	followClose   = 250 * time.Millisecond // the polite goodbye on a failed connection
 	followRetry   = 50 * time.Millisecond  // first reconnect delay, doubling ...

@@ -43,7 +43,7 @@
 //
 // Follow listens on a dedicated connection, outside the pool, and pings it
 // whenever it was silent for 250 ms, so a dead connection is reported
-// (store.ChangeWatcher.Lost) within 750 ms. LISTEN needs a session of its
+// (store.ChangeWatcher.Lost) within 650 ms. LISTEN needs a session of its
 // own: the DSN must reach PostgreSQL directly or through a pooler in session
 // mode, not one in transaction mode.
 //

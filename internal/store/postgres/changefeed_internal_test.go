@@ -95,6 +95,16 @@ func TestPayloads(t *testing.T) {
 		}
 	}
 
+	// Keys that fit the bound in bytes but not in maxNotifications payloads:
+	// two 3000-byte keys per payload, 20 keys.
+	var loose changes
+	for i := range 20 {
+		loose.add(fmt.Sprintf("%02d", i) + strings.Repeat("\x01", 999))
+	}
+	if ps := loose.payloads(); !slices.Equal(ps, []string{payloadAll}) {
+		t.Errorf("20 keys of 3000 escaped bytes: %d payloads, want payloadAll", len(ps))
+	}
+
 	// The longest key, escaped to three times its length, still fits.
 	var long changes
 	k := strings.Repeat("\x01", store.MaxKeyLen)

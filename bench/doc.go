@@ -23,6 +23,9 @@
 //	COFFER_BENCH_SHORT=1      only the 10-secret rows (as does -short)
 //	COFFER_BENCH_SECONDS=N    measured seconds per row and side (default 10)
 //	COFFER_BENCH_OUT=FILE     also write the table to FILE
+//	COFFER_BENCH_BIN=FILE     measure this coffer binary instead of building
+//	                          the tree's (an older build, say: the data sets
+//	                          are still prepared by this tree's code)
 //	COFFER_BENCH_PROFILE=DIR  write 10 s CPU profiles of the server under the
 //	                          base GetSecretBundle and Encrypt loads to DIR
 //

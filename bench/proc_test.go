@@ -249,10 +249,15 @@ type cofferServer struct {
 
 // startCoffer runs bin as `coffer server --dev` on dir, with HTTPS when
 // cert is set, and waits until /healthz answers 200.
-func startCoffer(t testing.TB, bin, dir, logPath string, cert *certFiles) *cofferServer {
+// startCoffer starts bin as a dev server on dir; with pprof it serves
+// profiles on its metrics listener (a flag older builds lack).
+func startCoffer(t testing.TB, bin, dir, logPath string, cert *certFiles, pprof bool) *cofferServer {
 	t.Helper()
 	s := &cofferServer{addr: freeAddr(t), metrics: freeAddr(t), client: &http.Client{Timeout: 30 * time.Second}}
-	args := []string{"server", "--dev", "--data-dir", dir, "--listen", s.addr, "--metrics-listen", s.metrics, "--pprof"}
+	args := []string{"server", "--dev", "--data-dir", dir, "--listen", s.addr, "--metrics-listen", s.metrics}
+	if pprof {
+		args = append(args, "--pprof")
+	}
 	s.url = "http://" + s.addr
 	if cert != nil {
 		args = append(args, "--tls-cert", cert.cert, "--tls-key", cert.key)

@@ -66,7 +66,10 @@ func TestLoadTable(t *testing.T) {
 		}
 	}
 	short := testing.Short() || os.Getenv("COFFER_BENCH_SHORT") == "1"
-	b.bin = buildCoffer(t, b.dir)
+	b.bin = os.Getenv("COFFER_BENCH_BIN")
+	if b.bin == "" {
+		b.bin = buildCoffer(t, b.dir)
+	}
 	b.cert = selfSigned(t, b.dir)
 
 	small := prepare(t, filepath.Join(b.dir, "small"), 10)
@@ -174,7 +177,7 @@ func (b *bench) bundleRow(order int, d *dataset, cert *certFiles, profile string
 		r.distinct = 10_000
 	}
 	name := fmt.Sprintf("bundle-%d-%d-%s", r.secrets, r.statements, r.proto)
-	srv := startCoffer(t, b.bin, d.dir, filepath.Join(b.dir, name+".log"), cert)
+	srv := startCoffer(t, b.bin, d.dir, filepath.Join(b.dir, name+".log"), cert, b.profiles != "")
 	defer srv.stop()
 
 	idx := pickSecrets(d, r.distinct, rand.New(rand.NewPCG(uint64(order), 7)))
@@ -218,7 +221,7 @@ func (b *bench) encryptRow(order int, d *dataset, profile string) {
 	t := b.t
 	r := &row{order: order, op: "Encrypt 1 KiB", secrets: len(d.secrets), statements: d.statements, proto: "http", distinct: 2000}
 	name := fmt.Sprintf("encrypt-%d-%d-%s", r.secrets, r.statements, r.proto)
-	srv := startCoffer(t, b.bin, d.dir, filepath.Join(b.dir, name+".log"), nil)
+	srv := startCoffer(t, b.bin, d.dir, filepath.Join(b.dir, name+".log"), nil, b.profiles != "")
 	defer srv.stop()
 	p := adminProvider(t, d.config)
 
@@ -418,9 +421,13 @@ func (b *bench) table(took time.Duration) string {
 			rows[j], rows[j-1] = rows[j-1], rows[j]
 		}
 	}
+	measured := commit()
+	if os.Getenv("COFFER_BENCH_BIN") != "" {
+		measured = "binary " + b.bin + ", data sets by " + measured
+	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "Coffer load table: %s, %d CPUs (GOMAXPROCS %d), %s; concurrency %d, %v measured per side and row in %d alternating slices; whole run %v\n",
-		commit(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), concurrency, b.seconds, slices, took.Round(time.Second))
+		measured, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), concurrency, b.seconds, slices, took.Round(time.Second))
 	fmt.Fprintf(&s, "%-15s %7s %6s %-5s %6s %-8s %9s %9s %9s %7s %8s %8s %8s %8s %5s\n",
 		"operation", "secrets", "stmts", "proto", "resp B", "server", "req/s", "p50", "p99", "ratio", "srv CPU", "gen CPU", "srv/req", "gen/req", "idle")
 	line := func(r *row, who string, sd side, ratio string) {

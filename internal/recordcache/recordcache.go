@@ -224,12 +224,17 @@ func (c *Cache) Follow(ctx context.Context, feed store.ChangeFeed) error {
 // Stats are the cache's counters since New.
 type Stats struct {
 	Hits, Misses uint64
-	Live         bool
+	Entries      int  // records held
+	Live         bool // serving from memory (false while the change feed is down)
 }
 
-// Stats returns the hit and miss counts of Read.
+// Stats returns the hit and miss counts of Read and the records held.
 func (c *Cache) Stats() Stats {
-	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Live: c.live.Load()}
+	st := Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Live: c.live.Load()}
+	for i := range c.shards {
+		st.Entries += c.shards[i].entries.Len()
+	}
+	return st
 }
 
 // errMiss ends a cache-only pass that needs the store.

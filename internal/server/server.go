@@ -207,7 +207,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID()}
+	s.metrics = newMetrics(s.CacheStats)
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -402,6 +403,20 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = c.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: common.String("ocid1.vault.oc1.local.nothere")})
+	v, err := c.CreateVault(context.Background(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
+		CompartmentId: common.String(comp), DisplayName: common.String("cached"), VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := c.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: v.Id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := env.Server.CacheStats()
+	if st.Hits < 2 || st.Misses < 1 || st.Entries < 1 || !st.Live {
+		t.Fatalf("cache stats after repeated GetVault: %+v", st)
+	}
 	resp, err := http.Get(env.Server.MetricsURL())
 	if err != nil {
 		t.Fatal(err)
@@ -412,6 +427,9 @@ func TestMetrics(t *testing.T) {
 		`coffer_requests_total{decision="allow",operation="ListVaults",status="200"} 1`,
 		`coffer_requests_total{decision="none",operation="GetVault",status="404"} 1`,
 		`coffer_request_duration_seconds_count{operation="ListVaults"} 1`,
+		"coffer_record_cache_live 1\n",
+		fmt.Sprintf("coffer_record_cache_hits_total %d\n", st.Hits),
+		fmt.Sprintf("coffer_record_cache_misses_total %d\n", st.Misses),
 	} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)

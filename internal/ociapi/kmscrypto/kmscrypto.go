@@ -9,6 +9,7 @@ package kmscrypto
 import (
 	"encoding/base64"
 	"hash/crc32"
+	"net/http"
 	"strconv"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
@@ -137,10 +138,20 @@ func (h *Handlers) encrypt(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Reply("", keymanagement.EncryptedData{
-		Ciphertext: common.String(base64.StdEncoding.EncodeToString(ct)), KeyId: common.String(t.Key.ID),
-		KeyVersionId: common.String(t.Version.ID), EncryptionAlgorithm: keymanagement.EncryptedDataEncryptionAlgorithmEnum(used),
-	})
+	// keymanagement.EncryptedData, encoded by hand: the ciphertext is most
+	// of the reply, and base64 needs no JSON escaping.
+	buf := make([]byte, 0, 160+len(t.Key.ID)+len(t.Version.ID)+base64.StdEncoding.EncodedLen(len(ct)))
+	buf = append(buf, `{"ciphertext":"`...)
+	buf = base64.StdEncoding.AppendEncode(buf, ct)
+	buf = append(buf, `","encryptionAlgorithm":`...)
+	buf = ociapi.AppendJSONString(buf, string(used))
+	buf = append(buf, `,"keyId":`...)
+	buf = ociapi.AppendJSONString(buf, t.Key.ID)
+	buf = append(buf, `,"keyVersionId":`...)
+	buf = ociapi.AppendJSONString(buf, t.Version.ID)
+	buf = append(buf, '}')
+	c.ReplyJSON(http.StatusOK, "", buf)
+	return nil
 }
 
 func (h *Handlers) decrypt(c *ociapi.Call) error {

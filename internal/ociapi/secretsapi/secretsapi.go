@@ -170,13 +170,7 @@ func writeBundle(c *ociapi.Call, b *secrets.Bundle, etag string) error {
 	buf = append(buf, `,"secretBundleContent":{"contentType":"BASE64","content":"`...)
 	buf = base64.StdEncoding.AppendEncode(buf, pt)
 	buf = append(buf, `"}}`...)
-	h := c.W.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(buf)))
-	if err := c.ReplyEmpty(http.StatusOK, etag); err != nil {
-		return err
-	}
-	_, _ = c.W.Write(buf)
+	c.ReplyJSON(http.StatusOK, etag, buf)
 	return nil
 }
 

@@ -32,7 +32,12 @@ type Fixture struct {
 // Start starts a server and prepares the fixture.
 func Start(t testing.TB, opts coffertest.Options) *Fixture {
 	t.Helper()
-	env := coffertest.Start(t, opts)
+	return On(t, coffertest.Start(t, opts))
+}
+
+// On prepares the fixture on a running server.
+func On(t testing.TB, env *coffertest.Env) *Fixture {
+	t.Helper()
 	f := &Fixture{Env: env, Tenancy: keystest.Tenancy(t, env)}
 	f.Vault = keystest.NewVault(t, env, keymanagement.CreateVaultDetailsVaultTypeDefault)
 	f.KeyID = *f.AESKey(t, "secrets-key").Id

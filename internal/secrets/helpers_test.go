@@ -24,10 +24,10 @@ type env struct {
 	ctx   context.Context
 }
 
-func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+func newEnv(t testing.TB) *env { t.Helper(); return newEnvWith(t, nil) }
 
 // newEnvWith is newEnv with a chance to adjust the Config (limits).
-func newEnvWith(t *testing.T, adjust func(*Config)) *env {
+func newEnvWith(t testing.TB, adjust func(*Config)) *env {
 	t.Helper()
 	e := &env{st: memstore.New(), ku: secretstest.NewKeyUser(), clock: clocktest.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)),
 		vault: ocid.New(ocid.Vault, "test"), comp: ocid.New(ocid.Compartment, "test"), ctx: context.Background()}
@@ -54,7 +54,7 @@ func (e *env) createReq(name, value string) CreateSecretRequest {
 	return CreateSecretRequest{CompartmentID: e.comp, VaultID: e.vault, KeyID: e.key, Name: name, Content: content(value)}
 }
 
-func (e *env) create(t *testing.T, name, value string) *Secret {
+func (e *env) create(t testing.TB, name, value string) *Secret {
 	t.Helper()
 	sec, err := e.s.CreateSecret(e.ctx, e.createReq(name, value))
 	if err != nil {

@@ -66,20 +66,30 @@ func postgresDSN(t *testing.T) string {
 	return dsn + " search_path=" + schema
 }
 
-// TestTwoNodesShareOnePostgres runs two servers on one database: what one
-// writes, the other serves, and only one runs the background jobs.
-func TestTwoNodesShareOnePostgres(t *testing.T) {
+// sharedNodes returns a function that starts a server on one fresh
+// PostgreSQL schema, all nodes with the same unseal key; adjust (optional)
+// changes each node's Config.
+func sharedNodes(t *testing.T, adjust func(*server.Config)) func(dataDir string) *coffertest.Env {
 	dsn := postgresDSN(t)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	unseal := base64.StdEncoding.EncodeToString(key)
-	node := func(dir string) *coffertest.Env {
-		return coffertest.Start(t, coffertest.Options{DataDir: dir, Config: func(c *server.Config) {
+	return func(dataDir string) *coffertest.Env {
+		return coffertest.Start(t, coffertest.Options{DataDir: dataDir, Config: func(c *server.Config) {
 			c.Dev = false
 			c.UnsealKey = unseal
 			c.DatabaseURL = dsn
+			if adjust != nil {
+				adjust(c)
+			}
 		}})
 	}
+}
+
+// TestTwoNodesShareOnePostgres runs two servers on one database: what one
+// writes, the other serves, and only one runs the background jobs.
+func TestTwoNodesShareOnePostgres(t *testing.T) {
+	node := sharedNodes(t, nil)
 	a := node(t.TempDir())
 	if a.Server.Bootstrap == nil {
 		t.Fatal("first node did not bootstrap")
@@ -121,19 +131,10 @@ func TestTwoNodesShareOnePostgres(t *testing.T) {
 // checks that the other node, which has the key cached, refuses it once it
 // has synced.
 func TestIdentityChangesReachOtherNodes(t *testing.T) {
-	dsn := postgresDSN(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	unseal := base64.StdEncoding.EncodeToString(key)
-	node := func() *coffertest.Env {
-		return coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) {
-			c.Dev = false
-			c.UnsealKey = unseal
-			c.DatabaseURL = dsn
-			c.SyncInterval = time.Hour // the test calls Sync itself
-		}})
-	}
-	a, b := node(), node()
+	node := sharedNodes(t, func(c *server.Config) {
+		c.SyncInterval = time.Hour // the test calls Sync itself
+	})
+	a, b := node(""), node("")
 	ctx := context.Background()
 	ic, err := identity.NewIdentityClientWithConfigurationProvider(a.Provider)
 	if err != nil {
@@ -172,19 +173,10 @@ func TestIdentityChangesReachOtherNodes(t *testing.T) {
 // documented bound of one second (the store's change feed, LISTEN/NOTIFY).
 func TestWarmReadsOnOtherNodesSeeWrites(t *testing.T) {
 	const bound = time.Second
-	dsn := postgresDSN(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	unseal := base64.StdEncoding.EncodeToString(key)
-	node := func() *coffertest.Env {
-		return coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) {
-			c.Dev = false
-			c.UnsealKey = unseal
-			c.DatabaseURL = dsn
-			c.SyncInterval = time.Hour // identity polling must not be what makes this pass
-		}})
-	}
-	a, b := node(), node()
+	node := sharedNodes(t, func(c *server.Config) {
+		c.SyncInterval = time.Hour // identity polling must not be what makes this pass
+	})
+	a, b := node(""), node("")
 	f := vaultstest.On(t, a)
 	readerB, err := sdksecrets.NewSecretsClientWithConfigurationProvider(a.Provider)
 	if err != nil {

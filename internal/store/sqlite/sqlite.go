@@ -22,6 +22,14 @@
 // connection is taken. A panic in fn rolls the transaction back and then
 // propagates to the caller.
 //
+// # One process
+//
+// Open holds an exclusive lock (flock) on PATH.lock until Close, and fails
+// with ErrInUse while another process (or another Open in this one) holds
+// it. Coffer keeps decoded records in memory and learns of writes only from
+// its own Updates; a second process writing the same file would leave it
+// serving stale records. The lock goes with the process, kill -9 included.
+//
 // # Files
 //
 // Open creates the database file itself with mode 0600 (O_CREATE|O_EXCL)
@@ -49,6 +57,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -137,7 +146,8 @@ func (s *stmts) close() {
 // Store is a store.Store on one SQLite database file. It is safe for
 // concurrent use.
 type Store struct {
-	w, r      *sql.DB // one write connection; a pool of read connections
+	lock      *os.File // flocked until Close
+	w, r      *sql.DB  // one write connection; a pool of read connections
 	ws, rs    *stmts
 	closeOnce sync.Once
 	closeErr  error
@@ -156,6 +166,39 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	lock, err := lockFile(abs + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(abs)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// ErrInUse is Open's error for a database another process has open.
+var ErrInUse = errors.New("sqlite: the database is in use by another process")
+
+// lockFile creates path (0600) if needed and takes an exclusive flock on it.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (%s is locked; one server per data directory)", ErrInUse, path)
+		}
+		return nil, fmt.Errorf("sqlite: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func open(abs string) (*Store, error) {
 	if err := createFile(abs); err != nil {
 		return nil, err
 	}
@@ -303,6 +346,9 @@ func (s *Store) Close() error {
 			errs = append(errs, s.r.Close())
 		}
 		errs = append(errs, s.w.Close())
+		if s.lock != nil {
+			errs = append(errs, s.lock.Close()) // releases the flock
+		}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
 		}

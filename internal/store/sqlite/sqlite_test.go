@@ -327,3 +327,24 @@ func fill(b *testing.B, s store.Store, n int) {
 		}
 	}
 }
+
+// TestOneOpenerAtATime: a second Open of a database that is open fails
+// with ErrInUse (a second server would never see the first one's writes in
+// its record cache); after Close the database opens again.
+func TestOneOpenerAtATime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	s := open(t, path)
+	if second, err := sqlite.Open(path); !errors.Is(err, sqlite.ErrInUse) {
+		if second != nil {
+			second.Close()
+		}
+		t.Fatalf("second Open = %v; want ErrInUse", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	open(t, path)
+	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file: %v %v", fi, err)
+	}
+}

@@ -3,18 +3,12 @@ package bench
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
@@ -189,51 +185,19 @@ func waitHealthy(t testing.TB, p *proc, client *http.Client, url string) {
 	}
 }
 
-// certFiles is a self-signed certificate for 127.0.0.1 and the client
-// configuration that trusts it.
+// certFiles is a certificate for 127.0.0.1 and the client configuration
+// that trusts it.
 type certFiles struct {
 	cert, key string
 	client    *tls.Config
 }
 
-func selfSigned(t testing.TB, dir string) *certFiles {
+func testCert(t testing.TB, dir string) *certFiles {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "coffer bench"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &certFiles{cert: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem")}
-	if err := os.WriteFile(c.cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(c.key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	c.client = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c := &certFiles{}
+	var roots *x509.CertPool
+	c.cert, c.key, roots = coffertest.TLSFiles(t, dir, "localhost")
+	c.client = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	return c
 }
 
@@ -248,9 +212,8 @@ type cofferServer struct {
 }
 
 // startCoffer runs bin as `coffer server --dev` on dir, with HTTPS when
-// cert is set, and waits until /healthz answers 200.
-// startCoffer starts bin as a dev server on dir; with pprof it serves
-// profiles on its metrics listener (a flag older builds lack).
+// cert is set and profiles on its metrics listener with pprof (a flag
+// older builds lack), and waits until /healthz answers 200.
 func startCoffer(t testing.TB, bin, dir, logPath string, cert *certFiles, pprof bool) *cofferServer {
 	t.Helper()
 	s := &cofferServer{addr: freeAddr(t), metrics: freeAddr(t), client: &http.Client{Timeout: 30 * time.Second}}

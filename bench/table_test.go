@@ -70,7 +70,7 @@ func TestLoadTable(t *testing.T) {
 	if b.bin == "" {
 		b.bin = buildCoffer(t, b.dir)
 	}
-	b.cert = selfSigned(t, b.dir)
+	b.cert = testCert(t, b.dir)
 
 	small := prepare(t, filepath.Join(b.dir, "small"), 10)
 	b.bundleRow(0, small, nil, "getsecretbundle")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/coffer-vault/coffer/internal/fsperm"
 )
 
 // ParseRootKey decodes a root key written as standard base64 (as in a key
@@ -24,12 +26,8 @@ func ParseRootKey(text []byte) (RootKey, error) {
 
 // ReadKeyFile reads a root key file. It refuses a file that others can read.
 func ReadKeyFile(path string) (RootKey, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return RootKey{}, fmt.Errorf("barrier: unseal key file: %w", err)
-	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return RootKey{}, fmt.Errorf("barrier: unseal key file %s has mode %v; it must not be readable by group or others (chmod 600)", path, info.Mode().Perm())
+	if err := fsperm.CheckPrivate(path, "unseal key file"); err != nil {
+		return RootKey{}, fmt.Errorf("barrier: %w", err)
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {

@@ -27,7 +27,7 @@ func runOperatorCLI(t *testing.T, stdin string, args ...string) (int, string, st
 // status (exit 2 while sealed), init writing share files, unseal from
 // standard input, rotate and seal as the administrator.
 func TestOperatorCommands(t *testing.T) {
-	dir := t.TempDir()
+	dir := coffertest.DataDir(t)
 	logs := &coffertest.SyncBuffer{}
 	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, Listen: "127.0.0.1:0", Seal: "shamir",
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Out: io.Discard})
@@ -146,7 +146,7 @@ func TestOperatorCommands(t *testing.T) {
 // TestRekeyFile: the offline rekey moves a key-file data directory to a
 // new key; the old key no longer opens it and the new one does.
 func TestRekeyFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := coffertest.DataDir(t)
 	env := coffertest.Start(t, coffertest.Options{DataDir: dir})
 	env.Stop()
 	oldKey := filepath.Join(dir, devmode.UnsealKeyFile)

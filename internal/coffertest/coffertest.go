@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -37,12 +38,24 @@ type Options struct {
 	Config  func(*server.Config)
 }
 
+// DataDir returns a new empty directory private to its owner (0700), as a
+// server outside dev mode requires of its data directory; t.TempDir's mode
+// follows the umask.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // Start runs a dev server in t.TempDir() (or opts.DataDir) and stops it when
 // the test ends.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
 	if opts.DataDir == "" {
-		opts.DataDir = t.TempDir()
+		opts.DataDir = DataDir(t)
 	}
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"

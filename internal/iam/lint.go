@@ -14,7 +14,7 @@ type Finding struct {
 	// Text is the statement or matching rule.
 	Text string
 	// Code names the check: "invalid", "broad-subject", "manage-in-tenancy",
-	// "unscoped-secret-access", "broad-rule".
+	// "unscoped-key-export", "unscoped-secret-access", "broad-rule".
 	Code string
 	// Reason is one line saying what is too broad.
 	Reason string
@@ -39,7 +39,8 @@ type LintOptions struct {
 // `coffer iam policy lint` prints them (DESIGN.md, "Security rules"):
 // any-user or any-group on secrets or keys; manage on secret-family, keys,
 // vaults, key-family or all-resources in the whole tenancy; access to secret
-// contents with no where clause; dynamic groups whose rule matches every
+// contents with no where clause; key export (part of `use keys`) with no
+// where clause naming the keys; dynamic groups whose rule matches every
 // instance or resource of the tenancy. Statements that do not parse are
 // reported with Code "invalid".
 func Lint(statements []string, opts LintOptions) []Finding {
@@ -97,6 +98,14 @@ func lintStatement(i int, st *Statement) []Finding {
 				rewrite(st, "", "", "compartment <compartment>", "target.vault.id = '<vault ocid>'"))
 		}
 	}
+	if st.Verb != VerbManage && st.perms.has(permByName["KEY_EXPORT"]) && !namesKeys(st.cond) {
+		// OCI's table puts KEY_EXPORT under `use keys`: whoever may encrypt
+		// with a key may also take its material away, wrapped under a key
+		// of their choosing. Manage grants are administrators' and say so.
+		add("unscoped-key-export",
+			fmt.Sprintf("%s grants KEY_EXPORT (ExportKey: the key material itself) with no where clause naming the keys", rt),
+			rewrite(st, "", "", "", "target.key.id = '<key ocid>'"))
+	}
 	if readsSecrets && st.cond == nil {
 		reason := fmt.Sprintf("%s grants SECRET_BUNDLE_READ (secret contents) with no where clause", rt)
 		cond := "target.secret.name = /<app>-*/"
@@ -134,6 +143,39 @@ func narrowsPrincipal(c *cond) bool {
 		switch c.v {
 		case varUserID, varGroupsID, varPrincipalID, varPrincipalCompartmentID:
 			return true
+		}
+	}
+	return false
+}
+
+// namesKeys reports whether a condition limits a statement to named keys,
+// or takes key export out of it.
+func namesKeys(c *cond) bool {
+	if c == nil {
+		return false
+	}
+	switch c.op {
+	case opAll:
+		for _, k := range c.kids {
+			if namesKeys(k) {
+				return true
+			}
+		}
+		return false
+	case opAny:
+		for _, k := range c.kids {
+			if !namesKeys(k) {
+				return false
+			}
+		}
+		return len(c.kids) > 0
+	case opEq, opIn:
+		return c.v == varKeyID
+	case opNe:
+		for _, v := range c.vals {
+			if c.v == varPermission && v.s == "key_export" || c.v == varOperation && v.s == "exportkey" {
+				return true
+			}
 		}
 	}
 	return false

@@ -28,7 +28,19 @@ func TestLintStatements(t *testing.T) {
 		{"Allow group Developers to manage secret-family in tenancy", []string{"manage-in-tenancy", "unscoped-secret-access"}},
 		{"Allow dynamic-group app-prod to read secret-family in compartment AppSecrets where target.secret.name = 'db-*'", nil},
 
-		{"Allow any-group to use keys in compartment X", []string{"broad-subject"}},
+		{"Allow any-group to use keys in compartment X", []string{"broad-subject", "unscoped-key-export"}},
+		{"Allow group Apps to use keys in compartment X", []string{"unscoped-key-export"}},
+		{"Allow group Apps to use key-family in compartment X", []string{"unscoped-key-export"}},
+		{"Allow group Apps to {KEY_ENCRYPT, KEY_EXPORT} in compartment X", []string{"unscoped-key-export"}},
+		{"Allow group Apps to {KEY_ENCRYPT, KEY_DECRYPT} in compartment X", nil},
+		{"Allow group Apps to use keys in compartment X where target.vault.id = 'ocid1.vault.oc1..v'", []string{"unscoped-key-export"}},
+		{"Allow group Apps to use keys in compartment X where any {target.key.id = 'ocid1.key.oc1..k', request.user.name = 'a'}", []string{"unscoped-key-export"}},
+		{"Allow group Apps to use keys in compartment X where target.key.id = 'ocid1.key.oc1..k'", nil},
+		{"Allow group Apps to use keys in compartment X where target.key.id in ('ocid1.key.oc1..k', 'ocid1.key.oc1..l')", nil},
+		{"Allow group Apps to use keys in compartment X where all {target.vault.id = 'ocid1.vault.oc1..v', target.key.id = 'ocid1.key.oc1..k'}", nil},
+		{"Allow group Apps to use keys in compartment X where request.permission != 'KEY_EXPORT'", nil},
+		{"Allow group Apps to use keys in compartment X where request.operation != 'ExportKey'", nil},
+		{"Allow group Apps to read keys in compartment X", nil},
 		{"Allow any-user to read secret-bundles in compartment X where target.secret.name = 'a'", []string{"broad-subject"}},
 		{"Allow any-user to read secret-bundles in compartment X where request.principal.id = 'ocid1.fnfunc.oc1..a'", nil},
 		{"Allow any-user to inspect secret-family in tenancy", nil},
@@ -65,9 +77,12 @@ func TestLintStatements(t *testing.T) {
 }
 
 func TestLintSuggestionsNarrower(t *testing.T) {
-	fs := Lint([]string{"Allow group Developers to manage secret-family in tenancy"}, LintOptions{})
+	fs := Lint([]string{"Allow group Developers to manage secret-family in tenancy", "Allow group Apps to use keys in compartment X"}, LintOptions{})
+	if len(fs) < 3 {
+		t.Fatalf("findings %v, want at least three to check", codes(fs))
+	}
 	for _, f := range fs {
-		fill := strings.NewReplacer("<compartment>", "AppSecrets", "<vault ocid>", "ocid1.vault.oc1..v", "<app>", "app")
+		fill := strings.NewReplacer("<compartment>", "AppSecrets", "<vault ocid>", "ocid1.vault.oc1..v", "<app>", "app", "<key ocid>", "ocid1.key.oc1..k")
 		sugg := fill.Replace(f.Suggestion)
 		again := Lint([]string{sugg}, LintOptions{})
 		for _, g := range again {

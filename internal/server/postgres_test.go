@@ -90,11 +90,11 @@ func sharedNodes(t *testing.T, adjust func(*server.Config)) func(dataDir string)
 // writes, the other serves, and only one runs the background jobs.
 func TestTwoNodesShareOnePostgres(t *testing.T) {
 	node := sharedNodes(t, nil)
-	a := node(t.TempDir())
+	a := node(coffertest.DataDir(t))
 	if a.Server.Bootstrap == nil {
 		t.Fatal("first node did not bootstrap")
 	}
-	b := node(t.TempDir())
+	b := node(coffertest.DataDir(t))
 	if b.Server.Bootstrap != nil {
 		t.Fatal("second node bootstrapped again")
 	}

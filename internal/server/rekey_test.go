@@ -34,7 +34,7 @@ func (e *sealEnv) rekey(req server.RekeyRequest, p common.KeyProvider) (int, ser
 // current share appears in the logs or in any response, and no new share
 // anywhere but in the answer that completes the rekey.
 func TestShamirRekey(t *testing.T) {
-	dir := t.TempDir()
+	dir := coffertest.DataDir(t)
 	logs := &coffertest.SyncBuffer{}
 	e := startShamir(t, dir, logs)
 	code, body := e.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 5, Threshold: 3}, nil)

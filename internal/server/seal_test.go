@@ -184,7 +184,7 @@ func decrypt(t *testing.T, v keystest.Vault, keyID, ct, want string) {
 // the same shares. No share and no root key appears anywhere but in
 // init's answer.
 func TestShamirLifecycle(t *testing.T) {
-	dir := t.TempDir()
+	dir := coffertest.DataDir(t)
 	logs := &coffertest.SyncBuffer{}
 	e := startShamir(t, dir, logs)
 
@@ -359,7 +359,7 @@ func TestShamirLifecycle(t *testing.T) {
 // and values of both terms survive a restart; it cannot be sealed while
 // running; and neither mode starts on the other's data directory.
 func TestRotateInDevModeAndModeMismatch(t *testing.T) {
-	dir := t.TempDir()
+	dir := coffertest.DataDir(t)
 	env := coffertest.Start(t, coffertest.Options{DataDir: dir})
 	e := &sealEnv{t: t, dir: dir, srv: env.Server, bodies: &coffertest.SyncBuffer{}}
 	if st := e.status(); st.Type != "dev" || st.Sealed || !st.Initialized {
@@ -399,7 +399,7 @@ func TestRotateInDevModeAndModeMismatch(t *testing.T) {
 	decrypt(t, v, *k2.Id, ct2, "new value")
 
 	// A dev server refuses a Shamir data directory.
-	sdir := t.TempDir()
+	sdir := coffertest.DataDir(t)
 	s := startShamir(t, sdir, &coffertest.SyncBuffer{})
 	if code, _ := s.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 2, Threshold: 2}, nil); code != 200 {
 		t.Fatalf("init: %d", code)
@@ -417,7 +417,7 @@ func TestSealConfigConflicts(t *testing.T) {
 		"shamir+env":     {Seal: "shamir", UnsealKey: "x"},
 		"unknown":        {Seal: "pkcs11-someday"},
 	} {
-		cfg.DataDir, cfg.Listen, cfg.Log = t.TempDir(), "127.0.0.1:0", slog.New(slog.DiscardHandler)
+		cfg.DataDir, cfg.Listen, cfg.Log = coffertest.DataDir(t), "127.0.0.1:0", slog.New(slog.DiscardHandler)
 		if srv, err := server.Start(context.Background(), cfg); err == nil {
 			srv.Close(context.Background())
 			t.Errorf("%s: started", name)
@@ -428,7 +428,7 @@ func TestSealConfigConflicts(t *testing.T) {
 // TestOperatorEndpointLimits: the unauthenticated endpoints throttle each
 // address (429 with Retry-After) and refuse large bodies.
 func TestOperatorEndpointLimits(t *testing.T) {
-	e := startShamir(t, t.TempDir(), &coffertest.SyncBuffer{})
+	e := startShamir(t, coffertest.DataDir(t), &coffertest.SyncBuffer{})
 	code, body := e.call(http.MethodPost, server.SysUnsealPath, map[string]string{"share": strings.Repeat("A", 8<<10)}, nil)
 	wantOCIError(t, code, body, 413, "RequestEntityTooLarge")
 	throttled := 0

@@ -231,6 +231,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	if err := s.requirePrivate(s.cfg.DataDir, "data directory"); err != nil {
+		return nil, err
+	}
+	if cfg.TLSKeyFile != "" {
+		if err := s.requirePrivate(cfg.TLSKeyFile, "TLS key"); err != nil {
+			return nil, err
+		}
+	}
 
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {

@@ -88,7 +88,7 @@ func TestDevFilesAreOwnerOnly(t *testing.T) {
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
-	dir := t.TempDir()
+	dir := coffertest.DataDir(t)
 	env := coffertest.Start(t, coffertest.Options{DataDir: dir})
 	c := vaultClient(t, env, env.Provider)
 	ctx := context.Background()
@@ -131,7 +131,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 }
 
 func TestStartRefusesWithoutUnsealSource(t *testing.T) {
-	_, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	_, err := server.Start(context.Background(), server.Config{DataDir: coffertest.DataDir(t), Listen: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "unseal") {
 		t.Fatalf("Start without unseal source: %v", err)
 	}
@@ -141,7 +141,7 @@ func TestStartWithUnsealKeyFromEnvValue(t *testing.T) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	enc := base64.StdEncoding.EncodeToString(key)
-	dir := t.TempDir()
+	dir := coffertest.DataDir(t)
 	env := coffertest.Start(t, coffertest.Options{DataDir: dir, Config: func(c *server.Config) { c.Dev = false; c.UnsealKey = enc }})
 	addr := strings.TrimPrefix(env.URL, "http://")
 	env.Stop()

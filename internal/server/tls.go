@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/coffer-vault/coffer/internal/fsperm"
 )
 
 // loadTLS reads the server certificate when one is configured.
@@ -25,4 +27,16 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 func isLoopback(addr net.Addr) bool {
 	tcp, ok := addr.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
+}
+
+// requirePrivate refuses a data directory or key that group or others may
+// use, as ssh does; a dev server only warns, since its files are throwaway.
+func (s *Server) requirePrivate(path, what string) error {
+	err := fsperm.CheckPrivate(path, what)
+	var open *fsperm.NotPrivateError
+	if s.cfg.Dev && errors.As(err, &open) {
+		s.log.Warn("dev mode: "+err.Error(), "path", path)
+		return nil
+	}
+	return err
 }

@@ -106,7 +106,7 @@ func TestHostRoutingOverTLS(t *testing.T) {
 }
 
 func TestPlainHTTPRefusedOffLoopback(t *testing.T) {
-	_, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Listen: "0.0.0.0:0", UnsealKey: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", Out: os.Stderr})
+	_, err := server.Start(context.Background(), server.Config{DataDir: coffertest.DataDir(t), Listen: "0.0.0.0:0", UnsealKey: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", Out: os.Stderr})
 	if err == nil || !strings.Contains(err.Error(), "plain HTTP") {
 		t.Fatalf("plain HTTP on 0.0.0.0: %v", err)
 	}

@@ -35,7 +35,7 @@ func compKey(compartment, id string) string { return prefixComp + compartment + 
 func (s *Service) nameKey(vaultID, name string) string {
 	return prefixName + vaultID + "/" + s.names.Of("secrets/name", vaultID, name)
 }
-func compPrefix(compartment string) string  { return prefixComp + compartment + "/" }
+func compPrefix(compartment string) string { return prefixComp + compartment + "/" }
 
 // secretRecord is the stored secret: the reported fields plus the stage
 // pointers, version count, the wrapped MAC key and the update lease.

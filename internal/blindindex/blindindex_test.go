@@ -85,3 +85,25 @@ func TestRedacted(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOfSeparatesParts: entries of different part lists differ, whatever
+// separators, lengths or bytes the outside-chosen parts hold (a collision
+// would make two names share one unique-name entry).
+func FuzzOfSeparatesParts(f *testing.F) {
+	f.Add("a/b", "c", "a", "b/c")
+	f.Add("", "x", "x", "")
+	f.Add("\x01a", "", "", "\x01a")
+	f.Add("ab", "", "a", "b")
+	f.Add("\x00\x00", "\x00", "\x00", "\x00\x00")
+	f.Add("../../etc", "%2F", "..", "/../etc%2F")
+	ix, _ := New(testKey(0))
+	f.Fuzz(func(t *testing.T, a, b, c, d string) {
+		same := a == c && b == d
+		if (ix.Of(a, b) == ix.Of(c, d)) != same {
+			t.Fatalf("Of(%q, %q) vs Of(%q, %q): equal=%v, parts equal=%v", a, b, c, d, !same, same)
+		}
+		if e := ix.Of(a, b); len(e) != 43 || strings.ContainsAny(e, "/=+\x00") {
+			t.Fatalf("entry %q is not 43 base64url characters", e)
+		}
+	})
+}

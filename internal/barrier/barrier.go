@@ -7,6 +7,12 @@
 // value is bound to its storage key as associated data, so a value copied to
 // another key does not open.
 //
+// The keyring also holds the index key: the key of the blind index
+// ([Barrier.NameIndex]) that turns names in storage keys into keyed hashes.
+// It is created with the keyring (or added at the first unseal of a store
+// written before it existed) and kept, unchanged, across rotation and
+// rekeying: changing it would orphan every index entry.
+//
 // Layout of a sealed value: version (1 byte) | term (4 bytes, big endian) |
 // nonce (12 bytes) | AES-GCM ciphertext and tag.
 package barrier
@@ -25,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -37,7 +44,11 @@ const RootKeySize = 32
 const (
 	formatVersion = 1
 	headerSize    = 1 + 4 + 12
-	keyringAAD    = "coffer/keyring/v1"
+	// keyringAAD binds the sealed keyring. v2 keyrings hold the index key;
+	// a binary that knows only v1 cannot open them, which is the point: it
+	// would drop the index key when it rewrote the keyring.
+	keyringAAD       = "coffer/keyring/v2"
+	legacyKeyringAAD = "coffer/keyring/v1"
 	// sealerAADPrefix separates values sealed for callers (Seal, Open) from
 	// stored values, whose associated data is their storage key.
 	sealerAADPrefix = "coffer/sealer/v1\x00"
@@ -94,12 +105,31 @@ type keyring struct {
 	// Installed records when each term was added (absent for keyrings
 	// written before rotation existed).
 	Installed map[uint32]time.Time `json:"installed,omitempty"`
+	// Index is the blind index key (absent in v1 keyrings).
+	Index []byte `json:"index,omitempty"`
 }
 
 func (kr *keyring) clear() {
 	for _, k := range kr.Terms {
 		clear(k)
 	}
+	clear(kr.Index)
+}
+
+// newKeyring returns a keyring with one fresh term and a fresh index key.
+func newKeyring(now time.Time) (keyring, error) {
+	term, index := make([]byte, 32), make([]byte, blindindex.KeySize)
+	if _, err := io.ReadFull(rand.Reader, term); err != nil {
+		return keyring{}, fmt.Errorf("generate keyring term: %w", err)
+	}
+	if _, err := io.ReadFull(rand.Reader, index); err != nil {
+		return keyring{}, fmt.Errorf("generate index key: %w", err)
+	}
+	kr := keyring{Active: 1, Terms: map[uint32][]byte{1: term}, Index: index}
+	if !now.IsZero() {
+		kr.Installed = map[uint32]time.Time{1: now.UTC()}
+	}
+	return kr, nil
 }
 
 // Barrier encrypts and decrypts values with the keyring's terms. It keeps
@@ -113,9 +143,12 @@ type Barrier struct {
 	active    uint32
 	aeads     map[uint32]cipher.AEAD
 	installed map[uint32]time.Time
+	index     *blindindex.Index
 }
 
 // Unseal opens the keyring stored in st with root, creating it on first use.
+// A keyring written before the index key existed gains one, in the same
+// transaction that read it.
 func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error) {
 	rootAEAD, err := newAEAD(root.b[:])
 	if err != nil {
@@ -123,24 +156,28 @@ func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error)
 	}
 	var kr keyring
 	err = st.Update(ctx, func(tx store.Tx) error {
+		kr.clear()
 		sealed, err := tx.Get(KeyringPath)
 		if errors.Is(err, store.ErrNotFound) {
-			term := make([]byte, 32)
-			if _, err := io.ReadFull(rand.Reader, term); err != nil {
-				return fmt.Errorf("generate keyring term: %w", err)
-			}
-			kr = keyring{Active: 1, Terms: map[uint32][]byte{1: term}}
-			ct, err := sealKeyring(rootAEAD, kr)
-			if err != nil {
+			if kr, err = newKeyring(time.Time{}); err != nil {
 				return err
 			}
-			return tx.Put(KeyringPath, ct)
+			return putKeyring(tx, rootAEAD, kr)
 		}
 		if err != nil {
 			return err
 		}
-		kr, err = openKeyring(rootAEAD, sealed)
-		return err
+		if kr, err = openKeyring(rootAEAD, sealed); err != nil {
+			return err
+		}
+		if len(kr.Index) != 0 {
+			return nil
+		}
+		kr.Index = make([]byte, blindindex.KeySize)
+		if _, err := io.ReadFull(rand.Reader, kr.Index); err != nil {
+			return fmt.Errorf("generate index key: %w", err)
+		}
+		return putKeyring(tx, rootAEAD, kr)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("barrier: unseal: %w", err)
@@ -153,10 +190,15 @@ func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error)
 	return b, nil
 }
 
-// openKeyring decrypts a sealed keyring with the root key's cipher.
+// openKeyring decrypts a sealed keyring with the root key's cipher: a v2
+// keyring, or a v1 one (which has no index key yet).
 func openKeyring(rootAEAD cipher.AEAD, sealed []byte) (keyring, error) {
 	var kr keyring
-	plain, err := open(func(uint32) (cipher.AEAD, error) { return rootAEAD, nil }, sealed, []byte(keyringAAD))
+	lookup := func(uint32) (cipher.AEAD, error) { return rootAEAD, nil }
+	plain, err := open(lookup, sealed, []byte(keyringAAD))
+	if err != nil {
+		plain, err = open(lookup, sealed, []byte(legacyKeyringAAD))
+	}
 	if err != nil {
 		return kr, fmt.Errorf("%w: the root key does not open this data directory's keyring", ErrWrongRootKey)
 	}
@@ -167,7 +209,21 @@ func openKeyring(rootAEAD cipher.AEAD, sealed []byte) (keyring, error) {
 	return kr, nil
 }
 
+// putKeyring seals kr with the root key's cipher and stores it.
+func putKeyring(tx store.Tx, rootAEAD cipher.AEAD, kr keyring) error {
+	ct, err := sealKeyring(rootAEAD, kr)
+	if err != nil {
+		return err
+	}
+	return tx.Put(KeyringPath, ct)
+}
+
+// sealKeyring seals a v2 keyring; one without an index key is refused, so
+// that no path can write a keyring that lost it.
 func sealKeyring(rootAEAD cipher.AEAD, kr keyring) ([]byte, error) {
+	if len(kr.Index) != blindindex.KeySize {
+		return nil, errors.New("barrier: keyring has no index key")
+	}
 	plain, err := json.Marshal(kr)
 	if err != nil {
 		return nil, err
@@ -189,13 +245,30 @@ func (b *Barrier) install(kr keyring) error {
 	if aeads[kr.Active] == nil {
 		return errors.New("barrier: keyring has no active term")
 	}
+	index, err := blindindex.New(kr.Index)
+	if err != nil {
+		return fmt.Errorf("barrier: keyring index key: %w", err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.root == nil {
 		return ErrSealed
 	}
-	b.active, b.aeads, b.installed = kr.Active, aeads, kr.Installed
+	b.active, b.aeads, b.installed, b.index = kr.Active, aeads, kr.Installed, index
 	return nil
+}
+
+// NameIndex returns the blind index keyed by the keyring's index key, for
+// the parts of storage keys that hold names. It is the same for every term
+// and root key, and keeps working after Close (callers drop it when the
+// server seals).
+func (b *Barrier) NameIndex() (*blindindex.Index, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.root == nil {
+		return nil, ErrSealed
+	}
+	return b.index, nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {

@@ -135,17 +135,12 @@ func Initialize(ctx context.Context, st store.Store, root RootKey, cfg SealConfi
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		term := make([]byte, 32)
-		if _, err := io.ReadFull(rand.Reader, term); err != nil {
-			return fmt.Errorf("generate keyring term: %w", err)
-		}
-		kr := keyring{Active: 1, Terms: map[uint32][]byte{1: term}, Installed: map[uint32]time.Time{1: now.UTC()}}
-		defer kr.clear()
-		ct, err := sealKeyring(rootAEAD, kr)
+		kr, err := newKeyring(now)
 		if err != nil {
 			return err
 		}
-		if err := tx.Put(KeyringPath, ct); err != nil {
+		defer kr.clear()
+		if err := putKeyring(tx, rootAEAD, kr); err != nil {
 			return err
 		}
 		return tx.Put(SealConfigPath, cb)
@@ -276,5 +271,5 @@ func (b *Barrier) Rekey(ctx context.Context, newRoot RootKey, cfg *SealConfig) e
 func (b *Barrier) Close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.root, b.aeads, b.installed, b.active = nil, nil, nil, 0
+	b.root, b.aeads, b.installed, b.active, b.index = nil, nil, nil, 0, nil
 }

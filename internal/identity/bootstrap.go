@@ -82,14 +82,14 @@ func (s *Service) Bootstrap(ctx context.Context, spec BootstrapSpec) (BootstrapR
 		}{
 			{keyTenancy, t},
 			{prefixUser + u.ID, u},
-			{nameKey(nameUser, "", u.Name), u.ID},
+			{s.nameKey(nameUser, "", u.Name), u.ID},
 			{prefixGroup + g.ID, g},
-			{nameKey(nameGroup, "", g.Name), g.ID},
+			{s.nameKey(nameGroup, "", g.Name), g.ID},
 			{prefixMember + m.ID, m},
 			{prefixUserGrp + u.ID + "/" + g.ID, m.ID},
 			{prefixPolicy + p.ID, p},
-			{nameKey(namePolicy, t.ID, p.Name), p.ID},
-			{prefixAPIKey + u.ID + "/" + fp, k},
+			{s.nameKey(namePolicy, t.ID, p.Name), p.ID},
+			{s.apiKeyKey(u.ID, fp), k},
 		} {
 			if err := putJSON(tx, w.key, w.v); err != nil {
 				return err

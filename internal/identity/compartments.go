@@ -95,7 +95,7 @@ func (s *Service) CreateCompartment(ctx context.Context, in CompartmentInput) (C
 		if len(all) >= MaxCompartments {
 			return errs.E(errs.LimitExceeded, "the tenancy has %d compartments, the most allowed", MaxCompartments)
 		}
-		if err := claimName(tx, nameKey(nameCompartment, c.ParentID, c.Name), c.ID, "a compartment in this parent", c.Name); err != nil {
+		if err := claimName(tx, s.nameKey(nameCompartment, c.ParentID, c.Name), c.ID, "a compartment in this parent", c.Name); err != nil {
 			return err
 		}
 		return putJSON(tx, prefixCompart+c.ID, c)
@@ -199,10 +199,10 @@ func (s *Service) UpdateCompartment(ctx context.Context, id string, in Compartme
 			return errs.E(errs.IncorrectState, "compartment %s is %s", id, c.State)
 		}
 		if in.Name != nil && *in.Name != c.Name {
-			if err := tx.Delete(nameKey(nameCompartment, c.ParentID, c.Name)); err != nil {
+			if err := tx.Delete(s.nameKey(nameCompartment, c.ParentID, c.Name)); err != nil {
 				return err
 			}
-			if err := claimName(tx, nameKey(nameCompartment, c.ParentID, *in.Name), c.ID, "a compartment in this parent", *in.Name); err != nil {
+			if err := claimName(tx, s.nameKey(nameCompartment, c.ParentID, *in.Name), c.ID, "a compartment in this parent", *in.Name); err != nil {
 				return err
 			}
 			if err := rewritePolicies(tx, rename{compartmentID: c.ID, oldName: c.Name, newName: *in.Name}); err != nil {
@@ -267,7 +267,7 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 				return errs.E(errs.Conflict, "compartment %s is not empty: policy %s is attached to it", id, p.Name)
 			}
 		}
-		if err := tx.Delete(nameKey(nameCompartment, c.ParentID, c.Name)); err != nil {
+		if err := tx.Delete(s.nameKey(nameCompartment, c.ParentID, c.Name)); err != nil {
 			return err
 		}
 		c.State = StateDeleted

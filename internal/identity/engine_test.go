@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/store/memstore"
@@ -20,7 +21,7 @@ func bootstrapped(t testing.TB) (*Service, BootstrapResult) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := New(memstore.New(), "local", nil)
+	svc := New(memstore.New(), testIndex(t), "local", nil)
 	res, err := svc.Bootstrap(context.Background(), BootstrapSpec{TenancyName: "t", AdminName: "admin", AdminKey: &key.PublicKey})
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +30,15 @@ func bootstrapped(t testing.TB) (*Service, BootstrapResult) {
 }
 
 func ptr(s string) *string { return &s }
+
+// testIndex is a blind index with a fixed key, as the barrier would give.
+func testIndex(t testing.TB) *blindindex.Index {
+	ix, err := blindindex.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
 
 // A policy write applies to the next decision, also while decisions and
 // writes run concurrently (run with -race).

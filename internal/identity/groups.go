@@ -51,7 +51,7 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 			return err
 		}
 		g.TenancyID = t.ID
-		if err := claimName(tx, nameKey(nameGroup, "", g.Name), g.ID, "a group or dynamic group", g.Name); err != nil {
+		if err := claimName(tx, s.nameKey(nameGroup, "", g.Name), g.ID, "a group or dynamic group", g.Name); err != nil {
 			return err
 		}
 		return putJSON(tx, prefixGroup+g.ID, g)
@@ -91,7 +91,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput, ifM
 		if strings.EqualFold(g.Name, AdministratorsGroup) && in.Name != nil && *in.Name != g.Name {
 			return errs.E(errs.Invalid, "the %s group cannot be renamed: Coffer recognises it by name", AdministratorsGroup)
 		}
-		if g.Name, err = renameGroup(tx, iam.SubjectGroup, g.ID, g.Name, in.Name); err != nil {
+		if g.Name, err = s.renameGroup(tx, iam.SubjectGroup, g.ID, g.Name, in.Name); err != nil {
 			return err
 		}
 		g.Description = strOr(in.Description, g.Description)
@@ -121,7 +121,7 @@ func (s *Service) DeleteGroup(ctx context.Context, id, ifMatch string) error {
 				return errs.E(errs.Conflict, "group %s is not empty; remove its members first", g.Name)
 			}
 		}
-		if err := tx.Delete(nameKey(nameGroup, "", g.Name)); err != nil {
+		if err := tx.Delete(s.nameKey(nameGroup, "", g.Name)); err != nil {
 			return err
 		}
 		return tx.Delete(prefixGroup + id)
@@ -233,14 +233,14 @@ func checkGroupUpdate(in GroupInput) error {
 // renameGroup moves a group's or dynamic group's unique name to newName
 // (when given and different) and rewrites the policy statements that name
 // it. It returns the name the record should carry.
-func renameGroup(tx store.Tx, kind iam.SubjectKind, id, oldName string, newName *string) (string, error) {
+func (s *Service) renameGroup(tx store.Tx, kind iam.SubjectKind, id, oldName string, newName *string) (string, error) {
 	if newName == nil || *newName == oldName {
 		return oldName, nil
 	}
-	if err := tx.Delete(nameKey(nameGroup, "", oldName)); err != nil {
+	if err := tx.Delete(s.nameKey(nameGroup, "", oldName)); err != nil {
 		return "", err
 	}
-	if err := claimName(tx, nameKey(nameGroup, "", *newName), id, "a group or dynamic group", *newName); err != nil {
+	if err := claimName(tx, s.nameKey(nameGroup, "", *newName), id, "a group or dynamic group", *newName); err != nil {
 		return "", err
 	}
 	if err := rewritePolicies(tx, rename{subject: kind, oldName: oldName, newName: *newName}); err != nil {
@@ -294,7 +294,7 @@ func (s *Service) CreateDynamicGroup(ctx context.Context, in GroupInput) (Dynami
 		if len(n) >= MaxDynamicGroups {
 			return errs.E(errs.LimitExceeded, "the tenancy has %d dynamic groups, the most allowed", MaxDynamicGroups)
 		}
-		if err := claimName(tx, nameKey(nameGroup, "", d.Name), d.ID, "a group or dynamic group", d.Name); err != nil {
+		if err := claimName(tx, s.nameKey(nameGroup, "", d.Name), d.ID, "a group or dynamic group", d.Name); err != nil {
 			return err
 		}
 		return putJSON(tx, prefixDynGroup+d.ID, d)
@@ -336,7 +336,7 @@ func (s *Service) UpdateDynamicGroup(ctx context.Context, id string, in GroupInp
 		if err := checkETag(ifMatch, d.ETag, "dynamic group", id); err != nil {
 			return err
 		}
-		if d.Name, err = renameGroup(tx, iam.SubjectDynamicGroup, d.ID, d.Name, in.Name); err != nil {
+		if d.Name, err = s.renameGroup(tx, iam.SubjectDynamicGroup, d.ID, d.Name, in.Name); err != nil {
 			return err
 		}
 		d.Description = strOr(in.Description, d.Description)
@@ -358,7 +358,7 @@ func (s *Service) DeleteDynamicGroup(ctx context.Context, id, ifMatch string) er
 		if err := checkETag(ifMatch, d.ETag, "dynamic group", id); err != nil {
 			return err
 		}
-		if err := tx.Delete(nameKey(nameGroup, "", d.Name)); err != nil {
+		if err := tx.Delete(s.nameKey(nameGroup, "", d.Name)); err != nil {
 			return err
 		}
 		return tx.Delete(prefixDynGroup + id)

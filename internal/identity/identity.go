@@ -4,7 +4,9 @@
 // authentication and hands the policy engine a snapshot of what it needs.
 //
 // Records are JSON in the store under identity/...; unique names are kept
-// as index keys written in the same transaction as the record.
+// as index keys written in the same transaction as the record. Names and
+// API key fingerprints appear in storage keys only as blind index entries
+// (internal/blindindex); MigrateIndexes rewrites stores from before.
 //
 // [PolicyEngine] is the server's authorizer: the iam engine compiled from a
 // [Snapshot], recompiled when [Service.Generation] moves (every write made
@@ -57,6 +59,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/authn"
 	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -72,14 +75,18 @@ const (
 const (
 	keyTenancy     = "identity/tenancy"
 	prefixUser     = "identity/user/"
-	prefixAPIKey   = "identity/apikey/" // <user>/<fingerprint>
+	prefixAPIKey   = "identity/apikey-mac/" // <user>/<MAC of fingerprint>
 	prefixGroup    = "identity/group/"
 	prefixMember   = "identity/membership/"
 	prefixUserGrp  = "identity/usergroup/" // <user>/<group> -> membership id
 	prefixPolicy   = "identity/policy/"
 	prefixCompart  = "identity/compartment/"
 	prefixDynGroup = "identity/dynamicgroup/"
-	prefixName     = "identity/name/" // <kind>/<parent>/<name> -> id
+	prefixName     = "identity/name-mac/" // <kind>/<MAC of parent and name> -> id
+
+	// Index keys before names were blind index entries (see MigrateIndexes).
+	legacyPrefixAPIKey = "identity/apikey/" // <user>/<fingerprint>
+	legacyPrefixName   = "identity/name/"   // <kind>/[<parent>/]<lower(name)>
 )
 
 // ErrNotBootstrapped means the store holds no tenancy yet.
@@ -199,6 +206,7 @@ type Snapshot struct {
 // Service reads and writes identity records.
 type Service struct {
 	st     store.Store
+	names  *blindindex.Index
 	now    func() time.Time
 	region string
 
@@ -221,12 +229,17 @@ type cachedKey struct {
 	principal *authz.Principal
 }
 
-// New returns a Service over st. now may be nil (time.Now).
-func New(st store.Store, region string, now func() time.Time) *Service {
+// New returns a Service over st. names keys the blind index of names and
+// fingerprints in storage keys (the barrier's, in a server); it must be the
+// same for every Service sharing st. now may be nil (time.Now).
+func New(st store.Store, names *blindindex.Index, region string, now func() time.Time) *Service {
+	if names == nil {
+		panic("identity: New without a blind index")
+	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, now: now, region: region, keys: map[authn.APIKeyID]cachedKey{}}
+	return &Service{st: st, names: names, now: now, region: region, keys: map[authn.APIKeyID]cachedKey{}}
 }
 
 // OnChange registers fn to run after every identity write (for example to
@@ -321,7 +334,7 @@ func (s *Service) LookupAPIKey(ctx context.Context, id authn.APIKeyID) (*rsa.Pub
 		if user.State != StateActive {
 			return errors.New("user is not active")
 		}
-		if err := getJSON(r, prefixAPIKey+id.UserID+"/"+id.Fingerprint, &key); err != nil {
+		if err := getJSON(r, s.apiKeyKey(id.UserID, id.Fingerprint), &key); err != nil {
 			return err
 		}
 		if key.State != StateActive {

@@ -32,15 +32,21 @@ const (
 	nameCompartment = "compartment"
 )
 
-// nameKey is the index key of a unique name. Names are compared without
-// case: the policy engine resolves group and compartment names that way, so
-// two names differing only by case would be ambiguous.
-func nameKey(kind, parent, name string) string {
-	if parent == "" {
-		return prefixName + kind + "/" + strings.ToLower(name)
-	}
-	return prefixName + kind + "/" + parent + "/" + strings.ToLower(name)
+// nameKey is the index key of a unique name: a blind index entry, so the
+// store never shows the name. Names are compared without case: the policy
+// engine resolves group and compartment names that way, so two names
+// differing only by case would be ambiguous.
+func (s *Service) nameKey(kind, parent, name string) string {
+	return prefixName + kind + "/" + s.names.Of("identity/name", kind, parent, strings.ToLower(name))
 }
+
+// apiKeyKey is the storage key of a user's API key: the fingerprint, which
+// identifies the key outside Coffer, is a blind index entry.
+func (s *Service) apiKeyKey(userID, fingerprint string) string {
+	return apiKeyPrefix(userID) + s.names.Of("identity/apikey", userID, fingerprint)
+}
+
+func apiKeyPrefix(userID string) string { return prefixAPIKey + userID + "/" }
 
 // claimName writes a unique-name index entry, or fails with AlreadyExists.
 func claimName(tx store.Tx, key, id, what, name string) error {

@@ -121,7 +121,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (Policy, err
 		if err := activeCompartment(tx, in.CompartmentID); err != nil {
 			return err
 		}
-		if err := claimName(tx, nameKey(namePolicy, p.CompartmentID, p.Name), p.ID, "a policy in this compartment", p.Name); err != nil {
+		if err := claimName(tx, s.nameKey(namePolicy, p.CompartmentID, p.Name), p.ID, "a policy in this compartment", p.Name); err != nil {
 			return err
 		}
 		return putJSON(tx, prefixPolicy+p.ID, p)
@@ -210,7 +210,7 @@ func (s *Service) DeletePolicy(ctx context.Context, id, ifMatch string) error {
 		if err := checkETag(ifMatch, p.ETag, "policy", id); err != nil {
 			return err
 		}
-		if err := tx.Delete(nameKey(namePolicy, p.CompartmentID, p.Name)); err != nil {
+		if err := tx.Delete(s.nameKey(namePolicy, p.CompartmentID, p.Name)); err != nil {
 			return err
 		}
 		return tx.Delete(prefixPolicy + id)

@@ -51,7 +51,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 			return err
 		}
 		u.TenancyID = t.ID
-		if err := claimName(tx, nameKey(nameUser, "", u.Name), u.ID, "a user", u.Name); err != nil {
+		if err := claimName(tx, s.nameKey(nameUser, "", u.Name), u.ID, "a user", u.Name); err != nil {
 			return err
 		}
 		return putJSON(tx, prefixUser+u.ID, u)
@@ -135,7 +135,7 @@ func (s *Service) DeleteUser(ctx context.Context, id, ifMatch string) error {
 		if len(groups) > 0 {
 			return errs.E(errs.Conflict, "user %s is still a member of a group; remove it from every group first", u.Name)
 		}
-		keys, err := tx.List(prefixAPIKey+id+"/", "", 0)
+		keys, err := tx.List(apiKeyPrefix(id), "", 0)
 		if err != nil {
 			return err
 		}
@@ -144,7 +144,7 @@ func (s *Service) DeleteUser(ctx context.Context, id, ifMatch string) error {
 				return err
 			}
 		}
-		if err := tx.Delete(nameKey(nameUser, "", u.Name)); err != nil {
+		if err := tx.Delete(s.nameKey(nameUser, "", u.Name)); err != nil {
 			return err
 		}
 		return tx.Delete(prefixUser + id)
@@ -178,19 +178,19 @@ func (s *Service) UploadAPIKey(ctx context.Context, userID, keyPEM string) (APIK
 		if _, err := get[User](tx, prefixUser+userID, "user", userID); err != nil {
 			return err
 		}
-		existing, err := tx.List(prefixAPIKey+userID+"/", "", 0)
+		existing, err := tx.List(apiKeyPrefix(userID), "", 0)
 		if err != nil {
 			return err
 		}
 		for _, e := range existing {
-			if strings.HasSuffix(e.Key, "/"+fp) {
+			if e.Key == s.apiKeyKey(userID, fp) {
 				return errs.E(errs.Conflict, "the user already has an API key with fingerprint %s", fp)
 			}
 		}
 		if len(existing) >= MaxAPIKeysPerUser {
 			return errs.E(errs.LimitExceeded, "the user already has %d API keys, the most allowed; delete one first", MaxAPIKeysPerUser)
 		}
-		return putJSON(tx, prefixAPIKey+userID+"/"+fp, k)
+		return putJSON(tx, s.apiKeyKey(userID, fp), k)
 	})
 	if err != nil {
 		return APIKey{}, fmt.Errorf("identity: upload api key: %w", err)
@@ -206,7 +206,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, err
 			return err
 		}
 		var err error
-		keys, err = listJSON[APIKey](r, prefixAPIKey+userID+"/")
+		keys, err = listJSON[APIKey](r, apiKeyPrefix(userID))
 		return err
 	})
 	slices.SortFunc(keys, func(a, b APIKey) int { return a.TimeCreated.Compare(b.TimeCreated) })
@@ -217,7 +217,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, err
 // the identity generation, which this write moves.
 func (s *Service) DeleteAPIKey(ctx context.Context, userID, fingerprint string) error {
 	return s.update(ctx, func(tx store.Tx) error {
-		key := prefixAPIKey + userID + "/" + fingerprint
+		key := s.apiKeyKey(userID, fingerprint)
 		if _, err := tx.Get(key); errors.Is(err, store.ErrNotFound) {
 			return errs.E(errs.NotFound, "API key %s of user %s not found or not authorized", fingerprint, userID)
 		} else if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -22,10 +23,15 @@ import (
 // InvalidatedRetryToken; a repeat while the first is still running gets 409
 // IncorrectState, which the SDK retries.
 //
-// Tokens are scoped by principal and operation, and kept only as a hash.
-// The saved response lives in the store behind the barrier.
+// Tokens are scoped by principal and operation, and kept only as a blind
+// index entry (a keyed hash: a client-chosen token, guessable or not, cannot
+// be tested against the database without the keyring). The saved response
+// lives in the store behind the barrier. Records written before the blind
+// index (an unkeyed SHA-256 in the key) match no request and expire.
 type RetryTokens struct {
 	Store store.Store
+	// Index keys the token's entry; required by Do.
+	Index *blindindex.Index
 	Now   func() time.Time
 	TTL   time.Duration // 0 means 24 hours, as OCI documents
 }
@@ -69,7 +75,10 @@ func (t *RetryTokens) Do(c *Call, token string, h HandlerFunc) error {
 	if len(token) > 64 {
 		return errs.E(errs.Invalid, "opc-retry-token must be at most 64 characters")
 	}
-	key := prefixRetryToken + hashParts(c.principal, c.Operation, c.VaultID, token)
+	if t.Index == nil {
+		return errs.E(errs.Internal, "retry tokens: no blind index configured")
+	}
+	key := prefixRetryToken + t.Index.Of("ociapi/retrytoken", c.principal, c.Operation, c.VaultID, token)
 	reqHash := hashParts(c.R.Method, c.R.URL.Path, c.R.URL.RawQuery, string(c.Body))
 	var replay *retryRecord
 	err := t.Store.Update(c.Context(), func(tx store.Tx) error {

@@ -86,7 +86,7 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 				if err := putJSON(tx, secretKey(id), rec); err != nil {
 					return err
 				}
-				if err := tx.Delete(nameKey(rec.VaultID, rec.Name)); err != nil {
+				if err := tx.Delete(s.nameKey(rec.VaultID, rec.Name)); err != nil {
 					return err
 				}
 				secrets++

@@ -9,12 +9,16 @@
 //
 //	secrets/s/<secretID>                  secret record (stage pointers, rules, lease)
 //	secrets/v/<secretID>/<%020d version>  version record (sealed content)
-//	secrets/name/<vaultID>/<name>         unique-name index -> secretID
+//	secrets/name-mac/<vaultID>/<MAC>      unique-name index -> secretID
 //	secrets/c/<compartmentID>/<secretID>  compartment index for ListSecrets
-//	secrets/retry/<op>/<target>/<hash>    retry-token record, 24 h
+//	secrets/retry/<op>/<target>/<MAC>     retry-token record, 24 h
 //
-// Keys hold identifiers and names only. Retry tokens appear in keys only as
-// a SHA-256.
+// Keys hold identifiers only. Names and retry tokens appear in keys only as
+// blind index entries (internal/blindindex: HMAC-SHA256 under a key from the
+// barrier's keyring), so the database shows neither. Nothing lists the name
+// index: ListSecrets reads the compartment index and sorts in memory.
+// MigrateIndexes moves the secrets/name/<vaultID>/<name> entries of older
+// stores.
 //
 // # Envelope encryption
 //

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/clocktest"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/ocid"
@@ -32,7 +33,11 @@ func newEnvWith(t testing.TB, adjust func(*Config)) *env {
 	e := &env{st: memstore.New(), ku: secretstest.NewKeyUser(), clock: clocktest.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)),
 		vault: ocid.New(ocid.Vault, "test"), comp: ocid.New(ocid.Compartment, "test"), ctx: context.Background()}
 	e.key = e.ku.AddKey(e.vault)
-	cfg := Config{Store: e.st, Keys: e.ku, Region: "test", Now: e.clock.Now}
+	names, err := blindindex.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Store: e.st, Keys: e.ku, Names: names, Region: "test", Now: e.clock.Now}
 	if adjust != nil {
 		adjust(&cfg)
 	}

@@ -59,7 +59,7 @@ type SecretRef struct {
 
 // loadRef resolves ref inside a read: a name goes through the name index of
 // the same snapshot.
-func loadRef(r store.Reader, ref SecretRef) (*secretRecord, error) {
+func (s *Service) loadRef(r store.Reader, ref SecretRef) (*secretRecord, error) {
 	id := ref.ID
 	if ref.Name != "" || ref.VaultID != "" {
 		if ref.VaultID == "" {
@@ -74,9 +74,9 @@ func loadRef(r store.Reader, ref SecretRef) (*secretRecord, error) {
 		if !validName(ref.Name) {
 			return nil, errSecretNotFound()
 		}
-		p, ok, err := recordcache.Load[string](r, nameKey(ref.VaultID, ref.Name))
+		p, ok, err := recordcache.Load[string](r, s.nameKey(ref.VaultID, ref.Name))
 		if err != nil {
-			return nil, corrupt(err, nameKey(ref.VaultID, ref.Name))
+			return nil, corrupt(err, s.nameKey(ref.VaultID, ref.Name))
 		}
 		if !ok {
 			return nil, errSecretNotFound()
@@ -98,7 +98,7 @@ type snapshot struct {
 
 // load reads ref's secret and its authorization targets from r.
 func (s *Service) load(r store.Reader, ref SecretRef) (snapshot, error) {
-	rec, err := loadRef(r, ref)
+	rec, err := s.loadRef(r, ref)
 	if err != nil {
 		return snapshot{}, err
 	}

@@ -17,17 +17,25 @@ func asErr(err error, target **errs.Error) bool { return errors.As(err, target) 
 const (
 	prefixSecret  = "secrets/s/"
 	prefixVersion = "secrets/v/"
-	prefixName    = "secrets/name/"
+	prefixName    = "secrets/name-mac/" // <vault>/<MAC of vault and name> -> id
 	prefixComp    = "secrets/c/"
 	prefixRetry   = "secrets/retry/"
+
+	// legacyPrefixName held names in the clear (see MigrateIndexes).
+	legacyPrefixName = "secrets/name/" // <vault>/<name> -> id
 )
 
 func secretKey(id string) string            { return prefixSecret + id }
 func versionKey(id string, n int64) string  { return fmt.Sprintf("%s%s/%020d", prefixVersion, id, n) }
 func versionPrefix(id string) string        { return prefixVersion + id + "/" }
-func nameKey(vaultID, name string) string   { return prefixName + vaultID + "/" + name }
 func compKey(compartment, id string) string { return prefixComp + compartment + "/" + id }
-func compPrefix(compartment string) string  { return prefixComp + compartment + "/" }
+
+// nameKey is the index key of a secret's name in its vault: a blind index
+// entry, so the store never shows the name.
+func (s *Service) nameKey(vaultID, name string) string {
+	return prefixName + vaultID + "/" + s.names.Of("secrets/name", vaultID, name)
+}
+func compPrefix(compartment string) string { return prefixComp + compartment + "/" }
 
 // secretRecord is the stored secret: the reported fields plus the stage
 // pointers, version count, the wrapped MAC key and the update lease.

@@ -3,7 +3,6 @@ package secrets
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 
@@ -19,10 +18,13 @@ import (
 // secret otherwise), so one token reused across different secrets does not
 // collide.
 //
-// The stored record holds only a SHA-256 of the token (in its key) and an
-// HMAC of the request keyed by the token itself (in its value): the request
-// may carry secret content, and without the token the HMAC cannot be tested
-// against guesses.
+// The stored record holds only a blind index entry of the token (in its key:
+// an HMAC under the index key, which guesses cannot be tested against
+// without the keyring) and an HMAC of the request keyed by the token itself
+// (in its value): the request may carry secret content, and without the
+// token the HMAC cannot be tested against guesses. Records written before
+// the blind index (an unkeyed SHA-256 in the key) match no request and are
+// purged when they expire.
 
 // RetryTokenTTL is how long a retry token is remembered.
 const RetryTokenTTL = 24 * time.Hour
@@ -42,14 +44,13 @@ type retryScope struct {
 }
 
 // newRetryScope returns nil when no token was given.
-func newRetryScope(op, target, token string, req any) (*retryScope, error) {
+func (s *Service) newRetryScope(op, target, token string, req any) (*retryScope, error) {
 	if token == "" {
 		return nil, nil
 	}
 	if len(token) > MaxRetryTokenLen {
 		return nil, errs.E(errs.Invalid, "opc-retry-token is longer than %d characters", MaxRetryTokenLen)
 	}
-	h := sha256.Sum256([]byte("coffer/retry-token/v1\x00" + token))
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, errs.Wrap(errs.Internal, err, "encoding the request fingerprint")
@@ -58,7 +59,7 @@ func newRetryScope(op, target, token string, req any) (*retryScope, error) {
 	m.Write([]byte(op + "\x00" + target + "\x00"))
 	m.Write(body)
 	clear(body)
-	return &retryScope{key: prefixRetry + op + "/" + target + "/" + hex.EncodeToString(h[:]), fp: m.Sum(nil)}, nil
+	return &retryScope{key: prefixRetry + op + "/" + target + "/" + s.names.Of("secrets/retry", op, target, token), fp: m.Sum(nil)}, nil
 }
 
 // check returns the earlier result id when this is a replay.

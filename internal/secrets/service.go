@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
@@ -23,6 +24,10 @@ type Config struct {
 	Store store.Store
 	// Keys wraps data keys with master keys; required.
 	Keys KeyUser
+	// Names keys the blind index of secret names and retry tokens in
+	// storage keys (the barrier's, in a server); required, and the same for
+	// every Service sharing Store.
+	Names *blindindex.Index
 	// Region is written into new secret OCIDs; required.
 	Region string
 	// Now is the clock; nil means time.Now.
@@ -52,6 +57,7 @@ const (
 // by several server nodes sharing one store.
 type Service struct {
 	st     store.Store
+	names  *blindindex.Index
 	cache  *recordcache.Cache
 	keys   KeyUser
 	region string
@@ -64,10 +70,10 @@ type Service struct {
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Keys == nil || cfg.Region == "" {
-		return nil, errs.E(errs.Internal, "secrets: Store, Keys and Region are required")
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Names == nil || cfg.Region == "" {
+		return nil, errs.E(errs.Internal, "secrets: Store, Keys, Names and Region are required")
 	}
-	s := &Service{st: cfg.Store, cache: recordcache.Of(cfg.Store), keys: cfg.Keys, region: cfg.Region, now: cfg.Now, lease: cfg.UpdateLease, log: cfg.Log}
+	s := &Service{st: cfg.Store, names: cfg.Names, cache: recordcache.Of(cfg.Store), keys: cfg.Keys, region: cfg.Region, now: cfg.Now, lease: cfg.UpdateLease, log: cfg.Log}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -248,7 +254,7 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 		}
 	}
 	defer clear(plaintext)
-	rs, err := newRetryScope("CreateSecret", req.VaultID, req.RetryToken,
+	rs, err := s.newRetryScope("CreateSecret", req.VaultID, req.RetryToken,
 		withoutToken(req, func(r *CreateSecretRequest) { r.RetryToken = "" }))
 	if err != nil {
 		return nil, err
@@ -262,7 +268,7 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 			replayID = id
 			return err
 		}
-		return nameFree(r, req.VaultID, req.Name)
+		return s.nameFree(r, req.VaultID, req.Name)
 	})
 	if err != nil {
 		return nil, err
@@ -312,13 +318,13 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 			replayID = id
 			return err
 		}
-		if err := nameFree(tx, req.VaultID, req.Name); err != nil {
+		if err := s.nameFree(tx, req.VaultID, req.Name); err != nil {
 			return err
 		}
 		for _, p := range []struct {
 			k string
 			v any
-		}{{secretKey(id), rec}, {versionKey(id, 1), ver}, {nameKey(req.VaultID, req.Name), id}, {compKey(req.CompartmentID, id), id}} {
+		}{{secretKey(id), rec}, {versionKey(id, 1), ver}, {s.nameKey(req.VaultID, req.Name), id}, {compKey(req.CompartmentID, id), id}} {
 			if err := putJSON(tx, p.k, p.v); err != nil {
 				return err
 			}
@@ -339,9 +345,9 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 	return out, nil
 }
 
-func nameFree(r store.Reader, vaultID, name string) error {
+func (s *Service) nameFree(r store.Reader, vaultID, name string) error {
 	var id string
-	ok, err := getJSON(r, nameKey(vaultID, name), &id)
+	ok, err := getJSON(r, s.nameKey(vaultID, name), &id)
 	if err != nil {
 		return err
 	}
@@ -504,7 +510,7 @@ func (s *Service) ChangeSecretCompartment(ctx context.Context, req ChangeCompart
 	if err := checkOCID("compartmentId", req.CompartmentID, ocid.Compartment, ocid.Tenancy); err != nil {
 		return nil, err
 	}
-	rs, err := newRetryScope("ChangeSecretCompartment", req.SecretID, req.RetryToken,
+	rs, err := s.newRetryScope("ChangeSecretCompartment", req.SecretID, req.RetryToken,
 		withoutToken(req, func(r *ChangeCompartmentRequest) { r.RetryToken, r.IfMatch = "", "" }))
 	if err != nil {
 		return nil, err

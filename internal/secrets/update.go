@@ -40,7 +40,7 @@ func (s *Service) UpdateSecret(ctx context.Context, req UpdateSecretRequest) (*S
 	if req.CurrentVersionNumber != nil && *req.CurrentVersionNumber < 1 {
 		return nil, errs.E(errs.Invalid, "currentVersionNumber must be at least 1")
 	}
-	rs, err := newRetryScope("UpdateSecret", req.SecretID, req.RetryToken,
+	rs, err := s.newRetryScope("UpdateSecret", req.SecretID, req.RetryToken,
 		withoutToken(req, func(r *UpdateSecretRequest) { r.RetryToken, r.IfMatch = "", "" }))
 	if err != nil {
 		return nil, err
@@ -313,7 +313,7 @@ func (s *Service) releaseLease(ctx context.Context, id, lease string) {
 // target is refused with errs.Invalid, because Coffer cannot reach those
 // systems and rotating only the stored value would break them.
 func (s *Service) RotateSecret(ctx context.Context, secretID, ifMatch, retryToken string) (*Secret, error) {
-	rs, err := newRetryScope("RotateSecret", secretID, retryToken, secretID)
+	rs, err := s.newRetryScope("RotateSecret", secretID, retryToken, secretID)
 	if err != nil {
 		return nil, err
 	}

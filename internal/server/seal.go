@@ -457,6 +457,7 @@ func (s *Server) teardown(ctx context.Context) {
 		s.barrier.Close()
 		s.barrier = nil
 	}
+	s.names = nil
 	if s.hsm != nil {
 		_ = s.hsm.Close()
 		s.hsm = nil

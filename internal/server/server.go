@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/authn"
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/barrier"
+	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -181,6 +182,7 @@ type Server struct {
 	// sealer carry the seal state and the routes of the unsealed server
 	// (seal.go).
 	barrier *barrier.Barrier
+	names   *blindindex.Index // the barrier's, for names in storage keys
 	sealed  atomic.Bool
 	live    atomic.Pointer[liveRoutes]
 	sealer  sealState
@@ -345,13 +347,16 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 		return err
 	}
 	s.barrier = b
+	if s.names, err = b.NameIndex(); err != nil {
+		return err
+	}
 	s.cache = recordcache.New(b.Wrap(s.raw), recordcache.Options{MaxEntries: s.cfg.CacheEntries})
 	if _, shared := s.raw.(store.ChangeFeed); shared {
 		// Serve nothing from the cache until the feed listens (goLive).
 		s.cache.Lost()
 	}
 	s.st = s.cache
-	s.Identity = identity.New(s.st, s.cfg.Region, s.cfg.Now)
+	s.Identity = identity.New(s.st, s.names, s.cfg.Region, s.cfg.Now)
 	s.KMS = kms.New(s.st, s.cfg.Region, s.cfg.Now)
 	if s.cfg.DataKeyCache >= 0 {
 		s.KMS.CacheDataKeys(s.cfg.DataKeyCache, s.cfg.CacheHSMDataKeys)
@@ -378,7 +383,7 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 	api := &ociapi.API{
 		Verifier:    &authn.Verifier{Keys: s.Identity, Tokens: authn.WorkloadTokens{Tokens: tokens}, Now: s.cfg.Now},
 		Authorizer:  authorizer,
-		RetryTokens: &ociapi.RetryTokens{Store: s.st, Now: s.cfg.Now},
+		RetryTokens: &ociapi.RetryTokens{Store: s.st, Index: s.names, Now: s.cfg.Now},
 		Log:         s.log,
 		Audit:       s.auditSink(),
 		Limiter:     ociapi.NewRateLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
@@ -400,6 +405,9 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}
+	}
+	if err := s.migrateIndexes(ctx); err != nil {
+		return err
 	}
 	s.wireResourcePrincipals(w, tokens)
 	if err := s.wireFederation(ctx, w, tokens); err != nil {

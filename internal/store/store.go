@@ -4,7 +4,9 @@
 // in-memory fake) implement it and pass the conformance suite in storetest.
 //
 // Keys are plain text and visible in the backing database, so they may hold
-// identifiers and names but never secret material. Values are opaque bytes;
+// identifiers (OCIDs, numbers, fixed names) but never secret material, and
+// never a name or other text chosen outside Coffer: such parts go through a
+// blind index (internal/blindindex), a keyed hash. Values are opaque bytes;
 // in a running server every value passes through the barrier, which seals it
 // with AES-256-GCM bound to its key.
 package store
@@ -60,6 +62,16 @@ type Tx interface {
 type Entry struct {
 	Key   string
 	Value []byte
+}
+
+// Compacter is the optional capability of a store whose files may keep the
+// bytes of deleted keys and values (free pages, a write-ahead log, dead
+// tuples). Compact rewrites them so that what was deleted is gone from the
+// store's own files; copies outside them (backups, replicas, a database
+// server's archived log) are beyond its reach. It may take long and block
+// writers, so it is for one-off moments such as after a migration.
+type Compacter interface {
+	Compact(ctx context.Context) error
 }
 
 // ChangeFeed is the optional capability of a store that several server

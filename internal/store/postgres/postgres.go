@@ -299,6 +299,20 @@ func isConflict(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
+var _ store.Compacter = (*Store)(nil)
+
+// Compact rewrites the kv table and its index into new files with VACUUM
+// FULL, so that deleted rows are gone from the table's files. It holds an
+// exclusive lock on the table while it runs: every node waits. PostgreSQL's
+// write-ahead log segments, archives, replicas and backups keep what they
+// hold until they are recycled; pg_dump never shows deleted rows.
+func (s *Store) Compact(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `VACUUM (FULL) kv`); err != nil {
+		return fmt.Errorf("postgres: compact: %w", err)
+	}
+	return nil
+}
+
 // Close closes the pool, waiting for connections in use to be returned, and
 // ends Follow. It is safe to call more than once.
 func (s *Store) Close() error {

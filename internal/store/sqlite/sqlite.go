@@ -333,6 +333,32 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return nil
 }
 
+var _ store.Compacter = (*Store)(nil)
+
+// Compact checkpoints the write-ahead log into the database file and
+// truncates it, rebuilds the file with VACUUM (which leaves no free pages
+// holding deleted rows), and truncates the log again, which VACUUM filled.
+// It fails if a reader keeps the log from being checkpointed fully.
+func (s *Store) Compact(ctx context.Context) error {
+	checkpoint := func() error {
+		var busy, logPages, done int
+		if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
+			return fmt.Errorf("sqlite: compact: checkpoint: %w", classify(err))
+		}
+		if busy != 0 {
+			return fmt.Errorf("sqlite: compact: checkpoint: %w (a reader holds the log)", store.ErrConflict)
+		}
+		return nil
+	}
+	if err := checkpoint(); err != nil {
+		return err
+	}
+	if _, err := s.w.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("sqlite: compact: vacuum: %w", classify(err))
+	}
+	return checkpoint()
+}
+
 // Close closes all connections. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {

@@ -297,7 +297,7 @@ func dumpHolding(dump []byte, needles map[string][]byte) []string {
 // store and searches a pg_dump of its schema for them.
 func TestNoNamesAtRestPostgres(t *testing.T) {
 	dsn := postgresDSN(t)
-	env := startOn(t, dsn, t.TempDir(), randomUnsealKey())
+	env := startOn(t, dsn, coffertest.DataDir(t), randomUnsealKey())
 	p := plantCanaries(t, env)
 	p.checkLookups(t, env)
 	env.Stop()
@@ -329,7 +329,7 @@ func startOn(t *testing.T, dsn, dataDir, unseal string) *coffertest.Env {
 func TestMigrationFromCleartextIndexes(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
-			dataDir, unseal, dsn := t.TempDir(), randomUnsealKey(), ""
+			dataDir, unseal, dsn := coffertest.DataDir(t), randomUnsealKey(), ""
 			open := func() store.Store {
 				st, err := sqlite.Open(filepath.Join(dataDir, "coffer.db"))
 				if err != nil {

@@ -385,7 +385,7 @@ func edgeFixtures(t *testing.T, env *coffertest.Env, nobody common.Configuration
 		"dynamicGroupId": *dg.Id, "fake:dynamicGroupId": ocid.New(ocid.DynamicGroup, ""),
 		"policyId": *p.Id, "fake:policyId": ocid.New(ocid.Policy, ""),
 		"fake:compartmentId": ocid.New(ocid.Compartment, ""),
-		"vaultId": *v.Id, "fake:vaultId": ocid.New(ocid.Vault, "dev"),
+		"vaultId":            *v.Id, "fake:vaultId": ocid.New(ocid.Vault, "dev"),
 		"keyId": *k.Id, "fake:keyId": ocid.New(ocid.Key, "dev"),
 		"keyVersionId": *k.CurrentKeyVersion, "fake:keyVersionId": ocid.New(ocid.KeyVersion, "dev"),
 		"secretId": *s.Id, "fake:secretId": ocid.New(ocid.Secret, "dev"),

@@ -401,3 +401,106 @@ func paramOf(class string) string {
 	}
 	return f[1]
 }
+
+// signedDo sends a request signed by signer and returns the status and body.
+func signedDo(t *testing.T, signer common.HTTPRequestSigner, method, rawURL string, body []byte) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, rawURL, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	if err := signer.Sign(req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// TestEdgeBounds: the inputs issue 11 found accepted are refused with a
+// 400 whose message states the bound, and the values at the bound pass.
+func TestEdgeBounds(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	ids := edgeFixtures(t, env, env.NewUser(t, "edge-nobody"))
+	tenancy := env.Tenancy(t)
+	admin := common.DefaultRequestSigner(env.Provider)
+	tags := func(n, keyLen, valueLen int) []byte {
+		m := map[string]string{}
+		for i := 0; i < n; i++ {
+			k := fmt.Sprintf("k%d", i)
+			k += strings.Repeat("k", max(0, keyLen-len(k)))
+			m[k] = strings.Repeat("v", valueLen)
+		}
+		b, _ := json.Marshal(map[string]any{"freeformTags": m})
+		return b
+	}
+	meta := func(n int) []byte {
+		b, _ := json.Marshal(map[string]any{"metadata": map[string]string{"a": strings.Repeat("x", n)}})
+		return b
+	}
+	plaintext := func(n int) []byte {
+		b, _ := json.Marshal(map[string]any{"keyId": ids["keyId"], "plaintext": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'p'}, n))})
+		return b
+	}
+	vaultURL := env.URL + "/20180608/vaults/" + ids["vaultId"]
+	secretURL := env.URL + "/20180608/secrets/" + ids["secretId"]
+	encryptURL := ids["cryptoEndpoint"] + "/20180608/encrypt"
+	for _, tc := range []struct {
+		name, method, url string
+		body              []byte
+		status            int
+		message           string // a part of the message that states the bound
+	}{
+		{"limit=0", "GET", env.URL + "/20180608/vaults?compartmentId=" + tenancy + "&limit=0", nil, 400, "from 1 to 1000"},
+		{"limit=1001", "GET", env.URL + "/20160918/users?compartmentId=" + tenancy + "&limit=1001", nil, 400, "from 1 to 1000"},
+		{"limit=-1", "GET", env.URL + "/20180608/secrets?compartmentId=" + tenancy + "&limit=-1", nil, 400, "from 1 to 1000"},
+		{"limit=1000", "GET", env.URL + "/20180608/secrets?compartmentId=" + tenancy + "&limit=1000", nil, 200, ""},
+		{"page garbage", "GET", env.URL + "/20180608/secrets?compartmentId=" + tenancy + "&page=%00%01", nil, 400, "page"},
+		{"page undecodable", "GET", env.URL + "/20160918/groups?compartmentId=" + tenancy + "&page=bm90LWEtdG9rZW4", nil, 400, "page token"},
+		{"lifecycleState=BOGUS", "GET", env.URL + "/20180608/secrets?compartmentId=" + tenancy + "&lifecycleState=BOGUS", nil, 400, "ACTIVE"},
+		{"lifecycleState=BOGUS identity", "GET", env.URL + "/20160918/policies?compartmentId=" + tenancy + "&lifecycleState=BOGUS", nil, 400, "ACTIVE"},
+		{"lifecycleState=active", "GET", env.URL + "/20160918/users?compartmentId=" + tenancy + "&lifecycleState=active", nil, 200, ""},
+		{"sortBy=BOGUS", "GET", env.URL + "/20180608/vaults?compartmentId=" + tenancy + "&sortBy=BOGUS", nil, 400, "TIMECREATED, DISPLAYNAME"},
+		{"sortOrder=BOGUS", "GET", env.URL + "/20160918/users?compartmentId=" + tenancy + "&sortOrder=BOGUS", nil, 400, "ASC, DESC"},
+		{"10,000 tags", "PUT", vaultURL, tags(10000, 1, 1), 400, "at most 64 tags"},
+		{"65 tags", "PUT", vaultURL, tags(65, 1, 1), 400, "at most 64 tags"},
+		{"64 tags", "PUT", vaultURL, tags(64, 100, 256), 200, ""},
+		{"tag key 101", "PUT", secretURL, tags(1, 101, 1), 400, "at most 100 characters"},
+		{"tag value 257", "PUT", env.URL + "/20160918/groups/" + ids["groupId"], tags(1, 5, 257), 400, "at most 256 characters"},
+		{"metadata 500 KB", "PUT", secretURL, meta(500_000), 400, "at most 8192 bytes"},
+		{"metadata 8 KiB", "PUT", secretURL, meta(8192 - len(`{"a":""}`)), 200, ""},
+		{"version name NUL", "PUT", secretURL, []byte(`{"secretContent":{"contentType":"BASE64","content":"cw==","name":"v\u0000"}}`), 400, "control characters"},
+		{"display name NUL", "PUT", vaultURL, []byte(`{"displayName":"a\u0000b"}`), 400, "control characters"},
+		{"plaintext empty", "POST", encryptURL, plaintext(0), 400, "1 to 4096 bytes"},
+		{"plaintext 4097", "POST", encryptURL, plaintext(4097), 400, "1 to 4096 bytes"},
+		{"plaintext 4096", "POST", encryptURL, plaintext(4096), 200, ""},
+		{"plaintext 1", "POST", encryptURL, plaintext(1), 200, ""},
+		{"versionNumber huge", "GET", env.URL + "/20190301/secretbundles/" + ids["secretId"] + "?versionNumber=99999999999999999999", nil, 400, "from 1 to"},
+		{"stage=BOGUS", "GET", env.URL + "/20190301/secretbundles/" + ids["secretId"] + "?stage=BOGUS", nil, 400, "CURRENT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := signedDo(t, admin, tc.method, tc.url, tc.body)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, body)
+			}
+			if tc.message != "" && !strings.Contains(string(body), tc.message) {
+				t.Errorf("message %s does not state the bound (%q)", body, tc.message)
+			}
+		})
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
@@ -163,6 +165,9 @@ func checkDisplayName(name string) error {
 	}
 	if len(name) > maxDisplayName {
 		return errs.E(errs.Invalid, "displayName is longer than %d characters", maxDisplayName)
+	}
+	if !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return errs.E(errs.Invalid, "displayName must be valid UTF-8 without control characters")
 	}
 	return nil
 }

@@ -14,7 +14,8 @@ import (
 
 // DecodeJSON decodes a request body into v. Errors are errs.CannotParse or
 // errs.Invalid with a message that names the field and never echoes the
-// value (a body may carry secret content).
+// value (a body may carry secret content). A body with freeformTags or
+// definedTags has them checked against the tag limits (CheckTags).
 func DecodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errs.E(errs.CannotParse, "the request body is empty; a JSON object is required")
@@ -26,7 +27,7 @@ func DecodeJSON(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errs.E(errs.CannotParse, "the request body has data after the JSON object")
 	}
-	return nil
+	return checkBodyTags(v)
 }
 
 func decodeError(err error) error {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oracle/oci-go-sdk/v65/identity"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 	"github.com/oracle/oci-go-sdk/v65/vault"
 
@@ -58,17 +59,39 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"secretContent":{"contentType":"BASE64","content":"aGk="},"secretRules":[{"ruleType":"SECRET_EXPIRY_RULE"}]}`,
 		`{"timeOfDeletion":"2030-01-01T00:00:00Z"}`,
 		`[]`, `null`, `{"a":`, `{"secretGenerationContext":{"generationType":"PASSPHRASE"}}`,
+		// The malicious classes of the edge matrix.
+		`{"compartmentId":"ocid1.tenancy.oc1..a\u0000","name":"\u001b[31m"}`, "{\"name\":\"\xff\xfe\"}",
+		`{"compartmentId":5,"displayName":[],"freeformTags":"x","definedTags":[1],"keyShape":"AES","plaintext":7}`,
+		strings.Repeat("[", 20000) + strings.Repeat("]", 20000), `{"metadata":` + strings.Repeat(`{"a":`, 500) + `1` + strings.Repeat("}", 500) + `}`,
+		`{"name":"a","name":"b"}`, `{"freeformTags":{"":"v"}}`, `{"definedTags":{"ns":{"k":{"deep":1}}}}`,
+		`{"freeformTags":{"k":"` + strings.Repeat("v", 300) + `"}}`, `{"keyId":"k","plaintext":"","associatedData":{"a":"b"}}`,
+		`{"statements":["allow group a to manage all-resources in tenancy"],"versionDate":"2020-13-45"}`,
+		`{"keyShape":{"algorithm":"AES","length":99999999999999999999}}`, `{} {}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		targets := []any{
-			&keymanagement.CreateVaultDetails{}, &keymanagement.ScheduleVaultDeletionDetails{},
-			&vault.CreateSecretDetails{}, &vault.UpdateSecretDetails{},
+			&keymanagement.CreateVaultDetails{}, &keymanagement.UpdateVaultDetails{}, &keymanagement.ScheduleVaultDeletionDetails{},
+			&keymanagement.ChangeVaultCompartmentDetails{},
+			&keymanagement.CreateKeyDetails{}, &keymanagement.UpdateKeyDetails{}, &keymanagement.ImportKeyDetails{},
+			&keymanagement.ImportKeyVersionDetails{}, &keymanagement.ScheduleKeyDeletionDetails{},
+			&keymanagement.EncryptDataDetails{}, &keymanagement.DecryptDataDetails{}, &keymanagement.GenerateKeyDetails{},
+			&keymanagement.SignDataDetails{}, &keymanagement.VerifyDataDetails{}, &keymanagement.ExportKeyDetails{},
+			&vault.CreateSecretDetails{}, &vault.UpdateSecretDetails{}, &vault.ChangeSecretCompartmentDetails{},
+			&identity.CreateCompartmentDetails{}, &identity.UpdateCompartmentDetails{},
+			&identity.CreateUserDetails{}, &identity.UpdateUserDetails{}, &identity.UpdateStateDetails{}, &identity.CreateApiKeyDetails{},
+			&identity.CreateGroupDetails{}, &identity.UpdateGroupDetails{}, &identity.AddUserToGroupDetails{},
+			&identity.CreateDynamicGroupDetails{}, &identity.UpdateDynamicGroupDetails{},
+			&identity.CreatePolicyDetails{}, &identity.UpdatePolicyDetails{},
 		}
 		for _, v := range targets {
 			err := DecodeJSON(body, v)
 			if err == nil {
+				// What decodes has tags within the limits.
+				if err := checkBodyTags(v); err != nil {
+					t.Fatalf("decode %T accepted tags CheckTags refuses: %v", v, err)
+				}
 				continue
 			}
 			switch errs.KindOf(err) {

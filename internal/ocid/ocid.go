@@ -7,6 +7,7 @@ package ocid
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"strings"
 )
 
@@ -86,4 +87,44 @@ func Valid(id string) bool {
 func Short(id string) string {
 	i := strings.LastIndexByte(id, '.')
 	return id[i+1:]
+}
+
+// Errors of Parse. They carry no part of the input: an id from outside may
+// hold anything, including bytes a log or an error body should not echo.
+var (
+	// ErrMalformed: the string does not have the shape of an OCID.
+	ErrMalformed = errors.New("ocid: not a valid OCID")
+	// ErrWrongType: a well-formed OCID of another resource type. Such an id
+	// cannot name the resource asked for, which is "not found", not "bad
+	// request".
+	ErrWrongType = errors.New("ocid: OCID of another resource type")
+)
+
+// ID is an OCID that Parse has checked.
+type ID string
+
+// String returns the OCID.
+func (id ID) String() string { return string(id) }
+
+// Type returns the resource-type segment.
+func (id ID) Type() string { return TypeOf(string(id)) }
+
+// Parse checks that s is an OCID and, when types are given, that its
+// resource type is one of them. It is the one check every id from outside
+// passes before anything looks it up, so a NUL byte, invalid UTF-8, a path
+// separator or a 2 KB string never reaches a store key.
+func Parse(s string, types ...string) (ID, error) {
+	if !Valid(s) {
+		return "", ErrMalformed
+	}
+	if len(types) == 0 {
+		return ID(s), nil
+	}
+	t := TypeOf(s)
+	for _, want := range types {
+		if t == want {
+			return ID(s), nil
+		}
+	}
+	return "", ErrWrongType
 }

@@ -75,3 +75,57 @@ func FuzzValid(f *testing.F) {
 		}
 	})
 }
+
+func TestParse(t *testing.T) {
+	user := New(User, "")
+	for _, tc := range []struct {
+		id    string
+		types []string
+		want  error
+	}{
+		{user, nil, nil},
+		{user, []string{User}, nil},
+		{user, []string{Group, User}, nil},
+		{user, []string{Vault}, ErrWrongType},
+		{"ocid1.user.oc1..a\x00b", []string{User}, ErrMalformed},
+		{"ocid1.user.oc1..\xff", nil, ErrMalformed},
+		{"ocid1.user.oc1.." + strings.Repeat("a", 1100), nil, ErrMalformed},
+		{"../../etc", nil, ErrMalformed},
+		{"", []string{User}, ErrMalformed},
+	} {
+		id, err := Parse(tc.id, tc.types...)
+		if err != tc.want {
+			t.Errorf("Parse(%q, %v) error %v, want %v", tc.id, tc.types, err, tc.want)
+		}
+		if err == nil && (id.String() != tc.id || id.Type() != TypeOf(tc.id)) {
+			t.Errorf("Parse(%q) = %q (type %q)", tc.id, id, id.Type())
+		}
+		if err != nil && id != "" {
+			t.Errorf("Parse(%q) returned %q with an error", tc.id, id)
+		}
+	}
+}
+
+// FuzzParse: Parse accepts exactly the OCIDs Valid accepts, of the types
+// asked for, and what it returns is the input.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"ocid1.user.oc1..aaaa", "ocid1.vault.oc1.dev.a", "ocid1.user.oc1..a\x00", "ocid1.user.oc1..\xff\xfe",
+		"..%2F..", "a/b", strings.Repeat("a", 1100), "ocid1.user.oc1..a\nb", "-1", "99999999999999999999"} {
+		f.Add(s, User)
+	}
+	f.Fuzz(func(t *testing.T, s, typ string) {
+		id, err := Parse(s, typ)
+		switch {
+		case !Valid(s):
+			if err != ErrMalformed {
+				t.Fatalf("Parse(%q) = %v, want ErrMalformed", s, err)
+			}
+		case TypeOf(s) != typ:
+			if err != ErrWrongType {
+				t.Fatalf("Parse(%q, %q) = %v, want ErrWrongType", s, typ, err)
+			}
+		case err != nil || string(id) != s:
+			t.Fatalf("Parse(%q, %q) = %q, %v", s, typ, id, err)
+		}
+	})
+}

@@ -227,7 +227,7 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 	if err := checkName(req.Name); err != nil {
 		return nil, err
 	}
-	if err := checkCommon(req.Description, req.ReplicationConfig, req.Rules, req.RotationConfig, req.GenerationContext, now); err != nil {
+	if err := checkCommon(req.Description, req.Metadata, req.ReplicationConfig, req.Rules, req.RotationConfig, req.GenerationContext, now); err != nil {
 		return nil, err
 	}
 	var plaintext []byte
@@ -357,9 +357,15 @@ func (s *Service) nameFree(r store.Reader, vaultID, name string) error {
 	return nil
 }
 
-func checkCommon(desc string, repl *ReplicationConfig, rules []Rule, rc *RotationConfig, gc *GenerationContext, now time.Time) error {
+func checkCommon(desc string, metadata map[string]any, repl *ReplicationConfig, rules []Rule, rc *RotationConfig, gc *GenerationContext, now time.Time) error {
 	if len(desc) > MaxDescriptionLen {
 		return errs.E(errs.Invalid, "description is longer than %d characters", MaxDescriptionLen)
+	}
+	if !validText(desc) {
+		return errs.E(errs.Invalid, "description must be valid UTF-8 without control characters other than newline and tab")
+	}
+	if err := checkMetadata(metadata); err != nil {
+		return err
 	}
 	if repl != nil {
 		return errs.E(errs.Invalid, "replicationConfig is not supported: Coffer serves a single region")

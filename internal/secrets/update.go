@@ -34,7 +34,7 @@ func (s *Service) UpdateSecret(ctx context.Context, req UpdateSecretRequest) (*S
 	if req.Rules != nil {
 		rules = *req.Rules
 	}
-	if err := checkCommon(desc, req.ReplicationConfig, rules, req.RotationConfig, req.GenerationContext, now); err != nil {
+	if err := checkCommon(desc, req.Metadata, req.ReplicationConfig, rules, req.RotationConfig, req.GenerationContext, now); err != nil {
 		return nil, err
 	}
 	if req.CurrentVersionNumber != nil && *req.CurrentVersionNumber < 1 {

@@ -2,8 +2,11 @@ package secrets
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/ocid"
@@ -19,7 +22,12 @@ const (
 	MaxNameLen = 255
 	// MaxDescriptionLen bounds descriptions.
 	MaxDescriptionLen = 400
-	day               = 24 * time.Hour
+	// MaxMetadataBytes bounds a secret's metadata, counted as its JSON
+	// encoding. OCI documents no bound; the metadata is copied into every
+	// GetSecret and every bundle, so it is kept to a size that is still
+	// ample for rotation and administration context.
+	MaxMetadataBytes = 8 * 1024
+	day              = 24 * time.Hour
 	// MinDeletionWindow .. MaxDeletionWindow bound timeOfDeletion of secrets
 	// and versions; DefaultDeletionWindow applies when it is omitted.
 	MinDeletionWindow     = 1 * day
@@ -42,6 +50,52 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validVersionName reports whether a version name (secretContent.name) is
+// usable: OCI documents no character rules for it, but a name the caller
+// selects bundles by (secretVersionName) has no room for NUL, newlines or
+// other control characters, invalid UTF-8 or invisible leading and
+// trailing spaces.
+func validVersionName(s string) bool {
+	if s != strings.TrimSpace(s) || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validText reports whether a description is valid UTF-8 whose only
+// control characters are newlines and tabs.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkMetadata bounds a secret's metadata (MaxMetadataBytes of JSON).
+func checkMetadata(m map[string]any) error {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "metadata must be a JSON object")
+	}
+	if len(b) > MaxMetadataBytes {
+		return errs.E(errs.Invalid, "metadata is %d bytes as JSON; at most %d bytes (8 KiB) are allowed", len(b), MaxMetadataBytes)
+	}
+	return nil
 }
 
 func checkName(s string) error {
@@ -113,6 +167,9 @@ func decodeContent(d *ContentDetails, creating bool) ([]byte, error) {
 	}
 	if len(d.Name) > MaxNameLen {
 		return nil, errs.E(errs.Invalid, "secretContent.name is longer than %d characters", MaxNameLen)
+	}
+	if !validVersionName(d.Name) {
+		return nil, errs.E(errs.Invalid, "secretContent.name must be valid UTF-8 without control characters or spaces at either end")
 	}
 	if d.Content == "" {
 		return nil, errs.E(errs.Missing, "secretContent.content is required")

@@ -64,7 +64,7 @@ func (s *Server) wireOperator(_ context.Context, w *wiring) error {
 		s.log.Warn("keyring rotated: new values are sealed with the new term", "term", term, "terms", st.Terms)
 		return c.Reply("", RotateResponse{Term: term, Terms: st.Terms, TimeCreated: st.Installed})
 	}
-	w.api.Register(w.main,
+	w.register(w.api, w.main,
 		ociapi.Route{Pattern: "POST " + SysSealPath, Operation: iam.OperationSealServer, Handler: seal},
 		ociapi.Route{Pattern: "POST " + SysRotatePath, Operation: iam.OperationRotateKeyring, Handler: rotate},
 		ociapi.Route{Pattern: "POST " + SysRekeyPath, Operation: iam.OperationRekeyRootKey, Handler: func(c *ociapi.Call) error {

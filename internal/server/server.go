@@ -168,6 +168,9 @@ type Server struct {
 	nodeID string
 	tls    *tls.Config
 
+	// routeTable is every registered operation (Routes).
+	routeTable atomic.Pointer[[]RouteInfo]
+
 	auditFile   *audit.FileSink
 	metrics     *metrics
 	metricsSrv  *http.Server
@@ -414,6 +417,7 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 		return err
 	}
 	main.HandleFunc("/", notFound)
+	s.routeTable.Store(&w.routes)
 
 	all, err := s.KMS.AllVaults(ctx)
 	if err != nil {

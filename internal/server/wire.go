@@ -15,10 +15,12 @@ type wiring struct {
 	// identity); mgmt and crypto serve every vault's management and crypto
 	// endpoints, with the vault in the request context.
 	main, mgmt, crypto *http.ServeMux
+	// routes records what register registered, for Server.Routes.
+	routes []RouteInfo
 }
 
 func (s *Server) wireVaults(_ context.Context, w *wiring) error {
 	vaults := &kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity}
-	w.api.Register(w.main, vaults.Routes()...)
+	w.register(w.api, w.main, vaults.Routes()...)
 	return nil
 }

@@ -76,7 +76,7 @@ func (s *Server) wireFederation(ctx context.Context, w *wiring, tokens *authn.Se
 	h := &federation.Handlers{CA: ca, Federation: fed, TenancyID: tenancyID, CompartmentExists: active, Now: s.cfg.Now}
 	fedAPI := *w.api
 	fedAPI.Verifier = fed
-	fedAPI.Register(w.main, h.FederationRoutes()...)
-	w.api.Register(w.main, h.AdminRoutes()...)
+	w.register(&fedAPI, w.main, h.FederationRoutes()...)
+	w.register(w.api, w.main, h.AdminRoutes()...)
 	return nil
 }

@@ -51,7 +51,7 @@ func (s *Server) wireIdentity(ctx context.Context, w *wiring) error {
 		h.Usage = append(h.Usage, secretUsage{s.Secrets})
 		h.Explain.Secrets = secretResources{s.Secrets}
 	}
-	w.api.Register(w.main, h.Routes()...)
+	w.register(w.api, w.main, h.Routes()...)
 	return nil
 }
 

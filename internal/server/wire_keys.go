@@ -18,9 +18,9 @@ import (
 // endpoint; the vault comes from the endpoint (request context).
 func (s *Server) wireKeys(_ context.Context, w *wiring) error {
 	mgmt := &kmsmgmt.Handlers{KMS: s.KMS, Compartments: s.Identity}
-	w.api.Register(w.mgmt, mgmt.Routes()...)
+	w.register(w.api, w.mgmt, mgmt.Routes()...)
 	crypto := &kmscrypto.Handlers{KMS: s.KMS}
-	w.api.Register(w.crypto, crypto.Routes()...)
+	w.register(w.api, w.crypto, crypto.Routes()...)
 	return nil
 }
 

@@ -59,5 +59,5 @@ func (s *Server) wireResourcePrincipals(w *wiring, tokens *authn.SessionTokens) 
 			return c.State == identity.StateActive, nil
 		},
 	}
-	w.api.Register(w.main, h.Routes()...)
+	w.register(w.api, w.main, h.Routes()...)
 }

@@ -23,9 +23,9 @@ func (s *Server) wireSecrets(_ context.Context, w *wiring) error {
 	s.Secrets = svc
 	targets := kmsTargets{kms: s.KMS}
 	vaults := &vaultsapi.Handlers{Secrets: svc, Targets: targets, Compartments: s.Identity}
-	w.api.Register(w.main, vaults.Routes()...)
+	w.register(w.api, w.main, vaults.Routes()...)
 	bundles := &secretsapi.Handlers{Secrets: svc}
-	w.api.Register(w.main, bundles.Routes()...)
+	w.register(w.api, w.main, bundles.Routes()...)
 	return nil
 }
 

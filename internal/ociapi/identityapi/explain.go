@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/iam"
 	idn "github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 )
 
 // ExplainPath is Coffer's own explain API. It lives under the identity
@@ -112,6 +113,9 @@ func (x *Explainer) serve(c *ociapi.Call) error {
 	if err := c.Decode(&req); err != nil {
 		return err
 	}
+	if err := req.check(); err != nil {
+		return err
+	}
 	t, err := x.Identity.Tenancy(c.Context())
 	if err != nil {
 		return err
@@ -129,6 +133,9 @@ func (x *Explainer) serve(c *ociapi.Call) error {
 // Explain answers an explain request. Errors are caller errors (unknown
 // principal or target) or internal ones.
 func (x *Explainer) Explain(ctx context.Context, req ExplainRequest) (ExplainResponse, error) {
+	if err := req.check(); err != nil {
+		return ExplainResponse{}, err
+	}
 	if req.Operation == "" {
 		return ExplainResponse{}, errs.E(errs.Missing, "operation is required, e.g. GetSecretBundle")
 	}
@@ -315,4 +322,32 @@ func toResponse(ex iam.Explanation, notes []string) ExplainResponse {
 			ConditionFalse: refs(c.ConditionFalse), Note: c.Note, Suggestion: c.Suggestion})
 	}
 	return out
+}
+
+// check refuses malformed ids before any is looked up: a well-formed id of
+// the wrong type is refused too, since the question would name nothing.
+func (r ExplainRequest) check() error {
+	for _, f := range []struct {
+		name, id string
+		types    []string
+	}{
+		{"principal.userId", r.Principal.UserID, []string{ocid.User}},
+		{"principal.groupId", r.Principal.GroupID, []string{ocid.Group}},
+		{"principal.dynamicGroupId", r.Principal.DynamicGroupID, []string{ocid.DynamicGroup}},
+		{"compartmentId", r.CompartmentID, ociapi.Compartments},
+		{"vaultId", r.VaultID, []string{ocid.Vault}},
+		{"keyId", r.KeyID, []string{ocid.Key}},
+		{"secretId", r.SecretID, []string{ocid.Secret}},
+	} {
+		if _, err := ociapi.OptionalID(f.name, f.id, f.types...); err != nil {
+			if errs.Is(err, errs.NotFound) {
+				return errs.E(errs.RelatedNotFound, "%s is not the OCID of a %s", f.name, strings.Join(f.types, " or "))
+			}
+			return err
+		}
+	}
+	if len(r.Operation) > 100 {
+		return errs.E(errs.Invalid, "operation is longer than 100 characters")
+	}
+	return nil
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	idn "github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 )
 
 // Handlers serves the identity operations.
@@ -106,13 +107,10 @@ func (h *Handlers) Routes() []ociapi.Route {
 	return rs
 }
 
-func listOptions(c *ociapi.Call) (idn.ListOptions, error) {
-	limit, err := c.QueryInt("limit")
-	if err != nil {
-		return idn.ListOptions{}, err
-	}
-	return idn.ListOptions{Limit: limit, Page: c.Query("page"), Name: c.Query("name"),
-		SortBy: c.Query("sortBy"), SortOrder: c.Query("sortOrder"), LifecycleState: c.Query("lifecycleState")}, nil
+// listSpec is what an identity List operation accepts: its sortBy values
+// (the same TIMECREATED and NAME for all) and its resource's states.
+func listSpec(states []string) ociapi.ListSpec {
+	return ociapi.ListSpec{SortBy: identity.GetListUsersSortByEnumStringValues(), LifecycleStates: states}
 }
 
 func (h *Handlers) tenancyID(ctx context.Context) (string, error) {
@@ -147,8 +145,10 @@ func (h *Handlers) getTenancy(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.PathValue("tenancyId") != t.ID {
-		return errs.E(errs.NotFound, "tenancy %s not found or not authorized", c.PathValue("tenancyId"))
+	if id, err := c.PathID("tenancyId", ocid.Tenancy); err != nil {
+		return err
+	} else if id != t.ID {
+		return errs.E(errs.NotFound, "tenancy %s not found or not authorized", id)
 	}
 	if err := c.Authorize(authz.Request{CompartmentID: t.ID}); err != nil {
 		return err
@@ -167,8 +167,10 @@ func (h *Handlers) listRegions(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.PathValue("tenancyId") != t.ID {
-		return errs.E(errs.NotFound, "tenancy %s not found or not authorized", c.PathValue("tenancyId"))
+	if id, err := c.PathID("tenancyId", ocid.Tenancy); err != nil {
+		return err
+	} else if id != t.ID {
+		return errs.E(errs.NotFound, "tenancy %s not found or not authorized", id)
 	}
 	if err := c.Authorize(authz.Request{CompartmentID: t.ID}); err != nil {
 		return err
@@ -195,7 +197,11 @@ func (h *Handlers) compartments() kind[idn.Compartment, identity.Compartment] {
 }
 
 func (h *Handlers) loadCompartment(c *ociapi.Call) (idn.Compartment, error) {
-	v, err := h.Identity.GetCompartment(c.Context(), c.PathValue("compartmentId"))
+	id, err := c.PathID("compartmentId", ociapi.Compartments...)
+	if err != nil {
+		return idn.Compartment{}, err
+	}
+	v, err := h.Identity.GetCompartment(c.Context(), id)
 	if err != nil {
 		return v, err
 	}
@@ -212,19 +218,20 @@ func (h *Handlers) createCompartment(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if d.CompartmentId == nil || *d.CompartmentId == "" {
-		return errs.E(errs.Missing, "compartmentId (the parent compartment) is required")
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId}); err != nil {
+	parent, err := ociapi.CheckID("compartmentId (the parent compartment)", strVal(d.CompartmentId), ociapi.Compartments...)
+	if err != nil {
 		return err
 	}
-	v, err := h.Identity.CreateCompartment(c.Context(), idn.CompartmentInput{ParentID: *d.CompartmentId, Name: d.Name,
+	if err := c.Authorize(authz.Request{CompartmentID: parent}); err != nil {
+		return err
+	}
+	v, err := h.Identity.CreateCompartment(c.Context(), idn.CompartmentInput{ParentID: parent, Name: d.Name,
 		Description: d.Description, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
 	return h.compartments().reply(c, v, err)
 }
 
 func (h *Handlers) listCompartments(c *ociapi.Call) error {
-	parent, o, err := listQuery(c)
+	parent, o, err := listQuery(c, listSpec(identity.GetCompartmentLifecycleStateEnumStringValues()))
 	if err != nil {
 		return err
 	}
@@ -235,7 +242,11 @@ func (h *Handlers) listCompartments(c *ociapi.Call) error {
 		}
 	}
 	in := idn.ListCompartmentsInput{ParentID: parent, Subtree: subtree, ListOptions: o}
-	switch strings.ToUpper(c.Query("accessLevel")) {
+	level, err := c.QueryEnum("accessLevel", "ANY", "ACCESSIBLE")
+	if err != nil {
+		return err
+	}
+	switch level {
 	case "", "ANY":
 		if err := c.Authorize(authz.Request{CompartmentID: parent}); err != nil {
 			return err
@@ -247,8 +258,6 @@ func (h *Handlers) listCompartments(c *ociapi.Call) error {
 			d, err := h.Authorizer.Authorize(c.Context(), authz.Request{Principal: c.Principal, Operation: "GetCompartment", CompartmentID: v.ID})
 			return err == nil && d.Allowed
 		}
-	default:
-		return errs.E(errs.Invalid, "accessLevel %q is not valid: allowed values are ANY, ACCESSIBLE", c.Query("accessLevel"))
 	}
 	items, next, err := h.Identity.ListCompartments(c.Context(), in)
 	if err != nil {
@@ -291,7 +300,7 @@ func userVars(u idn.User) map[string]string {
 }
 
 func (h *Handlers) users() kind[idn.User, identity.User] {
-	return kind[idn.User, identity.User]{load: loadInTenancy(h, "userId", h.Identity.GetUser, userVars), model: userModel,
+	return kind[idn.User, identity.User]{load: loadInTenancy(h, "userId", ocid.User, h.Identity.GetUser, userVars), model: userModel,
 		ref: func(u idn.User) (string, string) { return u.ID, u.ETag }}
 }
 
@@ -316,7 +325,7 @@ func strVal(p *string) string {
 }
 
 func (h *Handlers) listUsers(c *ociapi.Call) error {
-	return listIn(c, userModel, h.Identity.ListUsers)
+	return listIn(c, listSpec(identity.GetUserLifecycleStateEnumStringValues()), userModel, h.Identity.ListUsers)
 }
 
 func (h *Handlers) updateUser(ctx context.Context, id string, d identity.UpdateUserDetails, ifMatch string) (idn.User, error) {
@@ -378,11 +387,15 @@ func (h *Handlers) listAPIKeys(c *ociapi.Call) error {
 }
 
 func (h *Handlers) deleteAPIKey(c *ociapi.Call) error {
+	fp := c.PathValue("fingerprint")
+	if !validFingerprint(fp) {
+		return errs.E(errs.Invalid, "fingerprint must be an API key fingerprint: 16 pairs of hex digits separated by ':'")
+	}
 	u, err := h.users().load(c)
 	if err != nil {
 		return err
 	}
-	if err := h.Identity.DeleteAPIKey(c.Context(), u.ID, c.PathValue("fingerprint")); err != nil {
+	if err := h.Identity.DeleteAPIKey(c.Context(), u.ID, fp); err != nil {
 		return err
 	}
 	return c.ReplyEmpty(http.StatusNoContent, "")
@@ -401,7 +414,7 @@ func (h *Handlers) groups() kind[idn.Group, identity.Group] {
 	vars := func(g idn.Group) map[string]string {
 		return map[string]string{"target.group.id": g.ID, "target.group.name": g.Name}
 	}
-	return kind[idn.Group, identity.Group]{load: loadInTenancy(h, "groupId", h.Identity.GetGroup, vars), model: groupModel,
+	return kind[idn.Group, identity.Group]{load: loadInTenancy(h, "groupId", ocid.Group, h.Identity.GetGroup, vars), model: groupModel,
 		ref: func(g idn.Group) (string, string) { return g.ID, g.ETag }}
 }
 
@@ -419,7 +432,7 @@ func (h *Handlers) createGroup(c *ociapi.Call) error {
 }
 
 func (h *Handlers) listGroups(c *ociapi.Call) error {
-	return listIn(c, groupModel, h.Identity.ListGroups)
+	return listIn(c, listSpec(identity.GetGroupLifecycleStateEnumStringValues()), groupModel, h.Identity.ListGroups)
 }
 
 // renameDetails adds name to the SDK's UpdateGroupDetails and
@@ -450,7 +463,7 @@ func (h *Handlers) memberships() kind[idn.Membership, identity.UserGroupMembersh
 	vars := func(m idn.Membership) map[string]string {
 		return map[string]string{"target.user.id": m.UserID, "target.group.id": m.GroupID}
 	}
-	return kind[idn.Membership, identity.UserGroupMembership]{load: loadInTenancy(h, "userGroupMembershipId", h.Identity.GetMembership, vars),
+	return kind[idn.Membership, identity.UserGroupMembership]{load: loadInTenancy(h, "userGroupMembershipId", ocid.Membership, h.Identity.GetMembership, vars),
 		model: membershipModel, ref: func(m idn.Membership) (string, string) { return m.ID, m.ETag }}
 }
 
@@ -459,16 +472,32 @@ func (h *Handlers) addUserToGroup(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if err := h.authorizeInTenancy(c, map[string]string{"target.user.id": strVal(d.UserId), "target.group.id": strVal(d.GroupId)}); err != nil {
+	userID, err := ociapi.CheckID("userId", strVal(d.UserId), ocid.User)
+	if err != nil {
 		return err
 	}
-	m, err := h.Identity.AddUserToGroup(c.Context(), strVal(d.UserId), strVal(d.GroupId))
+	groupID, err := ociapi.CheckID("groupId", strVal(d.GroupId), ocid.Group)
+	if err != nil {
+		return err
+	}
+	if err := h.authorizeInTenancy(c, map[string]string{"target.user.id": userID, "target.group.id": groupID}); err != nil {
+		return err
+	}
+	m, err := h.Identity.AddUserToGroup(c.Context(), userID, groupID)
 	return h.memberships().reply(c, m, err)
 }
 
 func (h *Handlers) listMemberships(c *ociapi.Call) error {
-	return listIn(c, membershipModel, func(ctx context.Context, comp string, o idn.ListOptions) ([]idn.Membership, string, error) {
-		return h.Identity.ListMemberships(ctx, comp, c.Query("userId"), c.Query("groupId"), o)
+	userID, err := c.OptionalQueryID("userId", ocid.User)
+	if err != nil {
+		return err
+	}
+	groupID, err := c.OptionalQueryID("groupId", ocid.Group)
+	if err != nil {
+		return err
+	}
+	return listIn(c, ociapi.ListSpec{}, membershipModel, func(ctx context.Context, comp string, o idn.ListOptions) ([]idn.Membership, string, error) {
+		return h.Identity.ListMemberships(ctx, comp, userID, groupID, o)
 	})
 }
 
@@ -486,7 +515,7 @@ func (h *Handlers) dynamicGroups() kind[idn.DynamicGroup, identity.DynamicGroup]
 	vars := func(d idn.DynamicGroup) map[string]string {
 		return map[string]string{"target.dynamicgroup.id": d.ID, "target.dynamicgroup.name": d.Name}
 	}
-	return kind[idn.DynamicGroup, identity.DynamicGroup]{load: loadInTenancy(h, "dynamicGroupId", h.Identity.GetDynamicGroup, vars),
+	return kind[idn.DynamicGroup, identity.DynamicGroup]{load: loadInTenancy(h, "dynamicGroupId", ocid.DynamicGroup, h.Identity.GetDynamicGroup, vars),
 		model: dynamicGroupModel, ref: func(d idn.DynamicGroup) (string, string) { return d.ID, d.ETag }}
 }
 
@@ -504,7 +533,7 @@ func (h *Handlers) createDynamicGroup(c *ociapi.Call) error {
 }
 
 func (h *Handlers) listDynamicGroups(c *ociapi.Call) error {
-	return listIn(c, dynamicGroupModel, h.Identity.ListDynamicGroups)
+	return listIn(c, listSpec(identity.GetDynamicGroupLifecycleStateEnumStringValues()), dynamicGroupModel, h.Identity.ListDynamicGroups)
 }
 
 type updateDynamicGroupDetails struct {
@@ -548,7 +577,11 @@ func (h *Handlers) policies() kind[idn.Policy, identity.Policy] {
 }
 
 func (h *Handlers) loadPolicy(c *ociapi.Call) (idn.Policy, error) {
-	p, err := h.Identity.GetPolicy(c.Context(), c.PathValue("policyId"))
+	id, err := c.PathID("policyId", ocid.Policy)
+	if err != nil {
+		return idn.Policy{}, err
+	}
+	p, err := h.Identity.GetPolicy(c.Context(), id)
 	if err != nil {
 		return p, err
 	}
@@ -561,23 +594,45 @@ func (h *Handlers) createPolicy(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if d.CompartmentId == nil || *d.CompartmentId == "" {
-		return errs.E(errs.Missing, "compartmentId is required")
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId, Vars: map[string]string{"target.policy.name": strVal(d.Name)}}); err != nil {
+	comp, err := ociapi.CheckID("compartmentId", strVal(d.CompartmentId), ociapi.Compartments...)
+	if err != nil {
 		return err
 	}
-	p, err := h.Identity.CreatePolicy(c.Context(), idn.PolicyInput{CompartmentID: *d.CompartmentId, Name: d.Name,
+	if err := c.Authorize(authz.Request{CompartmentID: comp, Vars: map[string]string{"target.policy.name": strVal(d.Name)}}); err != nil {
+		return err
+	}
+	p, err := h.Identity.CreatePolicy(c.Context(), idn.PolicyInput{CompartmentID: comp, Name: d.Name,
 		Description: d.Description, Statements: d.Statements, VersionDate: sdkDate(d.VersionDate),
 		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
 	return h.policies().reply(c, p, err)
 }
 
 func (h *Handlers) listPolicies(c *ociapi.Call) error {
-	return listIn(c, policyModel, h.Identity.ListPolicies)
+	return listIn(c, listSpec(identity.GetPolicyLifecycleStateEnumStringValues()), policyModel, h.Identity.ListPolicies)
 }
 
 func (h *Handlers) updatePolicy(ctx context.Context, id string, d identity.UpdatePolicyDetails, ifMatch string) (idn.Policy, error) {
 	return h.Identity.UpdatePolicy(ctx, id, idn.PolicyInput{Description: d.Description, Statements: d.Statements,
 		VersionDate: sdkDate(d.VersionDate), FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, ifMatch)
+}
+
+// validFingerprint reports whether s has the form of an API key's
+// fingerprint, the MD5 of its DER as OCI shows it: aa:bb:...:ff.
+func validFingerprint(s string) bool {
+	if len(s) != 16*3-1 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+			continue
+		}
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/coffer-vault/coffer/internal/authz"
-	"github.com/coffer-vault/coffer/internal/errs"
 	idn "github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 )
@@ -75,11 +74,17 @@ func update[D, T, M any](k kind[T, M], upd func(ctx context.Context, id string, 
 }
 
 // loadInTenancy returns a loader for a tenancy-level resource (user, group,
-// dynamic group, membership) whose OCID is the path parameter param: get
-// it, then authorize in the tenancy with its target variables.
-func loadInTenancy[T any](h *Handlers, param string, get func(context.Context, string) (T, error), vars func(T) map[string]string) func(*ociapi.Call) (T, error) {
+// dynamic group, membership) whose OCID, of type typ, is the path parameter
+// param: check the id, get the record, then authorize in the tenancy with
+// its target variables.
+func loadInTenancy[T any](h *Handlers, param, typ string, get func(context.Context, string) (T, error), vars func(T) map[string]string) func(*ociapi.Call) (T, error) {
 	return func(c *ociapi.Call) (T, error) {
-		v, err := get(c.Context(), c.PathValue(param))
+		var v T
+		id, err := c.PathID(param, typ)
+		if err != nil {
+			return v, err
+		}
+		v, err = get(c.Context(), id)
 		if err != nil {
 			return v, err
 		}
@@ -89,8 +94,8 @@ func loadInTenancy[T any](h *Handlers, param string, get func(context.Context, s
 
 // listIn serves a List operation over the compartment in the query:
 // compartmentId is required and authorized on; list gets the page.
-func listIn[T, M any](c *ociapi.Call, model func(T) M, list func(ctx context.Context, compartmentID string, o idn.ListOptions) ([]T, string, error)) error {
-	comp, o, err := listQuery(c)
+func listIn[T, M any](c *ociapi.Call, spec ociapi.ListSpec, model func(T) M, list func(ctx context.Context, compartmentID string, o idn.ListOptions) ([]T, string, error)) error {
+	comp, o, err := listQuery(c, spec)
 	if err != nil {
 		return err
 	}
@@ -105,12 +110,20 @@ func listIn[T, M any](c *ociapi.Call, model func(T) M, list func(ctx context.Con
 }
 
 // listQuery reads a List operation's compartmentId, which is required,
-// and its filter, sort and paging options.
-func listQuery(c *ociapi.Call) (string, idn.ListOptions, error) {
-	comp := c.Query("compartmentId")
-	if comp == "" {
-		return "", idn.ListOptions{}, errs.E(errs.Missing, "query parameter compartmentId is required")
+// and its filter, sort and paging options, which spec bounds.
+func listQuery(c *ociapi.Call, spec ociapi.ListSpec) (string, idn.ListOptions, error) {
+	comp, err := c.QueryID("compartmentId", ociapi.Compartments...)
+	if err != nil {
+		return "", idn.ListOptions{}, err
 	}
-	o, err := listOptions(c)
-	return comp, o, err
+	p, err := c.List(spec)
+	if err != nil {
+		return "", idn.ListOptions{}, err
+	}
+	name := c.Query("name")
+	if err := ociapi.CheckText("query parameter name", name, idn.MaxNameLength); err != nil {
+		return "", idn.ListOptions{}, err
+	}
+	return comp, idn.ListOptions{Limit: p.Limit, Page: p.Page, Name: name, SortBy: p.SortBy, SortOrder: p.SortOrder,
+		LifecycleState: p.LifecycleState}, nil
 }

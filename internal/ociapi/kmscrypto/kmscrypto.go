@@ -20,11 +20,19 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 )
 
 // maxAssociatedData bounds associatedData (OCI: its string form must be
 // under 4096 characters).
 const maxAssociatedData = 4096
+
+// MaxPlaintext bounds Encrypt's plaintext and Sign's and Verify's message,
+// counted after base64 decoding. OCI documents 4096 bytes for messages;
+// for plaintexts it documents none, and 4096 is AWS KMS's figure and what
+// envelope encryption needs (data keys are at most 32 bytes): bulk data
+// belongs under a data key.
+const MaxPlaintext = 4096
 
 // Handlers serves the crypto operations.
 type Handlers struct {
@@ -56,10 +64,14 @@ func (h *Handlers) load(c *ociapi.Call, keyID *string, versionID string) (kms.Cr
 	if c.VaultID == "" {
 		return kms.CryptoTarget{}, errs.E(errs.NoRoute, "crypto operations are served on a vault's crypto endpoint")
 	}
-	if str(keyID) == "" {
-		return kms.CryptoTarget{}, errs.E(errs.Missing, "keyId is required")
+	id, err := ociapi.CheckID("keyId", str(keyID), ocid.Key)
+	if err != nil {
+		return kms.CryptoTarget{}, err
 	}
-	t, err := h.KMS.LoadCryptoTarget(c.Context(), c.VaultID, *keyID, versionID)
+	if _, err := ociapi.OptionalID("keyVersionId", versionID, ocid.KeyVersion); err != nil {
+		return kms.CryptoTarget{}, err
+	}
+	t, err := h.KMS.LoadCryptoTarget(c.Context(), c.VaultID, id, versionID)
 	if err != nil {
 		return t, err
 	}
@@ -78,6 +90,23 @@ func decode64(field string, p *string, required bool) ([]byte, error) {
 	b, err := base64.StdEncoding.DecodeString(*p)
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "%s must be base64", field)
+	}
+	return b, nil
+}
+
+// decodeSized is decode64 for a required field whose decoded size must be
+// 1 to max bytes.
+func decodeSized(field string, p *string, max int) ([]byte, error) {
+	if p != nil && len(*p) > base64.StdEncoding.EncodedLen(max) {
+		return nil, errs.E(errs.Invalid, "%s must be 1 to %d bytes after base64 decoding", field, max)
+	}
+	b, err := decode64(field, p, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 || len(b) > max {
+		clear(b)
+		return nil, errs.E(errs.Invalid, "%s must be 1 to %d bytes after base64 decoding", field, max)
 	}
 	return b, nil
 }
@@ -121,7 +150,7 @@ func (h *Handlers) encrypt(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	pt, err := decode64("plaintext", d.Plaintext, true)
+	pt, err := decodeSized("plaintext", d.Plaintext, MaxPlaintext)
 	if err != nil {
 		return err
 	}
@@ -235,7 +264,7 @@ func (h *Handlers) sign(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	msg, err := decode64("message", d.Message, true)
+	msg, err := decodeSized("message", d.Message, MaxPlaintext)
 	if err != nil {
 		return err
 	}
@@ -262,7 +291,7 @@ func (h *Handlers) verify(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	msg, err := decode64("message", d.Message, true)
+	msg, err := decodeSized("message", d.Message, MaxPlaintext)
 	if err != nil {
 		return err
 	}

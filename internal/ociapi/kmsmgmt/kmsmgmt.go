@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 )
 
 // SystemTagNamespace is the definedTags namespace Coffer writes its own
@@ -86,6 +87,17 @@ func (h *Handlers) vault(c *ociapi.Call) (kms.Vault, error) {
 	return h.KMS.GetVault(c.Context(), c.VaultID)
 }
 
+// loadVersion is load for the key-version routes: the key version's id is
+// checked before anything is read.
+func (h *Handlers) loadVersion(c *ociapi.Call) (kms.Vault, kms.Key, string, error) {
+	kvID, err := c.PathID("keyVersionId", ocid.KeyVersion)
+	if err != nil {
+		return kms.Vault{}, kms.Key{}, "", err
+	}
+	v, k, err := h.load(c)
+	return v, k, kvID, err
+}
+
 // load reads the vault and the key named in the path and authorizes the
 // operation on them.
 func (h *Handlers) load(c *ociapi.Call) (kms.Vault, kms.Key, error) {
@@ -93,7 +105,11 @@ func (h *Handlers) load(c *ociapi.Call) (kms.Vault, kms.Key, error) {
 	if err != nil {
 		return v, kms.Key{}, err
 	}
-	k, err := h.KMS.GetKey(c.Context(), v.ID, c.PathValue("keyId"))
+	id, err := c.PathID("keyId", ocid.Key)
+	if err != nil {
+		return v, kms.Key{}, err
+	}
+	k, err := h.KMS.GetKey(c.Context(), v.ID, id)
 	if err != nil {
 		return v, k, err
 	}
@@ -238,8 +254,11 @@ func rotationInput(enabled *bool, d *keymanagement.AutoKeyRotationDetails) kms.A
 
 // authorizeCreate checks a create or import in the endpoint's vault.
 func (h *Handlers) authorizeCreate(c *ociapi.Call, compartment *string) (kms.Vault, error) {
-	if compartment == nil || *compartment == "" {
+	if compartment == nil {
 		return kms.Vault{}, errs.E(errs.Missing, "compartmentId is required")
+	}
+	if _, err := ociapi.CheckID("compartmentId", *compartment, ociapi.Compartments...); err != nil {
+		return kms.Vault{}, err
 	}
 	v, err := h.vault(c)
 	if err != nil {
@@ -332,11 +351,11 @@ func (h *Handlers) importKey(c *ociapi.Call) error {
 }
 
 func (h *Handlers) list(c *ociapi.Call) error {
-	compartment := c.Query("compartmentId")
-	if compartment == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
+	compartment, err := c.QueryID("compartmentId", ociapi.Compartments...)
+	if err != nil {
+		return err
 	}
-	limit, err := c.QueryInt("limit")
+	p, err := c.List(ociapi.ListSpec{SortBy: keymanagement.GetListKeysSortByEnumStringValues()})
 	if err != nil {
 		return err
 	}
@@ -356,7 +375,7 @@ func (h *Handlers) list(c *ociapi.Call) error {
 	keys, next, err := h.KMS.ListKeys(c.Context(), v.ID, compartment, kms.KeyFilter{
 		ProtectionMode: c.Query("protectionMode"), Algorithm: keyprotect.Algorithm(c.Query("algorithm")),
 		Length: length, CurveID: keyprotect.CurveID(c.Query("curveId")),
-	}, kms.ListOptions{Limit: limit, Page: c.Query("page"), SortBy: c.Query("sortBy"), SortOrder: c.Query("sortOrder")})
+	}, kms.ListOptions{Limit: p.Limit, Page: p.Page, SortBy: p.SortBy, SortOrder: p.SortOrder})
 	if err != nil {
 		return err
 	}
@@ -430,8 +449,11 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if d.CompartmentId == nil || *d.CompartmentId == "" {
+	if d.CompartmentId == nil {
 		return errs.E(errs.Missing, "compartmentId is required")
+	}
+	if _, err := ociapi.CheckID("compartmentId", *d.CompartmentId, ociapi.Compartments...); err != nil {
+		return err
 	}
 	v, k, err := h.load(c)
 	if err != nil {
@@ -489,7 +511,7 @@ func (h *Handlers) importVersion(c *ociapi.Call) error {
 }
 
 func (h *Handlers) listVersions(c *ociapi.Call) error {
-	limit, err := c.QueryInt("limit")
+	p, err := c.List(ociapi.ListSpec{SortBy: keymanagement.GetListKeyVersionsSortByEnumStringValues()})
 	if err != nil {
 		return err
 	}
@@ -498,7 +520,7 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 		return err
 	}
 	vs, next, err := h.KMS.ListKeyVersions(c.Context(), v.ID, k.ID, kms.ListOptions{
-		Limit: limit, Page: c.Query("page"), SortBy: c.Query("sortBy"), SortOrder: c.Query("sortOrder"),
+		Limit: p.Limit, Page: p.Page, SortBy: p.SortBy, SortOrder: p.SortOrder,
 	})
 	if err != nil {
 		return err
@@ -507,11 +529,11 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 }
 
 func (h *Handlers) getVersion(c *ociapi.Call) error {
-	v, k, err := h.load(c)
+	v, k, kvID, err := h.loadVersion(c)
 	if err != nil {
 		return err
 	}
-	k, kv, err := h.KMS.GetKeyVersion(c.Context(), v.ID, k.ID, c.PathValue("keyVersionId"))
+	k, kv, err := h.KMS.GetKeyVersion(c.Context(), v.ID, k.ID, kvID)
 	if err != nil {
 		return err
 	}
@@ -523,11 +545,11 @@ func (h *Handlers) scheduleVersionDeletion(c *ociapi.Call) error {
 	if err := c.DecodeOptional(&d); err != nil {
 		return err
 	}
-	v, k, err := h.load(c)
+	v, k, kvID, err := h.loadVersion(c)
 	if err != nil {
 		return err
 	}
-	k, kv, err := h.KMS.ScheduleKeyVersionDeletion(c.Context(), v.ID, k.ID, c.PathValue("keyVersionId"), deletionTime(d.TimeOfDeletion), c.IfMatch())
+	k, kv, err := h.KMS.ScheduleKeyVersionDeletion(c.Context(), v.ID, k.ID, kvID, deletionTime(d.TimeOfDeletion), c.IfMatch())
 	if err != nil {
 		return err
 	}
@@ -535,11 +557,11 @@ func (h *Handlers) scheduleVersionDeletion(c *ociapi.Call) error {
 }
 
 func (h *Handlers) cancelVersionDeletion(c *ociapi.Call) error {
-	v, k, err := h.load(c)
+	v, k, kvID, err := h.loadVersion(c)
 	if err != nil {
 		return err
 	}
-	k, kv, err := h.KMS.CancelKeyVersionDeletion(c.Context(), v.ID, k.ID, c.PathValue("keyVersionId"), c.IfMatch())
+	k, kv, err := h.KMS.CancelKeyVersionDeletion(c.Context(), v.ID, k.ID, kvID, c.IfMatch())
 	if err != nil {
 		return err
 	}

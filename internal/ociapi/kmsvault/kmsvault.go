@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 )
 
 // Endpoints gives a vault's management and crypto endpoint URLs.
@@ -97,7 +98,11 @@ func resource(v kms.Vault) *authz.Resource {
 
 // load reads the vault named in the path and authorizes the operation on it.
 func (h *Handlers) load(c *ociapi.Call) (kms.Vault, error) {
-	v, err := h.KMS.GetVault(c.Context(), c.PathValue("vaultId"))
+	id, err := c.PathID("vaultId", ocid.Vault)
+	if err != nil {
+		return kms.Vault{}, err
+	}
+	v, err := h.KMS.GetVault(c.Context(), id)
 	if err != nil {
 		return v, err
 	}
@@ -109,8 +114,8 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if d.CompartmentId == nil || *d.CompartmentId == "" {
-		return errs.E(errs.Missing, "compartmentId is required")
+	if _, err := ociapi.CheckID("compartmentId", str(d.CompartmentId), ociapi.Compartments...); err != nil {
+		return err
 	}
 	if d.DisplayName == nil {
 		return errs.E(errs.Missing, "displayName is required")
@@ -145,11 +150,11 @@ func (h *Handlers) get(c *ociapi.Call) error {
 }
 
 func (h *Handlers) list(c *ociapi.Call) error {
-	compartment := c.Query("compartmentId")
-	if compartment == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
+	compartment, err := c.QueryID("compartmentId", ociapi.Compartments...)
+	if err != nil {
+		return err
 	}
-	limit, err := c.QueryInt("limit")
+	p, err := c.List(ociapi.ListSpec{SortBy: keymanagement.GetListVaultsSortByEnumStringValues()})
 	if err != nil {
 		return err
 	}
@@ -157,7 +162,7 @@ func (h *Handlers) list(c *ociapi.Call) error {
 		return err
 	}
 	vaults, next, err := h.KMS.ListVaults(c.Context(), compartment, kms.ListOptions{
-		Limit: limit, Page: c.Query("page"), SortBy: c.Query("sortBy"), SortOrder: c.Query("sortOrder"),
+		Limit: p.Limit, Page: p.Page, SortBy: p.SortBy, SortOrder: p.SortOrder,
 	})
 	if err != nil {
 		return err
@@ -223,10 +228,14 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if d.CompartmentId == nil || *d.CompartmentId == "" {
-		return errs.E(errs.Missing, "compartmentId is required")
+	if _, err := ociapi.CheckID("compartmentId", str(d.CompartmentId), ociapi.Compartments...); err != nil {
+		return err
 	}
-	v, err := h.KMS.GetVault(c.Context(), c.PathValue("vaultId"))
+	id, err := c.PathID("vaultId", ocid.Vault)
+	if err != nil {
+		return err
+	}
+	v, err := h.KMS.GetVault(c.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -258,4 +267,11 @@ func (h *Handlers) usage(c *ociapi.Call) error {
 		KeyCount: common.Int(u.KeyCount), KeyVersionCount: common.Int(u.KeyVersionCount),
 		SoftwareKeyCount: common.Int(u.SoftwareKeyCount), SoftwareKeyVersionCount: common.Int(u.SoftwareKeyVersionCount),
 	})
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -13,9 +13,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/secrets"
 )
 
@@ -46,15 +47,20 @@ func (h *Handlers) Routes() []ociapi.Route {
 // selector reads versionNumber, secretVersionName and stage.
 func selector(c *ociapi.Call) (secrets.BundleSelector, error) {
 	var sel secrets.BundleSelector
-	if v := c.Query("versionNumber"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return sel, errs.E(errs.Invalid, "versionNumber must be a positive integer")
-		}
-		sel.VersionNumber = n
+	n, _, err := c.QueryInt64("versionNumber", 1, math.MaxInt64)
+	if err != nil {
+		return sel, err
 	}
+	sel.VersionNumber = n
 	sel.VersionName = c.Query("secretVersionName")
-	sel.Stage = secrets.Stage(strings.ToUpper(c.Query("stage")))
+	if err := ociapi.CheckText("query parameter secretVersionName", sel.VersionName, secrets.MaxNameLen); err != nil {
+		return sel, err
+	}
+	stage, err := c.QueryEnum("stage", sdksecrets.GetGetSecretBundleStageEnumStringValues()...)
+	if err != nil {
+		return sel, err
+	}
+	sel.Stage = secrets.Stage(stage)
 	return sel, nil
 }
 
@@ -85,30 +91,41 @@ func (h *Handlers) replyBundle(c *ociapi.Call, ref secrets.SecretRef, withETag b
 }
 
 func (h *Handlers) get(c *ociapi.Call) error {
-	return h.replyBundle(c, secrets.SecretRef{ID: c.PathValue("secretId")}, true)
+	id, err := c.PathID("secretId", ocid.Secret)
+	if err != nil {
+		return err
+	}
+	return h.replyBundle(c, secrets.SecretRef{ID: id}, true)
 }
 
 // getByName resolves the name in the read's own snapshot; a caller without
 // permission learns nothing beyond "not found".
 func (h *Handlers) getByName(c *ociapi.Call) error {
-	name, vaultID := c.Query("secretName"), c.Query("vaultId")
+	name := c.Query("secretName")
 	if name == "" {
 		return errs.E(errs.Missing, "query parameter secretName is required")
 	}
-	if vaultID == "" {
-		return errs.E(errs.Missing, "query parameter vaultId is required")
+	if err := ociapi.CheckText("query parameter secretName", name, secrets.MaxNameLen); err != nil {
+		return err
+	}
+	vaultID, err := c.QueryID("vaultId", ocid.Vault)
+	if err != nil {
+		return err
 	}
 	return h.replyBundle(c, secrets.SecretRef{VaultID: vaultID, Name: name}, false)
 }
 
 func (h *Handlers) listVersions(c *ociapi.Call) error {
-	limit, err := c.QueryInt("limit")
+	id, err := c.PathID("secretId", ocid.Secret)
+	if err != nil {
+		return err
+	}
+	p, err := c.List(ociapi.ListSpec{SortBy: sdksecrets.GetListSecretBundleVersionsSortByEnumStringValues()})
 	if err != nil {
 		return err
 	}
 	list, next, err := h.Secrets.ReadBundleVersions(c.Context(), secrets.ListVersionsRequest{
-		SecretID: c.PathValue("secretId"), SortBy: strings.ToUpper(c.Query("sortBy")), SortOrder: strings.ToUpper(c.Query("sortOrder")),
-		Limit: limit, Page: c.Query("page"),
+		SecretID: id, SortBy: p.SortBy, SortOrder: p.SortOrder, Limit: p.Limit, Page: p.Page,
 	}, authorize(c))
 	if err != nil {
 		return err

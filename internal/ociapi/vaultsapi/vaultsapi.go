@@ -14,9 +14,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/vault"
@@ -25,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/secrets"
 )
 
@@ -62,7 +62,11 @@ func retryToken(c *ociapi.Call) string { return c.R.Header.Get("opc-retry-token"
 // load reads the secret named in the path with its vault and key, and
 // authorizes the operation on that one snapshot. vars may be nil.
 func (h *Handlers) load(c *ociapi.Call, vars map[string]string) (*secrets.Secret, error) {
-	return h.Secrets.ReadSecret(c.Context(), c.PathValue("secretId"), func(t secrets.ReadTargets) error {
+	id, err := c.PathID("secretId", ocid.Secret)
+	if err != nil {
+		return nil, err
+	}
+	return h.Secrets.ReadSecret(c.Context(), id, func(t secrets.ReadTargets) error {
 		req := t.Request()
 		req.Vars = vars
 		return c.Authorize(req)
@@ -84,11 +88,7 @@ func (h *Handlers) compartmentExists(ctx context.Context, id string) error {
 }
 
 func versionNumber(c *ociapi.Call) (int64, error) {
-	n, err := strconv.ParseInt(c.PathValue("secretVersionNumber"), 10, 64)
-	if err != nil || n < 1 {
-		return 0, errs.E(errs.Invalid, "secretVersionNumber must be a positive integer")
-	}
-	return n, nil
+	return ociapi.ParseInt64("secretVersionNumber", c.PathValue("secretVersionNumber"), 1, math.MaxInt64)
 }
 
 func (h *Handlers) create(c *ociapi.Call) error {
@@ -102,6 +102,14 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	}{{"compartmentId", d.CompartmentID}, {"vaultId", d.VaultID}, {"keyId", d.KeyID}, {"secretName", d.SecretName}} {
 		if str(f.v) == "" {
 			return errs.E(errs.Missing, "%s is required", f.name)
+		}
+	}
+	for _, f := range []struct {
+		name, id string
+		types    []string
+	}{{"compartmentId", *d.CompartmentID, ociapi.Compartments}, {"vaultId", *d.VaultID, []string{ocid.Vault}}, {"keyId", *d.KeyID, []string{ocid.Key}}} {
+		if _, err := ociapi.CheckID(f.name, f.id, f.types...); err != nil {
+			return err
 		}
 	}
 	ctx := c.Context()
@@ -143,11 +151,19 @@ func (h *Handlers) get(c *ociapi.Call) error {
 }
 
 func (h *Handlers) list(c *ociapi.Call) error {
-	compartment := c.Query("compartmentId")
-	if compartment == "" {
-		return errs.E(errs.Missing, "query parameter compartmentId is required")
+	compartment, err := c.QueryID("compartmentId", ociapi.Compartments...)
+	if err != nil {
+		return err
 	}
-	limit, err := c.QueryInt("limit")
+	vaultID, err := c.OptionalQueryID("vaultId", ocid.Vault)
+	if err != nil {
+		return err
+	}
+	if err := ociapi.CheckText("query parameter name", c.Query("name"), secrets.MaxNameLen); err != nil {
+		return err
+	}
+	p, err := c.List(ociapi.ListSpec{SortBy: vault.GetListSecretsSortByEnumStringValues(),
+		LifecycleStates: vault.GetSecretLifecycleStateEnumStringValues()})
 	if err != nil {
 		return err
 	}
@@ -155,10 +171,9 @@ func (h *Handlers) list(c *ociapi.Call) error {
 		return err
 	}
 	list, next, err := h.Secrets.ListSecrets(c.Context(), secrets.ListSecretsRequest{
-		CompartmentID: compartment, Name: c.Query("name"), VaultID: c.Query("vaultId"),
-		LifecycleState: secrets.LifecycleState(strings.ToUpper(c.Query("lifecycleState"))),
-		SortBy:         strings.ToUpper(c.Query("sortBy")), SortOrder: strings.ToUpper(c.Query("sortOrder")),
-		Limit: limit, Page: c.Query("page"),
+		CompartmentID: compartment, Name: c.Query("name"), VaultID: vaultID,
+		LifecycleState: secrets.LifecycleState(p.LifecycleState), SortBy: p.SortBy, SortOrder: p.SortOrder,
+		Limit: p.Limit, Page: p.Page,
 	})
 	if err != nil {
 		return err
@@ -205,8 +220,8 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if str(d.CompartmentId) == "" {
-		return errs.E(errs.Missing, "compartmentId is required")
+	if _, err := ociapi.CheckID("compartmentId", str(d.CompartmentId), ociapi.Compartments...); err != nil {
+		return err
 	}
 	s, err := h.load(c, nil)
 	if err != nil {
@@ -295,7 +310,7 @@ func (h *Handlers) cancelRotation(c *ociapi.Call) error {
 }
 
 func (h *Handlers) listVersions(c *ociapi.Call) error {
-	limit, err := c.QueryInt("limit")
+	p, err := c.List(ociapi.ListSpec{SortBy: vault.GetListSecretVersionsSortByEnumStringValues()})
 	if err != nil {
 		return err
 	}
@@ -304,8 +319,7 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 		return err
 	}
 	list, next, err := h.Secrets.ListSecretVersions(c.Context(), secrets.ListVersionsRequest{
-		SecretID: s.ID, SortBy: strings.ToUpper(c.Query("sortBy")), SortOrder: strings.ToUpper(c.Query("sortOrder")),
-		Limit: limit, Page: c.Query("page"),
+		SecretID: s.ID, SortBy: p.SortBy, SortOrder: p.SortOrder, Limit: p.Limit, Page: p.Page,
 	})
 	if err != nil {
 		return err

@@ -307,4 +307,3 @@ func TestAuthFailThrottle(t *testing.T) {
 	}
 	e.expect(from(e.signed("GET", "/things/a", sig(9)), "192.0.2.3:1"), 429, "TooManyRequests")
 }
-

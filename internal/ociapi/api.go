@@ -308,7 +308,8 @@ func (a *API) wrap(rt Route) http.Handler {
 
 func (a *API) serve(c *Call, rt Route) error {
 	r := c.R
-	if ok, wait := a.AuthFail.Allow(r.RemoteAddr, time.Now()); !ok {
+	pass, ok, wait := a.AuthFail.Admit(r.RemoteAddr, time.Now())
+	if !ok {
 		// Before reading the body or checking the signature: that work is
 		// what a flood of bad signatures costs.
 		secs := retryAfter(wait)
@@ -328,12 +329,13 @@ func (a *API) serve(c *Call, rt Route) error {
 	}
 	p, err := a.Verifier.Verify(r.Context(), r, c.Body)
 	if err != nil {
-		a.AuthFail.Failed(r.RemoteAddr, time.Now())
+		a.AuthFail.Failed(r.RemoteAddr, pass, time.Now())
 		a.Log.Info("authentication failed", "request_id", c.RequestID, "operation", c.Operation, "reason", err.Error())
 		return err
 	}
 	c.Principal = p
 	c.principal = p.ID
+	a.AuthFail.Succeeded(pass)
 	if ok, wait := a.Limiter.Allow(p.ID, time.Now()); !ok {
 		secs := retryAfter(wait)
 		c.W.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -345,7 +347,7 @@ func (a *API) serve(c *Call, rt Route) error {
 	id, at, err := a.Replay.claim(c)
 	if err != nil {
 		if errors.Is(err, ErrReplayed) {
-			a.AuthFail.Failed(r.RemoteAddr, time.Now())
+			a.AuthFail.Failed(r.RemoteAddr, AuthPass{}, time.Now())
 			a.Log.Info("replayed request refused", "request_id", c.RequestID, "operation", c.Operation, "principal", c.principal)
 		}
 		return err

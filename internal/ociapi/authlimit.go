@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Defaults of the failed-authentication limiter.
@@ -23,7 +21,10 @@ const maxAuthFailAddrs = 100_000
 // empty every request from the address gets 429 TooManyRequests with
 // Retry-After before its body is read or its signature checked, which is
 // what costs the server. Valid clients on other addresses pay one map
-// lookup.
+// lookup. A request admitted from an address with a bucket holds a token
+// while its signature is checked, so that many requests in flight at once
+// cannot all spend the last one; a success gives it back. (A hand-written
+// bucket: x/time/rate gives a token back only before its time to act.)
 //
 // The address is the TCP peer's: X-Forwarded-For is not trusted, since any
 // client can write it. Behind a proxy every client shares the proxy's
@@ -35,14 +36,27 @@ const maxAuthFailAddrs = 100_000
 // once refilled and memory follows the addresses that failed in the last
 // burst/rate seconds. Beyond maxAuthFailAddrs of them at once, the others
 // share one bucket: under a flood from that many addresses a new client's
-// failures may be throttled with the flood's, but memory stays bounded.
+// requests may be throttled with the flood's, but memory stays bounded.
 type AuthFailLimiter struct {
-	limit rate.Limit
-	burst int
+	rate  float64 // tokens per second
+	burst float64
 
 	mu      sync.Mutex
-	buckets map[netip.Prefix]*rate.Limiter
+	buckets map[netip.Prefix]*authBucket
 	swept   time.Time
+}
+
+type authBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// refill adds what accrued since the last look, up to burst.
+func (b *authBucket) refill(now time.Time, rate, burst float64) {
+	if now.After(b.last) {
+		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+		b.last = now
+	}
 }
 
 // NewAuthFailLimiter allows perSecond failures per address with the given
@@ -51,7 +65,7 @@ func NewAuthFailLimiter(perSecond float64, burst int) *AuthFailLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &AuthFailLimiter{limit: rate.Limit(perSecond), burst: max(burst, 1), buckets: map[netip.Prefix]*rate.Limiter{}}
+	return &AuthFailLimiter{rate: perSecond, burst: float64(max(burst, 1)), buckets: map[netip.Prefix]*authBucket{}}
 }
 
 // clientKey is the bucket of a request's RemoteAddr; an address that does
@@ -69,11 +83,18 @@ func clientKey(remoteAddr string) netip.Prefix {
 	return p
 }
 
-// Allow reports whether requests from remoteAddr may be served now, and if
-// not, how long until they may. It consumes nothing.
-func (l *AuthFailLimiter) Allow(remoteAddr string, now time.Time) (bool, time.Duration) {
+// AuthPass is what Admit hands a request from an address that failed
+// lately: a token of its bucket, held while the signature is checked.
+type AuthPass struct{ b *authBucket }
+
+// Admit reports whether a request from remoteAddr may be checked now, and
+// if not, how long until one may. When the address has a bucket, an
+// admitted request holds one of its tokens until Failed keeps it or
+// Succeeded gives it back; a request refused before its signature is
+// checked (a body too large) keeps it too.
+func (l *AuthFailLimiter) Admit(remoteAddr string, now time.Time) (AuthPass, bool, time.Duration) {
 	if l == nil {
-		return true, 0
+		return AuthPass{}, true, 0
 	}
 	key := clientKey(remoteAddr)
 	l.mu.Lock()
@@ -81,22 +102,35 @@ func (l *AuthFailLimiter) Allow(remoteAddr string, now time.Time) (bool, time.Du
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) < maxAuthFailAddrs {
-			return true, 0
+			return AuthPass{}, true, 0
 		}
 		if b, ok = l.buckets[netip.Prefix{}]; !ok {
-			return true, 0
+			return AuthPass{}, true, 0
 		}
 	}
-	tokens := b.TokensAt(now)
-	if tokens >= 1 {
-		return true, 0
+	b.refill(now, l.rate, l.burst)
+	if b.tokens < 1 {
+		return AuthPass{}, false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 	}
-	return false, time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+	b.tokens--
+	return AuthPass{b}, true, 0
 }
 
-// Failed records a failed authentication from remoteAddr.
-func (l *AuthFailLimiter) Failed(remoteAddr string, now time.Time) {
-	if l == nil {
+// Succeeded gives back the token an admitted request held: its signature
+// was good.
+func (l *AuthFailLimiter) Succeeded(p AuthPass) {
+	if l == nil || p.b == nil {
+		return
+	}
+	l.mu.Lock()
+	p.b.tokens = min(l.burst, p.b.tokens+1)
+	l.mu.Unlock()
+}
+
+// Failed records a failed authentication from remoteAddr; the token p
+// holds, if any, is the one it spends.
+func (l *AuthFailLimiter) Failed(remoteAddr string, p AuthPass, now time.Time) {
+	if l == nil || p.b != nil {
 		return
 	}
 	key := clientKey(remoteAddr)
@@ -111,11 +145,12 @@ func (l *AuthFailLimiter) Failed(remoteAddr string, now time.Time) {
 			key = netip.Prefix{}
 		}
 		if b, ok = l.buckets[key]; !ok {
-			b = rate.NewLimiter(l.limit, l.burst)
+			b = &authBucket{tokens: l.burst, last: now}
 			l.buckets[key] = b
 		}
 	}
-	b.AllowN(now, 1)
+	b.refill(now, l.rate, l.burst)
+	b.tokens = max(0, b.tokens-1)
 }
 
 // sweep drops refilled buckets. Under a wide flood it would run on every
@@ -126,7 +161,8 @@ func (l *AuthFailLimiter) sweep(now time.Time) {
 	}
 	l.swept = now
 	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(l.burst) {
+		b.refill(now, l.rate, l.burst)
+		if b.tokens >= l.burst {
 			delete(l.buckets, k)
 		}
 	}

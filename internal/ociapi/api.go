@@ -345,6 +345,11 @@ func (a *API) serve(c *Call, rt Route) error {
 		return a.run(c, rt)
 	}
 	id, at, err := a.Replay.claim(c)
+	if errors.Is(err, ErrReplayed) && rt.RetryToken && a.RetryTokens != nil && r.Header.Get("opc-retry-token") != "" {
+		if ok, terr := a.RetryTokens.Answered(c, r.Header.Get("opc-retry-token")); terr != nil || ok {
+			return terr
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrReplayed) {
 			a.AuthFail.Failed(r.RemoteAddr, AuthPass{}, time.Now())

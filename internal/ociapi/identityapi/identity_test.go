@@ -249,6 +249,7 @@ func TestUsersKeysGroupsThroughSDK(t *testing.T) {
 	if _, err := c.DeleteApiKey(ctx, identity.DeleteApiKeyRequest{UserId: u.Id, Fingerprint: common.String(fps[0])}); err != nil {
 		t.Fatalf("DeleteApiKey: %v", err)
 	}
+	coffertest.NextSecond() // the same request again, not a replay of it
 	_, err = c.DeleteApiKey(ctx, identity.DeleteApiKeyRequest{UserId: u.Id, Fingerprint: common.String(fps[0])})
 	wantError(t, "DeleteApiKey twice", err, http.StatusNotFound, "NotAuthorizedOrNotFound")
 	if _, err := c.UploadApiKey(ctx, identity.UploadApiKeyRequest{UserId: u.Id, CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: common.String(pub)}}); err != nil {

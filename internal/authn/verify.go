@@ -71,11 +71,9 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, body []byte) (*a
 			return nil, fmt.Errorf("header %s is not signed", h)
 		}
 	}
-	dateHeader := "date"
-	if signed["x-date"] {
-		dateHeader = "x-date"
-	} else if !signed["date"] {
-		return nil, fmt.Errorf("neither date nor x-date is signed")
+	dateHeader, err := signedDateHeader(signed)
+	if err != nil {
+		return nil, err
 	}
 	if err := v.checkDate(r.Header.Get(dateHeader)); err != nil {
 		return nil, err
@@ -125,6 +123,26 @@ func (v *Verifier) lookupKey(ctx context.Context, keyID string) (*rsa.PublicKey,
 	return pub, p, nil
 }
 
+// signedDateHeader names the header whose date the signature vouches for.
+func signedDateHeader(signed map[string]bool) (string, error) {
+	switch {
+	case signed["x-date"]:
+		return "x-date", nil
+	case signed["date"]:
+		return "date", nil
+	}
+	return "", fmt.Errorf("neither date nor x-date is signed")
+}
+
+// Skew returns how far a request's date may be from now: MaxSkew, or its
+// default.
+func (v *Verifier) Skew() time.Duration {
+	if v.MaxSkew == 0 {
+		return 5 * time.Minute
+	}
+	return v.MaxSkew
+}
+
 func (v *Verifier) checkDate(value string) error {
 	if value == "" {
 		return fmt.Errorf("date header is empty")
@@ -137,10 +155,7 @@ func (v *Verifier) checkDate(value string) error {
 	if v.Now != nil {
 		now = v.Now()
 	}
-	skew := v.MaxSkew
-	if skew == 0 {
-		skew = 5 * time.Minute
-	}
+	skew := v.Skew()
 	if d := now.Sub(t); d > skew || d < -skew {
 		return fmt.Errorf("request date is %v away from server time", d.Round(time.Second))
 	}

@@ -94,6 +94,9 @@ func TestOperatorCommands(t *testing.T) {
 	if code, out, errOut := op("", "rekey", "--cancel", "--config-file", cfgFile); code != 0 || !strings.Contains(out, "No rekey") {
 		t.Fatalf("rekey cancel: %d %s %s", code, out, errOut)
 	}
+	// The same start, signed within the same second as the first, would be
+	// one signed request to the server, refused as a replay.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	_, out, _ = op("", "rekey", "--shares", "2", "--threshold", "2", "--config-file", cfgFile)
 	nonce := ""
 	for _, l := range strings.Split(out, "\n") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/server"
 )
 
@@ -42,6 +43,9 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 			cfg.Log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cfg.Out = cmd.OutOrStdout()
 			cfg.SecretKeyRule = &secretKeyRule
+			if cfg.AuthFailLimit <= 0 {
+				cfg.AuthFailLimit = -1 // the flag's 0 is off; Config's 0 is the default
+			}
 			if cfg.DatabaseURL == "" {
 				cfg.DatabaseURL = os.Getenv("COFFER_DATABASE_URL")
 			}
@@ -93,6 +97,8 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.BoolVar(&cfg.Profiling, "pprof", false, "with --metrics-listen, also serve Go's pprof profiles at http://ADDR/debug/pprof/")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests per second allowed to each principal (0: no limit); excess requests get 429 with Retry-After")
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")
+	f.Float64Var(&cfg.AuthFailLimit, "auth-fail-limit", ociapi.DefaultAuthFailRate, "failed authentications per second allowed to each client address (IPv6: each /64; X-Forwarded-For is not trusted); beyond them and --auth-fail-burst the address gets 429 with Retry-After before its signature is checked (0 or less: no limit)")
+	f.IntVar(&cfg.AuthFailBurst, "auth-fail-burst", ociapi.DefaultAuthFailBurst, "failed authentications a client address may burst above --auth-fail-limit")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&cfg.PKCS11.ModulePath, "pkcs11-module", "", "PKCS#11 module for HSM keys, e.g. /usr/lib/softhsm/libsofthsm2.so (PIN from "+PKCS11PINEnv+"); without it dev mode emulates HSM keys in software")
 	f.StringVar(&cfg.PKCS11.TokenLabel, "pkcs11-token-label", "", "label of the PKCS#11 token that holds HSM keys")

@@ -104,6 +104,13 @@ func Configure(client *common.BaseClient, host string) {
 
 func ptr[T any](v T) *T { return &v }
 
+// NextSecond waits for the next second of the wall clock. A test that
+// sends the very same change twice on purpose calls it in between: two
+// identical requests signed within one second carry one signature (the
+// date header counts seconds), and the server refuses the second as a
+// replay.
+func NextSecond() { time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) }
+
 // SyncBuffer is a bytes.Buffer safe for concurrent writers.
 type SyncBuffer struct {
 	mu  sync.Mutex

@@ -47,6 +47,12 @@ type API struct {
 	Limiter *RateLimiter
 	// Observer is told about every finished request (metrics); may be nil.
 	Observer Observer
+	// Replay refuses exact copies of signed requests that change
+	// something; nil accepts them.
+	Replay *ReplayGuard
+	// AuthFail throttles failed authentication per client address; nil
+	// means no limit.
+	AuthFail *AuthFailLimiter
 }
 
 // Observer receives one call per finished request. decision is "allow",
@@ -64,7 +70,16 @@ type Route struct {
 	Operation string // the OCI operation name, e.g. "GetVault"
 	// RetryToken marks operations whose opc-retry-token is honoured.
 	RetryToken bool
-	Handler    HandlerFunc
+	// ReadOnly marks a POST, PUT or DELETE operation that changes nothing,
+	// so the ReplayGuard lets copies of it through (GET and HEAD are never
+	// guarded). It is for the crypto data plane (Encrypt, Decrypt,
+	// GenerateDataEncryptionKey, Sign, Verify, ExportKey) and reads sent as
+	// POST (GetSecretBundleByName, ExplainAuthorization): a copy of one
+	// yields only a response the replayer cannot read, and recording each
+	// would put a ledger write on the hottest path. Everything else is
+	// guarded by default, so a new operation is safe unless marked.
+	ReadOnly bool
+	Handler  HandlerFunc
 }
 
 // Mux is what routes register on.
@@ -293,6 +308,14 @@ func (a *API) wrap(rt Route) http.Handler {
 
 func (a *API) serve(c *Call, rt Route) error {
 	r := c.R
+	pass, ok, wait := a.AuthFail.Admit(r.RemoteAddr, time.Now())
+	if !ok {
+		// Before reading the body or checking the signature: that work is
+		// what a flood of bad signatures costs.
+		secs := retryAfter(wait)
+		c.W.Header().Set("Retry-After", strconv.Itoa(secs))
+		return errs.E(errs.TooManyRequests, "too many failed authentications from this address; retry after %d s", secs)
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		body, err := io.ReadAll(http.MaxBytesReader(c.W, r.Body, a.maxBody()))
 		if err != nil {
@@ -306,16 +329,54 @@ func (a *API) serve(c *Call, rt Route) error {
 	}
 	p, err := a.Verifier.Verify(r.Context(), r, c.Body)
 	if err != nil {
+		a.AuthFail.Failed(r.RemoteAddr, pass, time.Now())
 		a.Log.Info("authentication failed", "request_id", c.RequestID, "operation", c.Operation, "reason", err.Error())
 		return err
 	}
 	c.Principal = p
 	c.principal = p.ID
+	a.AuthFail.Succeeded(pass)
 	if ok, wait := a.Limiter.Allow(p.ID, time.Now()); !ok {
-		secs := int(wait/time.Second) + 1
+		secs := retryAfter(wait)
 		c.W.Header().Set("Retry-After", strconv.Itoa(secs))
 		return errs.E(errs.TooManyRequests, "too many requests from this principal; retry after %d s", secs)
 	}
+	if a.Replay == nil || rt.ReadOnly || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return a.run(c, rt)
+	}
+	id, at, err := a.Replay.claim(c)
+	if errors.Is(err, ErrReplayed) && rt.RetryToken && a.RetryTokens != nil && r.Header.Get("opc-retry-token") != "" {
+		if ok, terr := a.RetryTokens.Answered(c, r.Header.Get("opc-retry-token")); terr != nil || ok {
+			return terr
+		}
+	}
+	if err != nil {
+		if errors.Is(err, ErrReplayed) {
+			a.AuthFail.Failed(r.RemoteAddr, AuthPass{}, time.Now())
+			a.Log.Info("replayed request refused", "request_id", c.RequestID, "operation", c.Operation, "principal", c.principal)
+		}
+		return err
+	}
+	succeeded := false
+	defer func() {
+		// Also on a panic: the request failed, and may be retried.
+		if !succeeded {
+			if err := a.Replay.release(c.Context(), id, at); err != nil {
+				a.Log.Warn("replay ledger", "request_id", c.RequestID, "error", err.Error())
+			}
+		}
+	}()
+	err = a.run(c, rt)
+	succeeded = err == nil && c.status < 400
+	return err
+}
+
+// retryAfter is a Retry-After in whole seconds, rounded up.
+func retryAfter(wait time.Duration) int { return int(wait/time.Second) + 1 }
+
+// run runs the handler, under the opc-retry-token when there is one.
+func (a *API) run(c *Call, rt Route) error {
+	r := c.R
 	if rt.RetryToken && a.RetryTokens != nil {
 		if token := r.Header.Get("opc-retry-token"); token != "" {
 			return a.RetryTokens.Do(c, token, rt.Handler)

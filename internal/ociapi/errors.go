@@ -53,6 +53,9 @@ type ErrorBody struct {
 // messages of *errs.Error reach the caller; anything else is a 500 with a
 // generic message, so internal details never leak.
 func classify(err error) (int, ErrorBody) {
+	if errors.Is(err, ErrReplayed) {
+		return http.StatusUnauthorized, ErrorBody{Code: "NotAuthenticated", Message: replayedMessage}
+	}
 	if errors.Is(err, authn.ErrNotAuthenticated) {
 		return http.StatusUnauthorized, ErrorBody{Code: "NotAuthenticated", Message: notAuthenticatedMessage}
 	}

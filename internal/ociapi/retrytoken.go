@@ -109,13 +109,7 @@ func (t *RetryTokens) Do(c *Call, token string, h HandlerFunc) error {
 		return err
 	}
 	if replay != nil {
-		for k, v := range replay.Header {
-			c.W.Header()[k] = v
-		}
-		c.W.Header().Set("opc-request-id", c.RequestID)
-		c.W.WriteHeader(replay.Status)
-		_, _ = c.W.Write(replay.Body)
-		c.replied, c.status = true, replay.Status
+		replay.write(c)
 		return nil
 	}
 
@@ -146,6 +140,52 @@ func (t *RetryTokens) Do(c *Call, token string, h HandlerFunc) error {
 	_, _ = realW.Write(rec.body.Bytes())
 	c.replied, c.status = true, rec.status
 	return nil
+}
+
+func (rec *retryRecord) write(c *Call) {
+	for k, v := range rec.Header {
+		c.W.Header()[k] = v
+	}
+	c.W.Header().Set("opc-request-id", c.RequestID)
+	c.W.WriteHeader(rec.Status)
+	_, _ = c.W.Write(rec.Body)
+	c.replied, c.status = true, rec.Status
+}
+
+// Answered writes the saved response of the request under token when it
+// completed and is the same request, and reports whether it did; it never
+// runs anything. The replay guard asks it about an exact copy of a signed
+// request: a retry sent within the second of its first attempt carries
+// the same signature, and gets the same answer as a re-signed one would.
+// A copy with the token removed or changed (the header is not signed) is
+// not answered here, and is refused.
+func (t *RetryTokens) Answered(c *Call, token string) (bool, error) {
+	if len(token) > 64 {
+		return false, nil
+	}
+	key := prefixRetryToken + hashParts(c.principal, c.Operation, c.VaultID, token)
+	reqHash := hashParts(c.R.Method, c.R.URL.Path, c.R.URL.RawQuery, string(c.Body))
+	var rec retryRecord
+	found := false
+	err := t.Store.View(c.Context(), func(r store.Reader) error {
+		b, err := r.Get(key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("decode retry token record: %w", err)
+		}
+		found = rec.Done && rec.RequestHash == reqHash && t.now().Sub(rec.Created) < t.ttl()
+		return nil
+	})
+	if err != nil || !found {
+		return false, err
+	}
+	rec.write(c)
+	return true, nil
 }
 
 // Expire deletes token records older than the TTL. The server runs it from

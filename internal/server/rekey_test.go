@@ -71,11 +71,13 @@ func TestShamirRekey(t *testing.T) {
 	if code != 200 || !st.Started || st.Nonce == "" || st.Required != 3 || st.NewShares != 3 || st.NewThreshold != 2 {
 		t.Fatalf("start: %d %s", code, b)
 	}
+	coffertest.NextSecond() // the same start again, not a replay of it
 	code, _, b = e.rekey(server.RekeyRequest{Shares: 3, Threshold: 2}, env.Provider)
 	wantOCIError(t, code, b, 409, "IncorrectState") // one at a time
 	if code, st2, b := e.rekey(server.RekeyRequest{Nonce: st.Nonce, Share: old[0]}, env.Provider); code != 200 || st2.Progress != 1 {
 		t.Fatalf("first share: %d %s", code, b)
 	}
+	coffertest.NextSecond() // the same share again, not a replay of it
 	if code, _, b := e.rekey(server.RekeyRequest{Nonce: st.Nonce, Share: old[0]}, env.Provider); code != 400 || !strings.Contains(string(b), "already submitted") {
 		t.Fatalf("repeated share: %d %s", code, b)
 	}
@@ -92,6 +94,7 @@ func TestShamirRekey(t *testing.T) {
 	// Wrong shares: another split's share completes the threshold; the
 	// keyring is untouched and progress starts again.
 	foreign, _ := shamir.Split(make([]byte, 32), 5, 3)
+	coffertest.NextSecond() // the same start again, not a replay of it
 	_, st, _ = e.rekey(server.RekeyRequest{Shares: 3, Threshold: 2}, env.Provider)
 	e.rekey(server.RekeyRequest{Nonce: st.Nonce, Share: old[0]}, env.Provider)
 	e.rekey(server.RekeyRequest{Nonce: st.Nonce, Share: old[1]}, env.Provider)
@@ -142,6 +145,7 @@ func TestShamirRekey(t *testing.T) {
 	// Sealing discards a rekey in progress.
 	_, st, _ = e.rekey(server.RekeyRequest{Shares: 2, Threshold: 2}, env.Provider)
 	e.rekey(server.RekeyRequest{Nonce: st.Nonce, Share: newShares[1]}, env.Provider)
+	coffertest.NextSecond() // the same seal request again, not a replay of it
 	e.call(http.MethodPost, server.SysSealPath, struct{}{}, env.Provider)
 	e.unsealAll(newShares[1], newShares[2])
 	if _, st2, _ := e.rekey(server.RekeyRequest{}, env.Provider); st2.Started {

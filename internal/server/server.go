@@ -33,6 +33,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/memledger"
 	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
 )
@@ -104,6 +105,13 @@ type Config struct {
 	// principal, with RateBurst on top; 0 means no limit.
 	RateLimit float64
 	RateBurst int
+	// AuthFailLimit is the sustained failed authentications per second
+	// allowed to each client address, with AuthFailBurst on top; beyond
+	// them the address gets 429 until its bucket refills. 0 means
+	// ociapi.DefaultAuthFailRate (and burst DefaultAuthFailBurst);
+	// negative turns the limit off.
+	AuthFailLimit float64
+	AuthFailBurst int
 	// Authorizer replaces the built-in authorizer (tests).
 	Authorizer authz.Authorizer
 	// SecretKeyRule is Coffer's rule that reading a secret bundle, and
@@ -180,6 +188,10 @@ type Server struct {
 	hsmEmulated bool
 	stopJobs    context.CancelFunc
 	jobsDone    sync.WaitGroup
+	// authFail and memLedger outlive a seal and unseal: what they hold is
+	// about requests, not about the keyring.
+	authFail  *ociapi.AuthFailLimiter
+	memLedger *memledger.Ledger
 
 	// barrier is the open barrier (nil while sealed); sealed, live and
 	// sealer carry the seal state and the routes of the unsealed server
@@ -212,7 +224,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID()}
+	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), authFail: newAuthFailLimiter(cfg), memLedger: memledger.New(0)}
 	s.metrics = newMetrics(s.CacheStats)
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -383,14 +395,17 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 	if err != nil {
 		return err
 	}
+	verifier := &authn.Verifier{Keys: s.Identity, Tokens: authn.WorkloadTokens{Tokens: tokens}, Now: s.cfg.Now}
 	api := &ociapi.API{
-		Verifier:    &authn.Verifier{Keys: s.Identity, Tokens: authn.WorkloadTokens{Tokens: tokens}, Now: s.cfg.Now},
+		Verifier:    verifier,
 		Authorizer:  authorizer,
 		RetryTokens: &ociapi.RetryTokens{Store: s.st, Index: s.names, Now: s.cfg.Now},
 		Log:         s.log,
 		Audit:       s.auditSink(),
 		Limiter:     ociapi.NewRateLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
 		Observer:    s.metrics,
+		Replay:      &ociapi.ReplayGuard{Ledger: s.replayLedger(), Window: verifier.Skew(), Now: s.cfg.Now},
+		AuthFail:    s.authFail,
 	}
 	mgmt, crypto := http.NewServeMux(), http.NewServeMux()
 	for _, m := range []*http.ServeMux{mgmt, crypto} {
@@ -602,6 +617,30 @@ func (s *Server) RunJobs(ctx context.Context) {
 	if _, err := rt.Expire(ctx); err != nil {
 		s.log.Error("retry token expiry failed", "error", err)
 	}
+	if _, err := s.replayLedger().Purge(ctx, s.cfg.Now()); err != nil {
+		s.log.Error("replay ledger purge failed", "error", err)
+	}
+}
+
+// replayLedger is the store's own ledger when nodes share the store
+// (PostgreSQL), so a copy one node accepted is refused by all; otherwise
+// the in-memory one, which a restart empties.
+func (s *Server) replayLedger() store.ReplayLedger {
+	if l, shared := s.raw.(store.ReplayLedger); shared {
+		return l
+	}
+	return s.memLedger
+}
+
+func newAuthFailLimiter(cfg Config) *ociapi.AuthFailLimiter {
+	rate, burst := cfg.AuthFailLimit, cfg.AuthFailBurst
+	if rate == 0 {
+		rate = ociapi.DefaultAuthFailRate
+	}
+	if burst <= 0 {
+		burst = ociapi.DefaultAuthFailBurst
+	}
+	return ociapi.NewAuthFailLimiter(rate, burst)
 }
 
 // Close stops serving and closes the store.

@@ -14,6 +14,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrNotFound is returned by Get when no value is stored under the key.
@@ -100,4 +101,32 @@ type ChangeWatcher interface {
 	// Live says the feed is listening again and every later commit will be
 	// reported.
 	Live()
+}
+
+// ErrLedgerFull is returned by ReplayLedger.Claim when the ledger holds as
+// many live entries as it may; the request is refused (503) rather than the
+// ledger grown without bound or an entry forgotten early.
+var ErrLedgerFull = errors.New("store: replay ledger full")
+
+// ReplayLedger records the signed requests a server accepted, so that an
+// exact copy of one is refused while its signature is still within the
+// clock-skew window. A store that several nodes share implements it, so a
+// copy accepted by one node is refused by every other; a single-process
+// server keeps the ledger in memory (memledger).
+//
+// Entries are keyed by a hash of the request's signature, never the
+// signature itself; times come from the caller's clock.
+type ReplayLedger interface {
+	// Claim records id until expires and reports true, or reports false
+	// when id is recorded already, unless Release reopened it and now is
+	// before the time Release gave. Of concurrent claims of one id at most
+	// one reports true.
+	Claim(ctx context.Context, id [32]byte, expires, now time.Time) (bool, error)
+	// Release lets id be claimed once more until retryUntil: the request
+	// failed without effect and its sender may retry it with the very same
+	// signature. The entry is kept until the expiry Claim gave it.
+	Release(ctx context.Context, id [32]byte, retryUntil time.Time) error
+	// Purge forgets the entries whose expiry is before now and returns how
+	// many it forgot.
+	Purge(ctx context.Context, now time.Time) (int, error)
 }

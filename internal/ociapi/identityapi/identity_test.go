@@ -159,6 +159,7 @@ func TestCompartmentsThroughSDK(t *testing.T) {
 	if err == nil {
 		t.Fatal("CreateVault in a deleted compartment succeeded")
 	}
+	coffertest.NextSecond() // the first CreateCompartment again, not a replay of it
 	newCompartment(t, c, *apps.Id, "Prod")
 }
 
@@ -249,6 +250,7 @@ func TestUsersKeysGroupsThroughSDK(t *testing.T) {
 	if _, err := c.DeleteApiKey(ctx, identity.DeleteApiKeyRequest{UserId: u.Id, Fingerprint: common.String(fps[0])}); err != nil {
 		t.Fatalf("DeleteApiKey: %v", err)
 	}
+	coffertest.NextSecond() // the same request again, not a replay of it
 	_, err = c.DeleteApiKey(ctx, identity.DeleteApiKeyRequest{UserId: u.Id, Fingerprint: common.String(fps[0])})
 	wantError(t, "DeleteApiKey twice", err, http.StatusNotFound, "NotAuthorizedOrNotFound")
 	if _, err := c.UploadApiKey(ctx, identity.UploadApiKeyRequest{UserId: u.Id, CreateApiKeyDetails: identity.CreateApiKeyDetails{Key: common.String(pub)}}); err != nil {
@@ -281,6 +283,7 @@ func TestUsersKeysGroupsThroughSDK(t *testing.T) {
 	if err != nil || *m.UserId != *u.Id || *m.GroupId != *g.Id || m.LifecycleState != identity.UserGroupMembershipLifecycleStateActive {
 		t.Fatalf("AddUserToGroup: %v", err)
 	}
+	coffertest.NextSecond() // the same request again, not a replay of it
 	_, err = c.AddUserToGroup(ctx, identity.AddUserToGroupRequest{AddUserToGroupDetails: identity.AddUserToGroupDetails{UserId: u.Id, GroupId: g.Id}})
 	wantError(t, "AddUserToGroup twice", err, http.StatusConflict, "NotAuthorizedOrResourceAlreadyExists")
 	_, err = c.AddUserToGroup(ctx, identity.AddUserToGroupRequest{AddUserToGroupDetails: identity.AddUserToGroupDetails{UserId: u.Id, GroupId: common.String("ocid1.group.oc1..none")}})

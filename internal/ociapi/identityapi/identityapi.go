@@ -102,7 +102,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "DELETE " + base + "/policies/{policyId}", Operation: "DeletePolicy", Handler: policies.remove(h.Identity.DeletePolicy)},
 	}
 	if h.Explain != nil {
-		rs = append(rs, ociapi.Route{Pattern: "POST " + ExplainPath, Operation: "ExplainAuthorization", Handler: h.Explain.serve})
+		rs = append(rs, ociapi.Route{Pattern: "POST " + ExplainPath, Operation: "ExplainAuthorization", ReadOnly: true, Handler: h.Explain.serve})
 	}
 	return rs
 }

@@ -42,12 +42,12 @@ type Handlers struct {
 // Routes returns the KmsCryptoClient routes.
 func (h *Handlers) Routes() []ociapi.Route {
 	return []ociapi.Route{
-		{Pattern: "POST /20180608/encrypt", Operation: "Encrypt", Handler: h.encrypt},
-		{Pattern: "POST /20180608/decrypt", Operation: "Decrypt", Handler: h.decrypt},
-		{Pattern: "POST /20180608/generateDataEncryptionKey", Operation: "GenerateDataEncryptionKey", Handler: h.generateDataKey},
-		{Pattern: "POST /20180608/sign", Operation: "Sign", Handler: h.sign},
-		{Pattern: "POST /20180608/verify", Operation: "Verify", Handler: h.verify},
-		{Pattern: "POST /20180608/exportKey", Operation: "ExportKey", Handler: h.export},
+		{Pattern: "POST /20180608/encrypt", Operation: "Encrypt", ReadOnly: true, Handler: h.encrypt},
+		{Pattern: "POST /20180608/decrypt", Operation: "Decrypt", ReadOnly: true, Handler: h.decrypt},
+		{Pattern: "POST /20180608/generateDataEncryptionKey", Operation: "GenerateDataEncryptionKey", ReadOnly: true, Handler: h.generateDataKey},
+		{Pattern: "POST /20180608/sign", Operation: "Sign", ReadOnly: true, Handler: h.sign},
+		{Pattern: "POST /20180608/verify", Operation: "Verify", ReadOnly: true, Handler: h.verify},
+		{Pattern: "POST /20180608/exportKey", Operation: "ExportKey", ReadOnly: true, Handler: h.export},
 	}
 }
 

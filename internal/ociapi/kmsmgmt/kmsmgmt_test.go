@@ -129,6 +129,7 @@ func TestKeyLifecycle(t *testing.T) {
 	if err != nil || cv.LifecycleState != keymanagement.KeyVersionLifecycleStateEnabled || cv.TimeOfDeletion != nil {
 		t.Fatalf("CancelKeyVersionDeletion: %v %+v", err, cv)
 	}
+	coffertest.NextSecond() // the same request again, not a replay of it
 	_, err = m.CancelKeyVersionDeletion(ctx, keymanagement.CancelKeyVersionDeletionRequest{KeyId: k.Id, KeyVersionId: common.String(first)})
 	keystest.WantError(t, err, http.StatusConflict, "IncorrectState")
 

@@ -46,6 +46,7 @@ func TestKeyVersionLimitsThroughSDK(t *testing.T) {
 	if _, err := v.Mgmt.CreateKeyVersion(ctx, keymanagement.CreateKeyVersionRequest{KeyId: soft.Id}); err != nil {
 		t.Fatal(err)
 	}
+	coffertest.NextSecond() // the same request again, not a replay of it
 	_, err = v.Mgmt.CreateKeyVersion(ctx, keymanagement.CreateKeyVersionRequest{KeyId: soft.Id})
 	keystest.WantError(t, err, http.StatusBadRequest, "LimitExceeded", "limit of 2 SOFTWARE-protected key versions")
 	_, err = v.Mgmt.CreateKey(ctx, keymanagement.CreateKeyRequest{CreateKeyDetails: keymanagement.CreateKeyDetails{

@@ -39,7 +39,7 @@ const base = "/20190301/secretbundles"
 func (h *Handlers) Routes() []ociapi.Route {
 	return []ociapi.Route{
 		{Pattern: "GET " + base + "/{secretId}", Operation: "GetSecretBundle", Handler: h.get},
-		{Pattern: "POST " + base + "/actions/getByName", Operation: "GetSecretBundleByName", Handler: h.getByName},
+		{Pattern: "POST " + base + "/actions/getByName", Operation: "GetSecretBundleByName", ReadOnly: true, Handler: h.getByName},
 		{Pattern: "GET " + base + "/{secretId}/versions", Operation: "ListSecretBundleVersions", Handler: h.listVersions},
 	}
 }

@@ -162,6 +162,7 @@ func TestSecretOperationsThroughSDK(t *testing.T) {
 	if _, err := f.Vaults.CancelSecretDeletion(ctx, vault.CancelSecretDeletionRequest{SecretId: s.Id}); err != nil {
 		t.Fatalf("CancelSecretDeletion: %v", err)
 	}
+	coffertest.NextSecond() // the same request again, not a replay of it
 	_, err = f.Vaults.CancelSecretDeletion(ctx, vault.CancelSecretDeletionRequest{SecretId: s.Id})
 	keystest.WantError(t, err, http.StatusConflict, "IncorrectState")
 
@@ -267,8 +268,14 @@ func TestStageTransitions(t *testing.T) {
 		{"roll forward", ptr(promote(3)), []string{"DEPRECATED", "PREVIOUS", "CURRENT,LATEST"}, "c3"},
 		{"explicit CURRENT", ptr(content("c4", vault.SecretContentDetailsStageCurrent)), []string{"DEPRECATED", "DEPRECATED", "PREVIOUS", "CURRENT,LATEST"}, "c4"},
 	}
+	sent := map[string]bool{}
 	for _, st := range steps {
 		if st.update != nil {
+			if b, _ := json.Marshal(st.update); sent[string(b)] {
+				coffertest.NextSecond() // the same update again, not a replay of it
+			} else {
+				sent[string(b)] = true
+			}
 			if _, err := f.Vaults.UpdateSecret(ctx, vault.UpdateSecretRequest{SecretId: s.Id, UpdateSecretDetails: *st.update}); err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
@@ -322,6 +329,7 @@ func TestCreateSecretRetryToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	coffertest.NextSecond() // a retry re-signed in another second
 	b, err := f.Vaults.CreateSecret(ctx, req)
 	if err != nil {
 		t.Fatalf("replayed create: %v", err)

@@ -657,3 +657,25 @@ func (p *proxy) restore() {
 	defer p.mu.Unlock()
 	p.down = false
 }
+
+func TestReplayLedgerConformance(t *testing.T) {
+	storetest.RunReplayLedger(t, func(t *testing.T) store.ReplayLedger {
+		s := open(t, freshSchema(t))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestReplayLedgerShared: two nodes on one schema share the ledger.
+func TestReplayLedgerShared(t *testing.T) {
+	a, b, _ := nodes(t, freshSchema(t))
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Second)
+	id := [32]byte{1, 2, 3}
+	if ok, err := a.Claim(ctx, id, now.Add(5*time.Minute), now); !ok || err != nil {
+		t.Fatalf("Claim on a = %v, %v", ok, err)
+	}
+	if ok, err := b.Claim(ctx, id, now.Add(5*time.Minute), now); ok || err != nil {
+		t.Fatalf("Claim on b of the id a holds = %v, %v; want false", ok, err)
+	}
+}

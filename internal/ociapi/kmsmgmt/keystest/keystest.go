@@ -9,8 +9,10 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,12 +52,18 @@ func VaultClient(t testing.TB, env *coffertest.Env, p common.ConfigurationProvid
 	return c
 }
 
+var vaultSeq atomic.Int64
+
 // NewVault creates a vault of the given type (DEFAULT or VIRTUAL_PRIVATE)
 // in the tenancy and returns clients for it.
 func NewVault(t testing.TB, env *coffertest.Env, vaultType keymanagement.CreateVaultDetailsVaultTypeEnum) Vault {
 	t.Helper()
+	// Each vault gets its own name: two identical CreateVault requests
+	// signed within one second carry one signature, and the server refuses
+	// the second as a replay.
+	name := fmt.Sprintf("keys-%d", vaultSeq.Add(1))
 	resp, err := VaultClient(t, env, env.Provider).CreateVault(context.Background(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
-		CompartmentId: common.String(Tenancy(t, env)), DisplayName: common.String("keys"), VaultType: vaultType,
+		CompartmentId: common.String(Tenancy(t, env)), DisplayName: common.String(name), VaultType: vaultType,
 	}})
 	if err != nil {
 		t.Fatalf("CreateVault: %v", err)

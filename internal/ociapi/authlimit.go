@@ -1,0 +1,176 @@
+package ociapi
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Defaults of the failed-authentication limiter.
+const (
+	DefaultAuthFailRate  = 10 // failures per second and address, sustained
+	DefaultAuthFailBurst = 50
+)
+
+// maxAuthFailAddrs bounds the addresses tracked at once; see AuthFailLimiter.
+const maxAuthFailAddrs = 100_000
+
+// AuthFailLimiter throttles failed authentication per client address. Each
+// address that fails gets a token bucket, drained by its failures (a bad
+// signature, a replay) and never by its successes; while the bucket is
+// empty every request from the address gets 429 TooManyRequests with
+// Retry-After before its body is read or its signature checked, which is
+// what costs the server. Valid clients on other addresses pay one map
+// lookup. A request admitted from an address with a bucket holds a token
+// while its signature is checked, so that many requests in flight at once
+// cannot all spend the last one; a success gives it back. (A hand-written
+// bucket: x/time/rate gives a token back only before its time to act.)
+//
+// The address is the TCP peer's: X-Forwarded-For is not trusted, since any
+// client can write it. Behind a proxy every client shares the proxy's
+// address, so size the limit for that. IPv6 clients are grouped by /64,
+// the smallest block a host is usually given (it can pick any address in
+// it).
+//
+// A full bucket says nothing a missing one does not, so buckets are dropped
+// once refilled and memory follows the addresses that failed in the last
+// burst/rate seconds. Beyond maxAuthFailAddrs of them at once, the others
+// share one bucket: under a flood from that many addresses a new client's
+// requests may be throttled with the flood's, but memory stays bounded.
+type AuthFailLimiter struct {
+	rate  float64 // tokens per second
+	burst float64
+
+	mu      sync.Mutex
+	buckets map[netip.Prefix]*authBucket
+	swept   time.Time
+}
+
+type authBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// refill adds what accrued since the last look, up to burst.
+func (b *authBucket) refill(now time.Time, rate, burst float64) {
+	if now.After(b.last) {
+		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+		b.last = now
+	}
+}
+
+// NewAuthFailLimiter allows perSecond failures per address with the given
+// burst; perSecond <= 0 disables limiting (nil limiter).
+func NewAuthFailLimiter(perSecond float64, burst int) *AuthFailLimiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	return &AuthFailLimiter{rate: perSecond, burst: float64(max(burst, 1)), buckets: map[netip.Prefix]*authBucket{}}
+}
+
+// clientKey is the bucket of a request's RemoteAddr; an address that does
+// not parse (not TCP) falls in the shared zero bucket.
+func clientKey(remoteAddr string) netip.Prefix {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	a := ap.Addr().Unmap()
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p
+}
+
+// AuthPass is what Admit hands a request from an address that failed
+// lately: a token of its bucket, held while the signature is checked.
+type AuthPass struct{ b *authBucket }
+
+// Admit reports whether a request from remoteAddr may be checked now, and
+// if not, how long until one may. When the address has a bucket, an
+// admitted request holds one of its tokens until Failed keeps it or
+// Succeeded gives it back; a request refused before its signature is
+// checked (a body too large) keeps it too.
+func (l *AuthFailLimiter) Admit(remoteAddr string, now time.Time) (AuthPass, bool, time.Duration) {
+	if l == nil {
+		return AuthPass{}, true, 0
+	}
+	key := clientKey(remoteAddr)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) < maxAuthFailAddrs {
+			return AuthPass{}, true, 0
+		}
+		if b, ok = l.buckets[netip.Prefix{}]; !ok {
+			return AuthPass{}, true, 0
+		}
+	}
+	b.refill(now, l.rate, l.burst)
+	if b.tokens < 1 {
+		return AuthPass{}, false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	}
+	b.tokens--
+	return AuthPass{b}, true, 0
+}
+
+// Succeeded gives back the token an admitted request held: its signature
+// was good.
+func (l *AuthFailLimiter) Succeeded(p AuthPass) {
+	if l == nil || p.b == nil {
+		return
+	}
+	l.mu.Lock()
+	p.b.tokens = min(l.burst, p.b.tokens+1)
+	l.mu.Unlock()
+}
+
+// Failed records a failed authentication from remoteAddr; the token p
+// holds, if any, is the one it spends.
+func (l *AuthFailLimiter) Failed(remoteAddr string, p AuthPass, now time.Time) {
+	if l == nil || p.b != nil {
+		return
+	}
+	key := clientKey(remoteAddr)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Second || len(l.buckets) >= maxAuthFailAddrs {
+		l.sweep(now)
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= maxAuthFailAddrs {
+			key = netip.Prefix{}
+		}
+		if b, ok = l.buckets[key]; !ok {
+			b = &authBucket{tokens: l.burst, last: now}
+			l.buckets[key] = b
+		}
+	}
+	b.refill(now, l.rate, l.burst)
+	b.tokens = max(0, b.tokens-1)
+}
+
+// sweep drops refilled buckets. Under a wide flood it would run on every
+// failure, so it runs at most once a second.
+func (l *AuthFailLimiter) sweep(now time.Time) {
+	if now.Sub(l.swept) < time.Second && !now.Before(l.swept) {
+		return
+	}
+	l.swept = now
+	for k, b := range l.buckets {
+		b.refill(now, l.rate, l.burst)
+		if b.tokens >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// tracked returns the number of buckets held (tests).
+func (l *AuthFailLimiter) tracked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}

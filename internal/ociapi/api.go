@@ -351,6 +351,10 @@ func (a *API) serve(c *Call, rt Route) error {
 		}
 	}
 	if err != nil {
+		if errors.Is(err, errRecentCopy) {
+			c.W.Header().Set("Retry-After", "1")
+			return errs.E(errs.TooManyRequests, recentCopyMessage)
+		}
 		if errors.Is(err, ErrReplayed) {
 			a.AuthFail.Failed(r.RemoteAddr, AuthPass{}, time.Now())
 			a.Log.Info("replayed request refused", "request_id", c.RequestID, "operation", c.Operation, "principal", c.principal)

@@ -18,6 +18,23 @@ var ErrReplayed = errors.New("ociapi: replayed signed request")
 
 const replayedMessage = "This signed request was already accepted; a replayed request is refused. Sign each request anew."
 
+// errRecentCopy is a copy that arrived within sameSecond of its date. It is
+// refused all the same, but with 429 and Retry-After: 1 rather than 401:
+// the date header has a resolution of one second, so a client that sends
+// the same change twice within one second (adding a user to a group twice,
+// cancelling a deletion twice) signs two identical requests, and an SDK
+// answered 429 signs the repeat again, in a later second, and succeeds. A
+// replayer cannot sign, so for it the request stays refused; a copy sent
+// later than that is the 401 of ErrReplayed.
+var errRecentCopy = fmt.Errorf("%w within the second of its date", ErrReplayed)
+
+// sameSecond is how soon after its date a copy counts as a repeat within
+// the same second rather than a replay: the date's resolution plus the
+// time a request takes to arrive.
+const sameSecond = 2 * time.Second
+
+const recentCopyMessage = "An identical signed request was accepted less than a second ago; requests are told apart by their date, so sign the repeat again in a later second."
+
 // DefaultRetryGrace is how long after a failed request arrived an exact
 // copy of it is still let through, when ReplayGuard.RetryGrace is 0.
 const DefaultRetryGrace = 5 * time.Second
@@ -94,6 +111,8 @@ func (g *ReplayGuard) claim(c *Call) (id [32]byte, at time.Time, err error) {
 		return id, at, errs.Wrap(errs.Unavailable, err, "the server is accepting too many changes to keep track of; retry shortly")
 	case err != nil:
 		return id, at, fmt.Errorf("replay ledger: %w", err)
+	case !ok && at.Sub(date) < sameSecond:
+		return id, at, errRecentCopy
 	case !ok:
 		return id, at, ErrReplayed
 	}

@@ -84,14 +84,23 @@ func newReplayEnv(t *testing.T, ledgerSize int) *replayEnv {
 	return e
 }
 
+// signedAgo is how long before it arrives a request of these tests was
+// signed: long enough for a copy to be a replay (401), not a repeat within
+// the second of its date (429, TestReplayRepeatWithinSecond).
+const signedAgo = 3 * time.Second
+
 // signed is a request as a client signed it: the fake verifier looks at
 // nothing but the signature, the guard at the signature and the date.
 func (e *replayEnv) signed(method, path, sig string) *http.Request {
+	return e.signedAt(method, path, sig, e.clock.Now().Add(-signedAgo))
+}
+
+func (e *replayEnv) signedAt(method, path, sig string, date time.Time) *http.Request {
 	r := httptest.NewRequest(method, path, strings.NewReader(`{"x":1}`))
 	if method == http.MethodGet {
 		r = httptest.NewRequest(method, path, nil)
 	}
-	r.Header.Set("Date", e.clock.Now().Format(http.TimeFormat))
+	r.Header.Set("Date", date.Format(http.TimeFormat))
 	r.Header.Set("Authorization", `Signature version="1",headers="date (request-target) host",keyId="t/u/f",algorithm="rsa-sha256",signature="`+sig+`"`)
 	return r
 }
@@ -144,6 +153,30 @@ func TestReplayRefused(t *testing.T) {
 	// Still refused near the end of the window...
 	e.clock.Add(5*time.Minute - time.Second)
 	e.expect(e.signed("PUT", "/things/a", s), 401, "NotAuthenticated")
+}
+
+// TestReplayRepeatWithinSecond: two identical requests signed within one
+// second are one signed request. A copy that arrives within the second of
+// its date is refused with 429 and Retry-After: 1, so that an SDK signs it
+// again in a later second; the handler does not run for it, and a later
+// copy is the 401 of a replay.
+func TestReplayRepeatWithinSecond(t *testing.T) {
+	e := newReplayEnv(t, 0)
+	now := e.clock.Now()
+	e.expect(e.signedAt("PUT", "/things/a", sig(1), now), 200, "")
+	before := e.api.AuthFail.tracked()
+	code, body, h := e.do(e.signedAt("PUT", "/things/a", sig(1), now))
+	if code != 429 || body.Code != "TooManyRequests" || h.Get("Retry-After") != "1" || !strings.Contains(body.Message, "sign the repeat again") {
+		t.Fatalf("a repeat within the second: %d %q %q, Retry-After %q", code, body.Code, body.Message, h.Get("Retry-After"))
+	}
+	if n := e.runs.Load(); n != 1 {
+		t.Fatalf("handler ran %d times, want 1", n)
+	}
+	if e.api.AuthFail.tracked() != before {
+		t.Fatal("a repeat within the second counted as a failed authentication")
+	}
+	e.clock.Add(sameSecond)
+	e.expect(e.signedAt("PUT", "/things/a", sig(1), now), 401, "NotAuthenticated")
 }
 
 // TestReplayRespelledSignature: base64 ignores the unused low bits of the

@@ -90,8 +90,25 @@ func (s *sentRequest) replay(t *testing.T, to string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func expectReplayRefused(t *testing.T, what string, status int, body string) {
+// expectReplayRefused sends s again (to another node when to is set) and
+// expects it refused. A copy that arrives within two seconds of its date
+// could be a client's repeat within the second, and is refused with 429 and
+// Retry-After: 1 (an SDK then signs it anew); the test then waits until
+// the copy is older and expects the 401 of a replay.
+func expectReplayRefused(t *testing.T, what string, s *sentRequest, to string) {
 	t.Helper()
+	date, err := http.ParseTime(s.header.Get("Date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(date) < 1500*time.Millisecond {
+		status, body := s.replay(t, to)
+		if status != http.StatusTooManyRequests || !strings.Contains(body, `"TooManyRequests"`) || !strings.Contains(body, "sign the repeat again") {
+			t.Fatalf("%s, at once: got %d %s, want 429 TooManyRequests asking to sign the repeat again", what, status, body)
+		}
+	}
+	time.Sleep(time.Until(date.Add(2100 * time.Millisecond)))
+	status, body := s.replay(t, to)
 	if status != http.StatusUnauthorized || !strings.Contains(body, `"NotAuthenticated"`) || !strings.Contains(body, "replayed") {
 		t.Fatalf("%s: got %d %s, want 401 NotAuthenticated saying it was replayed", what, status, body)
 	}
@@ -115,11 +132,9 @@ func TestReplayedUpdateRefused(t *testing.T) {
 		return rec.last()
 	}
 	v2 := update("v2")
-	status, body := v2.replay(t, "")
-	expectReplayRefused(t, "copy of the update", status, body)
+	expectReplayRefused(t, "copy of the update", v2, "")
 	update("v3")
-	status, body = v2.replay(t, "")
-	expectReplayRefused(t, "copy of the older update", status, body)
+	expectReplayRefused(t, "copy of the older update", v2, "")
 
 	if c, _, err := f.Bundle(t, sdksecrets.GetSecretBundleRequest{SecretId: s.Id}); err != nil || c != "v3" {
 		t.Fatalf("current content %q, %v; want v3", c, err)
@@ -221,8 +236,7 @@ func TestSDKRetryWithSameSignature(t *testing.T) {
 		t.Fatalf("only %d retries carried the first attempt's signature; the test did not exercise the case", same)
 	}
 	// The copy after the success is refused.
-	status, body := rec.last().replay(t, "")
-	expectReplayRefused(t, "copy of the retried update", status, body)
+	expectReplayRefused(t, "copy of the retried update", rec.last(), "")
 }
 
 // TestReplayRefusedAcrossNodes: nodes sharing PostgreSQL share the ledger,
@@ -239,8 +253,7 @@ func TestReplayRefusedAcrossNodes(t *testing.T) {
 		UpdateSecretDetails: vault.UpdateSecretDetails{SecretContent: vaultstest.Content("v2")}}); err != nil {
 		t.Fatal(err)
 	}
-	status, body := rec.last().replay(t, b.URL)
-	expectReplayRefused(t, "copy sent to the other node", status, body)
+	expectReplayRefused(t, "copy sent to the other node", rec.last(), b.URL)
 	versions, err := f.Vaults.ListSecretVersions(ctx, vault.ListSecretVersionsRequest{SecretId: s.Id})
 	if err != nil || len(versions.Items) != 2 {
 		t.Fatalf("%d versions, %v; want 2", len(versions.Items), err)
@@ -420,3 +433,49 @@ const (
 	ociapiBurst = 50
 	ociapiRate  = 10
 )
+
+// TestSameChangeTwiceWithinASecond: a client that sends the same change
+// twice within one second signs two identical requests. The second is
+// refused as a copy, but with 429 and Retry-After: 1, so the SDK's default
+// retry policy signs it again in a later second and it succeeds: nothing
+// the client meant is lost, and nothing runs twice per signature.
+func TestSameChangeTwiceWithinASecond(t *testing.T) {
+	f := vaultstest.Start(t, coffertest.Options{})
+	ctx := context.Background()
+	s := f.CreateSecret(t, "twice", "v0")
+	rec := &capture{}
+	f.Vaults.HTTPClient = rec
+	policy := common.DefaultRetryPolicy()
+	update := func() {
+		t.Helper()
+		if _, err := f.Vaults.UpdateSecret(ctx, vault.UpdateSecretRequest{SecretId: s.Id,
+			UpdateSecretDetails: vault.UpdateSecretDetails{SecretContent: vaultstest.Content("same")},
+			RequestMetadata:     common.RequestMetadata{RetryPolicy: &policy}}); err != nil {
+			t.Fatalf("UpdateSecret: %v", err)
+		}
+	}
+	updates := 0
+	for range 5 {
+		// Start just after a second begins, so both calls sign within it.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+		before := len(rec.all())
+		update()
+		update()
+		updates += 2
+		sent := rec.all()[before:]
+		if len(sent) == 3 && sent[0].header.Get("Authorization") == sent[1].header.Get("Authorization") &&
+			sent[1].header.Get("Authorization") != sent[2].header.Get("Authorization") {
+			break // the second call was refused as a copy and re-signed
+		}
+		if len(sent) != 2 {
+			t.Fatalf("%d requests for two updates", len(sent))
+		}
+	}
+	versions, err := f.Vaults.ListSecretVersions(ctx, vault.ListSecretVersionsRequest{SecretId: s.Id})
+	if err != nil || len(versions.Items) != 1+updates {
+		t.Fatalf("%d versions, %v; want %d: every update the client made, once", len(versions.Items), err, 1+updates)
+	}
+	if updates == 10 {
+		t.Fatal("the two calls never signed within one second; the test did not exercise the case")
+	}
+}

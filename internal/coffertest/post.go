@@ -21,13 +21,27 @@ func Post(t testing.TB, url string, p common.KeyProvider, date time.Time, body a
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	return Signed(t, common.DefaultRequestSigner(p), http.MethodPost, url, b, date)
+}
+
+// Signed sends a request with body (JSON; nil for none), dated date and
+// signed by signer, and returns the status and the answer: for requests no
+// SDK client would send, such as malformed ones.
+func Signed(t testing.TB, signer common.HTTPRequestSigner, method, url string, body []byte, date time.Time) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Date", date.UTC().Format(http.TimeFormat))
-	if err := common.DefaultRequestSigner(p).Sign(req); err != nil {
+	if err := signer.Sign(req); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

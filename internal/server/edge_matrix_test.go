@@ -405,31 +405,7 @@ func paramOf(class string) string {
 // signedDo sends a request signed by signer and returns the status and body.
 func signedDo(t *testing.T, signer common.HTTPRequestSigner, method, rawURL string, body []byte) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, rawURL, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	if err := signer.Sign(req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	return coffertest.Signed(t, signer, method, rawURL, body, time.Now())
 }
 
 // TestEdgeBounds: the inputs issue 11 found accepted are refused with a

@@ -70,6 +70,13 @@ func hashParts(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// keys returns the storage key of the token's entry (a blind index entry:
+// tokens are the client's text) and the hash of the request it belongs to.
+func (t *RetryTokens) keys(c *Call, token string) (key, reqHash string) {
+	key = prefixRetryToken + t.Index.Of("ociapi/retrytoken", c.principal, c.Operation, c.VaultID, token)
+	return key, hashParts(c.R.Method, c.R.URL.Path, c.R.URL.RawQuery, string(c.Body))
+}
+
 // Do runs h under the retry token.
 func (t *RetryTokens) Do(c *Call, token string, h HandlerFunc) error {
 	if len(token) > 64 {
@@ -78,8 +85,7 @@ func (t *RetryTokens) Do(c *Call, token string, h HandlerFunc) error {
 	if t.Index == nil {
 		return errs.E(errs.Internal, "retry tokens: no blind index configured")
 	}
-	key := prefixRetryToken + t.Index.Of("ociapi/retrytoken", c.principal, c.Operation, c.VaultID, token)
-	reqHash := hashParts(c.R.Method, c.R.URL.Path, c.R.URL.RawQuery, string(c.Body))
+	key, reqHash := t.keys(c, token)
 	var replay *retryRecord
 	err := t.Store.Update(c.Context(), func(tx store.Tx) error {
 		replay = nil
@@ -160,11 +166,10 @@ func (rec *retryRecord) write(c *Call) {
 // A copy with the token removed or changed (the header is not signed) is
 // not answered here, and is refused.
 func (t *RetryTokens) Answered(c *Call, token string) (bool, error) {
-	if len(token) > 64 {
+	if len(token) > 64 || t.Index == nil {
 		return false, nil
 	}
-	key := prefixRetryToken + hashParts(c.principal, c.Operation, c.VaultID, token)
-	reqHash := hashParts(c.R.Method, c.R.URL.Path, c.R.URL.RawQuery, string(c.Body))
+	key, reqHash := t.keys(c, token)
 	var rec retryRecord
 	found := false
 	err := t.Store.View(c.Context(), func(r store.Reader) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi/vaultstest"
 	"github.com/coffer-vault/coffer/internal/server"
 )
@@ -181,6 +182,35 @@ func TestRetryTokenUnchanged(t *testing.T) {
 	b, err := f.Vaults.CreateSecret(ctx, req)
 	if err != nil || *b.Id != *a.Id {
 		t.Fatalf("retry with the same token: %v, id %v; want the first response (%s)", err, b.Id, *a.Id)
+	}
+}
+
+// TestRetryTokenOnExactCopy: an exact copy of a request whose
+// opc-retry-token completed gets the saved response, within the second of
+// its date (where a copy without a token would be 429) and after it (401):
+// a client resending its request with the same token is answered as OCI
+// answers it.
+func TestRetryTokenOnExactCopy(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	c := keystest.VaultClient(t, env, env.Provider)
+	rec := &capture{}
+	c.HTTPClient = rec
+	v, err := c.CreateVault(context.Background(), keymanagement.CreateVaultRequest{OpcRetryToken: common.String("copy-token"),
+		CreateVaultDetails: keymanagement.CreateVaultDetails{CompartmentId: common.String(keystest.Tenancy(t, env)),
+			DisplayName: common.String("once"), VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := rec.last()
+	for _, when := range []string{"at once", "after the second"} {
+		if when != "at once" {
+			date, _ := http.ParseTime(sent.header.Get("Date"))
+			time.Sleep(time.Until(date.Add(2100 * time.Millisecond)))
+		}
+		status, body := sent.replay(t, "")
+		if status != http.StatusOK || !strings.Contains(body, *v.Id) {
+			t.Fatalf("copy with a completed retry token, %s: %d %s; want the first response (%s)", when, status, body, *v.Id)
+		}
 	}
 }
 

@@ -33,7 +33,9 @@ SDK config file, and prints how to use them. Without --dev it needs
 or --seal shamir (starts sealed; see coffer operator --help).`,
 		Example: `  coffer server --dev
   coffer server --dev --data-dir ./coffer-data --listen 127.0.0.1:8420
-  COFFER_UNSEAL_KEY=... coffer server --data-dir /var/lib/coffer --listen 0.0.0.0:8420 --kms-domain vault.example.com`,
+  coffer server --dev --realm-domain coffer.localtest.me
+  COFFER_UNSEAL_KEY=... coffer server --data-dir /var/lib/coffer --listen 0.0.0.0:8420 --kms-domain vault.example.com
+  COFFER_UNSEAL_KEY=... coffer server --data-dir /var/lib/coffer --listen 0.0.0.0:443 --realm-domain coffer.example.com --region eu-home-1 --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -64,6 +66,15 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 			if cfg.Dev {
 				srv.PrintInstructions()
 			}
+			// SIGHUP reloads the TLS certificate, as renewal tools expect.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					_ = srv.ReloadTLS() // logged; the old certificate stays
+				}
+			}()
 			if srv.Sealed() {
 				cfg.Log.Info("coffer server sealed: listening for coffer operator init/unseal", "endpoint", srv.URL(), "data_dir", srv.DataDir())
 			} else {
@@ -83,10 +94,11 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config")
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
 	f.StringVar(&cfg.Seal, "seal", "", "shamir: keep the root key in Shamir shares; the server starts sealed until coffer operator init and coffer operator unseal")
-	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on every listener")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on every listener; reloaded on SIGHUP")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
-	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses")
+	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses; the main endpoint stays one address for every service")
+	f.StringVar(&cfg.RealmDomain, "realm-domain", "", "region mode: serve OCI's host names for --region in a realm with this domain (kms.REGION.DOMAIN, vaults.REGION.oci.DOMAIN, ...), routed by Host, over HTTPS; SDKs then need only OCI_REGION_METADATA (printed in dev mode) and a CA bundle")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL connection string (default: the embedded SQLite store in --data-dir); also from COFFER_DATABASE_URL")
 	f.BoolVar(&secretKeyRule, "secret-key-rule", true, "reading a secret bundle, and writing secret content, also needs 'use keys' on the secret's key (Coffer's rule); false decides by OCI's permission table alone")
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "append every authorization decision as a JSON line to this file (created 0600); requests fail if it cannot be written")

@@ -138,7 +138,7 @@ func (e *vaultEndpoints) route(ctx context.Context, host string) http.Handler {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.ToLower(host)
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	domain := e.domain
 	if h, _, err := net.SplitHostPort(domain); err == nil {
 		domain = h

@@ -67,8 +67,15 @@ type Config struct {
 	// mode, for deployments behind a TLS-terminating proxy.
 	InsecureHTTP bool
 	// KMSDomain switches vault endpoints to host names under
-	// <label>-management.kms.<KMSDomain>, for wildcard DNS.
+	// <label>-management.kms.<KMSDomain>, for wildcard DNS; the main
+	// endpoint stays one address that serves every service by path.
 	KMSDomain string
+	// RealmDomain turns on region mode (region.go): the server answers to
+	// the host names the OCI SDKs build for Region in a realm with this
+	// domain (optionally with :port), routes by Host, and serves HTTPS.
+	// In dev mode without TLS files it makes a local CA under
+	// DataDir/tls.
+	RealmDomain string
 	// Log receives structured logs; nil logs JSON to stderr.
 	Log *slog.Logger
 	// Out receives the dev-mode instructions; nil means stdout.
@@ -175,6 +182,9 @@ type Server struct {
 	mains  *http.ServeMux
 	nodeID string
 	tls    *tls.Config
+	certs  *certSource // nil without TLS
+	realm  *realm      // nil outside region mode
+	caFile string      // the dev CA, in dev region mode
 
 	// routeTable is every registered operation (Routes).
 	routeTable atomic.Pointer[[]RouteInfo]
@@ -224,6 +234,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = time.Second
 	}
+	var err error
 	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), authFail: newAuthFailLimiter(cfg), memLedger: memledger.New(0)}
 	s.metrics = newMetrics(s.CacheStats)
 	if s.log == nil {
@@ -251,13 +262,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.requirePrivate(s.cfg.DataDir, "data directory"); err != nil {
 		return nil, err
 	}
-	if cfg.TLSKeyFile != "" {
-		if err := s.requirePrivate(cfg.TLSKeyFile, "TLS key"); err != nil {
-			return nil, err
-		}
+	if s.realm, err = checkRealm(s.cfg); err != nil {
+		return nil, err
 	}
-
-	tlsConfig, err := loadTLS(cfg)
+	if err := s.devCertificate(); err != nil {
+		return nil, err
+	}
+	tlsConfig, err := s.loadTLS()
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +279,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	s.devRealmPort(ln.Addr())
 	if s.tls == nil && !cfg.Dev && !cfg.InsecureHTTP && !isLoopback(ln.Addr()) {
 		ln.Close()
 		return nil, fmt.Errorf("refusing to serve secrets over plain HTTP on %s: pass --tls-cert and --tls-key, or --insecure-http behind a TLS-terminating proxy", ln.Addr())
@@ -413,7 +425,7 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 	}
 	host, _, _ := net.SplitHostPort(s.ln.Addr().String())
 	s.endpoints = &vaultEndpoints{
-		kms: s.KMS, log: s.log, domain: s.cfg.KMSDomain, tls: s.tls,
+		kms: s.KMS, log: s.log, domain: s.vaultDomain(), tls: s.tls,
 		host: host, port: portOf(s.ln.Addr().String()), mgmt: mgmt, crypto: crypto,
 		listeners: map[int][]*http.Server{}, byLabel: map[string]string{},
 	}
@@ -522,6 +534,11 @@ func (s *Server) PrintInstructions() {
 	fmt.Fprintf(w, "  data directory:  %s\n", s.cfg.DataDir)
 	fmt.Fprintf(w, "  endpoint:        %s\n", s.URL())
 	fmt.Fprintf(w, "  OCI config:      %s (profile DEFAULT)\n\n", s.ConfigPath)
+	if s.realm != nil {
+		s.printRegion(w)
+		s.printKeyProtection(w)
+		return
+	}
 	fmt.Fprintf(w, "Use it from a shell:\n\n")
 	fmt.Fprintf(w, "  export OCI_CONFIG_FILE=%s\n", s.ConfigPath)
 	fmt.Fprintf(w, "  export OCI_CLI_CONFIG_FILE=%s\n", s.ConfigPath)
@@ -562,6 +579,10 @@ func (s *Server) serveMain(w http.ResponseWriter, r *http.Request) {
 	}
 	if h := l.endpoints.route(r.Context(), r.Host); h != nil {
 		h.ServeHTTP(w, r)
+		return
+	}
+	if s.realm != nil && s.realm.classify(r.Host) == hostUnknown {
+		unknownHost(w, r)
 		return
 	}
 	l.main.ServeHTTP(w, r)

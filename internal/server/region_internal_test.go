@@ -1,0 +1,52 @@
+package server
+
+import "testing"
+
+func TestRealmClassify(t *testing.T) {
+	r, err := newRealm("Coffer.Example.COM:8443", "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.domain != "coffer.example.com:8443" || r.vaultDomain() != "local.coffer.example.com:8443" {
+		t.Fatalf("domain %q vault domain %q", r.domain, r.vaultDomain())
+	}
+	for host, want := range map[string]hostKind{
+		"kms.local.coffer.example.com":                hostService,
+		"kms.local.coffer.example.com:8443":           hostService,
+		"KMS.Local.Coffer.Example.Com":                hostService,
+		"kms.local.coffer.example.com.":               hostService,
+		"kms.local.coffer.example.com.:443":           hostService,
+		"vaults.local.oci.coffer.example.com":         hostService,
+		"secrets.vaults.local.oci.coffer.example.com": hostService,
+		"identity.local.oci.coffer.example.com:8443":  hostService,
+		"localhost":                             hostDirect,
+		"localhost:8443":                        hostDirect,
+		"127.0.0.1:8443":                        hostDirect,
+		"[::1]:8443":                            hostDirect,
+		"10.1.2.3":                              hostDirect,
+		"":                                      hostUnknown,
+		"coffer.example.com":                    hostUnknown,
+		"kms.coffer.example.com":                hostUnknown,
+		"kms.other.coffer.example.com":          hostUnknown,
+		"identity.local.coffer.example.com":     hostUnknown,
+		"xkms.local.coffer.example.com":         hostUnknown,
+		"kms.local.coffer.example.com.evil.net": hostUnknown,
+		"a.secrets.vaults.local.oci.coffer.example.com": hostUnknown,
+		"abc-management.kms.local.coffer.example.com":   hostUnknown, // vault endpoints are routed before
+	} {
+		if got := r.classify(host); got != want {
+			t.Errorf("classify(%q) = %d, want %d", host, got, want)
+		}
+	}
+}
+
+func TestRealmMetadata(t *testing.T) {
+	r, err := newRealm("coffer.test", "eu-home-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"realmDomainComponent":"coffer.test","realmKey":"coffer","regionIdentifier":"eu-home-1","regionKey":"EU-HOME-1"}`
+	if got := r.metadata(); got != want {
+		t.Fatalf("metadata %s, want %s", got, want)
+	}
+}

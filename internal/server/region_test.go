@@ -153,6 +153,29 @@ func TestRegionInProcess(t *testing.T) {
 			t.Fatalf("vault endpoint %s is not under kms.local.%s", e, r.Domain)
 		}
 	}
+	// The vault's host names, however written, reach its endpoints (an
+	// unsigned request: the endpoint's API asks for a signature).
+	hc := regionHTTP(r)
+	for e, op := range map[string]string{*v.ManagementEndpoint: "GET /20180608/keys?compartmentId=x", *v.CryptoEndpoint: "POST /20180608/encrypt"} {
+		host := strings.TrimPrefix(e, "https://")
+		name, _, _ := net.SplitHostPort(host)
+		method, path, _ := strings.Cut(op, " ")
+		for _, variant := range []string{host, strings.ToUpper(host), name, name + "."} {
+			req, err := http.NewRequest(method, "https://"+r.Addr+path, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = variant
+			hc.Transport.(*http.Transport).TLSClientConfig.ServerName = name
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status, code := ociError(t, resp); status != http.StatusUnauthorized {
+				t.Errorf("vault host %s: %d %s, want 401", variant, status, code)
+			}
+		}
+	}
 	mc, err := keymanagement.NewKmsManagementClientWithConfigurationProvider(r.Provider, *v.ManagementEndpoint)
 	if err != nil {
 		t.Fatal(err)

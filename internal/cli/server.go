@@ -80,6 +80,9 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 			} else {
 				cfg.Log.Info("coffer server ready", "endpoint", srv.URL(), "data_dir", srv.DataDir())
 			}
+			if md := srv.RegionMetadata(); md != "" {
+				cfg.Log.Info("region mode: SDK clients need OCI_REGION_METADATA", "region_metadata", md, "hosts", srv.ServiceHosts())
+			}
 			<-ctx.Done()
 			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -91,7 +94,7 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: bootstrap a tenancy and keep the unseal key in the data directory")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "data directory (dev default: a new temporary directory)")
 	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address of the main endpoint")
-	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config")
+	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config, and into host names in region mode (--realm-domain)")
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
 	f.StringVar(&cfg.Seal, "seal", "", "shamir: keep the root key in Shamir shares; the server starts sealed until coffer operator init and coffer operator unseal")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on every listener; reloaded on SIGHUP")

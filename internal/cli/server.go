@@ -59,6 +59,12 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 			cfg.PKCS11.PIN = os.Getenv(PKCS11PINEnv)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// SIGHUP reloads the TLS certificate, as renewal tools expect.
+			// Caught from here on: one sent while the server starts waits
+			// instead of killing it.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			srv, err := server.Start(ctx, cfg)
 			if err != nil {
 				return err
@@ -66,13 +72,14 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 			if cfg.Dev {
 				srv.PrintInstructions()
 			}
-			// SIGHUP reloads the TLS certificate, as renewal tools expect.
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
 			go func() {
-				for range hup {
-					_ = srv.ReloadTLS() // logged; the old certificate stays
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						_ = srv.ReloadTLS() // logged; the old certificate stays
+					}
 				}
 			}()
 			if srv.Sealed() {

@@ -58,7 +58,9 @@ func (s *Server) loadCert() error {
 // the error and returns it.
 func (s *Server) ReloadTLS() error {
 	if s.certs == nil {
-		return errors.New("no TLS certificate is configured")
+		err := errors.New("no TLS certificate is configured")
+		s.log.Warn("TLS certificate not reloaded", "error", err)
+		return err
 	}
 	if err := s.loadCert(); err != nil {
 		s.log.Error("TLS certificate not reloaded; serving the previous one", "error", err)

@@ -1,6 +1,11 @@
 package server
 
-import "testing"
+import (
+	"net"
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestRealmClassify(t *testing.T) {
 	r, err := newRealm("Coffer.Example.COM:8443", "local")
@@ -49,4 +54,38 @@ func TestRealmMetadata(t *testing.T) {
 	if got := r.metadata(); got != want {
 		t.Fatalf("metadata %s, want %s", got, want)
 	}
+}
+
+// FuzzRealmClassify feeds Host headers, which any client chooses, to the
+// region router: it must not panic, and it may send a request to the
+// services only for one of their exact names.
+func FuzzRealmClassify(f *testing.F) {
+	r, err := newRealm("coffer.test:8443", "local")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		"", ":", "[", "[::1", "[::1]:443", "]", "kms.local.coffer.test", "KMS.LOCAL.COFFER.TEST.:8443",
+		"kms.local.coffer.test:99999", "kms.local.coffer.test:", "kms.local.coffer.test..",
+		"kms.local.coffer.t\u0435st", // Cyrillic e
+		"kms.local.coffer.test\x00.evil", "kms.local.coffer.test%2e", "evil.com#kms.local.coffer.test",
+		"x-management.kms.local.coffer.test", "identity.local.oci.coffer.test.evil.com", "localhost.", "0x7f000001",
+		strings.Repeat("a.", 5000) + "kms.local.coffer.test",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		kind := r.classify(host)
+		if kind != hostService {
+			return
+		}
+		h := host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			h = hh
+		}
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if !slices.Contains(r.serviceHosts(), h) {
+			t.Fatalf("%q classified as a service host", host)
+		}
+	})
 }

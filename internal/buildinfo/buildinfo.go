@@ -11,14 +11,18 @@ import (
 	"strings"
 )
 
-// version is stamped by scripts/release with
+// version, revision and commitTime are stamped by scripts/release and the
+// Dockerfile with
 //
 //	-ldflags "-X github.com/coffer-vault/coffer/internal/buildinfo.version=v1.2.3"
 //
 // A `go install module@version` build needs no stamp: the module version
-// comes from the build info. It stays a plain string variable because -X
-// can only set those.
-var version string
+// comes from the build info. The revision and time the toolchain records
+// (-buildvcs) take precedence; the stamps stand in where it records none:
+// a git worktree (.git is a file there, which the go command does not
+// recognise), or a container build whose context leaves .git out. They
+// stay plain string variables because -X can only set those.
+var version, revision, commitTime string
 
 // Info describes the running binary.
 type Info struct {
@@ -33,12 +37,14 @@ type Info struct {
 // the few callers (a command, one log line, one metric).
 func Get() Info {
 	bi, ok := debug.ReadBuildInfo()
-	return fromBuildInfo(version, bi, ok)
+	return fromBuildInfo(Info{Version: version, Revision: revision, Time: commitTime}, bi, ok)
 }
 
-// fromBuildInfo is Get without the process globals, for tests.
-func fromBuildInfo(stamped string, bi *debug.BuildInfo, ok bool) Info {
-	info := Info{Version: stamped, GoVersion: runtime.Version()}
+// fromBuildInfo is Get without the process globals, for tests: stamped
+// holds the -X values.
+func fromBuildInfo(stamped Info, bi *debug.BuildInfo, ok bool) Info {
+	info := stamped
+	info.GoVersion = runtime.Version()
 	if !ok || bi == nil {
 		if info.Version == "" {
 			info.Version = "devel"

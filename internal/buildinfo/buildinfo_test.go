@@ -15,7 +15,7 @@ func TestFromBuildInfo(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		stamped string
+		stamped Info
 		bi      *debug.BuildInfo
 		ok      bool
 		want    Info
@@ -28,11 +28,19 @@ func TestFromBuildInfo(t *testing.T) {
 		},
 		{
 			name:    "stamped wins over the module version",
-			stamped: "v1.2.3",
+			stamped: Info{Version: "v1.2.3", Revision: "feedface", Time: "2020-01-01T00:00:00Z"},
 			bi:      &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.9.0"}, Settings: vcs},
 			ok:      true,
 			want:    Info{Version: "v1.2.3", Revision: vcs[1].Value, Time: vcs[2].Value, Modified: true, GoVersion: "go1.26.8"},
 			line:    "coffer v1.2.3 (0123456789ab, modified) go1.26.8",
+		},
+		{
+			name:    "stamped revision where the toolchain recorded none",
+			stamped: Info{Version: "v1.2.3", Revision: "feedfacefeedfacefeed", Time: "2020-01-01T00:00:00Z"},
+			bi:      &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}},
+			ok:      true,
+			want:    Info{Version: "v1.2.3", Revision: "feedfacefeedfacefeed", Time: "2020-01-01T00:00:00Z", GoVersion: "go1.26.8"},
+			line:    "coffer v1.2.3 (feedfacefeed) go1.26.8",
 		},
 		{
 			name: "go install module@version",

@@ -19,9 +19,10 @@ import (
 // A `go install module@version` build needs no stamp: the module version
 // comes from the build info. The revision and time the toolchain records
 // (-buildvcs) take precedence; the stamps stand in where it records none:
-// a git worktree (.git is a file there, which the go command does not
-// recognise), or a container build whose context leaves .git out. They
-// stay plain string variables because -X can only set those.
+// scripts/release builds with -buildvcs=false, the go command records
+// nothing in a git worktree (.git is a file there), and a container build
+// leaves .git out of its context. They stay plain string variables because
+// -X can only set those.
 var version, revision, commitTime string
 
 // Info describes the running binary.

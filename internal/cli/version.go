@@ -19,7 +19,10 @@ func setVersion(root *cobra.Command) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, source revision and Go version of this binary",
-		Args:  cobra.NoArgs,
+		Example: `  coffer version
+  coffer version --json
+  coffer --version`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			if asJSON {

@@ -28,7 +28,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	bindGlobals(root)
 	usage := localUsage(root)
-	for _, c := range []*cobra.Command{newServerCommand(), newAgentCommand(), newRunCommand(), completionCommand()} {
+	for _, c := range []*cobra.Command{newServerCommand(), newAgentCommand(), newRunCommand(), completionCommand(), setVersion(root), healthcheckCommand()} {
 		c.SetUsageTemplate(usage)
 		root.AddCommand(c)
 	}

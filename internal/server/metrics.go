@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/coffer-vault/coffer/internal/buildinfo"
 	"github.com/coffer-vault/coffer/internal/recordcache"
 )
 
@@ -37,7 +38,7 @@ func newMetrics(cache func() recordcache.Stats) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"operation"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, cacheCollector(cache),
+	m.registry.MustRegister(m.requests, m.latency, cacheCollector(cache), buildInfoGauge(buildinfo.Get()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -49,6 +50,18 @@ func (m *metrics) ObserveRequest(operation string, status int, decision string, 
 	}
 	m.requests.WithLabelValues(operation, strconv.Itoa(status), decision).Inc()
 	m.latency.WithLabelValues(operation).Observe(latency.Seconds())
+}
+
+// buildInfoGauge is the constant coffer_build_info 1, whose labels say
+// which binary a node runs: dashboards join on it to spot a fleet running
+// mixed versions during a rollout.
+func buildInfoGauge(i buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "coffer", Name: "build_info",
+		Help: "Always 1; the labels give the version, source revision and Go version of the running binary.",
+	}, []string{"version", "revision", "goversion"})
+	g.WithLabelValues(i.Version, i.Revision, i.GoVersion).Set(1)
+	return g
 }
 
 // cacheCollector exports the record cache's counters, read at scrape time.

@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/barrier"
 	"github.com/coffer-vault/coffer/internal/blindindex"
+	"github.com/coffer-vault/coffer/internal/buildinfo"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -240,6 +241,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
+	s.log.Info("coffer starting", buildinfo.Get().LogAttrs()...)
 	if err := checkSeal(cfg); err != nil {
 		return nil, err
 	}

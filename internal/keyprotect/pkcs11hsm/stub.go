@@ -11,9 +11,11 @@ import (
 // Protection is unavailable in a binary built without cgo.
 type Protection struct{ keyprotect.Protection }
 
-// New fails: PKCS#11 needs cgo.
+// New fails: PKCS#11 needs cgo to load the module. The release binaries
+// and the default container image are built without it, so the message
+// says how to get a binary that has it.
 func New(cfg keyprotect.HSMConfig) (*Protection, error) {
-	return nil, fmt.Errorf("%w: this binary was built without cgo", keyprotect.ErrHSMUnavailable)
+	return nil, fmt.Errorf("%w: this binary was built without cgo (CGO_ENABLED=0, as the release binaries and the default container image are), so it cannot load a PKCS#11 module; build with cgo (CGO_ENABLED=1 go build ./cmd/coffer) or use the container image's hsm target", keyprotect.ErrHSMUnavailable)
 }
 
 // Close does nothing.

@@ -1,5 +1,6 @@
-// Package archtest guards the layering in DESIGN.md: domain packages know
-// nothing of HTTP or SQL, and the wire layer knows nothing of SQL.
+// Package archtest guards the layering in docs/architecture.md: domain
+// packages know nothing of HTTP or SQL, and the wire layer knows nothing of
+// SQL. It also keeps comments citing only documents in the repository.
 package archtest
 
 import (

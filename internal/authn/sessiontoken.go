@@ -118,7 +118,7 @@ func (c ResourceClaims) check() error {
 // principal session tokens (RPST, Mint) and instance principal tokens
 // (MintInstance, from federation), one format told apart by the "ptype"
 // claim. A token is a JWT as the SDK expects it (three parts,
-// claims exp and res_tenant; reference oci-api.md 6.4), signed with
+// claims exp and res_tenant; docs/oci-behaviours.md#session-tokens-and-workload-identity), signed with
 // HMAC-SHA256 under the server's key. Because the SDK sends no public key
 // with its requests, the token carries the session public key it is
 // bound to (claim "session_key", base64url SubjectPublicKeyInfo): a

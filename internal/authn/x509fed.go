@@ -1,6 +1,7 @@
 package authn
 
-// Instance principals (reference oci-api.md 6.3, 1.2, 1.3).
+// Instance principals (docs/oci-behaviours.md#session-tokens-and-workload-identity
+// and #request-signing).
 //
 // On OCI a compute instance gets a leaf certificate from the platform's
 // metadata service, signed through an intermediate by OCI's instance CA;
@@ -459,7 +460,7 @@ func decodeDER(s, pemType string, maxLen int) ([]byte, error) {
 // /v1/x509`) and issues their session tokens. It is an ociapi.Verifier for
 // that one route: the request is signed with the instance's leaf key, under
 // keyId `<tenancy>/fed-x509-sha256/<leaf fingerprint>`, and the SDK does
-// not sign host there (reference 1.3).
+// not sign host there (docs/oci-behaviours.md#request-signing).
 type Federation struct {
 	CA     *InstanceCA
 	Tokens *SessionTokens

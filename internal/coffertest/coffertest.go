@@ -1,7 +1,7 @@
 // Package coffertest starts real Coffer servers for tests and builds official
 // OCI SDK clients against them, with the SDK's retries and circuit breaker
 // turned off so that a negative test fails at once instead of retrying for
-// minutes (reference 2.7).
+// minutes (docs/oci-behaviours.md#retries-and-the-circuit-breaker).
 package coffertest
 
 import (

@@ -54,7 +54,7 @@ func authCases() []authCase {
 	}
 	identity := func(r *authz.Request) { r.CompartmentID = tTenancy }
 	return []authCase{
-		// Verbs and how they nest (reference 1.3, 2.3).
+		// Verbs and how they nest (docs/oci-behaviours.md#policy-language).
 		allow("inspect vaults lists", s("Allow group Developers to inspect vaults in tenancy"), alice, "ListVaults"),
 		denyCase("inspect vaults does not get", s("Allow group Developers to inspect vaults in tenancy"), alice, "GetVault"),
 		allow("read vaults gets", s("Allow group Developers to read vaults in tenancy"), alice, "GetVault"),
@@ -109,7 +109,7 @@ func authCases() []authCase {
 		denyCase("use secret-versions does not delete", s("Allow group Developers to use secret-versions in compartment AppSecrets", "Allow group Developers to use secrets in compartment AppSecrets"), alice, "ScheduleSecretVersionDeletion"),
 		allow("inspect secret-versions lists", s("Allow group Developers to inspect secret-versions in compartment AppSecrets"), alice, "ListSecretVersions"),
 
-		// Reading a bundle: Coffer's rule on and off (DESIGN.md, reference 2.5).
+		// Reading a bundle: Coffer's rule on and off (docs/decisions.md#reading-a-secret-needs-use-keys).
 		denyCase("read secret-bundles alone (rule on)", s("Allow group Developers to read secret-bundles in compartment AppSecrets"), alice, "GetSecretBundle"),
 		allow("read secret-bundles and use keys", s("Allow group Developers to read secret-bundles in compartment AppSecrets", devUseKeys), alice, "GetSecretBundle"),
 		allow("read secret-bundles alone (OCI table)", s("Allow group Developers to read secret-bundles in compartment AppSecrets"), alice, "GetSecretBundle").mirrored(),
@@ -148,7 +148,7 @@ func authCases() []authCase {
 		allow("permission list with operation", s("Allow group Developers to {KEY_READ} in tenancy where request.operation='GetKeyVersion'"), alice, "GetKeyVersion"),
 		denyCase("permission list with other operation", s("Allow group Developers to {KEY_READ} in tenancy where request.operation='GetKeyVersion'"), alice, "GetKey"),
 
-		// Inheritance and locations (reference 1.5).
+		// Inheritance and locations (docs/oci-behaviours.md#policy-language).
 		allow("inherits down the tree", s("Allow group Developers to manage secret-family in compartment CompartmentA"), alice, "GetSecret", in(tCompC)),
 		denyCase("does not apply above", s("Allow group Developers to manage secret-family in compartment CompartmentA:CompartmentB"), alice, "GetSecret", in(tCompA)),
 		allow("path applies below", s("Allow group Developers to manage secret-family in compartment CompartmentA:CompartmentB"), alice, "GetSecret", in(tCompC)),
@@ -177,7 +177,7 @@ func authCases() []authCase {
 		allow("several group OCIDs", s("Allow group id "+gAdm+", id "+gDev+" to read secrets in compartment AppSecrets"), alice, "GetSecret"),
 		allow("keywords in any case", s("ALLOW GROUP Developers TO READ SECRETS IN COMPARTMENT AppSecrets"), alice, "GetSecret"),
 
-		// Conditions (reference 1.6, 2.2).
+		// Conditions (docs/oci-behaviours.md#policy-language, #permissions-for-vault-keys-and-secrets).
 		allow("secret name equals", s("Allow group Developers to read secrets in tenancy where target.secret.name = 'db-password'"), alice, "GetSecret"),
 		allow("secret name equals ignoring case", s("Allow group Developers to read secrets in tenancy where target.secret.name = 'DB-Password'"), alice, "GetSecret"),
 		denyCase("secret name differs", s("Allow group Developers to read secrets in tenancy where target.secret.name = 'api-key'"), alice, "GetSecret"),
@@ -233,7 +233,7 @@ func authCases() []authCase {
 		denyCase("plaintext key variable absent", s("Allow group Developers to use keys in tenancy where request.includePlainTextKey = 'false'"), alice, "Encrypt"),
 		allow("region", s("Allow group Developers to read secrets in tenancy where request.region = 'iad'"), alice, "GetSecret", vars("request.region", "IAD")),
 
-		// Dynamic groups (reference 3).
+		// Dynamic groups (docs/oci-behaviours.md#dynamic-groups).
 		allow("function in app-prod", s("Allow dynamic-group app-prod to read secret-family in compartment AppSecrets where target.secret.name = 'db-*'"), fn, "GetSecretBundle").mirrored(),
 		denyCase("function elsewhere", s("Allow dynamic-group app-prod to read secret-family in compartment AppSecrets"), fnOther, "GetSecret"),
 		denyCase("user is not in a dynamic group", s("Allow dynamic-group app-prod to read secret-family in compartment AppSecrets"), alice, "GetSecret"),

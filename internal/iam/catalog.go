@@ -334,7 +334,8 @@ const OperationCreateInstanceCertificate = "CreateInstanceCertificate"
 func c(p string, t Target) Check { return Check{Permission: p, Target: t} }
 
 // operations is the table from every operation Coffer serves to its checks
-// (reference 2.4 and Oracle's IAM API table).
+// (Oracle's policy reference for Vault, Key Management and Secrets:
+// docs/oci-behaviours.md#permissions-for-vault-keys-and-secrets).
 var operations = map[string]*opSpec{
 	// KmsVault
 	"CreateVault":           {checks: []Check{c("VAULT_CREATE", TargetCompartment)}},

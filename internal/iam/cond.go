@@ -64,7 +64,7 @@ func init() {
 		"target.key.id":                       varKeyID,
 		"target.secret.name":                  varSecretName,
 		"target.secret.id":                    varSecretID,
-		"target.secret.ocid":                  varSecretID, // the old page's name (reference 8)
+		"target.secret.ocid":                  varSecretID, // the old page's name (docs/oci-behaviours.md#open-points)
 	}
 	for name, k := range builtin {
 		knownVars[name] = struct {
@@ -330,7 +330,7 @@ func scanValue(p *scanner) (string, bool, bool) {
 }
 
 // addValue validates and stores one compared value. Values are compared
-// case-insensitively (reference 1.6), so they are lower-cased once here.
+// case-insensitively (docs/oci-behaviours.md#policy-language), so they are lower-cased once here.
 func (c *cond) addValue(v string, slashes bool, pos int) *SyntaxError {
 	switch c.v {
 	case varMonth, varDayOfMonth:
@@ -442,7 +442,7 @@ func (v value) match(s string) bool {
 }
 
 // eval evaluates c. A variable that does not apply makes its predicate false,
-// whatever the operator, including != (reference 1.6).
+// whatever the operator, including != (docs/oci-behaviours.md#policy-language).
 func (c *cond) eval(e *evalEnv) bool {
 	switch c.op {
 	case opAll:

@@ -50,7 +50,7 @@
 // An operation missing from the catalogue is denied, as is a request whose
 // principal belongs to another tenancy or whose target is not loaded.
 //
-// # Decisions on the reference's open points (oci-semantics.md section 8 and others)
+// # Decisions on OCI's open points (docs/oci-behaviours.md#open-points and others)
 //
 //   - CreateSecret needs SECRET_CREATE on the compartment and
 //     VAULT_CREATE_SECRET on the vault (the verb table's "also use vaults");

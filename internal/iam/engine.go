@@ -53,11 +53,13 @@ type Policy struct {
 
 // Options change how the engine decides.
 type Options struct {
-	// MirrorOCITable turns off Coffer's secret-key rule (DESIGN.md):
+	// MirrorOCITable turns off Coffer's secret-key rule
+	// (docs/decisions.md#reading-a-secret-needs-use-keys):
 	// by default GetSecretBundle and GetSecretBundleByName also need
 	// KEY_DECRYPT on the secret's key, and CreateSecret and UpdateSecret with
 	// new content also need KEY_ENCRYPT on it. Set it to decide exactly by
-	// OCI's permission table (reference 2.4/2.5), for teams that mirror a
+	// OCI's permission table (docs/oci-behaviours.md#reading-a-secret-bundle),
+	// for teams that mirror a
 	// tenancy.
 	MirrorOCITable bool
 	// Now is the clock for time conditions; nil means time.Now.
@@ -286,7 +288,8 @@ func (e *Engine) within(c, a int32) bool {
 }
 
 // resolveLocation maps a statement's location to a compartment index,
-// relative to the compartment the policy is attached to (reference 1.5).
+// relative to the compartment the policy is attached to
+// (docs/oci-behaviours.md#policy-language).
 func (e *Engine) resolveLocation(loc Location, attach int32) (int32, error) {
 	switch {
 	case loc.Tenancy:
@@ -702,7 +705,7 @@ func (e *Engine) fastAllow(req *authz.Request) (authz.Decision, bool) {
 				return authz.Decision{}, false // more checks than the hot path records
 			}
 			if ch.perm == permCompartmentInspect && p.Type == authz.PrincipalInstance {
-				// Instances always hold COMPARTMENT_INSPECT (reference 3.2).
+				// Instances always hold COMPARTMENT_INSPECT (docs/oci-behaviours.md#dynamic-groups).
 				granted[ng].perm, granted[ng].stmt = ch.perm, -1
 				ng++
 				continue

@@ -36,7 +36,7 @@ type LintOptions struct {
 }
 
 // Lint flags statements and matching rules that are too broad, as
-// `coffer iam policy lint` prints them (DESIGN.md, "Security rules"):
+// `coffer iam policy lint` prints them (docs/security.md#permissions):
 // any-user or any-group on secrets or keys; manage on secret-family, keys,
 // vaults, key-family or all-resources in the whole tenancy; access to secret
 // contents with no where clause; key export (part of `use keys`) with no

@@ -23,7 +23,7 @@ func TestLintStatements(t *testing.T) {
 		stmt string
 		want []string
 	}{
-		// The three examples of the brief and DESIGN.md.
+		// The three examples of the original brief.
 		{"Allow any-user to read secret-family in tenancy", []string{"broad-subject", "unscoped-secret-access"}},
 		{"Allow group Developers to manage secret-family in tenancy", []string{"manage-in-tenancy", "unscoped-secret-access"}},
 		{"Allow dynamic-group app-prod to read secret-family in compartment AppSecrets where target.secret.name = 'db-*'", nil},

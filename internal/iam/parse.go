@@ -16,7 +16,7 @@ const (
 )
 
 // SubjectKind is the kind of principal a statement names. A statement names
-// one kind only (reference 1.2).
+// one kind only (docs/oci-behaviours.md#policy-language).
 type SubjectKind uint8
 
 // The subject kinds.

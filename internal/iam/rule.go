@@ -7,7 +7,8 @@ import (
 	"github.com/coffer-vault/coffer/internal/authz"
 )
 
-// MatchingRule is a compiled dynamic-group matching rule (reference 3.1).
+// MatchingRule is a compiled dynamic-group matching rule
+// (docs/oci-behaviours.md#dynamic-groups).
 type MatchingRule struct {
 	text string
 	root *ruleNode
@@ -151,7 +152,8 @@ func (n *ruleNode) eval(p *authz.Principal) bool {
 // ruleValue resolves a matching-rule variable for a principal: instance.*
 // only for instance principals, resource.* for resource principals (with
 // resource.type taken from the attributes or, failing that, from the OCID's
-// type segment, reference 3.2), tags from the attributes.
+// type segment, docs/oci-behaviours.md#dynamic-groups), tags from the
+// attributes.
 func ruleValue(p *authz.Principal, name string) (string, bool) {
 	switch name {
 	case "instance.id":

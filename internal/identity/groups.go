@@ -13,7 +13,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-// More limits from reference 1.9.
+// More limits from OCI's (docs/oci-behaviours.md#policy-language).
 const (
 	MaxDynamicGroups      = 50
 	MaxMatchingRuleLength = 100000

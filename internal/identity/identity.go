@@ -30,7 +30,7 @@
 //     compartment (relative to the policy's compartment, as the engine
 //     resolves it) is rewritten to the new name, and the policy gets a new
 //     etag. OCI keeps the old text and holds the OCID in the compiled
-//     policy (reference 1.3); Coffer compiles from text, so it rewrites the
+//     policy (docs/oci-behaviours.md#policy-language); Coffer compiles from text, so it rewrites the
 //     text instead: the effect on access is the same, and GetPolicy shows
 //     names that exist. Statements are parsed with the policy engine's
 //     parser and only name tokens that resolve to the renamed resource

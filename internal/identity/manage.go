@@ -14,7 +14,8 @@ import (
 )
 
 // Limits Coffer enforces, from OCI's documented IAM limits
-// (reference oci-semantics.md 1.9) and the API key rule of the console.
+// (docs/oci-behaviours.md#policy-language) and the API key rule of the
+// console.
 const (
 	MaxAPIKeysPerUser      = 3
 	MaxStatementsPerPolicy = 50
@@ -24,7 +25,7 @@ const (
 )
 
 // nameKind groups the kinds of names that must be unique together. Groups
-// and dynamic groups share one namespace (reference 3.3).
+// and dynamic groups share one namespace (docs/oci-behaviours.md#dynamic-groups).
 const (
 	nameUser        = "user"
 	nameGroup       = "group" // groups and dynamic groups

@@ -9,7 +9,7 @@ import (
 )
 
 // Limits bounds the key versions a vault may hold, as OCI's service limits
-// do (reference 4.9). Versions count while they are not DELETED (enabled,
+// do (docs/oci-behaviours.md#keys). Versions count while they are not DELETED (enabled,
 // disabled and pending deletion alike); an asymmetric (RSA, ECDSA) version
 // counts twice. CreateKey, CreateKeyVersion, ImportKey and ImportKeyVersion
 // past a limit fail with errs.LimitExceeded naming it. A zero field means

@@ -14,7 +14,8 @@ type statusCode struct {
 }
 
 // errorTable is the one place where error kinds become OCI statuses and
-// codes. The codes are the ones the OCI SDK reacts to (reference 2.5): for
+// codes. The codes are the ones the OCI SDK reacts to
+// (docs/oci-behaviours.md#errors): for
 // example 409 IncorrectState is retried by the SDK, 409 Conflict is not.
 var errorTable = map[errs.Kind]statusCode{
 	errs.Internal:           {http.StatusInternalServerError, "InternalServerError"},

@@ -54,8 +54,8 @@
 //
 // A secret has at most Config.MaxVersionsInUse versions in use (neither
 // deleted nor scheduled for deletion) and Config.MaxVersionsPendingDeletion
-// scheduled for deletion; OCI's paid-tenancy figures (30 and 30, reference
-// 5.12) by default. Deleted versions do not count. A content update or
+// scheduled for deletion; OCI's paid-tenancy figures (30 and 30,
+// docs/oci-behaviours.md#secrets) by default. Deleted versions do not count. A content update or
 // rotation past the first limit, a cancelled version deletion that would
 // pass it, and a version deletion past the second are errs.LimitExceeded
 // (400 LimitExceeded) with a message that says how to make room.

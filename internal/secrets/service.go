@@ -38,13 +38,14 @@ type Config struct {
 	// Log receives operator messages (never content); nil discards them.
 	Log *slog.Logger
 	// MaxVersionsInUse and MaxVersionsPendingDeletion bound a secret's
-	// versions (reference 5.12); 0 means OCI's paid-tenancy limits,
+	// versions (docs/oci-behaviours.md#secrets); 0 means OCI's paid-tenancy limits,
 	// DefaultMaxVersionsInUse and DefaultMaxVersionsPendingDeletion.
 	MaxVersionsInUse           int
 	MaxVersionsPendingDeletion int
 }
 
-// OCI's per-secret version limits for paid tenancies (reference 5.12): 60
+// OCI's per-secret version limits for paid tenancies
+// (docs/oci-behaviours.md#secrets): 60
 // versions, of which 30 in use and 30 pending deletion. Deleted versions do
 // not count.
 const (

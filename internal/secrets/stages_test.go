@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// TestStageTransitions replays every row of the reference's stage table
-// (oci-semantics.md 5.4) on the stage pointers, then the same sequences
+// TestStageTransitions replays every row of OCI's stage transitions
+// (docs/oci-behaviours.md#secrets) on the stage pointers, then the same sequences
 // through the service.
 func TestStageTransitions(t *testing.T) {
 	type step struct {

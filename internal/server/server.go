@@ -124,7 +124,7 @@ type Config struct {
 	Authorizer authz.Authorizer
 	// SecretKeyRule is Coffer's rule that reading a secret bundle, and
 	// creating or updating secret content, also needs `use keys` on the
-	// secret's master key (DESIGN.md). nil means on; false decides exactly
+	// secret's master key (docs/decisions.md#reading-a-secret-needs-use-keys). nil means on; false decides exactly
 	// by OCI's permission table, for teams that mirror a tenancy.
 	SecretKeyRule *bool
 	// PKCS11 selects the PKCS#11 token for HSM keys. Without a module, dev

@@ -1,6 +1,6 @@
 // Package federation serves instance principals against Coffer, as OCI's
-// auth service and platform do for compute instances (reference oci-api.md
-// 6.3):
+// auth service and platform do for compute instances
+// (docs/oci-behaviours.md#session-tokens-and-workload-identity):
 //
 //   - POST /v1/x509, the federation endpoint the SDK's instance principal
 //     provider calls (OCI_SDK_AUTH_CLIENT_REGION_URL = Coffer's URL). The

@@ -26,7 +26,8 @@ const MetadataBasePath = "/opc/v2"
 
 // MetadataHandler is the local stand-in for OCI's instance metadata
 // service, for instance principals outside OCI: it serves exactly what the
-// SDK's instance principal provider reads (reference 6.3) from the files in
+// SDK's instance principal provider reads
+// (docs/oci-behaviours.md#session-tokens-and-workload-identity) from the files in
 // dir:
 //
 //	GET /opc/v2/instance/region           region (no trailing newline)

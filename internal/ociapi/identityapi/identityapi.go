@@ -7,7 +7,7 @@
 //   - a duplicate name (users, groups and dynamic groups tenancy-wide;
 //     policies and compartments per parent) is 409
 //     NotAuthorizedOrResourceAlreadyExists, the conventional create
-//     conflict of reference 2.5;
+//     conflict (docs/oci-behaviours.md#errors);
 //   - a fourth API key is 400 LimitExceeded;
 //   - deleting a compartment that holds anything (child compartments,
 //     policies, vaults, secrets) is 409 Conflict naming what is left;

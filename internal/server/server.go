@@ -504,7 +504,14 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	s.ConfigPath, err = devmode.WriteConfig(s.cfg.DataDir, key, devmode.ConfigSpec{
 		TenancyID: res.TenancyID, UserID: res.UserID, Fingerprint: res.Fingerprint, Region: s.cfg.Region,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// The only copy of the administrator's key: whoever set the server up
+	// must learn where it is, in every unseal mode.
+	s.log.Info("administrator OCI config written (profile DEFAULT)",
+		"path", s.ConfigPath, "user", res.UserID, "tenancy", res.TenancyID)
+	return nil
 }
 
 // CacheStats reports the record cache's reads since the last unseal.
@@ -554,9 +561,16 @@ func (s *Server) PrintInstructions() {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if !s.ready.Load() {
+		if s.sealed.Load() && !s.sealer.initializedFlag.Load() {
+			// As Vault's sys/health: 501 until coffer operator init, so a
+			// probe tells "never initialized" from "sealed".
+			w.WriteHeader(http.StatusNotImplemented)
+			_, _ = io.WriteString(w, `{"status":"uninitialized","initialized":false,"sealed":true}`)
+			return
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 		if s.sealed.Load() {
-			_, _ = io.WriteString(w, `{"status":"sealed","sealed":true}`)
+			_, _ = io.WriteString(w, `{"status":"sealed","initialized":true,"sealed":true}`)
 			return
 		}
 		_, _ = io.WriteString(w, `{"status":"starting"}`)

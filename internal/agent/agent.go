@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,11 +227,12 @@ func (a *Agent) Refresh(ctx context.Context) error {
 	}
 	var actions []*pending
 	byKey := make(map[string]*pending)
+	dirs := make(map[string]error) // directories checked in this refresh
 	for _, f := range a.plan.Files {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		changed, err := a.writeFile(f)
+		changed, err := a.writeFile(f, dirs)
 		if a.testHookWritten != nil {
 			a.testHookWritten(f.Path)
 		}
@@ -250,15 +253,15 @@ func (a *Agent) Refresh(ctx context.Context) error {
 	}
 	for _, p := range actions {
 		if ctx.Err() != nil {
-			a.log.Warn("agent: stopping; on-change action not run", slog.String("action", p.action.describe()), slog.Any("paths", p.paths))
+			a.log.Warn("agent: stopping; on-change action not run", slog.String("action", p.action.describe()), slog.String("paths", strings.Join(p.paths, ",")))
 			return ctx.Err()
 		}
 		if err := p.action.run(a.plan.ActionTimeout, a.opts.ActionOutput); err != nil {
-			a.log.Error("agent: on-change action failed", slog.String("action", p.action.describe()), slog.Any("paths", p.paths), slog.Any("error", err))
+			a.log.Error("agent: on-change action failed", slog.String("action", p.action.describe()), slog.String("paths", strings.Join(p.paths, ",")), slog.Any("error", err))
 			errs = append(errs, err)
 			continue
 		}
-		a.log.Info("agent: on-change action done", slog.String("action", p.action.describe()), slog.Any("paths", p.paths))
+		a.log.Info("agent: on-change action done", slog.String("action", p.action.describe()), slog.String("paths", strings.Join(p.paths, ",")))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrIncomplete, errors.Join(errs...))
@@ -297,8 +300,11 @@ func (a *Agent) read(ctx context.Context, k secretcache.Key) error {
 }
 
 // writeFile renders f from the last good versions and writes it if its
-// content, mode or owner differ from what is on disk.
-func (a *Agent) writeFile(f *FilePlan) (changed bool, err error) {
+// content, mode or owner differ from what is on disk. dirs holds the
+// directories already made sure of in this refresh, with their error, so
+// that a directory that cannot be created is reported once, not once per
+// file in it.
+func (a *Agent) writeFile(f *FilePlan, dirs map[string]error) (changed bool, err error) {
 	a.mu.Lock()
 	secrets := make(map[string]secretcache.Secret, len(f.Keys))
 	var missing []string
@@ -314,7 +320,7 @@ func (a *Agent) writeFile(f *FilePlan) (changed bool, err error) {
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		err := fmt.Errorf("file %s: not written: no version of %v read yet", f.Path, missing)
-		a.log.Warn("agent: file not written: secrets not read yet", slog.String("path", f.Path), slog.Any("secrets", missing))
+		a.log.Warn("agent: file not written: secrets not read yet", slog.String("path", f.Path), slog.String("secrets", strings.Join(missing, ",")))
 		return false, err
 	}
 	var data []byte
@@ -332,24 +338,70 @@ func (a *Agent) writeFile(f *FilePlan) (changed bool, err error) {
 		}
 		defer clear(data)
 	}
+	dir := filepath.Dir(f.Path)
+	derr, checked := dirs[dir]
+	if !checked {
+		derr = a.ensureDir(dir)
+		dirs[dir] = derr
+	}
+	if derr != nil {
+		return false, fmt.Errorf("file %s: %w", f.Path, derr)
+	}
 	changed, err = securefile.Write(f.Path, data, securefile.Options{Mode: f.Mode, Owner: f.Owner})
 	if err != nil {
 		a.log.Error("agent: file write failed", slog.String("path", f.Path), slog.Bool("replaced", changed), slog.Any("error", err))
 		err = fmt.Errorf("file %s: %w", f.Path, err)
 	}
 	if changed {
-		a.log.Info("agent: file updated", slog.String("path", f.Path), slog.String("mode", fmt.Sprintf("%#o", f.Mode)),
-			slog.Any("versions", versions(f, secrets)))
+		attrs := []slog.Attr{slog.String("path", f.Path), slog.String("mode", fmt.Sprintf("%#o", f.Mode))}
+		a.log.LogAttrs(context.Background(), slog.LevelInfo, "agent: file updated", append(attrs, versionAttrs(f, secrets)...)...)
 	}
 	return changed, err
 }
 
-func versions(f *FilePlan, secrets map[string]secretcache.Secret) map[string]int64 {
-	m := make(map[string]int64, len(secrets))
-	for name, s := range secrets {
-		m[f.Keys[name].String()] = s.VersionNumber
+// DirMode is the mode of the output directories the agent creates.
+const DirMode os.FileMode = 0o700
+
+// ensureDir creates a missing output directory, and its missing parents,
+// with DirMode: an init container or a fresh host need not prepare it,
+// and no one but the agent's user can list what it holds. The failure is
+// logged here, once.
+func (a *Agent) ensureDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			err := fmt.Errorf("%s is not a directory", dir)
+			a.log.Error("agent: output directory unusable", slog.String("path", dir), slog.Any("error", err))
+			return err
+		}
+		return nil
 	}
-	return m
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		a.log.Error("agent: cannot create output directory", slog.String("path", dir), slog.Any("error", err))
+		return fmt.Errorf("create directory: %w", err)
+	}
+	a.log.Info("agent: directory created", slog.String("path", dir), slog.String("mode", fmt.Sprintf("%#o", DirMode)))
+	return nil
+}
+
+// versionAttrs are the secrets a file was rendered from, as flat
+// attributes: secret=KEY version=N for a file of one secret,
+// secret.NAME=KEY version.NAME=N (by template name) for more.
+func versionAttrs(f *FilePlan, secrets map[string]secretcache.Secret) []slog.Attr {
+	names := make([]string, 0, len(secrets))
+	for name := range secrets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	attrs := make([]slog.Attr, 0, 2*len(names))
+	for _, name := range names {
+		suffix := ""
+		if len(names) > 1 {
+			suffix = "." + name
+		}
+		attrs = append(attrs, slog.String("secret"+suffix, f.Keys[name].String()),
+			slog.Int64("version"+suffix, secrets[name].VersionNumber))
+	}
+	return attrs
 }
 
 // Status returns what the agent knows of each secret it reads, sorted by

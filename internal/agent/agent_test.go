@@ -500,3 +500,54 @@ var (
 	signalNotify = signal.Notify
 	signalStop   = signal.Stop
 )
+
+// TestCreatesMissingDirectories: a missing output directory is created
+// with its parents, mode 0700, once; a directory that cannot be created is
+// logged once for all the files in it; the log's attributes are flat.
+func TestCreatesMissingDirectories(t *testing.T) {
+	f := newFixture(t, `{"files": [
+	  {"path": "new/deeper/a", "secret": {"id": "`+sid1+`"}},
+	  {"path": "new/deeper/b", "secrets": {"x": {"id": "`+sid1+`"}, "y": {"id": "`+sid2+`"}}, "template": "{{ secret \"x\" }}{{ secret \"y\" }}"},
+	  {"path": "blocked/sub/c", "secret": {"id": "`+sid1+`"}},
+	  {"path": "blocked/sub/d", "secret": {"id": "`+sid2+`"}}]}`,
+		func(dir string, be *fakeBackend) {
+			be.put(sid1, "CANARY-a")
+			be.put(sid2, "CANARY-b")
+			if err := os.WriteFile(filepath.Join(dir, "blocked"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		})
+	err := f.agent.Refresh(context.Background())
+	if !errors.Is(err, ErrIncomplete) || !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("refresh: %v, want ErrIncomplete for the blocked directory", err)
+	}
+	if got := f.read("new/deeper/b"); got != "CANARY-aCANARY-b" {
+		t.Errorf("b = %q", got)
+	}
+	for _, d := range []string{"new", "new/deeper"} {
+		fi, err := os.Stat(filepath.Join(f.dir, d))
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != DirMode {
+			t.Errorf("%s: %v %v, want a %v directory", d, fi, err, DirMode)
+		}
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, `"msg":"agent: directory created"`); n != 1 {
+		t.Errorf("directory created logged %d times, want 1:\n%s", n, logs)
+	}
+	if n := strings.Count(logs, "not a directory"); n != 1 {
+		t.Errorf("the blocked directory's error logged %d times, want 1:\n%s", n, logs)
+	}
+	for _, want := range []string{
+		`"path":"` + filepath.Join(f.dir, "new/deeper/a") + `","mode":"0600","secret":"` + sid1 + `@CURRENT","version":1}`,
+		`"path":"` + filepath.Join(f.dir, "new/deeper/b") + `","mode":"0600","secret.x":"` + sid1 + `@CURRENT","version.x":1,"secret.y":"` + sid2 + `@CURRENT","version.y":1}`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+	before := len(logs)
+	_ = f.agent.Refresh(context.Background()) // the blocked directory still fails
+	if strings.Contains(f.logs.String()[before:], "directory created") {
+		t.Errorf("an existing directory logged as created:\n%s", f.logs)
+	}
+}

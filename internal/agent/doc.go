@@ -62,7 +62,8 @@
 //     auth method's region.
 //   - refresh_interval (default "5m", at least "1s"), jitter (a fraction,
 //     default 0.1, at most 0.5), action_timeout (default "30s").
-//   - files[].path: the file; its directory must exist.
+//   - files[].path: the file; a missing directory is created, with its
+//     missing parents, mode 0700 (DirMode) and owned by the agent's user.
 //   - files[].secret: a raw file, the decoded content of one secret.
 //     Or files[].secrets (a map from a name to a secret) and template (or
 //     template_file). A secret is {"id": OCID} or {"vault_id": OCID,

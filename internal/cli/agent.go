@@ -24,6 +24,10 @@ files keep their last good content and the agent retries with backoff.
 SIGTERM or SIGINT stops it: the write in progress finishes, no new action
 starts. Logs name secrets and their version numbers, never their content.
 
+A missing output directory is created, with its missing parents, mode 0700
+and owned by the agent's user. When another user (files[].owner) must reach
+the file, create its directory beforehand with the access that user needs.
+
 The configuration is JSON; an unknown field or a bad value is an error that
 names the field (e.g. "files[1].mode"). Relative paths are taken from the
 configuration file's directory. Example:
@@ -135,6 +139,11 @@ func newAgentCommand() *cobra.Command {
 			}()
 			if once {
 				if err := a.Refresh(ctx); err != nil && ctx.Err() == nil {
+					if errors.Is(err, agent.ErrIncomplete) {
+						// Each failure is in the log already, where it
+						// happened, with its file or secret: say it once.
+						return errors.New("agent --once: not every file was written; the log above says why")
+					}
 					return fmt.Errorf("agent --once: %w", err)
 				}
 				return nil

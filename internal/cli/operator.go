@@ -144,6 +144,9 @@ func printSealStatus(w io.Writer, st server.SealStatus) {
 			fmt.Fprintf(w, "Progress:     %d/%d\n", st.Progress, st.Threshold)
 		}
 	}
+	if st.AdminConfig != "" {
+		fmt.Fprintf(w, "\nThe tenancy was created. The administrator's OCI config (profile DEFAULT)\nwas written on the server to %s\n", st.AdminConfig)
+	}
 }
 
 // runOperator runs f and turns its error into an exit code with the

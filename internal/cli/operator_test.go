@@ -69,10 +69,13 @@ func TestOperatorCommands(t *testing.T) {
 	if code, _, _ := op("", "unseal"); code != exitUsage {
 		t.Fatalf("unseal with no share: %d", code)
 	}
-	if code, out, _ := op(share("3"), "unseal"); code != 0 || !strings.Contains(out, "Progress:     1/2") {
+	if code, out, _ := op(share("3"), "unseal"); code != 0 || !strings.Contains(out, "Progress:     1/2") || strings.Contains(out, "OCI config") {
 		t.Fatalf("first share: %d %s", code, out)
 	}
-	if code, out, _ := op(share("1"), "unseal"); code != 0 || !strings.Contains(out, "Sealed:       false") {
+	// The unseal that created the tenancy says where its administrator's
+	// config is.
+	wantCfg := "written on the server to " + filepath.Join(dir, devmode.OCIDir, devmode.ConfigFile) + "\n"
+	if code, out, _ := op(share("1"), "unseal"); code != 0 || !strings.Contains(out, "Sealed:       false") || !strings.Contains(out, wantCfg) {
 		t.Fatalf("second share: %d %s", code, out)
 	}
 	if code, out, _ := op("", "status"); code != 0 || !strings.Contains(out, "Sealed:       false") {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,8 +27,9 @@ func newServerCommand() *cobra.Command {
 		Short: "Run the Coffer server",
 		Long: `Run the Coffer server.
 
-With --dev it needs nothing else: it creates a data directory (or uses
---data-dir), an unseal key file, a tenancy with an administrator, and an OCI
+With --dev it needs nothing else: it creates a temporary data directory
+(removed when the server stops; pass --data-dir to keep the data), an
+unseal key file, a tenancy with an administrator, and an OCI
 SDK config file, and prints how to use them. Without --dev it needs
 --data-dir and an unseal source: --unseal-key-file or ` + server.UnsealKeyEnv + `,
 or --seal shamir (starts sealed; see coffer operator --help).`,
@@ -71,6 +73,10 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 			}
 			if cfg.Dev {
 				srv.PrintInstructions()
+			} else if srv.Bootstrap != nil {
+				// A Shamir server bootstraps at its first unseal, which
+				// says so itself (coffer operator unseal).
+				fmt.Fprintf(cfg.Out, "The tenancy was created. The administrator's OCI config (profile DEFAULT)\nwas written to %s\n", srv.ConfigPath)
 			}
 			go func() {
 				for {
@@ -99,7 +105,7 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: bootstrap a tenancy and keep the unseal key in the data directory")
-	f.StringVar(&cfg.DataDir, "data-dir", "", "data directory (dev default: a new temporary directory)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "data directory (dev default: a new temporary directory, removed when the server stops)")
 	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address of the main endpoint")
 	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config, and into host names in region mode (--realm-domain)")
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")

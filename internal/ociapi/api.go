@@ -120,6 +120,8 @@ type Call struct {
 	replied   bool
 	status    int
 	principal string
+	// failure is why the request failed or was refused, for its log line.
+	failure string
 }
 
 // Context returns the request's context.
@@ -283,19 +285,7 @@ func (a *API) wrap(rt Route) http.Handler {
 				}
 			}
 			latency := time.Since(start)
-			// One line per request: a request that reached authorization
-			// is already in the log as its audit event.
-			level := slog.LevelInfo
-			if c.decision != "" {
-				level = slog.LevelDebug
-			}
-			if a.Log.Enabled(r.Context(), level) {
-				a.Log.LogAttrs(r.Context(), level, "request",
-					slog.String("request_id", c.RequestID), slog.String("operation", c.Operation),
-					slog.String("method", r.Method), slog.Int("status", c.status),
-					slog.Duration("latency", latency), slog.String("principal", c.principal),
-					slog.String("decision", c.decision))
-			}
+			a.logRequest(c, latency)
 			if a.Observer != nil {
 				a.Observer.ObserveRequest(c.Operation, c.status, c.decision, latency)
 			}
@@ -304,6 +294,41 @@ func (a *API) wrap(rt Route) http.Handler {
 			a.writeError(c, err)
 		}
 	})
+}
+
+// logRequest writes the request's one log line. A request that reached
+// authorization is already at INFO as its audit event, so its line drops to
+// DEBUG unless it failed on the server's side; every other request
+// (unauthenticated, throttled, replayed, malformed) has this line alone.
+// Why it failed or was refused rides on the same line, not a second one.
+func (a *API) logRequest(c *Call, latency time.Duration) {
+	level := slog.LevelInfo
+	switch {
+	case c.status >= 500:
+		level = slog.LevelError
+	case c.decision != "":
+		level = slog.LevelDebug
+	}
+	ctx := c.R.Context()
+	if !a.Log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", c.RequestID), slog.String("operation", c.Operation),
+		slog.String("method", c.R.Method), slog.Int("status", c.status),
+		slog.Float64("latency_ms", latencyMillis(latency)), slog.String("principal", c.principal),
+		slog.String("decision", c.decision),
+	}
+	if c.failure != "" {
+		attrs = append(attrs, slog.String("error", c.failure))
+	}
+	a.Log.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// latencyMillis is d in milliseconds to the microsecond: what a reader of a
+// log compares (1.234), not integer nanoseconds.
+func latencyMillis(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
 }
 
 func (a *API) serve(c *Call, rt Route) error {
@@ -330,7 +355,6 @@ func (a *API) serve(c *Call, rt Route) error {
 	p, err := a.Verifier.Verify(r.Context(), r, c.Body)
 	if err != nil {
 		a.AuthFail.Failed(r.RemoteAddr, pass, time.Now())
-		a.Log.Info("authentication failed", "request_id", c.RequestID, "operation", c.Operation, "reason", err.Error())
 		return err
 	}
 	c.Principal = p
@@ -357,7 +381,6 @@ func (a *API) serve(c *Call, rt Route) error {
 		}
 		if errors.Is(err, ErrReplayed) {
 			a.AuthFail.Failed(r.RemoteAddr, AuthPass{}, time.Now())
-			a.Log.Info("replayed request refused", "request_id", c.RequestID, "operation", c.Operation, "principal", c.principal)
 		}
 		return err
 	}
@@ -391,11 +414,8 @@ func (a *API) run(c *Call, rt Route) error {
 
 func (a *API) writeError(c *Call, err error) {
 	status, body := classify(err)
-	if status >= 500 {
-		a.Log.Error("request failed", "request_id", c.RequestID, "operation", c.Operation, "error", err.Error())
-	} else if status != http.StatusUnauthorized {
-		a.Log.Debug("request refused", "request_id", c.RequestID, "operation", c.Operation, "error", err.Error())
-	}
+	// Logged once, on the request's line (logRequest).
+	c.failure = err.Error()
 	if c.replied {
 		return
 	}

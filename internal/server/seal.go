@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/audit"
@@ -65,10 +66,20 @@ type sealState struct {
 	mu          sync.Mutex
 	config      barrier.SealConfig
 	initialized bool
-	pending     []shamir.Share
-	rekey       *rekeyState // a rekey in progress (rekey.go), nil if none
-	closed      bool
-	limiter     *ociapi.RateLimiter
+	// initializedFlag mirrors initialized for /healthz, which must not
+	// wait on mu while an unseal holds it.
+	initializedFlag atomic.Bool
+	pending         []shamir.Share
+	rekey           *rekeyState // a rekey in progress (rekey.go), nil if none
+	closed          bool
+	limiter         *ociapi.RateLimiter
+}
+
+// setInitialized records the seal configuration of an initialized (or
+// not yet initialized) store; the caller holds mu.
+func (st *sealState) setInitialized(cfg barrier.SealConfig, initialized bool) {
+	st.config, st.initialized = cfg, initialized
+	st.initializedFlag.Store(initialized)
 }
 
 func (st *sealState) reset() {
@@ -99,6 +110,11 @@ type SealStatus struct {
 	// Progress is how many shares have been submitted towards the
 	// threshold.
 	Progress int `json:"progress"`
+	// AdminConfig is set only in the answer of the unseal that bootstrapped
+	// the tenancy: the path, on the server, of the OCI config file written
+	// for its administrator (profile DEFAULT). Only the caller that
+	// completed the threshold sees it.
+	AdminConfig string `json:"adminConfig,omitempty"`
 }
 
 // InitRequest is the body of POST SysInitPath.
@@ -178,7 +194,7 @@ func (s *Server) startSealed(ctx context.Context) error {
 	if initialized && (!ok || cfg.Type != barrier.SealShamir) {
 		return errors.New("this data directory's root key comes from a key file, not Shamir shares: start it with --unseal-key-file or " + UnsealKeyEnv + ", without --seal")
 	}
-	s.sealer.config, s.sealer.initialized = cfg, initialized
+	s.sealer.setInitialized(cfg, initialized)
 	s.sealed.Store(true)
 	if initialized {
 		s.log.Warn("coffer is sealed: submit shares with coffer operator unseal", "threshold", cfg.Threshold, "shares", cfg.Shares)
@@ -240,7 +256,7 @@ func (s *Server) refreshInitialized(ctx context.Context) error {
 		return err
 	}
 	if init && ok {
-		s.sealer.config, s.sealer.initialized = cfg, true
+		s.sealer.setInitialized(cfg, true)
 	}
 	return nil
 }
@@ -343,7 +359,7 @@ func (s *Server) sysInit(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.sealer.config, s.sealer.initialized = cfg, true
+	s.sealer.setInitialized(cfg, true)
 	resp := InitResponse{Threshold: cfg.Threshold, Shares: make([]string, len(shares))}
 	for i, sh := range shares {
 		resp.Shares[i] = sh.Text()
@@ -401,6 +417,7 @@ func (s *Server) sysUnseal(w http.ResponseWriter, r *http.Request) error {
 	// The request may end before the services are built; unseal on.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
 	defer cancel()
+	bootstrapped := s.Bootstrap
 	err = s.unsealWith(ctx, root)
 	root.Zero()
 	if err != nil {
@@ -413,8 +430,12 @@ func (s *Server) sysUnseal(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.sealed.Store(false)
 	s.goLive()
-	s.log.Warn("coffer unsealed")
-	return writeSysJSON(w, s.status())
+	s.log.Info("coffer unsealed")
+	st := s.status()
+	if s.Bootstrap != nil && s.Bootstrap != bootstrapped {
+		st.AdminConfig = s.ConfigPath
+	}
+	return writeSysJSON(w, st)
 }
 
 // seal drops the root key, the keyring and every service built on them,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -191,8 +192,8 @@ func TestShamirLifecycle(t *testing.T) {
 	if st := e.status(); st.Initialized || !st.Sealed || st.Type != "shamir" {
 		t.Fatalf("fresh status %+v", st)
 	}
-	if code, body := e.healthz(); code != 503 || !strings.Contains(body, `"sealed":true`) {
-		t.Fatalf("healthz while sealed: %d %s", code, body)
+	if code, body := e.healthz(); code != 501 || !strings.Contains(body, `"status":"uninitialized"`) {
+		t.Fatalf("healthz before init: %d %s", code, body)
 	}
 	code, body := e.call(http.MethodGet, "/20180608/vaults?compartmentId=x", nil, nil)
 	wantOCIError(t, code, body, 503, "ServiceUnavailable")
@@ -355,6 +356,63 @@ func TestShamirLifecycle(t *testing.T) {
 	}
 }
 
+// TestShamirFirstUnsealNamesAdminConfig: /healthz tells "never
+// initialized" (501) from "sealed" (503); the unseal that bootstraps the
+// tenancy answers, and logs at INFO, where the administrator's OCI config
+// was written; a later unseal does not repeat it.
+func TestShamirFirstUnsealNamesAdminConfig(t *testing.T) {
+	dir := coffertest.DataDir(t)
+	logs := &coffertest.SyncBuffer{}
+	e := startShamir(t, dir, logs)
+	if code, body := e.healthz(); code != 501 || body != `{"status":"uninitialized","initialized":false,"sealed":true}` {
+		t.Fatalf("healthz before init: %d %s", code, body)
+	}
+	code, body := e.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 2, Threshold: 2}, nil)
+	var init server.InitResponse
+	if code != 200 || json.Unmarshal(body, &init) != nil {
+		t.Fatalf("init: %d %s", code, body)
+	}
+	if code, body := e.healthz(); code != 503 || body != `{"status":"sealed","initialized":true,"sealed":true}` {
+		t.Fatalf("healthz after init: %d %s", code, body)
+	}
+	if _, st, b := e.unseal(init.Shares[0]); st.AdminConfig != "" {
+		t.Fatalf("first share names the config: %s", b)
+	}
+	_, st, b := e.unseal(init.Shares[1])
+	want := filepath.Join(dir, devmode.OCIDir, devmode.ConfigFile)
+	if st.Sealed || st.AdminConfig != want {
+		t.Fatalf("final unseal: %s, want adminConfig %q", b, want)
+	}
+	if _, err := os.Stat(want); err != nil {
+		t.Fatalf("the named config: %v", err)
+	}
+	var sawUnsealed, sawConfig bool
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		switch m["msg"] {
+		case "coffer unsealed":
+			sawUnsealed = m["level"] == "INFO"
+		case "administrator OCI config written (profile DEFAULT)":
+			sawConfig = m["level"] == "INFO" && m["path"] == want
+		}
+	}
+	if !sawUnsealed || !sawConfig {
+		t.Errorf("logs: unsealed at INFO %t, config path at INFO %t:\n%s", sawUnsealed, sawConfig, logs.String())
+	}
+
+	code, body = e.call(http.MethodPost, server.SysSealPath, struct{}{}, e.env().Provider)
+	if code != 200 {
+		t.Fatalf("seal: %d %s", code, body)
+	}
+	e.unseal(init.Shares[0])
+	if _, st, b := e.unseal(init.Shares[1]); st.Sealed || st.AdminConfig != "" {
+		t.Fatalf("second unseal: %s, want no adminConfig", b)
+	}
+}
+
 // TestRotateInDevModeAndModeMismatch: the key-file (dev) mode rotates too,
 // and values of both terms survive a restart; it cannot be sealed while
 // running; and neither mode starts on the other's data directory.
@@ -448,8 +506,8 @@ func TestOperatorEndpointLimits(t *testing.T) {
 	if throttled == 0 {
 		t.Fatal("120 rapid operator requests from one address were never throttled")
 	}
-	// healthz is not throttled.
-	if code, _ := e.healthz(); code != 503 {
+	// healthz is not throttled (the server is not initialized: 501).
+	if code, _ := e.healthz(); code != 501 {
 		t.Errorf("healthz = %d", code)
 	}
 }

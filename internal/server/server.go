@@ -197,8 +197,10 @@ type Server struct {
 	hsm         io.Closer // the PKCS#11 token, when configured
 	// hsmEmulated: HSM keys are emulated in software (dev, no module).
 	hsmEmulated bool
-	stopJobs    context.CancelFunc
-	jobsDone    sync.WaitGroup
+	// tempDir is the dev data directory Start made, removed by Close.
+	tempDir  string
+	stopJobs context.CancelFunc
+	jobsDone sync.WaitGroup
 	// authFail and memLedger outlive a seal and unseal: what they hold is
 	// about requests, not about the keyring.
 	authFail  *ociapi.AuthFailLimiter
@@ -215,8 +217,33 @@ type Server struct {
 }
 
 // Start opens the listener, unseals, and starts serving. It returns once the
-// server is ready or has failed.
+// server is ready or has failed. A dev server without a DataDir gets a new
+// temporary directory, which Close (or a failed Start) removes: a
+// throwaway server leaves nothing behind.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	var temp string
+	if cfg.Dev && cfg.DataDir == "" {
+		dir, err := devmode.NewDataDir()
+		if err != nil {
+			return nil, err
+		}
+		cfg.DataDir, temp = dir, dir
+	}
+	s, err := start(ctx, cfg)
+	if err != nil {
+		if temp != "" {
+			_ = os.RemoveAll(temp)
+		}
+		return nil, err
+	}
+	if temp != "" {
+		s.tempDir = temp
+		s.log.Info("dev data in a temporary directory, removed when the server stops; pass --data-dir to keep it", "data_dir", temp)
+	}
+	return s, nil
+}
+
+func start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
@@ -249,14 +276,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("refusing to start without an unseal source: pass --unseal-key-file FILE or set %s (or use --dev for a throwaway development server)", UnsealKeyEnv)
 	}
 	if cfg.DataDir == "" {
-		if !cfg.Dev {
-			return nil, errors.New("--data-dir is required outside dev mode")
-		}
-		dir, err := devmode.NewDataDir()
-		if err != nil {
-			return nil, err
-		}
-		s.cfg.DataDir = dir
+		return nil, errors.New("--data-dir is required outside dev mode")
 	}
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -504,7 +524,14 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	s.ConfigPath, err = devmode.WriteConfig(s.cfg.DataDir, key, devmode.ConfigSpec{
 		TenancyID: res.TenancyID, UserID: res.UserID, Fingerprint: res.Fingerprint, Region: s.cfg.Region,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// The only copy of the administrator's key: whoever set the server up
+	// must learn where it is, in every unseal mode.
+	s.log.Info("administrator OCI config written (profile DEFAULT)",
+		"path", s.ConfigPath, "user", res.UserID, "tenancy", res.TenancyID)
+	return nil
 }
 
 // CacheStats reports the record cache's reads since the last unseal.
@@ -533,7 +560,11 @@ func (s *Server) DataDir() string { return s.cfg.DataDir }
 func (s *Server) PrintInstructions() {
 	w := s.cfg.Out
 	fmt.Fprintf(w, "Coffer is running (dev mode: never use this data directory for real secrets).\n\n")
-	fmt.Fprintf(w, "  data directory:  %s\n", s.cfg.DataDir)
+	if s.tempDir != "" {
+		fmt.Fprintf(w, "  data directory:  %s\n                   (temporary: removed when the server stops; pass --data-dir to keep it)\n", s.cfg.DataDir)
+	} else {
+		fmt.Fprintf(w, "  data directory:  %s\n", s.cfg.DataDir)
+	}
 	fmt.Fprintf(w, "  endpoint:        %s\n", s.URL())
 	fmt.Fprintf(w, "  OCI config:      %s (profile DEFAULT)\n\n", s.ConfigPath)
 	if s.realm != nil {
@@ -554,9 +585,16 @@ func (s *Server) PrintInstructions() {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if !s.ready.Load() {
+		if s.sealed.Load() && !s.sealer.initializedFlag.Load() {
+			// As Vault's sys/health: 501 until coffer operator init, so a
+			// probe tells "never initialized" from "sealed".
+			w.WriteHeader(http.StatusNotImplemented)
+			_, _ = io.WriteString(w, `{"status":"uninitialized","initialized":false,"sealed":true}`)
+			return
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 		if s.sealed.Load() {
-			_, _ = io.WriteString(w, `{"status":"sealed","sealed":true}`)
+			_, _ = io.WriteString(w, `{"status":"sealed","initialized":true,"sealed":true}`)
 			return
 		}
 		_, _ = io.WriteString(w, `{"status":"starting"}`)
@@ -689,8 +727,17 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.hsm != nil {
 		_ = s.hsm.Close()
 	}
+	var err error
 	if s.raw != nil {
-		return s.raw.Close()
+		err = s.raw.Close()
 	}
-	return nil
+	if s.tempDir != "" {
+		if rerr := os.RemoveAll(s.tempDir); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the dev data directory: %w", rerr))
+		} else {
+			s.log.Info("dev data directory removed", "data_dir", s.tempDir)
+		}
+		s.tempDir = ""
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -490,5 +491,36 @@ func TestAuditLogFile(t *testing.T) {
 	_, err = server.Start(context.Background(), server.Config{Dev: true, DataDir: t.TempDir(), Listen: "127.0.0.1:0", AuditLog: path, Out: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "audit") {
 		t.Fatalf("start with a world-readable audit log: %v", err)
+	}
+}
+
+// TestDevTemporaryDataDir: a dev server without a data directory makes a
+// temporary one, and removes it on Close, or at once when Start fails.
+func TestDevTemporaryDataDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	left := func() []string {
+		dirs, _ := filepath.Glob(filepath.Join(tmp, "coffer-dev-*"))
+		return dirs
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	if _, err := server.Start(context.Background(), server.Config{Dev: true, Listen: "127.0.0.1:0", RealmDomain: "localhost", Log: quiet, Out: io.Discard}); err == nil {
+		t.Fatal("started with a bad realm domain")
+	}
+	if d := left(); len(d) != 0 {
+		t.Fatalf("a failed start left %v", d)
+	}
+	srv, err := server.Start(context.Background(), server.Config{Dev: true, Listen: "127.0.0.1:0", Log: quiet, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := left(); len(d) != 1 || srv.DataDir() != d[0] {
+		t.Fatalf("data dir %s, in TMPDIR %v", srv.DataDir(), d)
+	}
+	if err := srv.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := left(); len(d) != 0 {
+		t.Fatalf("Close left %v", d)
 	}
 }

@@ -98,59 +98,7 @@ func newAgentCommand() *cobra.Command {
   kill -HUP $(pidof coffer)                        # refresh now`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configPath == "" {
-				return errors.New("agent: --config is required")
-			}
-			log, err := agentLogger(cmd, logLevel, logFormat)
-			if err != nil {
-				return err
-			}
-			plan, err := agent.Load(configPath)
-			if err != nil {
-				return err
-			}
-			client, err := agent.NewSecretsClient(plan.Source())
-			if err != nil {
-				return fmt.Errorf("agent: %w", err)
-			}
-			a := agent.New(plan, client, agent.Options{Logger: log, ActionOutput: cmd.ErrOrStderr()})
-			defer a.Close()
-
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			sigs := make(chan os.Signal, 4)
-			signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-			defer signal.Stop(sigs)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case s := <-sigs:
-						if s == syscall.SIGHUP {
-							a.Trigger()
-							continue
-						}
-						log.Info("agent: signal received; stopping", slog.String("signal", s.String()))
-						cancel()
-						return
-					}
-				}
-			}()
-			if once {
-				if err := a.Refresh(ctx); err != nil && ctx.Err() == nil {
-					if errors.Is(err, agent.ErrIncomplete) {
-						// Each failure is in the log already, where it
-						// happened, with its file or secret: say it once.
-						return errors.New("agent --once: not every file was written; the log above says why")
-					}
-					return fmt.Errorf("agent --once: %w", err)
-				}
-				return nil
-			}
-			log.Info("agent: started", slog.String("config", configPath), slog.Int("files", len(plan.Files)),
-				slog.Duration("refresh_interval", plan.RefreshInterval))
-			return a.Run(ctx)
+			return reportAgent(cmd, runAgent(cmd, configPath, logLevel, logFormat, once))
 		},
 	}
 	f := cmd.Flags()
@@ -161,10 +109,77 @@ func newAgentCommand() *cobra.Command {
 	return cmd
 }
 
+// reportAgent prints a failure of the agent as the client commands print
+// theirs (see reportError): one "Error:" line, or the service's code,
+// message and request id with advice, and exit 2 for a usage error.
+func reportAgent(cmd *cobra.Command, err error) error {
+	var ee exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return exitError{newGlobals().reportError(cmd.ErrOrStderr(), err, hints{notFound: secretBundleNotFound})}
+}
+
+func runAgent(cmd *cobra.Command, configPath, logLevel, logFormat string, once bool) error {
+	if configPath == "" {
+		return usageErrorf("agent: --config is required")
+	}
+	log, err := agentLogger(cmd, logLevel, logFormat)
+	if err != nil {
+		return err
+	}
+	plan, err := agent.Load(configPath)
+	if err != nil {
+		return err
+	}
+	client, err := agent.NewSecretsClient(plan.Source())
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a := agent.New(plan, client, agent.Options{Logger: log, ActionOutput: cmd.ErrOrStderr()})
+	defer a.Close()
+
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					a.Trigger()
+					continue
+				}
+				log.Info("agent: signal received; stopping", slog.String("signal", s.String()))
+				cancel()
+				return
+			}
+		}
+	}()
+	if once {
+		if err := a.Refresh(ctx); err != nil && ctx.Err() == nil {
+			if errors.Is(err, agent.ErrIncomplete) {
+				// Each failure is in the log already, where it
+				// happened, with its file or secret: say it once.
+				return errors.New("agent --once: not every file was written; the log above says why")
+			}
+			return fmt.Errorf("agent --once: %w", err)
+		}
+		return nil
+	}
+	log.Info("agent: started", slog.String("config", configPath), slog.Int("files", len(plan.Files)),
+		slog.Duration("refresh_interval", plan.RefreshInterval))
+	return a.Run(ctx)
+}
+
 func agentLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("agent: --log-level: want debug, info, warn or error, got %q", level)
+		return nil, usageErrorf("agent: --log-level: want debug, info, warn or error, got %q", level)
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {
@@ -173,5 +188,5 @@ func agentLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error)
 	case "json":
 		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
 	}
-	return nil, fmt.Errorf("agent: --log-format: want text or json, got %q", format)
+	return nil, usageErrorf("agent: --log-format: want text or json, got %q", format)
 }

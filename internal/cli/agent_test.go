@@ -53,16 +53,17 @@ func TestAgentOnceAndConfigErrors(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"files": [{"path": "x", "mode": "9", "secret": {"id": "ocid1.vaultsecret.oc1..x"}}]}`), 0o600)
 	for _, tt := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"agent", "--config", bad}, "files[0].mode"},
-		{[]string{"agent"}, "--config is required"},
-		{[]string{"agent", "--config", filepath.Join(dir, "none.json")}, "no such file"},
-		{[]string{"agent", "--config", cfgPath, "--log-level", "loud"}, "--log-level"},
+		{[]string{"agent", "--config", bad}, 1, "Error: agent config: files[0].mode"},
+		{[]string{"agent"}, 2, "Error: agent: --config is required"},
+		{[]string{"agent", "--config", filepath.Join(dir, "none.json")}, 1, "no such file"},
+		{[]string{"agent", "--config", cfgPath, "--log-level", "loud"}, 2, "Error: agent: --log-level"},
 	} {
 		code, _, stderr := runMain(tt.args...)
-		if code != 1 || !strings.Contains(stderr, tt.want) {
-			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tt.args, code, stderr, tt.want)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr, tt.code, tt.want)
 		}
 	}
 }

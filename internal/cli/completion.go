@@ -22,8 +22,7 @@ install it where your shell looks for completions.`,
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)(cmd, args); err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Usage error: %v (bash, zsh, fish or powershell)\n", err)
-				return exitError{exitUsage}
+				return exitError{reportUsage(cmd.ErrOrStderr(), fmt.Sprintf("%v (bash, zsh, fish or powershell)", err))}
 			}
 			return nil
 		},

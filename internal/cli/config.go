@@ -139,11 +139,10 @@ func bindGlobals(root *cobra.Command) *globals {
 		}
 		return nil
 	}
+	// A bad option is a usage error (exit 2) for every command, client or
+	// not.
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		if !isClient(cmd) {
-			return err
-		}
-		return exitError{g.reportError(cmd.ErrOrStderr(), usageErrorf("%v", err), hints{})}
+		return exitError{reportUsage(cmd.ErrOrStderr(), err.Error())}
 	})
 	return g
 }
@@ -160,9 +159,8 @@ func refuseGlobals(cmd *cobra.Command) error {
 	if len(given) == 0 {
 		return nil
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "Usage error: %s does not take %s: global options are for the client commands (kms, vault, secrets, iam)\n",
-		cmd.CommandPath(), strings.Join(given, ", "))
-	return exitError{exitUsage}
+	return exitError{reportUsage(cmd.ErrOrStderr(), fmt.Sprintf("%s does not take %s: global options are for the client commands (kms, vault, secrets, iam)",
+		cmd.CommandPath(), strings.Join(given, ", ")))}
 }
 
 // localUsage is cobra's usage template without the "Global Flags"

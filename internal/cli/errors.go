@@ -24,6 +24,9 @@ const (
 )
 
 // usageError is a command-line mistake: exit code 2, no request sent.
+// Every error, usage or not, top-level or nested, is printed with the
+// same "Error: " prefix (as the oci CLI does); the exit code tells them
+// apart.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -51,6 +54,16 @@ type hints struct {
 	// acted on (for example "--secret ocid1..."); runE fills it in from
 	// the command's own options.
 	target string
+	// byName, when set, is the secret a command looked up by name; after
+	// a 404 the advice says whether the name exists, when the caller may
+	// know (see secretByNameAdvice).
+	byName func() (vaultID, name string)
+}
+
+// reportUsage prints a usage error and returns its exit code.
+func reportUsage(w io.Writer, msg string) int {
+	fmt.Fprintf(w, "Error: %s\n", msg)
+	return exitUsage
 }
 
 // secretBundleNotFound is the decision tree for a 404 on a secret bundle,
@@ -67,8 +80,7 @@ and the key must be enabled (not disabled or pending deletion).`
 func (g *globals) reportError(w io.Writer, err error, h hints) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(w, "Usage error: %s\n", ue.msg)
-		return exitUsage
+		return reportUsage(w, ue.msg)
 	}
 	var we *waitError
 	if errors.As(err, &we) {
@@ -103,6 +115,16 @@ func (g *globals) reportError(w io.Writer, err error, h hints) int {
 		}
 		b, _ := json.MarshalIndent(body, "", "    ")
 		fmt.Fprintf(w, "ServiceError:\n%s\n", b)
+		if se.GetHTTPStatusCode() == http.StatusNotFound && h.byName != nil {
+			vaultID, name := h.byName()
+			advice, secretID := g.secretByNameAdvice(vaultID, name)
+			fmt.Fprintln(w, advice)
+			if secretID != "" {
+				h.target = "--secret " + secretID
+				fmt.Fprintf(w, "An administrator can name the missing policy statement, if that is the cause, with:\n  %s\n", g.explainCommand(err, h))
+			}
+			return exitService
+		}
 		if advice := adviceFor(se, h, int(g.attempts.Load())); advice != "" {
 			fmt.Fprintln(w, advice)
 		}
@@ -153,8 +175,9 @@ func runE(h hints, required []string, fn func(cmd *cobra.Command, g *globals) er
 		if err == nil {
 			err = fn(cmd, g)
 		}
-		if err == nil {
-			return nil
+		var ee exitError
+		if err == nil || errors.As(err, &ee) {
+			return err // nothing to report, or reported already
 		}
 		h.target = explainTarget(cmd)
 		return exitError{g.reportError(cmd.ErrOrStderr(), err, h)}

@@ -27,24 +27,22 @@ func group(use, short, example string, children ...*cobra.Command) *cobra.Comman
 			if len(args) == 0 {
 				return cmd.Help()
 			}
-			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += "; did you mean " + strings.Join(s, " or ") + "?"
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Usage error: %s\nRun '%s --help' for the commands.\n", msg, cmd.CommandPath())
-			return exitError{exitUsage}
+			return unknownCommand(cmd, args[0])
 		},
 	}
+	c.Annotations = map[string]string{groupAnnotation: "true"}
 	c.AddCommand(children...)
 	return c
 }
+
+// groupAnnotation marks a command built by group.
+const groupAnnotation = "coffer/group"
 
 // noArgs rejects positional arguments with a usage error: every value is
 // an option, as in the oci CLI.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "Usage error: unexpected argument %q: %s takes options only (see --help)\n", args[0], cmd.CommandPath())
-		return exitError{exitUsage}
+		return exitError{reportUsage(cmd.ErrOrStderr(), fmt.Sprintf("unexpected argument %q: %s takes options only (see --help)", args[0], cmd.CommandPath()))}
 	}
 	return nil
 }

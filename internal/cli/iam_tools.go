@@ -63,7 +63,13 @@ The server answers allow or deny, the statements that matched, and for a
 denial the missing permission and a statement that would grant it, narrowed
 to the target. It needs 'manage policies in tenancy'. --user, --group and
 --dynamic-group take an OCID or a name. Without --output or --query the
-answer is printed for a person; with them, as JSON.`,
+answer is printed for a person; with them, as JSON. Statements are
+numbered from 1 within their policy, as lint numbers them (the JSON
+"index" counts from 0).
+
+Exit status, as grep's: 0 when the operation is allowed, 1 when it is
+denied (the answer is printed either way), 2 for a usage error; a failed
+request also exits 1, with the error on stderr.`,
 		hints{}, []string{"operation", "user|group|dynamic-group"},
 		func(cmd *cobra.Command, g *globals) error {
 			attrs, err := keyValues("attribute", attributes)
@@ -94,9 +100,15 @@ answer is printed for a person; with them, as JSON.`,
 				return err
 			}
 			if g.query != "" || cmd.Flag("output").Changed {
-				return g.print(cmd.OutOrStdout(), response{data: ans})
+				if err := g.print(cmd.OutOrStdout(), response{data: ans}); err != nil {
+					return err
+				}
+			} else {
+				printExplanation(cmd.OutOrStdout(), ans)
 			}
-			printExplanation(cmd.OutOrStdout(), ans)
+			if !ans.Allowed {
+				return exitError{exitService}
+			}
 			return nil
 		})
 	f := cmd.Flags()
@@ -224,7 +236,11 @@ func printExplanation(w io.Writer, x identityapi.ExplainResponse) {
 	if len(x.DynamicGroups) > 0 {
 		fmt.Fprintf(w, "  matching dynamic groups: %s\n", strings.Join(x.DynamicGroups, ", "))
 	}
-	fmt.Fprintf(w, "  %s\n", x.Reason)
+	if len(x.Checks) == 0 {
+		// Otherwise the checks below say it all, one per line; the reason
+		// is their summary for the JSON form and the audit record.
+		fmt.Fprintf(w, "  %s\n", x.Reason)
+	}
 	for _, c := range x.Checks {
 		mark := "missing"
 		if c.Granted {
@@ -239,13 +255,13 @@ func printExplanation(w io.Writer, x identityapi.ExplainResponse) {
 			fmt.Fprintf(w, "      in compartment %s\n", c.CompartmentID)
 		}
 		for _, s := range c.GrantedBy {
-			fmt.Fprintf(w, "      granted by policy %q statement %d: %s\n", s.PolicyName, s.Index, s.Text)
+			fmt.Fprintf(w, "      granted by policy %q statement %d: %s\n", s.PolicyName, s.Index+1, s.Text)
 		}
 		for _, s := range c.DeniedBy {
-			fmt.Fprintf(w, "      blocked by policy %q statement %d: %s\n", s.PolicyName, s.Index, s.Text)
+			fmt.Fprintf(w, "      blocked by policy %q statement %d: %s\n", s.PolicyName, s.Index+1, s.Text)
 		}
 		for _, s := range c.ConditionFalse {
-			fmt.Fprintf(w, "      where clause false in policy %q statement %d: %s\n", s.PolicyName, s.Index, s.Text)
+			fmt.Fprintf(w, "      where clause false in policy %q statement %d: %s\n", s.PolicyName, s.Index+1, s.Text)
 		}
 		if c.Note != "" {
 			fmt.Fprintf(w, "      note: %s\n", c.Note)
@@ -273,17 +289,22 @@ func iamPolicyLint() *cobra.Command {
   coffer iam policy lint --policy-id ocid1.policy... --strict
 
 Lint runs locally on a file (- is stdin); with --policy-id it fetches the
-policy, and the dynamic groups it names, through the identity API. It exits
-1 with --strict when there are findings, 0 otherwise.`,
+policy, and the dynamic groups it names, through the identity API.
+
+Exit status: 1 when a statement or matching rule does not parse (always:
+the policy would be refused), 1 with --strict when there are other
+findings, 2 for a usage error, 0 otherwise.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g := globalsFrom(cmd)
-			n, err := runLint(cmd, g, args, policyID)
+			findings, err := runLint(cmd, g, args, policyID)
 			if err != nil {
 				return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
 			}
-			if strict && n > 0 {
-				return exitError{exitService}
+			for _, f := range findings {
+				if strict || f.Invalid() {
+					return exitError{exitService}
+				}
 			}
 			return nil
 		},
@@ -293,8 +314,8 @@ policy, and the dynamic groups it names, through the identity API. It exits
 	return cmd
 }
 
-// runLint prints the findings and returns how many there are.
-func runLint(cmd *cobra.Command, g *globals, args []string, policyID string) (int, error) {
+// runLint prints the findings and returns them.
+func runLint(cmd *cobra.Command, g *globals, args []string, policyID string) ([]iam.Finding, error) {
 	var (
 		stmts []string
 		opts  iam.LintOptions
@@ -302,31 +323,31 @@ func runLint(cmd *cobra.Command, g *globals, args []string, policyID string) (in
 	)
 	switch {
 	case len(args) == 1 && policyID != "":
-		return 0, usageErrorf("pass a FILE or --policy-id, not both")
+		return nil, usageErrorf("pass a FILE or --policy-id, not both")
 	case len(args) == 1:
 		b, err := readLintInput(cmd, args[0])
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if stmts, err = parseStatements(b); err != nil {
-			return 0, usageErrorf("%s: %v", args[0], err)
+			return nil, usageErrorf("%s: %v", args[0], err)
 		}
 		what = args[0]
 	case policyID != "":
 		c, err := g.identityClient()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		p, err := c.GetPolicy(cmd.Context(), identity.GetPolicyRequest{PolicyId: &policyID})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		stmts, what = p.Statements, "policy "+*p.Name
 		if opts.TenancyID, opts.DynamicGroups, err = lintContext(cmd, g, c, stmts); err != nil {
-			return 0, err
+			return nil, err
 		}
 	default:
-		return 0, usageErrorf("pass a FILE of statements (- for stdin) or --policy-id OCID")
+		return nil, usageErrorf("pass a FILE of statements (- for stdin) or --policy-id OCID")
 	}
 	findings := iam.Lint(stmts, opts)
 	out := cmd.OutOrStdout()
@@ -337,12 +358,31 @@ func runLint(cmd *cobra.Command, g *globals, args []string, policyID string) (in
 		}
 		fmt.Fprintf(out, "%s: %s\n\n", label, f.String())
 	}
-	if len(findings) == 0 {
-		fmt.Fprintf(out, "%s: %d statements, no findings\n", what, len(stmts))
-	} else {
-		fmt.Fprintf(out, "%s: %d statements, %d findings\n", what, len(stmts), len(findings))
+	invalid := 0
+	for _, f := range findings {
+		if f.Invalid() {
+			invalid++
+		}
 	}
-	return len(findings), nil
+	summary := fmt.Sprintf("%s: %s, ", what, plural(len(stmts), "statement"))
+	switch {
+	case len(findings) == 0:
+		summary += "no findings"
+	case invalid > 0:
+		summary += fmt.Sprintf("%s (%s)", plural(len(findings), "finding"), plural(invalid, "syntax error"))
+	default:
+		summary += plural(len(findings), "finding")
+	}
+	fmt.Fprintln(out, summary)
+	return findings, nil
+}
+
+// plural is "1 statement", "2 statements".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func readLintInput(cmd *cobra.Command, path string) ([]byte, error) {

@@ -57,13 +57,13 @@ func TestIAMToolsAgainstServer(t *testing.T) {
 	}
 
 	code, out, errOut := runCLI("iam", "explain", "--user", *u.Id, "--operation", "GetSecretBundle", "--secret", *secret.Id)
-	if code != 0 {
-		t.Fatalf("explain: exit %d\n%s%s", code, out, errOut)
+	if code != 1 || errOut != "" {
+		t.Fatalf("explain of a denial: exit %d, want 1 and nothing on stderr\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
 		"DENIED: GetSecretBundle",
 		"[granted] SECRET_BUNDLE_READ on secret " + *secret.Id,
-		`granted by policy "app" statement 0: Allow group AppReaders to read secret-family in tenancy`,
+		`granted by policy "app" statement 1: Allow group AppReaders to read secret-family in tenancy`,
 		"[missing] KEY_DECRYPT on key " + f.KeyID,
 		"A statement that would grant it:",
 		"Allow group AppReaders to use keys",

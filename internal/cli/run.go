@@ -48,6 +48,8 @@ Example:
 type runOptions struct {
 	secrets                                     []string
 	configFile, profile, auth, region, endpoint string
+	// failed is the secret that could not be read, for the advice.
+	failed *secretEnv
 }
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -109,7 +111,7 @@ func newRunCommand() *cobra.Command {
   coffer run --secret TOKEN=$VAULT_OCID/api-token@LATEST -- sh -c 'curl -H "Authorization: Bearer $TOKEN" ...'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, args)
+			return o.report(cmd, o.run(cmd, args))
 		},
 	}
 	f := cmd.Flags()
@@ -132,19 +134,39 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
+// report prints a failure of run the way the client commands print
+// theirs (reportError: the service's code, message and request id, then
+// advice), so that a missing secret reads the same here as in `coffer
+// secrets`. The child's own exit status passes through untouched.
+func (o *runOptions) report(cmd *cobra.Command, err error) error {
+	var ee exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	g := newGlobals()
+	g.configFile, g.profile, g.auth, g.region, g.endpoint = o.configFile, o.profile, o.auth, o.region, o.endpoint
+	h := hints{notFound: secretBundleNotFound}
+	if f := o.failed; f != nil && f.key.SecretID == "" {
+		h.byName = func() (string, string) { return f.key.VaultID, f.key.Name }
+	} else if f != nil {
+		h.target = "--secret " + f.key.SecretID
+	}
+	return exitError{g.reportError(cmd.ErrOrStderr(), err, h)}
+}
+
 func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if len(o.secrets) == 0 {
-		return errors.New("run: give at least one --secret NAME=REF")
+		return usageErrorf("run: give at least one --secret NAME=REF")
 	}
 	envs := make([]secretEnv, 0, len(o.secrets))
 	seen := make(map[string]bool)
 	for _, s := range o.secrets {
 		e, err := parseSecretFlag(s)
 		if err != nil {
-			return fmt.Errorf("run: %w", err)
+			return usageErrorf("run: %v", err)
 		}
 		if seen[e.name] {
-			return fmt.Errorf("run: --secret %s given twice", e.name)
+			return usageErrorf("run: --secret %s given twice", e.name)
 		}
 		seen[e.name] = true
 		envs = append(envs, e)
@@ -161,7 +183,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	switch src.Auth.Type {
 	case agent.AuthAPIKey, agent.AuthInstancePrincipal, agent.AuthResourcePrincipal:
 	default:
-		return fmt.Errorf("run: --auth: want api_key, instance_principal or resource_principal, got %q", src.Auth.Type)
+		return usageErrorf("run: --auth: want api_key, instance_principal or resource_principal, got %q", src.Auth.Type)
 	}
 	if src.Auth.Type != agent.AuthAPIKey {
 		src.Auth.ConfigFile, src.Auth.Profile = "", ""
@@ -184,7 +206,8 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		s, err := cache.Get(cmd.Context(), e.key)
 		if err != nil {
 			// The error names the secret, never its content.
-			return fmt.Errorf("run: read secret %s for %s: %w", e.ref, e.name, err)
+			o.failed = &e
+			return &stepError{step: fmt.Sprintf("read secret %s for %s", e.ref, e.name), err: err}
 		}
 		if bytes.IndexByte(s.Bytes(), 0) >= 0 {
 			return fmt.Errorf("run: secret %s for %s holds a NUL byte, which an environment variable cannot carry", e.ref, e.name)

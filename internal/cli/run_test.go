@@ -80,12 +80,12 @@ func TestRunPassesSecrets(t *testing.T) {
 		{"child flags are the child's", append(append([]string{"run", "--secret", "X=" + *s.Id}, conn...), "sh", "-c", `test "$1" = --secret`, "sh", "--secret"), 0, ""},
 		{"missing secret", append(append([]string{"run", "--secret", "X=ocid1.vaultsecret.oc1.local.nothere"}, conn...), "--", "true"), 1, "ocid1.vaultsecret.oc1.local.nothere"},
 		{"missing program", append(append([]string{"run", "--secret", "X=" + *s.Id}, conn...), "--", "/no/such/program"), 127, "/no/such/program"},
-		{"no secret", append([]string{"run"}, append(conn, "--", "true")...), 1, "--secret"},
-		{"bad name", append(append([]string{"run", "--secret", "1X=" + *s.Id}, conn...), "--", "true"), 1, "not a valid environment variable name"},
-		{"bad ref", append(append([]string{"run", "--secret", "X=db"}, conn...), "--", "true"), 1, "want a secret OCID"},
-		{"bad selector", append(append([]string{"run", "--secret", "X=" + *s.Id + "@NEWEST"}, conn...), "--", "true"), 1, "after @"},
-		{"twice", append(append([]string{"run", "--secret", "X=" + *s.Id, "--secret", "X=" + *s.Id}, conn...), "--", "true"), 1, "given twice"},
-		{"no command", append([]string{"run", "--secret", "X=" + *s.Id}, conn...), 1, ""},
+		{"no secret", append([]string{"run"}, append(conn, "--", "true")...), 2, "--secret"},
+		{"bad name", append(append([]string{"run", "--secret", "1X=" + *s.Id}, conn...), "--", "true"), 2, "not a valid environment variable name"},
+		{"bad ref", append(append([]string{"run", "--secret", "X=db"}, conn...), "--", "true"), 2, "want a secret OCID"},
+		{"bad selector", append(append([]string{"run", "--secret", "X=" + *s.Id + "@NEWEST"}, conn...), "--", "true"), 2, "after @"},
+		{"twice", append(append([]string{"run", "--secret", "X=" + *s.Id, "--secret", "X=" + *s.Id}, conn...), "--", "true"), 2, "given twice"},
+		{"no command", append([]string{"run", "--secret", "X=" + *s.Id}, conn...), 2, "requires at least 1 arg"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

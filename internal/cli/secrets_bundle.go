@@ -107,7 +107,7 @@ func bundleGetByName() *cobra.Command {
 	var b bundleFlags
 	cmd := leaf("get-secret-bundle-by-name", "Get a secret bundle by the secret's name in a vault",
 		`  coffer secrets secret-bundle get-secret-bundle-by-name --vault-id $VAULT --secret-name db-password --decode`,
-		bundleHints, []string{"secret-name", "vault-id"},
+		hints{notFound: secretBundleNotFound, byName: func() (string, string) { return vaultID, name }}, []string{"secret-name", "vault-id"},
 		func(cmd *cobra.Command, g *globals) error {
 			if err := b.check(g); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -18,13 +19,29 @@ type Finding struct {
 	Code string
 	// Reason is one line saying what is too broad.
 	Reason string
-	// Suggestion is a narrower statement or rule to start from.
+	// Suggestion is a narrower statement or rule to start from; empty for
+	// an invalid one, whose Reason says what the parser expected.
 	Suggestion string
+	// Pos is the 1-based byte position of a syntax error in Text, 0 when
+	// there is none.
+	Pos int
 }
 
-// String formats a finding for the CLI.
+// Invalid reports whether the finding is a statement or rule that does
+// not parse: an error, not a matter of taste.
+func (f Finding) Invalid() bool { return f.Code == "invalid" }
+
+// String formats a finding for the CLI. A syntax error is shown with a
+// caret under the position the parser stopped at.
 func (f Finding) String() string {
-	return fmt.Sprintf("%s: %s\n  %s\n  try: %s", f.Code, f.Text, f.Reason, f.Suggestion)
+	s := fmt.Sprintf("%s: %s\n  %s", f.Code, f.Text, f.Reason)
+	if f.Pos > 0 && f.Pos <= len(f.Text)+1 && !strings.ContainsAny(f.Text, "\n\t") {
+		s += "\n  " + f.Text + "\n  " + strings.Repeat(" ", f.Pos-1) + "^"
+	}
+	if f.Suggestion != "" {
+		s += "\n  try: " + f.Suggestion
+	}
+	return s
 }
 
 // LintOptions give Lint what it needs beyond the statements.
@@ -48,7 +65,7 @@ func Lint(statements []string, opts LintOptions) []Finding {
 	for i, text := range statements {
 		st, err := Parse(text)
 		if err != nil {
-			out = append(out, Finding{Index: i, Text: text, Code: "invalid", Reason: err.Error(), Suggestion: "fix the statement"})
+			out = append(out, Finding{Index: i, Text: text, Code: "invalid", Reason: err.Error(), Pos: syntaxPos(err)})
 			continue
 		}
 		if st.Effect != EffectAllow {
@@ -60,7 +77,7 @@ func Lint(statements []string, opts LintOptions) []Finding {
 		r, err := ParseMatchingRule(dg.MatchingRule)
 		if err != nil {
 			out = append(out, Finding{Index: i, Text: dg.MatchingRule, Code: "invalid",
-				Reason: fmt.Sprintf("dynamic group %q: %v", dg.Name, err), Suggestion: "fix the matching rule"})
+				Reason: fmt.Sprintf("dynamic group %q: %v", dg.Name, err), Pos: syntaxPos(err)})
 			continue
 		}
 		if r.broad(opts.TenancyID) {
@@ -70,6 +87,15 @@ func Lint(statements []string, opts LintOptions) []Finding {
 		}
 	}
 	return out
+}
+
+// syntaxPos is the position of a syntax error, 0 for any other error.
+func syntaxPos(err error) int {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		return se.Pos
+	}
+	return 0
 }
 
 func lintStatement(i int, st *Statement) []Finding {

@@ -62,11 +62,19 @@ func TestLintStatements(t *testing.T) {
 			t.Errorf("%q: findings %v, want %v", tc.stmt, codes(got), tc.want)
 		}
 		for _, f := range got {
-			if f.Reason == "" || f.Suggestion == "" || strings.Contains(f.Reason, "\n") {
-				t.Errorf("%q: finding without a one-line reason and a suggestion: %+v", tc.stmt, f)
+			if f.Reason == "" || strings.Contains(f.Reason, "\n") {
+				t.Errorf("%q: finding without a one-line reason: %+v", tc.stmt, f)
 			}
-			if f.Code == "invalid" {
+			if f.Invalid() {
+				// The parser's expectation is the advice, with where it stopped.
+				if f.Suggestion != "" || f.Pos == 0 || !strings.Contains(f.Reason, "expected") ||
+					!strings.Contains(f.String(), "\n  "+strings.Repeat(" ", f.Pos-1)+"^") {
+					t.Errorf("%q: invalid finding without the parser's expectation and a caret: %+v\n%s", tc.stmt, f, f)
+				}
 				continue
+			}
+			if f.Suggestion == "" {
+				t.Errorf("%q: finding without a suggestion: %+v", tc.stmt, f)
 			}
 			// A suggestion is a statement that parses and draws fewer findings.
 			if err := ValidateStatement(f.Suggestion); err != nil && !strings.Contains(f.Suggestion, "<") {

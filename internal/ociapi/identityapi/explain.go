@@ -147,7 +147,7 @@ func (x *Explainer) Explain(ctx context.Context, req ExplainRequest) (ExplainRes
 		return ExplainResponse{}, err
 	}
 	var notes []string
-	p, dgName, err := x.principal(ctx, t.ID, req.Principal)
+	p, name, err := x.principal(ctx, t.ID, req.Principal)
 	if err != nil {
 		return ExplainResponse{}, err
 	}
@@ -172,10 +172,16 @@ func (x *Explainer) Explain(ctx context.Context, req ExplainRequest) (ExplainRes
 		return ExplainResponse{}, err
 	}
 	ex := eng.Explain(ar)
-	if dgName != "" && !containsFold(ex.DynamicGroups, dgName) {
-		notes = append(notes, fmt.Sprintf("the attributes given do not match dynamic group %s's matching rule, so its statements do not apply", dgName))
+	if req.Principal.DynamicGroupID != "" && !containsFold(ex.DynamicGroups, name) {
+		notes = append(notes, fmt.Sprintf("the attributes given do not match dynamic group %s's matching rule, so its statements do not apply", name))
 	}
-	return toResponse(ex, notes), nil
+	out := toResponse(ex, notes)
+	if req.Principal.GroupID != "" {
+		// The engine sees a stand-in user in the group; the answer names
+		// the group the question was about.
+		out.Principal = fmt.Sprintf("any member of group %s (%s)", name, req.Principal.GroupID)
+	}
+	return out, nil
 }
 
 func knownOperation(op string) bool {
@@ -196,6 +202,8 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
+// principal makes the authz principal the question is asked for, and
+// returns the name of the group or dynamic group it stands for.
 func (x *Explainer) principal(ctx context.Context, tenancy string, p ExplainPrincipal) (*authz.Principal, string, error) {
 	n := 0
 	for _, s := range []string{p.UserID, p.GroupID, p.DynamicGroupID} {
@@ -219,7 +227,7 @@ func (x *Explainer) principal(ctx context.Context, tenancy string, p ExplainPrin
 			return nil, "", relatedNotFound(err, "group", p.GroupID)
 		}
 		return &authz.Principal{Type: authz.PrincipalUser, ID: "member-of-" + g.ID, TenancyID: tenancy, GroupIDs: []string{g.ID},
-			Attributes: map[string]string{"user.name": "(a member of " + g.Name + ")"}}, "", nil
+			Attributes: map[string]string{"user.name": "(a member of " + g.Name + ")"}}, g.Name, nil
 	}
 	d, err := x.Identity.GetDynamicGroup(ctx, p.DynamicGroupID)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-vault/coffer/internal/agent"
@@ -162,9 +163,12 @@ func runAgent(cmd *cobra.Command, configPath, logLevel, logFormat string, once b
 	}()
 	if once {
 		if err := a.Refresh(ctx); err != nil && ctx.Err() == nil {
-			if errors.Is(err, agent.ErrIncomplete) {
+			var se common.ServiceError
+			if errors.Is(err, agent.ErrIncomplete) && !errors.As(err, &se) {
 				// Each failure is in the log already, where it
-				// happened, with its file or secret: say it once.
+				// happened, with its file: say it once. A service's
+				// answer is reported as every command reports it, with
+				// its hints.
 				return errors.New("agent --once: not every file was written; the log above says why")
 			}
 			return fmt.Errorf("agent --once: %w", err)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/jmespath/go-jmespath"
 )
 
 // response is what a command prints: the SDK model under "data", and the
@@ -122,11 +120,6 @@ func redactContent(doc map[string]any) (content string, found bool) {
 	return c, true
 }
 
-func compileQuery(q string) error {
-	_, err := jmespath.Compile(q)
-	return err
-}
-
 // print writes a response in the chosen format after --query. Secret
 // content is printed only when the query selects exactly the content
 // field: the user named it, so they asked for it.
@@ -143,7 +136,7 @@ func (g *globals) print(w io.Writer, r response) error {
 		}
 		content, found := redactContent(doc)
 		if found && g.query != "" {
-			if v, err := jmespath.Search(g.query, full); err == nil {
+			if v, err := search(g.query, full); err == nil {
 				if s, ok := v.(string); ok && s == content {
 					return g.emit(w, v)
 				}
@@ -151,7 +144,7 @@ func (g *globals) print(w io.Writer, r response) error {
 		}
 	}
 	if g.query != "" {
-		out, err = jmespath.Search(g.query, out)
+		out, err = search(g.query, out)
 		if err != nil {
 			return usageErrorf("--query: %v", err)
 		}
@@ -264,10 +257,6 @@ func cell(v any) string {
 		return ""
 	case string:
 		return strings.ReplaceAll(t, "\n", " ")
-	case float64, bool:
-		b, _ := json.Marshal(t)
-		return string(b)
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	return jsonText(v)
 }

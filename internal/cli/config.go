@@ -50,7 +50,7 @@ var defaultRetry = retry.Policy{}
 type globals struct {
 	configFile, profile, region, endpoint, auth string
 	query, output                               string
-	rawOutput, noRetry                          bool
+	rawOutput, noRetry, wide                    bool
 	maxRetries                                  int
 
 	getenv func(string) string
@@ -125,6 +125,7 @@ func bindGlobals(root *cobra.Command) *globals {
 	f.StringVar(&g.query, "query", "", "JMESPath query applied to the output, e.g. 'data[].id'")
 	f.BoolVar(&g.rawOutput, "raw-output", false, "print a string result without JSON quoting")
 	f.StringVar(&g.output, "output", "json", "output format: json or table")
+	f.BoolVar(&g.wide, "wide", false, "with --output table, print every column in full rather than fit the terminal (or $COLUMNS, default 100)")
 	f.BoolVar(&g.noRetry, "no-retry", false, "do not retry 429 and 5xx responses")
 	f.IntVar(&g.maxRetries, "max-retries", retry.DefaultMaxAttempts-1, "retries of a 429, 5xx or network failure (exponential backoff with jitter)")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "table"}, cobra.ShellCompDirectiveNoFileComp))

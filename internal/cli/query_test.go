@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jmespath/go-jmespath"
 )
@@ -79,5 +81,37 @@ func TestJSONTextKeepsHTML(t *testing.T) {
 	}
 	if got := cell(map[string]any{"k": "<a&b>"}); got != `{"k":"<a&b>"}` {
 		t.Fatalf("cell = %s", got)
+	}
+}
+
+// A table is fitted to the width: names and descriptions are cut first
+// (ending in "…"), OCIDs stay whole while anything else can give; with no
+// limit everything is printed.
+func TestTableFitsWidth(t *testing.T) {
+	id := "ocid1.vault.oc1..aaaaaaaaqpbvm3kd5nyx3olzsqoyz2"
+	rows := []any{map[string]any{
+		"id": id, "compartment-id": "ocid1.tenancy.coffer..xyz",
+		"description":  strings.Repeat("long words ", 20),
+		"display-name": "payments-" + strings.Repeat("x", 40),
+	}}
+	for _, limit := range []int{110, 150} {
+		out := table(rows, limit)
+		for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if n := utf8.RuneCountInString(line); n > limit {
+				t.Fatalf("limit %d: line of %d runes:\n%s", limit, n, out)
+			}
+		}
+		if !strings.Contains(out, id) || !strings.Contains(out, "…") {
+			t.Fatalf("limit %d: want the whole id and a cut value:\n%s", limit, out)
+		}
+	}
+	full := table(rows, 0)
+	if strings.Contains(full, "…") || !strings.Contains(full, strings.Repeat("long words ", 19)) {
+		t.Fatalf("unlimited table cut:\n%s", full)
+	}
+	// Too narrow for everything: ids are cut too, down to the minimum.
+	narrow := table(rows, 20)
+	if strings.Contains(narrow, id) || !strings.Contains(narrow, "ocid1.v…") {
+		t.Fatalf("narrow table:\n%s", narrow)
 	}
 }

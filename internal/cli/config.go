@@ -57,6 +57,11 @@ type globals struct {
 	now    func() time.Time
 	sleep  func(ctx context.Context, d time.Duration) error
 
+	// stderr is the command's error stream; stderrTTY says whether it is
+	// a terminal, where --wait-for-state shows its progress.
+	stderr    io.Writer
+	stderrTTY bool
+
 	provider common.ConfigurationProvider
 	// attempts counts SDK attempts of the last call, for error reports.
 	attempts atomic.Int32
@@ -135,6 +140,8 @@ func bindGlobals(root *cobra.Command) *globals {
 			return refuseGlobals(cmd)
 		}
 		cmd.SetContext(context.WithValue(cmd.Context(), globalsKey{}, g))
+		g.stderr = cmd.ErrOrStderr()
+		g.stderrTTY = isTerminal(g.stderr)
 		if err := g.validate(); err != nil {
 			return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
 		}

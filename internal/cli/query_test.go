@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jmespath/go-jmespath"
@@ -113,5 +116,51 @@ func TestTableFitsWidth(t *testing.T) {
 	narrow := table(rows, 20)
 	if strings.Contains(narrow, id) || !strings.Contains(narrow, "ocid1.v…") {
 		t.Fatalf("narrow table:\n%s", narrow)
+	}
+}
+
+// --wait-for-state keeps one line on a terminal up to date (state and
+// elapsed time, every second) and erases it at the end; off a terminal it
+// writes nothing.
+func TestWaitProgress(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		now := time.Unix(0, 0)
+		g := newGlobals()
+		g.now = func() time.Time { return now }
+		var sleeps []time.Duration
+		g.sleep = func(_ context.Context, d time.Duration) error {
+			sleeps = append(sleeps, d)
+			now = now.Add(d)
+			return nil
+		}
+		var errb bytes.Buffer
+		g.stderr, g.stderrTTY = &errb, tty
+		w := &waitFlags{states: []string{"active"}, maxWait: 60, intervalMx: 30}
+		states := []string{"UPDATING", "ACTIVE"}
+		got, err := wait(context.Background(), g, w, "CREATING", func(s string) string { return s },
+			func(context.Context) (string, error) { s := states[0]; states = states[1:]; return s, nil })
+		if err != nil || got != "ACTIVE" {
+			t.Fatalf("tty %v: wait = %q, %v", tty, got, err)
+		}
+		if !tty {
+			if errb.Len() != 0 || len(sleeps) != 2 {
+				t.Fatalf("piped: stderr %q, sleeps %v", errb.String(), sleeps)
+			}
+			continue
+		}
+		out := errb.String()
+		for _, want := range []string{
+			"\r\x1b[KWaiting for ACTIVE: CREATING, 0s elapsed",
+			"\r\x1b[KWaiting for ACTIVE: CREATING, 1s elapsed",
+			"\r\x1b[KWaiting for ACTIVE: UPDATING, 2s elapsed",
+			"\r\x1b[KWaiting for ACTIVE: UPDATING, 3s elapsed",
+		} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("progress %q lacks %q", out, want)
+			}
+		}
+		if !strings.HasSuffix(out, "ACTIVE: UPDATING, 3s elapsed\r\x1b[K") || strings.Contains(out, "\n") {
+			t.Fatalf("progress does not end by erasing its line: %q", out)
+		}
 	}
 }

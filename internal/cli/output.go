@@ -188,7 +188,8 @@ func (g *globals) emit(w io.Writer, v any) error {
 // COLUMNS is not set.
 const defaultWidth = 100
 
-// minColumn is the narrowest a truncated column gets.
+// minColumn is the narrowest a truncated column gets, unless its header
+// is wider.
 const minColumn = 8
 
 // tableWidth is the width tables are fitted to: all of it with --wide,
@@ -255,7 +256,12 @@ func table(v any, limit int) string {
 			width[ci] = max(width[ci], utf8.RuneCountInString(s))
 		}
 	}
-	fit(width, idColumns(cols, rows), limit)
+	floor := make([]int, len(cols))
+	for i, c := range cols {
+		// Headers stay whole: two cut alike (time-of…) would be ambiguous.
+		floor[i] = min(width[i], max(minColumn, utf8.RuneCountInString(c)))
+	}
+	fit(width, floor, idColumns(cols, rows), limit)
 	for i, c := range cols {
 		cols[i] = truncate(c, width[i])
 	}
@@ -311,9 +317,9 @@ func idColumns(cols []string, rows []map[string]any) []bool {
 }
 
 // fit narrows width so that the table is at most limit wide: the widest
-// column other than ids loses a character at a time, down to minColumn,
+// column other than ids loses a character at a time, down to its floor,
 // then the ids do. A table that cannot fit is left at its narrowest.
-func fit(width []int, ids []bool, limit int) {
+func fit(width, floor []int, ids []bool, limit int) {
 	if limit <= 0 {
 		return
 	}
@@ -325,7 +331,7 @@ func fit(width []int, ids []bool, limit int) {
 		for total > limit {
 			widest := -1
 			for i, w := range width {
-				if ids[i] == idPass && w > minColumn && (widest < 0 || w > width[widest]) {
+				if ids[i] == idPass && w > floor[i] && (widest < 0 || w > width[widest]) {
 					widest = i
 				}
 			}

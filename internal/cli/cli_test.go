@@ -154,7 +154,7 @@ func TestTable(t *testing.T) {
 	got := table([]any{
 		map[string]any{"name": "a", "n": float64(1)},
 		map[string]any{"name": "bb", "tags": map[string]any{"k": "v"}},
-	})
+	}, 0)
 	want := `+---+------+-----------+
 | n | name | tags      |
 +---+------+-----------+
@@ -165,7 +165,7 @@ func TestTable(t *testing.T) {
 	if got != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", got, want)
 	}
-	if table([]any{}) != "" {
+	if table([]any{}, 0) != "" {
 		t.Fatal("empty list gives a table")
 	}
 }

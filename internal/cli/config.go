@@ -50,12 +50,22 @@ var defaultRetry = retry.Policy{}
 type globals struct {
 	configFile, profile, region, endpoint, auth string
 	query, output                               string
-	rawOutput, noRetry                          bool
+	rcFile, fromJSON                            string
+	generateJSON                                bool
+	rawOutput, noRetry, wide                    bool
 	maxRetries                                  int
 
 	getenv func(string) string
 	now    func() time.Time
 	sleep  func(ctx context.Context, d time.Duration) error
+
+	// stderr is the command's error stream; stderrTTY says whether it is
+	// a terminal, where --wait-for-state shows its progress.
+	stderr    io.Writer
+	stderrTTY bool
+
+	// rc is the oci_cli_rc settings file, when there is one.
+	rc rcFile
 
 	provider common.ConfigurationProvider
 	// attempts counts SDK attempts of the last call, for error reports.
@@ -125,8 +135,12 @@ func bindGlobals(root *cobra.Command) *globals {
 	f.StringVar(&g.query, "query", "", "JMESPath query applied to the output, e.g. 'data[].id'")
 	f.BoolVar(&g.rawOutput, "raw-output", false, "print a string result without JSON quoting")
 	f.StringVar(&g.output, "output", "json", "output format: json or table")
+	f.BoolVar(&g.wide, "wide", false, "with --output table, print every column in full rather than fit the terminal (or $COLUMNS, default 100)")
 	f.BoolVar(&g.noRetry, "no-retry", false, "do not retry 429 and 5xx responses")
 	f.IntVar(&g.maxRetries, "max-retries", retry.DefaultMaxAttempts-1, "retries of a 429, 5xx or network failure (exponential backoff with jitter)")
+	f.StringVar(&g.rcFile, "cli-rc-file", "", "the oci CLI settings file: default profile, canned queries, option defaults (default $"+envRCFile+" or ~/.oci/oci_cli_rc)")
+	f.StringVar(&g.fromJSON, "from-json", "", "the command's options as a JSON object (or file://path), keys as --generate-full-command-json-input prints them")
+	f.BoolVar(&g.generateJSON, "generate-full-command-json-input", false, "print the command's options as JSON for --from-json, and exit")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "table"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.RegisterFlagCompletionFunc("auth", cobra.FixedCompletions([]string{authAPIKey, authSecurityToken, authInstancePrincipal, authResourcePrincipal}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -134,8 +148,27 @@ func bindGlobals(root *cobra.Command) *globals {
 			return refuseGlobals(cmd)
 		}
 		cmd.SetContext(context.WithValue(cmd.Context(), globalsKey{}, g))
-		if err := g.validate(); err != nil {
+		g.stderr = cmd.ErrOrStderr()
+		g.stderrTTY = isTerminal(g.stderr)
+		if err := g.loadRC(); err != nil {
 			return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
+		}
+		if g.generateJSON {
+			if err := printSkeleton(cmd); err != nil {
+				return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
+			}
+			// Done: the skeleton is the whole output, as in the oci CLI.
+			return exitError{0}
+		}
+		for _, step := range []func() error{
+			func() error { return g.applyFromJSON(cmd) },
+			func() error { return g.applyRCDefaults(cmd) },
+			g.cannedQuery,
+			g.validate,
+		} {
+			if err := step(); err != nil {
+				return exitError{g.reportError(cmd.ErrOrStderr(), err, hints{})}
+			}
 		}
 		return nil
 	}
@@ -227,8 +260,10 @@ func (g *globals) configPath() string {
 	return p
 }
 
+// profileName is --profile, then OCI_CLI_PROFILE, then the cli rc file's
+// default_profile, then DEFAULT.
 func (g *globals) profileName() string {
-	return cmp.Or(g.profile, g.getenv(envProfile), "DEFAULT")
+	return cmp.Or(g.profile, g.getenv(envProfile), g.rcProfile(), "DEFAULT")
 }
 
 func (g *globals) regionOverride() string {

@@ -214,9 +214,9 @@ func (e *waitError) Error() string { return e.msg }
 
 // wait polls get until state(resource) is one of the wanted states, with
 // backoff from 1 s doubling up to --wait-interval-seconds, for at most
-// --max-wait-seconds. It returns the last resource seen; on timeout it
-// returns it with a waitError, so the caller prints the last state as the
-// oci CLI does.
+// --max-wait-seconds, showing its progress on a terminal. It returns the
+// last resource seen; on timeout it returns it with a waitError, so the
+// caller prints the last state as the oci CLI does.
 func wait[T any](ctx context.Context, g *globals, w *waitFlags, first T, state func(T) string, get func(context.Context) (T, error)) (T, error) {
 	cur := first
 	if len(w.states) == 0 {
@@ -229,16 +229,19 @@ func wait[T any](ctx context.Context, g *globals, w *waitFlags, first T, state f
 	deadline := g.now().Add(time.Duration(w.maxWait) * time.Second)
 	delay := time.Second
 	maxDelay := time.Duration(max(1, w.intervalMx)) * time.Second
+	p := g.newProgress(want)
+	defer p.done()
 	for {
 		if slices.Contains(want, state(cur)) {
 			return cur, nil
 		}
+		p.show(state(cur))
 		left := deadline.Sub(g.now())
 		if left <= 0 {
 			return cur, &waitError{fmt.Sprintf("failed to wait until the resource entered %s within %d seconds; it is %s. The last known state is printed.",
 				strings.Join(want, " or "), w.maxWait, state(cur))}
 		}
-		if err := g.sleep(ctx, min(delay, left)); err != nil {
+		if err := p.sleep(ctx, g, min(delay, left), state(cur)); err != nil {
 			return cur, err
 		}
 		delay = min(delay*2, maxDelay)

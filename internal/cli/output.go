@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/jmespath/go-jmespath"
+	"golang.org/x/term"
 )
 
 // response is what a command prints: the SDK model under "data", and the
@@ -122,11 +124,6 @@ func redactContent(doc map[string]any) (content string, found bool) {
 	return c, true
 }
 
-func compileQuery(q string) error {
-	_, err := jmespath.Compile(q)
-	return err
-}
-
 // print writes a response in the chosen format after --query. Secret
 // content is printed only when the query selects exactly the content
 // field: the user named it, so they asked for it.
@@ -143,7 +140,7 @@ func (g *globals) print(w io.Writer, r response) error {
 		}
 		content, found := redactContent(doc)
 		if found && g.query != "" {
-			if v, err := jmespath.Search(g.query, full); err == nil {
+			if v, err := search(g.query, full); err == nil {
 				if s, ok := v.(string); ok && s == content {
 					return g.emit(w, v)
 				}
@@ -151,7 +148,7 @@ func (g *globals) print(w io.Writer, r response) error {
 		}
 	}
 	if g.query != "" {
-		out, err = jmespath.Search(g.query, out)
+		out, err = search(g.query, out)
 		if err != nil {
 			return usageErrorf("--query: %v", err)
 		}
@@ -173,7 +170,7 @@ func (g *globals) emit(w io.Writer, v any) error {
 		return nil
 	}
 	if g.output == "table" {
-		_, err := io.WriteString(w, table(v))
+		_, err := io.WriteString(w, table(v, g.tableWidth(w)))
 		return err
 	}
 	var buf bytes.Buffer
@@ -187,9 +184,36 @@ func (g *globals) emit(w io.Writer, v any) error {
 	return err
 }
 
+// defaultWidth is the table width when the output is not a terminal and
+// COLUMNS is not set.
+const defaultWidth = 100
+
+// minColumn is the narrowest a truncated column gets, unless its header
+// is wider.
+const minColumn = 8
+
+// tableWidth is the width tables are fitted to: all of it with --wide,
+// else the terminal's, else $COLUMNS, else defaultWidth.
+func (g *globals) tableWidth(w io.Writer) int {
+	if g.wide {
+		return 0
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	if n, err := strconv.Atoi(g.getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return defaultWidth
+}
+
 // table renders a list of objects (or one object, or scalars) as the oci
-// CLI's box table: one column per key, nested values as compact JSON.
-func table(v any) string {
+// CLI's box table: one column per key, nested values as compact JSON. With
+// a limit > 0 the columns are narrowed to fit it, names and descriptions
+// before OCIDs, and cut values end in "…".
+func table(v any, limit int) string {
 	var rows []map[string]any
 	switch t := v.(type) {
 	case []any:
@@ -232,6 +256,20 @@ func table(v any) string {
 			width[ci] = max(width[ci], utf8.RuneCountInString(s))
 		}
 	}
+	floor := make([]int, len(cols))
+	for i, c := range cols {
+		// Headers stay whole: two cut alike (time-of…) would be ambiguous.
+		floor[i] = min(width[i], max(minColumn, utf8.RuneCountInString(c)))
+	}
+	fit(width, floor, idColumns(cols, rows), limit)
+	for i, c := range cols {
+		cols[i] = truncate(c, width[i])
+	}
+	for _, r := range cells {
+		for ci := range r {
+			r[ci] = truncate(r[ci], width[ci])
+		}
+	}
 	var b strings.Builder
 	sep := func() {
 		b.WriteByte('+')
@@ -258,16 +296,69 @@ func table(v any) string {
 	return b.String()
 }
 
+// idColumns marks the columns holding OCIDs, which are narrowed last: an
+// id cut short cannot be pasted into the next command.
+func idColumns(cols []string, rows []map[string]any) []bool {
+	ids := make([]bool, len(cols))
+	for i, c := range cols {
+		if c == "id" || strings.HasSuffix(c, "-id") {
+			ids[i] = true
+			continue
+		}
+		ids[i] = true
+		for _, r := range rows {
+			if s, ok := r[c].(string); !ok || !strings.HasPrefix(s, "ocid1.") {
+				ids[i] = false
+				break
+			}
+		}
+	}
+	return ids
+}
+
+// fit narrows width so that the table is at most limit wide: the widest
+// column other than ids loses a character at a time, down to its floor,
+// then the ids do. A table that cannot fit is left at its narrowest.
+func fit(width, floor []int, ids []bool, limit int) {
+	if limit <= 0 {
+		return
+	}
+	total := 1
+	for _, w := range width {
+		total += w + 3
+	}
+	for _, idPass := range []bool{false, true} {
+		for total > limit {
+			widest := -1
+			for i, w := range width {
+				if ids[i] == idPass && w > floor[i] && (widest < 0 || w > width[widest]) {
+					widest = i
+				}
+			}
+			if widest < 0 {
+				break
+			}
+			width[widest]--
+			total--
+		}
+	}
+}
+
+// truncate cuts s to n runes, the last one "…".
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
 func cell(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return ""
 	case string:
 		return strings.ReplaceAll(t, "\n", " ")
-	case float64, bool:
-		b, _ := json.Marshal(t)
-		return string(b)
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	return jsonText(v)
 }

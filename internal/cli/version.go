@@ -27,6 +27,7 @@ func setVersion(root *cobra.Command) *cobra.Command {
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
+				enc.SetEscapeHTML(false)
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{
 					"version": info.Version, "revision": info.Revision, "time": info.Time,

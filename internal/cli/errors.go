@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,8 +112,8 @@ func (g *globals) reportError(w io.Writer, err error, h hints) int {
 		if n := g.attempts.Load(); n > 1 {
 			body["attempts"] = n
 		}
-		b, _ := json.MarshalIndent(body, "", "    ")
-		fmt.Fprintf(w, "ServiceError:\n%s\n", b)
+		b, _ := encodeJSON(body, "    ")
+		fmt.Fprintf(w, "ServiceError:\n%s", b)
 		if se.GetHTTPStatusCode() == http.StatusNotFound && h.byName != nil {
 			vaultID, name := h.byName()
 			advice, secretID := g.secretByNameAdvice(vaultID, name)

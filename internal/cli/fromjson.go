@@ -157,13 +157,10 @@ func printSkeleton(cmd *cobra.Command) error {
 		}
 		doc[camel(f.Name)] = v
 	})
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
+	b, err := encodeJSON(doc, "  ")
+	if err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
-	_, err := cmd.OutOrStdout().Write(buf.Bytes())
+	_, err = cmd.OutOrStdout().Write(b)
 	return err
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -173,14 +172,11 @@ func (g *globals) emit(w io.Writer, v any) error {
 		_, err := io.WriteString(w, table(v, g.tableWidth(w)))
 		return err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "    ")
-	if err := enc.Encode(v); err != nil {
+	b, err := encodeJSON(v, "    ")
+	if err != nil {
 		return fmt.Errorf("encode output: %w", err)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(b)
 	return err
 }
 

@@ -103,11 +103,23 @@ func search(q string, v any) (any, error) {
 // jsonText is v as compact JSON without HTML escaping: what the user
 // wrote (<, >, &) is printed as written.
 func jsonText(v any) string {
+	b, err := encodeJSON(v, "")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// encodeJSON is json.Marshal (indented when indent is not empty) without
+// HTML escaping: a terminal is no web page, and `<`, `>`, `&` must print as
+// they are stored.
+func encodeJSON(v any, indent string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
 	if err := enc.Encode(v); err != nil {
-		return ""
+		return nil, err
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return buf.Bytes(), nil
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,13 +25,15 @@ func setVersion(root *cobra.Command) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetEscapeHTML(false)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{
+				b, err := encodeJSON(map[string]any{
 					"version": info.Version, "revision": info.Revision, "time": info.Time,
 					"modified": info.Modified, "go-version": info.GoVersion,
-				})
+				}, "  ")
+				if err != nil {
+					return err
+				}
+				_, err = out.Write(b)
+				return err
 			}
 			fmt.Fprintf(out, "coffer %s\n", info.Version)
 			fmt.Fprintf(out, "revision:   %s\n", orUnknown(info.Revision))

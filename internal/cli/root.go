@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -160,6 +161,7 @@ func takesValue(cmd *cobra.Command, name, short string) bool {
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRoot(stdin, stdout, stderr)
+	args = expandAliases(root, args, os.Getenv)
 	root.SetArgs(args)
 	err := findUnknownCommand(root, args)
 	if err == nil {

@@ -97,6 +97,10 @@ func findUnknownCommand(root *cobra.Command, args []string) error {
 		return nil // the shell completion's own hidden commands
 	}
 	root.InitDefaultHelpCmd()
+	if len(args) > 1 && args[0] == "help" {
+		// cobra's help command answers an unknown topic with exit 0.
+		return findUnknownCommand(root, args[1:])
+	}
 	cmd, rest, err := root.Find(args)
 	if err != nil {
 		cmd, rest = root, args

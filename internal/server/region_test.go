@@ -249,38 +249,11 @@ func TestRegionGoSDK(t *testing.T) {
 // TestRegionNodeSDK runs testdata/regionapp-node, the same program on the
 // official OCI TypeScript/JavaScript SDK.
 func TestRegionNodeSDK(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("COFFER_REQUIRE_NODE") == "1" {
-			t.Fatal("COFFER_REQUIRE_NODE=1 but node is not on PATH")
-		}
-		t.Skip("node not on PATH (set COFFER_REQUIRE_NODE=1 to make this a failure)")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Fatal("node without npm")
-	}
-	// npm ci writes node_modules next to package.json: work on a copy, so
-	// the source tree stays clean; a fixed cache makes reruns offline.
-	dir := t.TempDir()
+	files := map[string]string{}
 	for _, f := range []string{"package.json", "package-lock.json", "app.js", "dns.js"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "regionapp-node", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files[filepath.Join("testdata", "regionapp-node", f)] = f
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	install := exec.Command(npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--cache", filepath.Join(cache, "coffer-test-npm"))
-	install.Dir = dir
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci: %v\n%s", err, out)
-	}
+	node, dir := coffertest.NodeProject(t, files)
 	r := coffertest.StartRegion(t, realmDomain)
 	cmd := exec.Command(node, "--require", "./dns.js", "app.js")
 	cmd.Dir = dir

@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"github.com/coffer-vault/coffer/internal/authn"
-	"github.com/coffer-vault/coffer/internal/errs"
-	"github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/ociapi/federation"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -58,20 +56,7 @@ func (s *Server) wireFederation(ctx context.Context, w *wiring, tokens *authn.Se
 	if err != nil {
 		return err
 	}
-	tenancyID := func(ctx context.Context) (string, error) {
-		t, err := s.Identity.Tenancy(ctx)
-		return t.ID, err
-	}
-	active := func(ctx context.Context, id string) (bool, error) {
-		c, err := s.Identity.GetCompartment(ctx, id)
-		if errs.Is(err, errs.NotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return c.State == identity.StateActive, nil
-	}
+	tenancyID, active := s.Identity.TenancyID, s.Identity.CompartmentExists
 	fed := &authn.Federation{CA: ca, Tokens: tokens, TenancyID: tenancyID, CompartmentActive: active, Now: s.cfg.Now}
 	h := &federation.Handlers{CA: ca, Federation: fed, TenancyID: tenancyID, CompartmentExists: active, Now: s.cfg.Now}
 	fedAPI := *w.api

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/coffer-vault/coffer/internal/authn"
-	"github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/ociapi/rpstapi"
 	"github.com/coffer-vault/coffer/internal/store"
 )
@@ -46,18 +45,9 @@ func (s *Server) sessionTokens(ctx context.Context) (*authn.SessionTokens, error
 // resource principal session tokens.
 func (s *Server) wireResourcePrincipals(w *wiring, tokens *authn.SessionTokens) {
 	h := &rpstapi.Handlers{
-		Tokens: tokens,
-		TenancyID: func(ctx context.Context) (string, error) {
-			t, err := s.Identity.Tenancy(ctx)
-			return t.ID, err
-		},
-		CompartmentExists: func(ctx context.Context, id string) (bool, error) {
-			c, err := s.Identity.GetCompartment(ctx, id)
-			if err != nil {
-				return false, nil
-			}
-			return c.State == identity.StateActive, nil
-		},
+		Tokens:            tokens,
+		TenancyID:         s.Identity.TenancyID,
+		CompartmentExists: s.Identity.CompartmentExists,
 	}
 	w.register(w.api, w.main, h.Routes()...)
 }

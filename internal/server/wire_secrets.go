@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/coffer-vault/coffer/internal/authz"
-	"github.com/coffer-vault/coffer/internal/errs"
-	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi/secretsapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi"
 	"github.com/coffer-vault/coffer/internal/secrets"
@@ -21,8 +18,7 @@ func (s *Server) wireSecrets(_ context.Context, w *wiring) error {
 		return fmt.Errorf("secrets service: %w", err)
 	}
 	s.Secrets = svc
-	targets := kmsTargets{kms: s.KMS}
-	vaults := &vaultsapi.Handlers{Secrets: svc, Targets: targets, Compartments: s.Identity}
+	vaults := &vaultsapi.Handlers{Secrets: svc, Targets: s.KMS, Compartments: s.Identity}
 	w.register(w.api, w.main, vaults.Routes()...)
 	bundles := &secretsapi.Handlers{Secrets: svc}
 	w.register(w.api, w.main, bundles.Routes()...)
@@ -49,29 +45,4 @@ func (s *Server) runSecretJobs(ctx context.Context) {
 	if n > 0 {
 		s.log.Info("secrets rotated", "count", n)
 	}
-}
-
-// kmsTargets implements vaultsapi.Targets over the KMS domain.
-type kmsTargets struct{ kms *kms.Service }
-
-func (t kmsTargets) Vault(ctx context.Context, vaultID string) (*authz.Resource, error) {
-	v, err := t.kms.GetVault(ctx, vaultID)
-	if errs.Is(err, errs.NotFound) {
-		return &authz.Resource{ID: vaultID, VaultID: vaultID}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &authz.Resource{ID: v.ID, Name: v.DisplayName, CompartmentID: v.CompartmentID, VaultID: v.ID}, nil
-}
-
-func (t kmsTargets) Key(ctx context.Context, vaultID, keyID string) (*authz.Resource, error) {
-	k, err := t.kms.GetKey(ctx, vaultID, keyID)
-	if errs.Is(err, errs.NotFound) {
-		return &authz.Resource{ID: keyID, VaultID: vaultID}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &authz.Resource{ID: k.ID, Name: k.DisplayName, CompartmentID: k.CompartmentID, VaultID: k.VaultID}, nil
 }

@@ -82,16 +82,20 @@ type ExplainStatement struct {
 	Text       string `json:"text"`
 }
 
-// Resources loads one kind of target (vault, key or secret) by OCID, as
-// the authorizer sees it. Each domain provides one; a nil Resources means
-// the domain is not served and such targets cannot be explained.
-type Resources interface {
-	Resource(ctx context.Context, id string) (*authz.Resource, error)
+// VaultResources loads vaults by OCID as the authorizer sees them
+// (kms.Service is one); a vault that does not exist is errs.NotFound.
+type VaultResources interface {
+	VaultResource(ctx context.Context, vaultID string) (*authz.Resource, error)
 }
 
 // KeyResources loads keys, which are addressed within their vault.
 type KeyResources interface {
-	Key(ctx context.Context, vaultID, keyID string) (*authz.Resource, error)
+	KeyResource(ctx context.Context, vaultID, keyID string) (*authz.Resource, error)
+}
+
+// SecretResources loads secrets, with the key that encrypts their content.
+type SecretResources interface {
+	SecretResource(ctx context.Context, secretID string) (*authz.Resource, error)
 }
 
 // EngineSource gives the current compiled policy engine.
@@ -99,13 +103,14 @@ type EngineSource interface {
 	Engine(ctx context.Context) (*iam.Engine, error)
 }
 
-// Explainer serves ExplainAuthorization.
+// Explainer serves ExplainAuthorization. A nil Vaults, Keys or Secrets
+// means that domain is not served and such targets cannot be explained.
 type Explainer struct {
 	Identity *idn.Service
 	Engine   EngineSource
-	Vaults   Resources
+	Vaults   VaultResources
 	Keys     KeyResources
-	Secrets  Resources
+	Secrets  SecretResources
 }
 
 func (x *Explainer) serve(c *ociapi.Call) error {
@@ -261,15 +266,8 @@ func relatedNotFound(err error, what, id string) error {
 	return err
 }
 
-func (x *Explainer) load(ctx context.Context, src Resources, what, id string) (*authz.Resource, error) {
-	if src == nil {
-		return nil, errs.E(errs.NotImplemented, "this server does not serve %ss yet, so it cannot explain access to one", what)
-	}
-	r, err := src.Resource(ctx, id)
-	if err != nil {
-		return nil, relatedNotFound(err, what, id)
-	}
-	return r, nil
+func notServed(what string) error {
+	return errs.E(errs.NotImplemented, "this server does not serve %ss yet, so it cannot explain access to one", what)
 }
 
 // targets loads the named targets and the ones they imply: a secret's key
@@ -277,8 +275,11 @@ func (x *Explainer) load(ctx context.Context, src Resources, what, id string) (*
 func (x *Explainer) targets(ctx context.Context, req ExplainRequest, ar *authz.Request, notes *[]string) error {
 	var err error
 	if req.SecretID != "" {
-		if ar.Secret, err = x.load(ctx, x.Secrets, "secret", req.SecretID); err != nil {
-			return err
+		if x.Secrets == nil {
+			return notServed("secret")
+		}
+		if ar.Secret, err = x.Secrets.SecretResource(ctx, req.SecretID); err != nil {
+			return relatedNotFound(err, "secret", req.SecretID)
 		}
 		if req.KeyID == "" {
 			req.KeyID = ar.Secret.KeyID
@@ -296,18 +297,21 @@ func (x *Explainer) targets(ctx context.Context, req ExplainRequest, ar *authz.R
 			ar.Key = &authz.Resource{ID: req.KeyID, VaultID: ar.Secret.VaultID, CompartmentID: ar.Secret.CompartmentID}
 			*notes = append(*notes, "keys are not served here: the secret's key is assumed to be in the secret's compartment")
 		case x.Keys == nil:
-			return errs.E(errs.NotImplemented, "this server does not serve keys yet, so it cannot explain access to one")
+			return notServed("key")
 		case req.VaultID == "":
 			return errs.E(errs.Missing, "a key is addressed within its vault: give vaultId with keyId")
 		default:
-			if ar.Key, err = x.Keys.Key(ctx, req.VaultID, req.KeyID); err != nil {
+			if ar.Key, err = x.Keys.KeyResource(ctx, req.VaultID, req.KeyID); err != nil {
 				return relatedNotFound(err, "key", req.KeyID)
 			}
 		}
 	}
 	if req.VaultID != "" {
-		if ar.Vault, err = x.load(ctx, x.Vaults, "vault", req.VaultID); err != nil {
-			return err
+		if x.Vaults == nil {
+			return notServed("vault")
+		}
+		if ar.Vault, err = x.Vaults.VaultResource(ctx, req.VaultID); err != nil {
+			return relatedNotFound(err, "vault", req.VaultID)
 		}
 	}
 	return nil

@@ -113,29 +113,14 @@ func listSpec(states []string) ociapi.ListSpec {
 	return ociapi.ListSpec{SortBy: identity.GetListUsersSortByEnumStringValues(), LifecycleStates: states}
 }
 
-func (h *Handlers) tenancyID(ctx context.Context) (string, error) {
-	t, err := h.Identity.Tenancy(ctx)
-	return t.ID, err
-}
-
 // authorizeInTenancy authorizes an operation on a tenancy-level identity
 // resource, with its target variables.
 func (h *Handlers) authorizeInTenancy(c *ociapi.Call, vars map[string]string) error {
-	t, err := h.tenancyID(c.Context())
+	t, err := h.Identity.TenancyID(c.Context())
 	if err != nil {
 		return err
 	}
 	return c.Authorize(authz.Request{CompartmentID: t, Vars: vars})
-}
-
-func emptyTags(ff map[string]string, def map[string]map[string]any) (map[string]string, map[string]map[string]interface{}) {
-	if ff == nil {
-		ff = map[string]string{}
-	}
-	if def == nil {
-		def = map[string]map[string]any{}
-	}
-	return ff, def
 }
 
 // ---- tenancy ----
@@ -153,7 +138,7 @@ func (h *Handlers) getTenancy(c *ociapi.Call) error {
 	if err := c.Authorize(authz.Request{CompartmentID: t.ID}); err != nil {
 		return err
 	}
-	ff, def := emptyTags(nil, nil)
+	ff, def := ociapi.Tags(nil, nil)
 	return c.Reply("", identity.Tenancy{Id: common.String(t.ID), Name: common.String(t.Name), Description: common.String(t.Description),
 		HomeRegionKey: common.String(regionKey(t.HomeRegion)), FreeformTags: ff, DefinedTags: def})
 }
@@ -184,7 +169,7 @@ func (h *Handlers) listRegions(c *ociapi.Call) error {
 // ---- compartments ----
 
 func compartmentModel(v idn.Compartment) identity.Compartment {
-	ff, def := emptyTags(v.FreeformTags, v.DefinedTags)
+	ff, def := ociapi.Tags(v.FreeformTags, v.DefinedTags)
 	return identity.Compartment{Id: common.String(v.ID), CompartmentId: common.String(v.ParentID), Name: common.String(v.Name),
 		Description: common.String(v.Description), TimeCreated: &common.SDKTime{Time: v.TimeCreated},
 		LifecycleState: identity.CompartmentLifecycleStateEnum(v.State), IsAccessible: common.Bool(true),
@@ -218,7 +203,7 @@ func (h *Handlers) createCompartment(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	parent, err := ociapi.CheckID("compartmentId (the parent compartment)", strVal(d.CompartmentId), ociapi.Compartments...)
+	parent, err := ociapi.CheckID("compartmentId (the parent compartment)", ociapi.Deref(d.CompartmentId), ociapi.Compartments...)
 	if err != nil {
 		return err
 	}
@@ -278,7 +263,7 @@ func (h *Handlers) deleteCompartment(ctx context.Context, id, ifMatch string) er
 // ---- users and API keys ----
 
 func userModel(u idn.User) identity.User {
-	ff, def := emptyTags(u.FreeformTags, u.DefinedTags)
+	ff, def := ociapi.Tags(u.FreeformTags, u.DefinedTags)
 	m := identity.User{Id: common.String(u.ID), CompartmentId: common.String(u.TenancyID), Name: common.String(u.Name),
 		Description: common.String(u.Description), TimeCreated: &common.SDKTime{Time: u.TimeCreated},
 		LifecycleState: identity.UserLifecycleStateEnum(u.State), IsMfaActivated: common.Bool(false),
@@ -295,12 +280,8 @@ func userModel(u idn.User) identity.User {
 	return m
 }
 
-func userVars(u idn.User) map[string]string {
-	return map[string]string{"target.user.id": u.ID, "target.user.name": u.Name}
-}
-
 func (h *Handlers) users() kind[idn.User, identity.User] {
-	return kind[idn.User, identity.User]{load: loadInTenancy(h, "userId", ocid.User, h.Identity.GetUser, userVars), model: userModel,
+	return kind[idn.User, identity.User]{load: loadInTenancy(h, "userId", ocid.User, h.Identity.GetUser, idn.User.Vars), model: userModel,
 		ref: func(u idn.User) (string, string) { return u.ID, u.ETag }}
 }
 
@@ -309,19 +290,12 @@ func (h *Handlers) createUser(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if err := h.authorizeInTenancy(c, map[string]string{"target.user.name": strVal(d.Name)}); err != nil {
+	if err := h.authorizeInTenancy(c, idn.User{Name: ociapi.Deref(d.Name)}.Vars()); err != nil {
 		return err
 	}
-	u, err := h.Identity.CreateUser(c.Context(), idn.UserInput{CompartmentID: strVal(d.CompartmentId), Name: d.Name,
+	u, err := h.Identity.CreateUser(c.Context(), idn.UserInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
 		Description: d.Description, Email: d.Email, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
 	return h.users().reply(c, u, err)
-}
-
-func strVal(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
 
 func (h *Handlers) listUsers(c *ociapi.Call) error {
@@ -367,7 +341,7 @@ func (h *Handlers) uploadAPIKey(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	k, err := h.Identity.UploadAPIKey(c.Context(), u.ID, strVal(d.Key))
+	k, err := h.Identity.UploadAPIKey(c.Context(), u.ID, ociapi.Deref(d.Key))
 	if err != nil {
 		return err
 	}
@@ -404,17 +378,14 @@ func (h *Handlers) deleteAPIKey(c *ociapi.Call) error {
 // ---- groups and memberships ----
 
 func groupModel(g idn.Group) identity.Group {
-	ff, def := emptyTags(g.FreeformTags, g.DefinedTags)
+	ff, def := ociapi.Tags(g.FreeformTags, g.DefinedTags)
 	return identity.Group{Id: common.String(g.ID), CompartmentId: common.String(g.TenancyID), Name: common.String(g.Name),
 		Description: common.String(g.Description), TimeCreated: &common.SDKTime{Time: g.TimeCreated},
 		LifecycleState: identity.GroupLifecycleStateEnum(g.State), FreeformTags: ff, DefinedTags: def}
 }
 
 func (h *Handlers) groups() kind[idn.Group, identity.Group] {
-	vars := func(g idn.Group) map[string]string {
-		return map[string]string{"target.group.id": g.ID, "target.group.name": g.Name}
-	}
-	return kind[idn.Group, identity.Group]{load: loadInTenancy(h, "groupId", ocid.Group, h.Identity.GetGroup, vars), model: groupModel,
+	return kind[idn.Group, identity.Group]{load: loadInTenancy(h, "groupId", ocid.Group, h.Identity.GetGroup, idn.Group.Vars), model: groupModel,
 		ref: func(g idn.Group) (string, string) { return g.ID, g.ETag }}
 }
 
@@ -423,10 +394,10 @@ func (h *Handlers) createGroup(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if err := h.authorizeInTenancy(c, map[string]string{"target.group.name": strVal(d.Name)}); err != nil {
+	if err := h.authorizeInTenancy(c, idn.Group{Name: ociapi.Deref(d.Name)}.Vars()); err != nil {
 		return err
 	}
-	g, err := h.Identity.CreateGroup(c.Context(), idn.GroupInput{CompartmentID: strVal(d.CompartmentId), Name: d.Name,
+	g, err := h.Identity.CreateGroup(c.Context(), idn.GroupInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
 		Description: d.Description, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
 	return h.groups().reply(c, g, err)
 }
@@ -460,10 +431,7 @@ func membershipModel(m idn.Membership) identity.UserGroupMembership {
 }
 
 func (h *Handlers) memberships() kind[idn.Membership, identity.UserGroupMembership] {
-	vars := func(m idn.Membership) map[string]string {
-		return map[string]string{"target.user.id": m.UserID, "target.group.id": m.GroupID}
-	}
-	return kind[idn.Membership, identity.UserGroupMembership]{load: loadInTenancy(h, "userGroupMembershipId", ocid.Membership, h.Identity.GetMembership, vars),
+	return kind[idn.Membership, identity.UserGroupMembership]{load: loadInTenancy(h, "userGroupMembershipId", ocid.Membership, h.Identity.GetMembership, idn.Membership.Vars),
 		model: membershipModel, ref: func(m idn.Membership) (string, string) { return m.ID, m.ETag }}
 }
 
@@ -472,15 +440,15 @@ func (h *Handlers) addUserToGroup(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	userID, err := ociapi.CheckID("userId", strVal(d.UserId), ocid.User)
+	userID, err := ociapi.CheckID("userId", ociapi.Deref(d.UserId), ocid.User)
 	if err != nil {
 		return err
 	}
-	groupID, err := ociapi.CheckID("groupId", strVal(d.GroupId), ocid.Group)
+	groupID, err := ociapi.CheckID("groupId", ociapi.Deref(d.GroupId), ocid.Group)
 	if err != nil {
 		return err
 	}
-	if err := h.authorizeInTenancy(c, map[string]string{"target.user.id": userID, "target.group.id": groupID}); err != nil {
+	if err := h.authorizeInTenancy(c, idn.Membership{UserID: userID, GroupID: groupID}.Vars()); err != nil {
 		return err
 	}
 	m, err := h.Identity.AddUserToGroup(c.Context(), userID, groupID)
@@ -504,7 +472,7 @@ func (h *Handlers) listMemberships(c *ociapi.Call) error {
 // ---- dynamic groups ----
 
 func dynamicGroupModel(d idn.DynamicGroup) identity.DynamicGroup {
-	ff, def := emptyTags(d.FreeformTags, d.DefinedTags)
+	ff, def := ociapi.Tags(d.FreeformTags, d.DefinedTags)
 	return identity.DynamicGroup{Id: common.String(d.ID), CompartmentId: common.String(d.TenancyID), Name: common.String(d.Name),
 		Description: common.String(d.Description), MatchingRule: common.String(d.MatchingRule),
 		TimeCreated: &common.SDKTime{Time: d.TimeCreated}, LifecycleState: identity.DynamicGroupLifecycleStateEnum(d.State),
@@ -512,10 +480,7 @@ func dynamicGroupModel(d idn.DynamicGroup) identity.DynamicGroup {
 }
 
 func (h *Handlers) dynamicGroups() kind[idn.DynamicGroup, identity.DynamicGroup] {
-	vars := func(d idn.DynamicGroup) map[string]string {
-		return map[string]string{"target.dynamicgroup.id": d.ID, "target.dynamicgroup.name": d.Name}
-	}
-	return kind[idn.DynamicGroup, identity.DynamicGroup]{load: loadInTenancy(h, "dynamicGroupId", ocid.DynamicGroup, h.Identity.GetDynamicGroup, vars),
+	return kind[idn.DynamicGroup, identity.DynamicGroup]{load: loadInTenancy(h, "dynamicGroupId", ocid.DynamicGroup, h.Identity.GetDynamicGroup, idn.DynamicGroup.Vars),
 		model: dynamicGroupModel, ref: func(d idn.DynamicGroup) (string, string) { return d.ID, d.ETag }}
 }
 
@@ -524,10 +489,10 @@ func (h *Handlers) createDynamicGroup(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if err := h.authorizeInTenancy(c, map[string]string{"target.dynamicgroup.name": strVal(d.Name)}); err != nil {
+	if err := h.authorizeInTenancy(c, idn.DynamicGroup{Name: ociapi.Deref(d.Name)}.Vars()); err != nil {
 		return err
 	}
-	g, err := h.Identity.CreateDynamicGroup(c.Context(), idn.GroupInput{CompartmentID: strVal(d.CompartmentId), Name: d.Name,
+	g, err := h.Identity.CreateDynamicGroup(c.Context(), idn.GroupInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
 		Description: d.Description, MatchingRule: d.MatchingRule, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
 	return h.dynamicGroups().reply(c, g, err)
 }
@@ -549,7 +514,7 @@ func (h *Handlers) updateDynamicGroup(ctx context.Context, id string, d updateDy
 // ---- policies ----
 
 func policyModel(p idn.Policy) identity.Policy {
-	ff, def := emptyTags(p.FreeformTags, p.DefinedTags)
+	ff, def := ociapi.Tags(p.FreeformTags, p.DefinedTags)
 	m := identity.Policy{Id: common.String(p.ID), CompartmentId: common.String(p.CompartmentID), Name: common.String(p.Name),
 		Statements: p.Statements, Description: common.String(p.Description), TimeCreated: &common.SDKTime{Time: p.TimeCreated},
 		LifecycleState: identity.PolicyLifecycleStateEnum(p.State), FreeformTags: ff, DefinedTags: def}
@@ -585,8 +550,7 @@ func (h *Handlers) loadPolicy(c *ociapi.Call) (idn.Policy, error) {
 	if err != nil {
 		return p, err
 	}
-	return p, c.Authorize(authz.Request{CompartmentID: p.CompartmentID,
-		Vars: map[string]string{"target.policy.id": p.ID, "target.policy.name": p.Name}})
+	return p, c.Authorize(authz.Request{CompartmentID: p.CompartmentID, Vars: p.Vars()})
 }
 
 func (h *Handlers) createPolicy(c *ociapi.Call) error {
@@ -594,11 +558,11 @@ func (h *Handlers) createPolicy(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	comp, err := ociapi.CheckID("compartmentId", strVal(d.CompartmentId), ociapi.Compartments...)
+	comp, err := ociapi.CheckID("compartmentId", ociapi.Deref(d.CompartmentId), ociapi.Compartments...)
 	if err != nil {
 		return err
 	}
-	if err := c.Authorize(authz.Request{CompartmentID: comp, Vars: map[string]string{"target.policy.name": strVal(d.Name)}}); err != nil {
+	if err := c.Authorize(authz.Request{CompartmentID: comp, Vars: idn.Policy{Name: ociapi.Deref(d.Name)}.Vars()}); err != nil {
 		return err
 	}
 	p, err := h.Identity.CreatePolicy(c.Context(), idn.PolicyInput{CompartmentID: comp, Name: d.Name,

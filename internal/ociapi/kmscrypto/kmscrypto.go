@@ -51,20 +51,13 @@ func (h *Handlers) Routes() []ociapi.Route {
 	}
 }
 
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
 // load reads the key (which must belong to the endpoint's vault) and the
 // version the operation uses, then authorizes the operation on the key.
 func (h *Handlers) load(c *ociapi.Call, keyID *string, versionID string) (kms.CryptoTarget, error) {
 	if c.VaultID == "" {
 		return kms.CryptoTarget{}, errs.E(errs.NoRoute, "crypto operations are served on a vault's crypto endpoint")
 	}
-	id, err := ociapi.CheckID("keyId", str(keyID), ocid.Key)
+	id, err := ociapi.CheckID("keyId", ociapi.Deref(keyID), ocid.Key)
 	if err != nil {
 		return kms.CryptoTarget{}, err
 	}
@@ -75,9 +68,7 @@ func (h *Handlers) load(c *ociapi.Call, keyID *string, versionID string) (kms.Cr
 	if err != nil {
 		return t, err
 	}
-	k := t.Key
-	return t, c.Authorize(authz.Request{CompartmentID: k.CompartmentID,
-		Key: &authz.Resource{ID: k.ID, Name: k.DisplayName, CompartmentID: k.CompartmentID, VaultID: k.VaultID}})
+	return t, c.Authorize(authz.Request{CompartmentID: t.Key.CompartmentID, Key: t.Key.Resource()})
 }
 
 func decode64(field string, p *string, required bool) ([]byte, error) {
@@ -159,7 +150,7 @@ func (h *Handlers) encrypt(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
+	t, err := h.load(c, d.KeyId, ociapi.Deref(d.KeyVersionId))
 	if err != nil {
 		return err
 	}
@@ -202,10 +193,10 @@ func (h *Handlers) decrypt(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if want := kms.DecryptVersion(str(d.KeyVersionId), ct); want != "" && want != t.Version.ID {
+	if want := kms.DecryptVersion(ociapi.Deref(d.KeyVersionId), ct); want != "" && want != t.Version.ID {
 		t, err = h.KMS.LoadCryptoTarget(c.Context(), c.VaultID, t.Key.ID, want)
-		if errs.Is(err, errs.NotFound) && str(d.KeyVersionId) == "" {
-			return errs.E(errs.Invalid, "the ciphertext was not produced by key %s", str(d.KeyId))
+		if errs.Is(err, errs.NotFound) && ociapi.Deref(d.KeyVersionId) == "" {
+			return errs.E(errs.Invalid, "the ciphertext was not produced by key %s", ociapi.Deref(d.KeyId))
 		}
 		if err != nil {
 			return err
@@ -271,7 +262,7 @@ func (h *Handlers) sign(c *ociapi.Call) error {
 	if d.SigningAlgorithm == "" {
 		return errs.E(errs.Missing, "signingAlgorithm is required")
 	}
-	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
+	t, err := h.load(c, d.KeyId, ociapi.Deref(d.KeyVersionId))
 	if err != nil {
 		return err
 	}
@@ -299,7 +290,7 @@ func (h *Handlers) verify(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if str(d.KeyVersionId) == "" {
+	if ociapi.Deref(d.KeyVersionId) == "" {
 		return errs.E(errs.Missing, "keyVersionId is required")
 	}
 	if d.SigningAlgorithm == "" {
@@ -328,14 +319,14 @@ func (h *Handlers) export(c *ociapi.Call) error {
 	if err != nil {
 		return invalid(err)
 	}
-	if str(d.PublicKey) == "" {
+	if ociapi.Deref(d.PublicKey) == "" {
 		return errs.E(errs.Missing, "publicKey is required")
 	}
 	pub, err := keyprotect.ParseRSAPublicKeyPEM(*d.PublicKey)
 	if err != nil {
 		return invalid(err)
 	}
-	t, err := h.load(c, d.KeyId, str(d.KeyVersionId))
+	t, err := h.load(c, d.KeyId, ociapi.Deref(d.KeyVersionId))
 	if err != nil {
 		return err
 	}

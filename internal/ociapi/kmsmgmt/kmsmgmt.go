@@ -14,7 +14,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
@@ -35,15 +34,10 @@ const SystemTagNamespace = "Coffer-Tags"
 // keys whose material the dev-mode emulation keeps in software.
 const HSMEmulatedTag = "HsmEmulated"
 
-// Compartments says whether a compartment exists.
-type Compartments interface {
-	CompartmentExists(ctx context.Context, id string) (bool, error)
-}
-
 // Handlers serves the key management operations.
 type Handlers struct {
 	KMS          *kms.Service
-	Compartments Compartments
+	Compartments ociapi.CompartmentChecker
 }
 
 // Routes returns the KmsManagementClient routes.
@@ -68,15 +62,6 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST " + k + "/keyVersions/{keyVersionId}/actions/cancelDeletion", Operation: "CancelKeyVersionDeletion", RetryToken: true, Handler: h.cancelVersionDeletion},
 		{Pattern: "GET /20180608/wrappingKeys", Operation: "GetWrappingKey", Handler: h.wrappingKey},
 	}
-}
-
-// KeyResource is the authorization target of a key.
-func KeyResource(k kms.Key) *authz.Resource {
-	return &authz.Resource{ID: k.ID, Name: k.DisplayName, CompartmentID: k.CompartmentID, VaultID: k.VaultID}
-}
-
-func vaultResource(v kms.Vault) *authz.Resource {
-	return &authz.Resource{ID: v.ID, Name: v.DisplayName, CompartmentID: v.CompartmentID, VaultID: v.ID}
 }
 
 // vault loads the vault whose endpoint the request arrived on.
@@ -113,27 +98,22 @@ func (h *Handlers) load(c *ociapi.Call) (kms.Vault, kms.Key, error) {
 	if err != nil {
 		return v, k, err
 	}
-	return v, k, c.Authorize(authz.Request{CompartmentID: k.CompartmentID, Vault: vaultResource(v), Key: KeyResource(k)})
+	return v, k, c.Authorize(authz.Request{CompartmentID: k.CompartmentID, Vault: v.Resource(), Key: k.Resource()})
 }
 
-func sdkTime(t *time.Time) *common.SDKTime {
-	if t == nil {
-		return nil
-	}
-	return &common.SDKTime{Time: *t}
-}
-
-func definedTags(k kms.Key) map[string]map[string]interface{} {
-	out := map[string]map[string]interface{}{}
+// keyTags are a key's tags for a reply, with Coffer's system namespace in
+// the defined tags.
+func keyTags(k kms.Key) (map[string]string, map[string]map[string]any) {
+	defined := map[string]map[string]any{}
 	for ns, m := range k.DefinedTags {
 		if ns != SystemTagNamespace {
-			out[ns] = m
+			defined[ns] = m
 		}
 	}
 	if k.HSMEmulated {
-		out[SystemTagNamespace] = map[string]interface{}{HSMEmulatedTag: "true"}
+		defined[SystemTagNamespace] = map[string]any{HSMEmulatedTag: "true"}
 	}
-	return out
+	return ociapi.Tags(k.FreeformTags, defined)
 }
 
 func userDefinedTags(in map[string]map[string]interface{}) map[string]map[string]any {
@@ -149,13 +129,6 @@ func userDefinedTags(in map[string]map[string]interface{}) map[string]map[string
 	return out
 }
 
-func freeform(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
 func shapeModel(s keyprotect.Shape) *keymanagement.KeyShape {
 	return &keymanagement.KeyShape{Algorithm: keymanagement.KeyShapeAlgorithmEnum(s.Algorithm), Length: common.Int(s.Length),
 		CurveId: keymanagement.KeyShapeCurveIdEnum(s.CurveID)}
@@ -166,8 +139,8 @@ func rotationModel(r kms.AutoRotation) *keymanagement.AutoKeyRotationDetails {
 		return nil
 	}
 	m := &keymanagement.AutoKeyRotationDetails{
-		TimeOfScheduleStart: sdkTime(r.TimeOfScheduleStart), TimeOfNextRotation: sdkTime(r.TimeOfNextRotation),
-		TimeOfLastRotation: sdkTime(r.TimeOfLastRotation),
+		TimeOfScheduleStart: ociapi.OptTime(r.TimeOfScheduleStart), TimeOfNextRotation: ociapi.OptTime(r.TimeOfNextRotation),
+		TimeOfLastRotation: ociapi.OptTime(r.TimeOfLastRotation),
 		LastRotationStatus: keymanagement.AutoKeyRotationDetailsLastRotationStatusEnum(r.LastStatus),
 	}
 	if r.IntervalDays > 0 {
@@ -181,22 +154,24 @@ func rotationModel(r kms.AutoRotation) *keymanagement.AutoKeyRotationDetails {
 
 // KeyModel converts a key to the SDK's model.
 func KeyModel(k kms.Key) keymanagement.Key {
+	ff, def := keyTags(k)
 	return keymanagement.Key{
 		CompartmentId: common.String(k.CompartmentID), CurrentKeyVersion: common.String(k.CurrentVersion),
 		DisplayName: common.String(k.DisplayName), Id: common.String(k.ID), KeyShape: shapeModel(k.Shape),
 		LifecycleState: keymanagement.KeyLifecycleStateEnum(k.State), TimeCreated: &common.SDKTime{Time: k.TimeCreated},
-		VaultId: common.String(k.VaultID), DefinedTags: definedTags(k), FreeformTags: freeform(k.FreeformTags),
-		ProtectionMode: keymanagement.KeyProtectionModeEnum(k.ProtectionMode), TimeOfDeletion: sdkTime(k.TimeOfDeletion),
+		VaultId: common.String(k.VaultID), DefinedTags: def, FreeformTags: ff,
+		ProtectionMode: keymanagement.KeyProtectionModeEnum(k.ProtectionMode), TimeOfDeletion: ociapi.OptTime(k.TimeOfDeletion),
 		IsPrimary: common.Bool(true), IsAutoRotationEnabled: common.Bool(k.AutoRotation.Enabled),
 		AutoKeyRotationDetails: rotationModel(k.AutoRotation),
 	}
 }
 
 func keySummary(k kms.Key) keymanagement.KeySummary {
+	ff, def := keyTags(k)
 	return keymanagement.KeySummary{
 		CompartmentId: common.String(k.CompartmentID), DisplayName: common.String(k.DisplayName), Id: common.String(k.ID),
 		LifecycleState: keymanagement.KeySummaryLifecycleStateEnum(k.State), TimeCreated: &common.SDKTime{Time: k.TimeCreated},
-		VaultId: common.String(k.VaultID), DefinedTags: definedTags(k), FreeformTags: freeform(k.FreeformTags),
+		VaultId: common.String(k.VaultID), DefinedTags: def, FreeformTags: ff,
 		ProtectionMode:        keymanagement.KeySummaryProtectionModeEnum(k.ProtectionMode),
 		Algorithm:             keymanagement.KeySummaryAlgorithmEnum(k.Shape.Algorithm),
 		IsAutoRotationEnabled: common.Bool(k.AutoRotation.Enabled),
@@ -209,7 +184,7 @@ func VersionModel(k kms.Key, v kms.KeyVersion) keymanagement.KeyVersion {
 		CompartmentId: common.String(k.CompartmentID), Id: common.String(v.ID), KeyId: common.String(v.KeyID),
 		TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VaultId: common.String(v.VaultID),
 		LifecycleState: keymanagement.KeyVersionLifecycleStateEnum(v.State),
-		Origin:         keymanagement.KeyVersionOriginEnum(v.Origin), TimeOfDeletion: sdkTime(v.TimeOfDeletion),
+		Origin:         keymanagement.KeyVersionOriginEnum(v.Origin), TimeOfDeletion: ociapi.OptTime(v.TimeOfDeletion),
 		IsPrimary: common.Bool(true), IsAutoRotated: common.Bool(v.IsAutoRotated),
 	}
 	if pem := v.PublicKeyPEM(); pem != "" {
@@ -223,7 +198,7 @@ func versionSummary(k kms.Key, v kms.KeyVersion) keymanagement.KeyVersionSummary
 		CompartmentId: common.String(k.CompartmentID), Id: common.String(v.ID), KeyId: common.String(v.KeyID),
 		Origin: keymanagement.KeyVersionSummaryOriginEnum(v.Origin), TimeCreated: &common.SDKTime{Time: v.TimeCreated},
 		VaultId: common.String(v.VaultID), LifecycleState: keymanagement.KeyVersionSummaryLifecycleStateEnum(v.State),
-		TimeOfDeletion: sdkTime(v.TimeOfDeletion), IsAutoRotated: common.Bool(v.IsAutoRotated),
+		TimeOfDeletion: ociapi.OptTime(v.TimeOfDeletion), IsAutoRotated: common.Bool(v.IsAutoRotated),
 	}
 }
 
@@ -264,15 +239,10 @@ func (h *Handlers) authorizeCreate(c *ociapi.Call, compartment *string) (kms.Vau
 	if err != nil {
 		return v, err
 	}
-	if err := c.Authorize(authz.Request{CompartmentID: *compartment, Vault: vaultResource(v)}); err != nil {
+	if err := c.Authorize(authz.Request{CompartmentID: *compartment, Vault: v.Resource()}); err != nil {
 		return v, err
 	}
-	if ok, err := h.Compartments.CompartmentExists(c.Context(), *compartment); err != nil {
-		return v, err
-	} else if !ok {
-		return v, errs.E(errs.NotFound, "compartment %s not found or not authorized", *compartment)
-	}
-	return v, nil
+	return v, ociapi.RequireCompartment(c.Context(), h.Compartments, *compartment, errs.NotFound)
 }
 
 func (h *Handlers) create(c *ociapi.Call) error {
@@ -369,7 +339,7 @@ func (h *Handlers) list(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Authorize(authz.Request{CompartmentID: compartment, Vault: vaultResource(v)}); err != nil {
+	if err := c.Authorize(authz.Request{CompartmentID: compartment, Vault: v.Resource()}); err != nil {
 		return err
 	}
 	keys, next, err := h.KMS.ListKeys(c.Context(), v.ID, compartment, kms.KeyFilter{
@@ -427,20 +397,13 @@ func (h *Handlers) cancelDeletion(c *ociapi.Call) error {
 	return h.keyAction(c, h.KMS.CancelKeyDeletion)
 }
 
-func deletionTime(t *common.SDKTime) *time.Time {
-	if t == nil {
-		return nil
-	}
-	return &t.Time
-}
-
 func (h *Handlers) scheduleDeletion(c *ociapi.Call) error {
 	var d keymanagement.ScheduleKeyDeletionDetails
 	if err := c.DecodeOptional(&d); err != nil {
 		return err
 	}
 	return h.keyAction(c, func(ctx context.Context, vaultID, keyID, ifMatch string) (kms.Key, error) {
-		return h.KMS.ScheduleKeyDeletion(ctx, vaultID, keyID, deletionTime(d.TimeOfDeletion), ifMatch)
+		return h.KMS.ScheduleKeyDeletion(ctx, vaultID, keyID, ociapi.TimeOf(d.TimeOfDeletion), ifMatch)
 	})
 }
 
@@ -459,10 +422,8 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if ok, err := h.Compartments.CompartmentExists(c.Context(), *d.CompartmentId); err != nil {
+	if err := ociapi.RequireCompartment(c.Context(), h.Compartments, *d.CompartmentId, errs.RelatedNotFound); err != nil {
 		return err
-	} else if !ok {
-		return errs.E(errs.RelatedNotFound, "compartment %s not found or not authorized", *d.CompartmentId)
 	}
 	k, err = h.KMS.ChangeKeyCompartment(c.Context(), v.ID, k.ID, *d.CompartmentId, c.IfMatch())
 	if err != nil {
@@ -549,7 +510,7 @@ func (h *Handlers) scheduleVersionDeletion(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	k, kv, err := h.KMS.ScheduleKeyVersionDeletion(c.Context(), v.ID, k.ID, kvID, deletionTime(d.TimeOfDeletion), c.IfMatch())
+	k, kv, err := h.KMS.ScheduleKeyVersionDeletion(c.Context(), v.ID, k.ID, kvID, ociapi.TimeOf(d.TimeOfDeletion), c.IfMatch())
 	if err != nil {
 		return err
 	}
@@ -573,7 +534,7 @@ func (h *Handlers) wrappingKey(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Authorize(authz.Request{CompartmentID: v.CompartmentID, Vault: vaultResource(v)}); err != nil {
+	if err := c.Authorize(authz.Request{CompartmentID: v.CompartmentID, Vault: v.Resource()}); err != nil {
 		return err
 	}
 	w, err := h.KMS.GetWrappingKey(c.Context(), v.ID)

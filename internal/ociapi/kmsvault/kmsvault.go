@@ -5,7 +5,6 @@ package kmsvault
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
@@ -24,16 +23,11 @@ type Endpoints interface {
 	Opened(ctx context.Context, v kms.Vault) error
 }
 
-// Compartments says whether a compartment exists.
-type Compartments interface {
-	CompartmentExists(ctx context.Context, id string) (bool, error)
-}
-
 // Handlers serves the vault operations.
 type Handlers struct {
 	KMS          *kms.Service
 	Endpoints    Endpoints
-	Compartments Compartments
+	Compartments ociapi.CompartmentChecker
 }
 
 // Routes returns the KmsVaultClient routes.
@@ -53,7 +47,8 @@ func (h *Handlers) Routes() []ociapi.Route {
 // Model converts a vault to the SDK's model.
 func (h *Handlers) Model(v kms.Vault) keymanagement.Vault {
 	mgmt, crypto := h.Endpoints.VaultEndpoints(v)
-	m := keymanagement.Vault{
+	ff, def := ociapi.Tags(v.FreeformTags, v.DefinedTags)
+	return keymanagement.Vault{
 		Id:                 common.String(v.ID),
 		CompartmentId:      common.String(v.CompartmentID),
 		DisplayName:        common.String(v.DisplayName),
@@ -63,21 +58,12 @@ func (h *Handlers) Model(v kms.Vault) keymanagement.Vault {
 		ManagementEndpoint: common.String(mgmt),
 		CryptoEndpoint:     common.String(crypto),
 		WrappingkeyId:      common.String(v.WrappingKeyID),
-		FreeformTags:       v.FreeformTags,
-		DefinedTags:        v.DefinedTags,
+		FreeformTags:       ff,
+		DefinedTags:        def,
 		IsPrimary:          common.Bool(true),
 		IsVaultReplicable:  common.Bool(false),
+		TimeOfDeletion:     ociapi.OptTime(v.TimeOfDeletion),
 	}
-	if m.FreeformTags == nil {
-		m.FreeformTags = map[string]string{}
-	}
-	if m.DefinedTags == nil {
-		m.DefinedTags = map[string]map[string]interface{}{}
-	}
-	if v.TimeOfDeletion != nil {
-		m.TimeOfDeletion = &common.SDKTime{Time: *v.TimeOfDeletion}
-	}
-	return m
 }
 
 func (h *Handlers) summary(v kms.Vault) keymanagement.VaultSummary {
@@ -92,10 +78,6 @@ func (h *Handlers) summary(v kms.Vault) keymanagement.VaultSummary {
 	}
 }
 
-func resource(v kms.Vault) *authz.Resource {
-	return &authz.Resource{ID: v.ID, Name: v.DisplayName, CompartmentID: v.CompartmentID, VaultID: v.ID}
-}
-
 // load reads the vault named in the path and authorizes the operation on it.
 func (h *Handlers) load(c *ociapi.Call) (kms.Vault, error) {
 	id, err := c.PathID("vaultId", ocid.Vault)
@@ -106,7 +88,7 @@ func (h *Handlers) load(c *ociapi.Call) (kms.Vault, error) {
 	if err != nil {
 		return v, err
 	}
-	return v, c.Authorize(authz.Request{CompartmentID: v.CompartmentID, Vault: resource(v)})
+	return v, c.Authorize(authz.Request{CompartmentID: v.CompartmentID, Vault: v.Resource()})
 }
 
 func (h *Handlers) create(c *ociapi.Call) error {
@@ -114,7 +96,7 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if _, err := ociapi.CheckID("compartmentId", str(d.CompartmentId), ociapi.Compartments...); err != nil {
+	if _, err := ociapi.CheckID("compartmentId", ociapi.Deref(d.CompartmentId), ociapi.Compartments...); err != nil {
 		return err
 	}
 	if d.DisplayName == nil {
@@ -123,10 +105,8 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId}); err != nil {
 		return err
 	}
-	if ok, err := h.Compartments.CompartmentExists(c.Context(), *d.CompartmentId); err != nil {
+	if err := ociapi.RequireCompartment(c.Context(), h.Compartments, *d.CompartmentId, errs.NotFound); err != nil {
 		return err
-	} else if !ok {
-		return errs.E(errs.NotFound, "compartment %s not found or not authorized", *d.CompartmentId)
 	}
 	v, err := h.KMS.CreateVault(c.Context(), kms.CreateVaultInput{
 		CompartmentID: *d.CompartmentId, DisplayName: *d.DisplayName, VaultType: string(d.VaultType),
@@ -197,11 +177,7 @@ func (h *Handlers) scheduleDeletion(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	var when *time.Time
-	if d.TimeOfDeletion != nil {
-		when = &d.TimeOfDeletion.Time
-	}
-	v, err = h.KMS.ScheduleVaultDeletion(c.Context(), v.ID, when, c.IfMatch())
+	v, err = h.KMS.ScheduleVaultDeletion(c.Context(), v.ID, ociapi.TimeOf(d.TimeOfDeletion), c.IfMatch())
 	if err != nil {
 		return err
 	}
@@ -228,7 +204,7 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if _, err := ociapi.CheckID("compartmentId", str(d.CompartmentId), ociapi.Compartments...); err != nil {
+	if _, err := ociapi.CheckID("compartmentId", ociapi.Deref(d.CompartmentId), ociapi.Compartments...); err != nil {
 		return err
 	}
 	id, err := c.PathID("vaultId", ocid.Vault)
@@ -239,13 +215,11 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId, Vault: resource(v)}); err != nil {
+	if err := c.Authorize(authz.Request{CompartmentID: *d.CompartmentId, Vault: v.Resource()}); err != nil {
 		return err
 	}
-	if ok, err := h.Compartments.CompartmentExists(c.Context(), *d.CompartmentId); err != nil {
+	if err := ociapi.RequireCompartment(c.Context(), h.Compartments, *d.CompartmentId, errs.RelatedNotFound); err != nil {
 		return err
-	} else if !ok {
-		return errs.E(errs.RelatedNotFound, "compartment %s not found or not authorized", *d.CompartmentId)
 	}
 	v, err = h.KMS.ChangeVaultCompartment(c.Context(), v.ID, *d.CompartmentId, c.IfMatch())
 	if err != nil {
@@ -267,11 +241,4 @@ func (h *Handlers) usage(c *ociapi.Call) error {
 		KeyCount: common.Int(u.KeyCount), KeyVersionCount: common.Int(u.KeyVersionCount),
 		SoftwareKeyCount: common.Int(u.SoftwareKeyCount), SoftwareKeyVersionCount: common.Int(u.SoftwareKeyVersionCount),
 	})
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }

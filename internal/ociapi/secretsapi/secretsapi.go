@@ -23,7 +23,6 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/ociapi"
-	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/secrets"
 )
@@ -136,9 +135,9 @@ func (h *Handlers) listVersions(c *ociapi.Call) error {
 func bundleVersionModel(v secrets.SecretVersion) sdksecrets.SecretBundleVersionSummary {
 	return sdksecrets.SecretBundleVersionSummary{
 		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber),
-		TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VersionName: vaultsapi.OptString(v.Name),
-		TimeOfDeletion: vaultsapi.OptTime(v.TimeOfDeletion), TimeOfExpiry: vaultsapi.OptTime(v.TimeOfExpiry),
-		Stages: vaultsapi.StagesModel[sdksecrets.SecretBundleVersionSummaryStagesEnum](v.Stages),
+		TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VersionName: ociapi.OptString(v.Name),
+		TimeOfDeletion: ociapi.OptTime(v.TimeOfDeletion), TimeOfExpiry: ociapi.OptTime(v.TimeOfExpiry),
+		Stages: ociapi.Enums[sdksecrets.SecretBundleVersionSummaryStagesEnum](v.Stages),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/vault"
 
+	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/secrets/generate"
 )
@@ -98,13 +99,6 @@ type updateJSON struct {
 	EnableAutoGeneration    *bool                     `json:"enableAutoGeneration"`
 }
 
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
 func (c *contentJSON) domain() *secrets.ContentDetails {
 	if c == nil {
 		return nil
@@ -165,22 +159,6 @@ func (r *replicationJSON) domain() *secrets.ReplicationConfig {
 	return out
 }
 
-// OptTime converts an optional time to the SDK's, nil when absent.
-func OptTime(t *time.Time) *common.SDKTime {
-	if t == nil {
-		return nil
-	}
-	return &common.SDKTime{Time: *t}
-}
-
-// OptString is s, or nil (an absent field) when s is empty.
-func OptString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // RulesModel converts rules to the SDK's polymorphic rule types, whose
 // MarshalJSON writes the ruleType discriminator.
 func RulesModel(in []secrets.Rule) []vault.SecretRule {
@@ -189,8 +167,8 @@ func RulesModel(in []secrets.Rule) []vault.SecretRule {
 		switch r.Type {
 		case secrets.RuleExpiry:
 			out = append(out, vault.SecretExpiryRule{
-				SecretVersionExpiryInterval:             OptString(r.SecretVersionExpiryInterval),
-				TimeOfAbsoluteExpiry:                    OptTime(r.TimeOfAbsoluteExpiry),
+				SecretVersionExpiryInterval:             ociapi.OptString(r.SecretVersionExpiryInterval),
+				TimeOfAbsoluteExpiry:                    ociapi.OptTime(r.TimeOfAbsoluteExpiry),
 				IsSecretContentRetrievalBlockedOnExpiry: common.Bool(r.IsSecretContentRetrievalBlockedOnExpiry),
 			})
 		case secrets.RuleReuse:
@@ -204,7 +182,7 @@ func rotationModel(rc *secrets.RotationConfig) *vault.RotationConfig {
 	if rc == nil {
 		return nil
 	}
-	out := &vault.RotationConfig{RotationInterval: OptString(rc.RotationInterval), IsScheduledRotationEnabled: common.Bool(rc.IsScheduledRotationEnabled)}
+	out := &vault.RotationConfig{RotationInterval: ociapi.OptString(rc.RotationInterval), IsScheduledRotationEnabled: common.Bool(rc.IsScheduledRotationEnabled)}
 	switch rc.TargetSystemType {
 	case secrets.TargetADB:
 		out.TargetSystemDetails = vault.AdbTargetSystemDetails{AdbId: common.String(rc.TargetID)}
@@ -218,7 +196,7 @@ func generationModel(g *secrets.GenerationContext) vault.SecretGenerationContext
 	if g == nil {
 		return nil
 	}
-	tmpl := OptString(g.SecretTemplate)
+	tmpl := ociapi.OptString(g.SecretTemplate)
 	switch g.Type {
 	case generate.TypePassphrase:
 		out := vault.PassphraseGenerationContext{SecretTemplate: tmpl, GenerationTemplate: vault.PassphraseGenerationContextGenerationTemplateEnum(g.Template)}
@@ -234,29 +212,19 @@ func generationModel(g *secrets.GenerationContext) vault.SecretGenerationContext
 	return nil
 }
 
-func tags(ff map[string]string, def map[string]map[string]any) (map[string]string, map[string]map[string]any) {
-	if ff == nil {
-		ff = map[string]string{}
-	}
-	if def == nil {
-		def = map[string]map[string]any{}
-	}
-	return ff, def
-}
-
 // SecretModel converts a secret to the SDK's model.
 func SecretModel(s *secrets.Secret) vault.Secret {
-	ff, def := tags(s.FreeformTags, s.DefinedTags)
+	ff, def := ociapi.Tags(s.FreeformTags, s.DefinedTags)
 	m := vault.Secret{
 		Id: common.String(s.ID), CompartmentId: common.String(s.CompartmentID), VaultId: common.String(s.VaultID),
-		KeyId: common.String(s.KeyID), SecretName: common.String(s.Name), Description: OptString(s.Description),
+		KeyId: common.String(s.KeyID), SecretName: common.String(s.Name), Description: ociapi.OptString(s.Description),
 		Metadata: s.Metadata, FreeformTags: ff, DefinedTags: def,
-		LifecycleState: vault.SecretLifecycleStateEnum(s.LifecycleState), LifecycleDetails: OptString(s.LifecycleDetails),
-		TimeCreated: &common.SDKTime{Time: s.TimeCreated}, TimeOfDeletion: OptTime(s.TimeOfDeletion),
+		LifecycleState: vault.SecretLifecycleStateEnum(s.LifecycleState), LifecycleDetails: ociapi.OptString(s.LifecycleDetails),
+		TimeCreated: &common.SDKTime{Time: s.TimeCreated}, TimeOfDeletion: ociapi.OptTime(s.TimeOfDeletion),
 		SecretRules: RulesModel(s.Rules), RotationConfig: rotationModel(s.RotationConfig),
-		RotationStatus: vault.SecretRotationStatusEnum(s.RotationStatus), LastRotationTime: OptTime(s.LastRotationTime),
-		NextRotationTime: OptTime(s.NextRotationTime), SecretGenerationContext: generationModel(s.GenerationContext),
-		IsAutoGenerationEnabled: common.Bool(s.IsAutoGenerationEnabled), TimeOfCurrentVersionExpiry: OptTime(s.TimeOfCurrentVersionExpiry),
+		RotationStatus: vault.SecretRotationStatusEnum(s.RotationStatus), LastRotationTime: ociapi.OptTime(s.LastRotationTime),
+		NextRotationTime: ociapi.OptTime(s.NextRotationTime), SecretGenerationContext: generationModel(s.GenerationContext),
+		IsAutoGenerationEnabled: common.Bool(s.IsAutoGenerationEnabled), TimeOfCurrentVersionExpiry: ociapi.OptTime(s.TimeOfCurrentVersionExpiry),
 		IsReplica: common.Bool(false),
 	}
 	if s.CurrentVersionNumber > 0 {
@@ -279,30 +247,20 @@ func summaryModel(s *secrets.Secret) vault.SecretSummary {
 	}
 }
 
-// StagesModel converts version stages to one of the SDK's stage enums
-// (each model type has its own).
-func StagesModel[E ~string](in []secrets.Stage) []E {
-	out := make([]E, len(in))
-	for i, st := range in {
-		out[i] = E(st)
-	}
-	return out
-}
-
 func versionModel(v *secrets.SecretVersion) vault.SecretVersion {
 	return vault.SecretVersion{
-		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber), Name: OptString(v.Name),
-		ContentType: vault.SecretVersionContentTypeBase64, Stages: StagesModel[vault.SecretVersionStagesEnum](v.Stages), TimeCreated: &common.SDKTime{Time: v.TimeCreated},
-		TimeOfDeletion: OptTime(v.TimeOfDeletion), TimeOfCurrentVersionExpiry: OptTime(v.TimeOfExpiry),
+		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber), Name: ociapi.OptString(v.Name),
+		ContentType: vault.SecretVersionContentTypeBase64, Stages: ociapi.Enums[vault.SecretVersionStagesEnum](v.Stages), TimeCreated: &common.SDKTime{Time: v.TimeCreated},
+		TimeOfDeletion: ociapi.OptTime(v.TimeOfDeletion), TimeOfCurrentVersionExpiry: ociapi.OptTime(v.TimeOfExpiry),
 		IsContentAutoGenerated: common.Bool(v.IsContentAutoGenerated),
 	}
 }
 
 func versionSummaryModel(v *secrets.SecretVersion) vault.SecretVersionSummary {
 	return vault.SecretVersionSummary{
-		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber), Name: OptString(v.Name),
-		ContentType: vault.SecretVersionSummaryContentTypeBase64, Stages: StagesModel[vault.SecretVersionSummaryStagesEnum](v.Stages), TimeCreated: &common.SDKTime{Time: v.TimeCreated},
-		TimeOfDeletion: OptTime(v.TimeOfDeletion), TimeOfExpiry: OptTime(v.TimeOfExpiry),
+		SecretId: common.String(v.SecretID), VersionNumber: common.Int64(v.VersionNumber), Name: ociapi.OptString(v.Name),
+		ContentType: vault.SecretVersionSummaryContentTypeBase64, Stages: ociapi.Enums[vault.SecretVersionSummaryStagesEnum](v.Stages), TimeCreated: &common.SDKTime{Time: v.TimeCreated},
+		TimeOfDeletion: ociapi.OptTime(v.TimeOfDeletion), TimeOfExpiry: ociapi.OptTime(v.TimeOfExpiry),
 		IsContentAutoGenerated: common.Bool(v.IsContentAutoGenerated), SystemTags: map[string]map[string]any{},
 	}
 }

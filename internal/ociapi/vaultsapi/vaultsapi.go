@@ -32,7 +32,7 @@ import (
 type Handlers struct {
 	Secrets      *secrets.Service
 	Targets      Targets
-	Compartments Compartments // nil skips the existence check
+	Compartments ociapi.CompartmentChecker // nil skips the existence check
 }
 
 const base = "/20180608/secrets"
@@ -77,14 +77,7 @@ func (h *Handlers) compartmentExists(ctx context.Context, id string) error {
 	if h.Compartments == nil {
 		return nil
 	}
-	ok, err := h.Compartments.CompartmentExists(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errs.E(errs.NotFound, "compartment %s not found or not authorized", id)
-	}
-	return nil
+	return ociapi.RequireCompartment(ctx, h.Compartments, id, errs.NotFound)
 }
 
 func versionNumber(c *ociapi.Call) (int64, error) {
@@ -100,7 +93,7 @@ func (h *Handlers) create(c *ociapi.Call) error {
 		name string
 		v    *string
 	}{{"compartmentId", d.CompartmentID}, {"vaultId", d.VaultID}, {"keyId", d.KeyID}, {"secretName", d.SecretName}} {
-		if str(f.v) == "" {
+		if ociapi.Deref(f.v) == "" {
 			return errs.E(errs.Missing, "%s is required", f.name)
 		}
 	}
@@ -113,17 +106,10 @@ func (h *Handlers) create(c *ociapi.Call) error {
 		}
 	}
 	ctx := c.Context()
-	v, err := h.Targets.Vault(ctx, *d.VaultID)
-	if err != nil {
-		return err
-	}
-	k, err := h.Targets.Key(ctx, *d.VaultID, *d.KeyID)
-	if err != nil {
-		return err
-	}
-	err = c.Authorize(authz.Request{CompartmentID: *d.CompartmentID, Vault: v, Key: k,
-		Secret: &authz.Resource{Name: *d.SecretName, CompartmentID: *d.CompartmentID, VaultID: *d.VaultID, KeyID: *d.KeyID}})
-	if err != nil {
+	// The secret does not exist yet: the authorizer sees the one the
+	// request would create.
+	want := &secrets.Secret{Name: *d.SecretName, CompartmentID: *d.CompartmentID, VaultID: *d.VaultID, KeyID: *d.KeyID}
+	if err := AuthorizeSecret(c, h.Targets, want, nil); err != nil {
 		return err
 	}
 	if err := h.compartmentExists(ctx, *d.CompartmentID); err != nil {
@@ -131,7 +117,7 @@ func (h *Handlers) create(c *ociapi.Call) error {
 	}
 	s, err := h.Secrets.CreateSecret(ctx, secrets.CreateSecretRequest{
 		CompartmentID: *d.CompartmentID, VaultID: *d.VaultID, KeyID: *d.KeyID, Name: *d.SecretName,
-		Description: str(d.Description), Metadata: d.Metadata, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags,
+		Description: ociapi.Deref(d.Description), Metadata: d.Metadata, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags,
 		Content: d.SecretContent.domain(), Rules: rulesToDomain(d.SecretRules), RotationConfig: d.RotationConfig.domain(),
 		ReplicationConfig: d.ReplicationConfig.domain(), GenerationContext: d.SecretGenerationContext.domain(),
 		EnableAutoGeneration: d.EnableAutoGeneration != nil && *d.EnableAutoGeneration, RetryToken: retryToken(c),
@@ -220,7 +206,7 @@ func (h *Handlers) changeCompartment(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if _, err := ociapi.CheckID("compartmentId", str(d.CompartmentId), ociapi.Compartments...); err != nil {
+	if _, err := ociapi.CheckID("compartmentId", ociapi.Deref(d.CompartmentId), ociapi.Compartments...); err != nil {
 		return err
 	}
 	s, err := h.load(c, nil)

@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coffer-vault/coffer/internal/authn"
 	"github.com/coffer-vault/coffer/internal/ociapi/federation"
-	"github.com/coffer-vault/coffer/internal/store"
 )
 
 // instanceCAPath is where Coffer's instance CA (root and intermediate with
@@ -19,26 +17,15 @@ const instanceCAPath = "authn/instance-ca"
 // instanceCA loads the instance CA, creating it on first start.
 func (s *Server) instanceCA(ctx context.Context) (*authn.InstanceCA, error) {
 	var ca *authn.InstanceCA
-	err := s.st.Update(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(instanceCAPath)
-		switch {
-		case err == nil:
-			defer clear(b)
-			ca, err = authn.ParseInstanceCA(b)
-			return err
-		case errors.Is(err, store.ErrNotFound):
-			if ca, err = authn.NewInstanceCA(s.cfg.Now()); err != nil {
-				return err
-			}
-			b, err := ca.Marshal()
-			if err != nil {
-				return err
-			}
-			defer clear(b)
-			return tx.Put(instanceCAPath, b)
-		default:
-			return err
+	err := s.loadOrCreate(ctx, instanceCAPath, func(b []byte) (err error) {
+		ca, err = authn.ParseInstanceCA(b)
+		return err
+	}, func() ([]byte, error) {
+		var err error
+		if ca, err = authn.NewInstanceCA(s.cfg.Now()); err != nil {
+			return nil, err
 		}
+		return ca.Marshal()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("instance CA: %w", err)

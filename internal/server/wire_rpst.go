@@ -19,26 +19,43 @@ const sessionTokenKeyPath = "authn/session-token-key"
 // sessionTokens loads the session-token key, creating it on first start.
 func (s *Server) sessionTokens(ctx context.Context) (*authn.SessionTokens, error) {
 	var key authn.SessionTokenKey
-	err := s.st.Update(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(sessionTokenKeyPath)
-		switch {
-		case err == nil:
-			key, err = authn.SessionTokenKeyFromBytes(b)
-			clear(b)
-			return err
-		case errors.Is(err, store.ErrNotFound):
-			if key, err = authn.NewSessionTokenKey(); err != nil {
-				return err
-			}
-			return tx.Put(sessionTokenKeyPath, key.Bytes())
-		default:
-			return err
+	err := s.loadOrCreate(ctx, sessionTokenKeyPath, func(b []byte) (err error) {
+		key, err = authn.SessionTokenKeyFromBytes(b)
+		return err
+	}, func() ([]byte, error) {
+		var err error
+		if key, err = authn.NewSessionTokenKey(); err != nil {
+			return nil, err
 		}
+		return key.Bytes(), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("session token key: %w", err)
 	}
 	return authn.NewSessionTokens(key, s.cfg.Now), nil
+}
+
+// loadOrCreate reads the sealed value at path and hands it to load, or, on
+// first start, stores what create makes, in one transaction so that nodes
+// starting together agree on one value. Both byte slices are cleared
+// afterwards: they hold key material.
+func (s *Server) loadOrCreate(ctx context.Context, path string, load func([]byte) error, create func() ([]byte, error)) error {
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(path)
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrNotFound):
+			if b, err = create(); err != nil {
+				return err
+			}
+			defer clear(b)
+			return tx.Put(path, b)
+		default:
+			return err
+		}
+		defer clear(b)
+		return load(b)
+	})
 }
 
 // wireResourcePrincipals registers the administrator API that mints

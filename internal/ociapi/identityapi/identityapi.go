@@ -68,7 +68,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "PUT " + base + "/compartments/{compartmentId}", Operation: "UpdateCompartment", Handler: update(compartments, h.updateCompartment)},
 		{Pattern: "DELETE " + base + "/compartments/{compartmentId}", Operation: "DeleteCompartment", Handler: compartments.remove(h.deleteCompartment)},
 
-		{Pattern: "POST " + base + "/users", Operation: "CreateUser", RetryToken: true, Handler: h.createUser},
+		{Pattern: "POST " + base + "/users", Operation: "CreateUser", RetryToken: true, Handler: createInTenancy(h, users, newUserVars, h.createUser)},
 		{Pattern: "GET " + base + "/users", Operation: "ListUsers", Handler: h.listUsers},
 		{Pattern: "GET " + base + "/users/{userId}", Operation: "GetUser", Handler: users.get},
 		{Pattern: "PUT " + base + "/users/{userId}", Operation: "UpdateUser", Handler: update(users, h.updateUser)},
@@ -78,7 +78,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "GET " + base + "/users/{userId}/apiKeys", Operation: "ListApiKeys", Handler: h.listAPIKeys},
 		{Pattern: "DELETE " + base + "/users/{userId}/apiKeys/{fingerprint}", Operation: "DeleteApiKey", Handler: h.deleteAPIKey},
 
-		{Pattern: "POST " + base + "/groups", Operation: "CreateGroup", RetryToken: true, Handler: h.createGroup},
+		{Pattern: "POST " + base + "/groups", Operation: "CreateGroup", RetryToken: true, Handler: createInTenancy(h, groups, newGroupVars, h.createGroup)},
 		{Pattern: "GET " + base + "/groups", Operation: "ListGroups", Handler: h.listGroups},
 		{Pattern: "GET " + base + "/groups/{groupId}", Operation: "GetGroup", Handler: groups.get},
 		{Pattern: "PUT " + base + "/groups/{groupId}", Operation: "UpdateGroup", Handler: update(groups, h.updateGroup)},
@@ -89,7 +89,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "GET " + base + "/userGroupMemberships/{userGroupMembershipId}", Operation: "GetUserGroupMembership", Handler: memberships.get},
 		{Pattern: "DELETE " + base + "/userGroupMemberships/{userGroupMembershipId}", Operation: "RemoveUserFromGroup", Handler: memberships.remove(h.Identity.RemoveUserFromGroup)},
 
-		{Pattern: "POST " + base + "/dynamicGroups", Operation: "CreateDynamicGroup", RetryToken: true, Handler: h.createDynamicGroup},
+		{Pattern: "POST " + base + "/dynamicGroups", Operation: "CreateDynamicGroup", RetryToken: true, Handler: createInTenancy(h, dynamicGroups, newDynamicGroupVars, h.createDynamicGroup)},
 		{Pattern: "GET " + base + "/dynamicGroups", Operation: "ListDynamicGroups", Handler: h.listDynamicGroups},
 		{Pattern: "GET " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "GetDynamicGroup", Handler: dynamicGroups.get},
 		{Pattern: "PUT " + base + "/dynamicGroups/{dynamicGroupId}", Operation: "UpdateDynamicGroup", Handler: update(dynamicGroups, h.updateDynamicGroup)},
@@ -285,17 +285,13 @@ func (h *Handlers) users() kind[idn.User, identity.User] {
 		ref: func(u idn.User) (string, string) { return u.ID, u.ETag }}
 }
 
-func (h *Handlers) createUser(c *ociapi.Call) error {
-	var d identity.CreateUserDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	if err := h.authorizeInTenancy(c, idn.User{Name: ociapi.Deref(d.Name)}.Vars()); err != nil {
-		return err
-	}
-	u, err := h.Identity.CreateUser(c.Context(), idn.UserInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
+func newUserVars(d identity.CreateUserDetails) map[string]string {
+	return idn.User{Name: ociapi.Deref(d.Name)}.Vars()
+}
+
+func (h *Handlers) createUser(ctx context.Context, d identity.CreateUserDetails) (idn.User, error) {
+	return h.Identity.CreateUser(ctx, idn.UserInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
 		Description: d.Description, Email: d.Email, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	return h.users().reply(c, u, err)
 }
 
 func (h *Handlers) listUsers(c *ociapi.Call) error {
@@ -389,17 +385,13 @@ func (h *Handlers) groups() kind[idn.Group, identity.Group] {
 		ref: func(g idn.Group) (string, string) { return g.ID, g.ETag }}
 }
 
-func (h *Handlers) createGroup(c *ociapi.Call) error {
-	var d identity.CreateGroupDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	if err := h.authorizeInTenancy(c, idn.Group{Name: ociapi.Deref(d.Name)}.Vars()); err != nil {
-		return err
-	}
-	g, err := h.Identity.CreateGroup(c.Context(), idn.GroupInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
+func newGroupVars(d identity.CreateGroupDetails) map[string]string {
+	return idn.Group{Name: ociapi.Deref(d.Name)}.Vars()
+}
+
+func (h *Handlers) createGroup(ctx context.Context, d identity.CreateGroupDetails) (idn.Group, error) {
+	return h.Identity.CreateGroup(ctx, idn.GroupInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
 		Description: d.Description, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	return h.groups().reply(c, g, err)
 }
 
 func (h *Handlers) listGroups(c *ociapi.Call) error {
@@ -484,17 +476,13 @@ func (h *Handlers) dynamicGroups() kind[idn.DynamicGroup, identity.DynamicGroup]
 		model: dynamicGroupModel, ref: func(d idn.DynamicGroup) (string, string) { return d.ID, d.ETag }}
 }
 
-func (h *Handlers) createDynamicGroup(c *ociapi.Call) error {
-	var d identity.CreateDynamicGroupDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	if err := h.authorizeInTenancy(c, idn.DynamicGroup{Name: ociapi.Deref(d.Name)}.Vars()); err != nil {
-		return err
-	}
-	g, err := h.Identity.CreateDynamicGroup(c.Context(), idn.GroupInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
+func newDynamicGroupVars(d identity.CreateDynamicGroupDetails) map[string]string {
+	return idn.DynamicGroup{Name: ociapi.Deref(d.Name)}.Vars()
+}
+
+func (h *Handlers) createDynamicGroup(ctx context.Context, d identity.CreateDynamicGroupDetails) (idn.DynamicGroup, error) {
+	return h.Identity.CreateDynamicGroup(ctx, idn.GroupInput{CompartmentID: ociapi.Deref(d.CompartmentId), Name: d.Name,
 		Description: d.Description, MatchingRule: d.MatchingRule, FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags})
-	return h.dynamicGroups().reply(c, g, err)
 }
 
 func (h *Handlers) listDynamicGroups(c *ociapi.Call) error {

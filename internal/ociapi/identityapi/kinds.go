@@ -73,6 +73,24 @@ func update[D, T, M any](k kind[T, M], upd func(ctx context.Context, id string, 
 	}
 }
 
+// createInTenancy serves a Create operation of a tenancy-level resource
+// (user, group, dynamic group): decode the body as D, authorize in the
+// tenancy with the target variables of the record it would make (vars),
+// then make it.
+func createInTenancy[D, T, M any](h *Handlers, k kind[T, M], vars func(D) map[string]string, mk func(ctx context.Context, d D) (T, error)) ociapi.HandlerFunc {
+	return func(c *ociapi.Call) error {
+		var d D
+		if err := c.Decode(&d); err != nil {
+			return err
+		}
+		if err := h.authorizeInTenancy(c, vars(d)); err != nil {
+			return err
+		}
+		v, err := mk(c.Context(), d)
+		return k.reply(c, v, err)
+	}
+}
+
 // loadInTenancy returns a loader for a tenancy-level resource (user, group,
 // dynamic group, membership) whose OCID, of type typ, is the path parameter
 // param: check the id, get the record, then authorize in the tenancy with

@@ -245,34 +245,61 @@ func (h *Handlers) authorizeCreate(c *ociapi.Call, compartment *string) (kms.Vau
 	return v, ociapi.RequireCompartment(c.Context(), h.Compartments, *compartment, errs.NotFound)
 }
 
-func (h *Handlers) create(c *ociapi.Call) error {
-	var d keymanagement.CreateKeyDetails
-	if err := c.Decode(&d); err != nil {
-		return err
-	}
-	if d.DisplayName == nil {
+// newKey is what CreateKey and ImportKey share: the fields of their
+// bodies that describe the key.
+type newKey struct {
+	compartment, displayName *string
+	shape                    *keymanagement.KeyShape
+	protectionMode           string
+	freeform                 map[string]string
+	defined                  map[string]map[string]any
+	autoRotation             *bool
+	rotation                 *keymanagement.AutoKeyRotationDetails
+}
+
+// createKey checks a new key's fields (check adds the operation's own,
+// run after the shape and before authorizing), authorizes the create in
+// the endpoint's vault, makes the key with mk and replies with it.
+func (h *Handlers) createKey(c *ociapi.Call, d newKey, check func() error, mk func(ctx context.Context, vaultID string, in kms.CreateKeyInput) (kms.Key, error)) error {
+	if d.displayName == nil {
 		return errs.E(errs.Missing, "displayName is required")
 	}
-	shape, err := parseShape(d.KeyShape)
+	shape, err := parseShape(d.shape)
 	if err != nil {
 		return err
 	}
-	if d.ProtectionMode == keymanagement.CreateKeyDetailsProtectionModeExternal || d.ExternalKeyReference != nil {
-		return errs.E(errs.Invalid, "protectionMode EXTERNAL is not supported by Coffer: allowed values are HSM, SOFTWARE")
+	if err := check(); err != nil {
+		return err
 	}
-	v, err := h.authorizeCreate(c, d.CompartmentId)
+	v, err := h.authorizeCreate(c, d.compartment)
 	if err != nil {
 		return err
 	}
-	k, err := h.KMS.CreateKey(c.Context(), v.ID, kms.CreateKeyInput{
-		CompartmentID: *d.CompartmentId, DisplayName: *d.DisplayName, Shape: shape, ProtectionMode: string(d.ProtectionMode),
-		FreeformTags: d.FreeformTags, DefinedTags: userDefinedTags(d.DefinedTags),
-		AutoRotation: rotationInput(d.IsAutoRotationEnabled, d.AutoKeyRotationDetails),
+	k, err := mk(c.Context(), v.ID, kms.CreateKeyInput{
+		CompartmentID: *d.compartment, DisplayName: *d.displayName, Shape: shape, ProtectionMode: d.protectionMode,
+		FreeformTags: d.freeform, DefinedTags: userDefinedTags(d.defined),
+		AutoRotation: rotationInput(d.autoRotation, d.rotation),
 	})
 	if err != nil {
 		return err
 	}
 	return c.Reply(k.ETag, KeyModel(k))
+}
+
+func (h *Handlers) create(c *ociapi.Call) error {
+	var d keymanagement.CreateKeyDetails
+	if err := c.Decode(&d); err != nil {
+		return err
+	}
+	return h.createKey(c, newKey{compartment: d.CompartmentId, displayName: d.DisplayName, shape: d.KeyShape,
+		protectionMode: string(d.ProtectionMode), freeform: d.FreeformTags, defined: d.DefinedTags,
+		autoRotation: d.IsAutoRotationEnabled, rotation: d.AutoKeyRotationDetails,
+	}, func() error {
+		if d.ProtectionMode == keymanagement.CreateKeyDetailsProtectionModeExternal || d.ExternalKeyReference != nil {
+			return errs.E(errs.Invalid, "protectionMode EXTERNAL is not supported by Coffer: allowed values are HSM, SOFTWARE")
+		}
+		return nil
+	}, h.KMS.CreateKey)
 }
 
 func decodeWrapped(w *keymanagement.WrappedImportKey) (kms.WrappedMaterial, error) {
@@ -294,30 +321,16 @@ func (h *Handlers) importKey(c *ociapi.Call) error {
 	if err := c.Decode(&d); err != nil {
 		return err
 	}
-	if d.DisplayName == nil {
-		return errs.E(errs.Missing, "displayName is required")
-	}
-	shape, err := parseShape(d.KeyShape)
-	if err != nil {
+	var wm kms.WrappedMaterial
+	return h.createKey(c, newKey{compartment: d.CompartmentId, displayName: d.DisplayName, shape: d.KeyShape,
+		protectionMode: string(d.ProtectionMode), freeform: d.FreeformTags, defined: d.DefinedTags,
+		autoRotation: d.IsAutoRotationEnabled, rotation: d.AutoKeyRotationDetails,
+	}, func() (err error) {
+		wm, err = decodeWrapped(d.WrappedImportKey)
 		return err
-	}
-	wm, err := decodeWrapped(d.WrappedImportKey)
-	if err != nil {
-		return err
-	}
-	v, err := h.authorizeCreate(c, d.CompartmentId)
-	if err != nil {
-		return err
-	}
-	k, err := h.KMS.ImportKey(c.Context(), v.ID, kms.CreateKeyInput{
-		CompartmentID: *d.CompartmentId, DisplayName: *d.DisplayName, Shape: shape, ProtectionMode: string(d.ProtectionMode),
-		FreeformTags: d.FreeformTags, DefinedTags: userDefinedTags(d.DefinedTags),
-		AutoRotation: rotationInput(d.IsAutoRotationEnabled, d.AutoKeyRotationDetails),
-	}, wm)
-	if err != nil {
-		return err
-	}
-	return c.Reply(k.ETag, KeyModel(k))
+	}, func(ctx context.Context, vaultID string, in kms.CreateKeyInput) (kms.Key, error) {
+		return h.KMS.ImportKey(ctx, vaultID, in, wm)
+	})
 }
 
 func (h *Handlers) list(c *ociapi.Call) error {

@@ -68,11 +68,8 @@ type replicationJSON struct {
 	} `json:"replicationTargets"`
 }
 
-type createJSON struct {
-	CompartmentID           *string                   `json:"compartmentId"`
-	KeyID                   *string                   `json:"keyId"`
-	SecretName              *string                   `json:"secretName"`
-	VaultID                 *string                   `json:"vaultId"`
+// secretJSON holds the fields CreateSecret and UpdateSecret share.
+type secretJSON struct {
 	DefinedTags             map[string]map[string]any `json:"definedTags"`
 	Description             *string                   `json:"description"`
 	FreeformTags            map[string]string         `json:"freeformTags"`
@@ -80,23 +77,25 @@ type createJSON struct {
 	SecretContent           *contentJSON              `json:"secretContent"`
 	ReplicationConfig       *replicationJSON          `json:"replicationConfig"`
 	RotationConfig          *rotationJSON             `json:"rotationConfig"`
-	SecretRules             []ruleJSON                `json:"secretRules"`
 	SecretGenerationContext *generationJSON           `json:"secretGenerationContext"`
 	EnableAutoGeneration    *bool                     `json:"enableAutoGeneration"`
 }
 
+type createJSON struct {
+	CompartmentID *string    `json:"compartmentId"`
+	KeyID         *string    `json:"keyId"`
+	SecretName    *string    `json:"secretName"`
+	VaultID       *string    `json:"vaultId"`
+	SecretRules   []ruleJSON `json:"secretRules"`
+	secretJSON
+}
+
 type updateJSON struct {
-	CurrentVersionNumber    *int64                    `json:"currentVersionNumber"`
-	DefinedTags             map[string]map[string]any `json:"definedTags"`
-	Description             *string                   `json:"description"`
-	FreeformTags            map[string]string         `json:"freeformTags"`
-	Metadata                map[string]any            `json:"metadata"`
-	SecretContent           *contentJSON              `json:"secretContent"`
-	ReplicationConfig       *replicationJSON          `json:"replicationConfig"`
-	RotationConfig          *rotationJSON             `json:"rotationConfig"`
-	SecretRules             *[]ruleJSON               `json:"secretRules"`
-	SecretGenerationContext *generationJSON           `json:"secretGenerationContext"`
-	EnableAutoGeneration    *bool                     `json:"enableAutoGeneration"`
+	CurrentVersionNumber *int64 `json:"currentVersionNumber"`
+	// SecretRules is a pointer: an empty list clears the rules, an absent
+	// one keeps them.
+	SecretRules *[]ruleJSON `json:"secretRules"`
+	secretJSON
 }
 
 func (c *contentJSON) domain() *secrets.ContentDetails {

@@ -125,17 +125,24 @@ func (h *Handlers) authorizeInTenancy(c *ociapi.Call, vars map[string]string) er
 
 // ---- tenancy ----
 
-func (h *Handlers) getTenancy(c *ociapi.Call) error {
+// loadTenancy reads the tenancy named in the path (the only one there is)
+// and authorizes the operation on it.
+func (h *Handlers) loadTenancy(c *ociapi.Call) (idn.Tenancy, error) {
 	t, err := h.Identity.Tenancy(c.Context())
 	if err != nil {
-		return err
+		return t, err
 	}
 	if id, err := c.PathID("tenancyId", ocid.Tenancy); err != nil {
-		return err
+		return t, err
 	} else if id != t.ID {
-		return errs.E(errs.NotFound, "tenancy %s not found or not authorized", id)
+		return t, errs.E(errs.NotFound, "tenancy %s not found or not authorized", id)
 	}
-	if err := c.Authorize(authz.Request{CompartmentID: t.ID}); err != nil {
+	return t, c.Authorize(authz.Request{CompartmentID: t.ID})
+}
+
+func (h *Handlers) getTenancy(c *ociapi.Call) error {
+	t, err := h.loadTenancy(c)
+	if err != nil {
 		return err
 	}
 	ff, def := ociapi.Tags(nil, nil)
@@ -148,16 +155,7 @@ func (h *Handlers) getTenancy(c *ociapi.Call) error {
 func regionKey(region string) string { return strings.ToUpper(region) }
 
 func (h *Handlers) listRegions(c *ociapi.Call) error {
-	t, err := h.Identity.Tenancy(c.Context())
-	if err != nil {
-		return err
-	}
-	if id, err := c.PathID("tenancyId", ocid.Tenancy); err != nil {
-		return err
-	} else if id != t.ID {
-		return errs.E(errs.NotFound, "tenancy %s not found or not authorized", id)
-	}
-	if err := c.Authorize(authz.Request{CompartmentID: t.ID}); err != nil {
+	if _, err := h.loadTenancy(c); err != nil {
 		return err
 	}
 	return c.ReplyList([]identity.RegionSubscription{{

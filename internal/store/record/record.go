@@ -97,10 +97,10 @@ func List[T any](r store.Reader, prefix string) ([]T, error) {
 // Names returns what follows prefix in each key under it, in key order,
 // without reading the values: the ids of an index such as
 // "kms/vaultkey/<vault>/<key id>". A prefix the store refuses matches
-// nothing.
+// nothing. No keys give a nil slice.
 func Names(r store.Reader, prefix string) ([]string, error) {
 	entries, err := list(r, prefix)
-	if err != nil {
+	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
 	out := make([]string, len(entries))

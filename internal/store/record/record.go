@@ -46,11 +46,7 @@ func Get[T any](r store.Reader, key string) (T, error) {
 	if err != nil {
 		return v, notFound(err)
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		var zero T
-		return zero, corrupt(key, err)
-	}
-	return v, nil
+	return Decode[T](store.Entry{Key: key, Value: b})
 }
 
 // Exists reports whether a value is stored under key, under Get's rule: a
@@ -87,11 +83,23 @@ func List[T any](r store.Reader, prefix string) ([]T, error) {
 	}
 	out := make([]T, len(entries))
 	for i, e := range entries {
-		if err := json.Unmarshal(e.Value, &out[i]); err != nil {
-			return nil, corrupt(e.Key, err)
+		if out[i], err = Decode[T](e); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// Decode decodes one entry of a store List, under Get's rule for a value
+// that does not decode. It serves callers that need each key with its
+// record, or that treat a corrupt record otherwise than List does.
+func Decode[T any](e store.Entry) (T, error) {
+	var v T
+	if err := json.Unmarshal(e.Value, &v); err != nil {
+		var zero T
+		return zero, corrupt(e.Key, err)
+	}
+	return v, nil
 }
 
 // Names returns what follows prefix in each key under it, in key order,

@@ -176,18 +176,7 @@ func sortAndPage[T listed](items []T, o ListOptions) ([]T, string, error) {
 		}
 		return created.UTC().Format("20060102T150405.000000000"), id
 	}
-	slices.SortFunc(items, func(a, b T) int {
-		ak, aid := keyOf(a)
-		bk, bid := keyOf(b)
-		c := strings.Compare(ak, bk)
-		if c == 0 {
-			c = strings.Compare(aid, bid)
-		}
-		if desc {
-			c = -c
-		}
-		return c
-	})
+	page.Sort(items, keyOf, desc)
 	return page.Slice(items, keyOf, desc, o.Page, o.Limit)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/authz"
@@ -338,23 +337,8 @@ func (s *Service) ListKeys(ctx context.Context, vaultID, compartmentID string, f
 	}
 	keys = slices.DeleteFunc(keys, func(k Key) bool { return k.CompartmentID != compartmentID || !f.match(k) })
 	keyOf := func(k Key) (string, string) { return keyFn(k.TimeCreated, k.DisplayName), k.ID }
-	sortBy(keys, keyOf, desc)
+	page.Sort(keys, keyOf, desc)
 	return page.Slice(keys, keyOf, desc, opts.Page, opts.Limit)
-}
-
-func sortBy[T any](items []T, keyOf func(T) (string, string), desc bool) {
-	slices.SortFunc(items, func(a, b T) int {
-		ak, aid := keyOf(a)
-		bk, bid := keyOf(b)
-		c := strings.Compare(ak, bk)
-		if c == 0 {
-			c = strings.Compare(aid, bid)
-		}
-		if desc {
-			c = -c
-		}
-		return c
-	})
 }
 
 // UpdateKeyInput is an UpdateKey request; nil fields are unchanged.

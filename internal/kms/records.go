@@ -31,13 +31,16 @@ func putVault(tx store.Tx, v Vault) error {
 	return record.Put(tx, prefixVault+v.ID, v)
 }
 
-func getVault(r store.Reader, id string) (Vault, error) {
-	v, err := loadVault(r, id)
+// value copies what a load function returned, for the get functions.
+func value[T any](p *T, err error) (T, error) {
 	if err != nil {
-		return Vault{}, err
+		var zero T
+		return zero, err
 	}
-	return *v, nil
+	return *p, nil
 }
+
+func getVault(r store.Reader, id string) (Vault, error) { return value(loadVault(r, id)) }
 
 // loadVault is getVault without the copy.
 func loadVault(r store.Reader, id string) (*Vault, error) {
@@ -54,13 +57,7 @@ func putKey(tx store.Tx, k Key) error {
 	return record.Put(tx, prefixKey+k.ID, k)
 }
 
-func getKey(r store.Reader, id string) (Key, error) {
-	k, err := loadKey(r, id)
-	if err != nil {
-		return Key{}, err
-	}
-	return *k, nil
-}
+func getKey(r store.Reader, id string) (Key, error) { return value(loadKey(r, id)) }
 
 func errKeyNotFound() error {
 	return errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
@@ -109,11 +106,7 @@ func putVersion(tx store.Tx, v KeyVersion) error {
 }
 
 func getVersion(r store.Reader, keyID, id string) (KeyVersion, error) {
-	v, err := loadVersion(r, keyID, id)
-	if err != nil {
-		return KeyVersion{}, err
-	}
-	return *v, nil
+	return value(loadVersion(r, keyID, id))
 }
 
 // loadVersion is getVersion without the copy.

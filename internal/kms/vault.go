@@ -262,7 +262,7 @@ func (s *Service) ListVaults(ctx context.Context, compartmentID string, opts Lis
 	}
 	vaults := slices.DeleteFunc(all, func(v Vault) bool { return v.CompartmentID != compartmentID })
 	keyOf := func(v Vault) (string, string) { return keyFn(v.TimeCreated, v.DisplayName), v.ID }
-	sortBy(vaults, keyOf, desc)
+	page.Sort(vaults, keyOf, desc)
 	return page.Slice(vaults, keyOf, desc, opts.Page, opts.Limit)
 }
 

@@ -130,7 +130,7 @@ func (s *Service) ListKeyVersions(ctx context.Context, vaultID, keyID string, op
 	keyOf := func(v KeyVersion) (string, string) {
 		return v.TimeCreated.UTC().Format("20060102T150405.000000000"), v.ID
 	}
-	sortBy(vs, keyOf, desc)
+	page.Sort(vs, keyOf, desc)
 	return page.Slice(vs, keyOf, desc, opts.Page, opts.Limit)
 }
 

@@ -30,18 +30,14 @@ type thing struct {
 
 var when = time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC)
 
+// raw stores values as they are, bypassing the codec.
 func raw(t *testing.T, st store.Store, kv map[string]string) {
 	t.Helper()
-	err := st.Update(context.Background(), func(tx store.Tx) error {
-		for k, v := range kv {
-			if err := tx.Put(k, []byte(v)); err != nil {
-				return err
-			}
+	for k, v := range kv {
+		put := func(tx store.Tx) error { return tx.Put(k, []byte(v)) }
+		if err := st.Update(context.Background(), put); err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -305,7 +305,7 @@ func (r *Reader) List(prefix, after string, limit int) ([]store.Entry, error) {
 func Load[T any](r store.Reader, key string) (*T, error) {
 	cr, cached := r.(*Reader)
 	if !cached {
-		return decode[T](r, key)
+		return record.GetPtr[T](r, key)
 	}
 	c := cr.c
 	idx := maphash.String(c.seed, key) % shardCount
@@ -321,7 +321,7 @@ func Load[T any](r store.Reader, key string) (*T, error) {
 		}
 		return nil, errMiss
 	}
-	v, err := decode[T](cr.r, key)
+	v, err := record.GetPtr[T](cr.r, key)
 	if err != nil || !c.live.Load() {
 		return v, err
 	}
@@ -331,12 +331,4 @@ func Load[T any](r store.Reader, key string) (*T, error) {
 	}
 	sh.mu.Unlock()
 	return v, nil
-}
-
-func decode[T any](r store.Reader, key string) (*T, error) {
-	v, err := record.Get[T](r, key)
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
 }

@@ -41,12 +41,27 @@ var ErrCorrupt = errors.New("record: stored value does not decode")
 // Get decodes the record stored under key. A missing key, or one the store
 // refuses, gives an error for which errors.Is(err, store.ErrNotFound) holds.
 func Get[T any](r store.Reader, key string) (T, error) {
-	var v T
+	p, err := GetPtr[T](r, key)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return *p, nil
+}
+
+// GetPtr is Get returning the record where it was decoded, for callers that
+// keep it (the record cache): the decoder needs the record on the heap, and
+// a copy would allocate it twice.
+func GetPtr[T any](r store.Reader, key string) (*T, error) {
 	b, err := r.Get(key)
 	if err != nil {
-		return v, notFound(err)
+		return nil, notFound(err)
 	}
-	return Decode[T](store.Entry{Key: key, Value: b})
+	v := new(T)
+	if err := decodeInto(store.Entry{Key: key, Value: b}, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Exists reports whether a value is stored under key, under Get's rule: a
@@ -83,7 +98,7 @@ func List[T any](r store.Reader, prefix string) ([]T, error) {
 	}
 	out := make([]T, len(entries))
 	for i, e := range entries {
-		if out[i], err = Decode[T](e); err != nil {
+		if err := decodeInto(e, &out[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -95,11 +110,18 @@ func List[T any](r store.Reader, prefix string) ([]T, error) {
 // record, or that treat a corrupt record otherwise than List does.
 func Decode[T any](e store.Entry) (T, error) {
 	var v T
-	if err := json.Unmarshal(e.Value, &v); err != nil {
+	if err := decodeInto(e, &v); err != nil {
 		var zero T
-		return zero, corrupt(e.Key, err)
+		return zero, err
 	}
 	return v, nil
+}
+
+func decodeInto[T any](e store.Entry, v *T) error {
+	if err := json.Unmarshal(e.Value, v); err != nil {
+		return corrupt(e.Key, err)
+	}
+	return nil
 }
 
 // Names returns what follows prefix in each key under it, in key order,

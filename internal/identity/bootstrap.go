@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // AdministratorsGroup is the name of the group that dev mode makes and
@@ -64,10 +65,10 @@ func (s *Service) Bootstrap(ctx context.Context, spec BootstrapSpec) (BootstrapR
 		Fingerprint: fp,
 	}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Get(keyTenancy); err == nil {
-			return ErrAlreadyBootstrapped
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if done, err := record.Exists(tx, keyTenancy); err != nil {
 			return err
+		} else if done {
+			return ErrAlreadyBootstrapped
 		}
 		t := Tenancy{ID: res.TenancyID, Name: spec.TenancyName, Description: "Coffer tenancy", HomeRegion: s.region, TimeCreated: now}
 		u := User{ID: res.UserID, TenancyID: t.ID, Name: spec.AdminName, Description: "Administrator created by bootstrap", State: StateActive, TimeCreated: now, ETag: etag.New()}
@@ -91,7 +92,7 @@ func (s *Service) Bootstrap(ctx context.Context, spec BootstrapSpec) (BootstrapR
 			{s.nameKey(namePolicy, t.ID, p.Name), p.ID},
 			{s.apiKeyKey(u.ID, fp), k},
 		} {
-			if err := putJSON(tx, w.key, w.v); err != nil {
+			if err := record.Put(tx, w.key, w.v); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // MaxCompartmentDepth is how deep OCI lets compartments nest below the root.
@@ -88,7 +89,7 @@ func (s *Service) CreateCompartment(ctx context.Context, in CompartmentInput) (C
 		if depth+1 > MaxCompartmentDepth {
 			return errs.E(errs.LimitExceeded, "compartments nest at most %d levels below the tenancy", MaxCompartmentDepth)
 		}
-		all, err := listJSON[Compartment](tx, prefixCompart)
+		all, err := record.List[Compartment](tx, prefixCompart)
 		if err != nil {
 			return err
 		}
@@ -98,7 +99,7 @@ func (s *Service) CreateCompartment(ctx context.Context, in CompartmentInput) (C
 		if err := claimName(tx, s.nameKey(nameCompartment, c.ParentID, c.Name), c.ID, "a compartment in this parent", c.Name); err != nil {
 			return err
 		}
-		return putJSON(tx, prefixCompart+c.ID, c)
+		return record.Put(tx, prefixCompart+c.ID, c)
 	})
 	if err != nil {
 		return Compartment{}, fmt.Errorf("identity: create compartment: %w", err)
@@ -150,7 +151,7 @@ func (s *Service) ListCompartments(ctx context.Context, in ListCompartmentsInput
 		if in.Subtree && in.ParentID != t.ID {
 			return errs.E(errs.Invalid, "compartmentIdInSubtree can only be true when compartmentId is the tenancy")
 		}
-		all, err := listJSON[Compartment](r, prefixCompart)
+		all, err := record.List[Compartment](r, prefixCompart)
 		if err != nil {
 			return err
 		}
@@ -213,7 +214,7 @@ func (s *Service) UpdateCompartment(ctx context.Context, id string, in Compartme
 		c.Description = strOr(in.Description, c.Description)
 		mergeTags(&c.FreeformTags, &c.DefinedTags, in.FreeformTags, in.DefinedTags)
 		c.ETag = etag.New()
-		return putJSON(tx, prefixCompart+c.ID, c)
+		return record.Put(tx, prefixCompart+c.ID, c)
 	})
 	return c, err
 }
@@ -249,7 +250,7 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 		if c.State != StateActive {
 			return errs.E(errs.IncorrectState, "compartment %s is %s", id, c.State)
 		}
-		all, err := listJSON[Compartment](tx, prefixCompart)
+		all, err := record.List[Compartment](tx, prefixCompart)
 		if err != nil {
 			return err
 		}
@@ -258,7 +259,7 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 				return errs.E(errs.Conflict, "compartment %s is not empty: it holds compartment %s", id, child.Name)
 			}
 		}
-		policies, err := listJSON[Policy](tx, prefixPolicy)
+		policies, err := record.List[Policy](tx, prefixPolicy)
 		if err != nil {
 			return err
 		}
@@ -272,6 +273,6 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 		}
 		c.State = StateDeleted
 		c.ETag = etag.New()
-		return putJSON(tx, prefixCompart+c.ID, c)
+		return record.Put(tx, prefixCompart+c.ID, c)
 	})
 }

@@ -125,14 +125,8 @@ func (s *Service) UserPrincipal(ctx context.Context, userID string) (*authz.Prin
 		if u, err = get[User](r, prefixUser+userID, "user", userID); err != nil {
 			return err
 		}
-		entries, err := r.List(prefixUserGrp+userID+"/", "", 0)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			groups = append(groups, e.Key[len(prefixUserGrp+userID+"/"):])
-		}
-		return nil
+		groups, err = userGroups(r, userID)
+		return err
 	})
 	if err != nil {
 		return nil, err

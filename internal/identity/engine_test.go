@@ -29,6 +29,18 @@ func bootstrapped(t testing.TB) (*Service, BootstrapResult) {
 	return svc, res
 }
 
+// withEngine is bootstrapped with the server's policy engine over the
+// Service.
+func withEngine(t testing.TB) (*Service, BootstrapResult, *PolicyEngine) {
+	t.Helper()
+	svc, res := bootstrapped(t)
+	pe, err := NewPolicyEngine(context.Background(), svc, iam.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, res, pe
+}
+
 func ptr(s string) *string { return &s }
 
 // testIndex is a blind index with a fixed key, as the barrier would give.
@@ -44,11 +56,7 @@ func testIndex(t testing.TB) *blindindex.Index {
 // writes run concurrently (run with -race).
 func TestPolicyEngineFollowsWrites(t *testing.T) {
 	ctx := context.Background()
-	svc, res := bootstrapped(t)
-	pe, err := NewPolicyEngine(ctx, svc, iam.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, res, pe := withEngine(t)
 	g, err := svc.CreateGroup(ctx, GroupInput{CompartmentID: res.TenancyID, Name: ptr("Readers"), Description: ptr("d")})
 	if err != nil {
 		t.Fatal(err)
@@ -150,11 +158,7 @@ func TestNameRules(t *testing.T) {
 // authorizer: the generation check plus the compiled engine.
 func BenchmarkPolicyEngineAuthorize(b *testing.B) {
 	ctx := context.Background()
-	svc, res := bootstrapped(b)
-	pe, err := NewPolicyEngine(ctx, svc, iam.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, res, pe := withEngine(b)
 	req := authz.Request{Principal: &authz.Principal{Type: authz.PrincipalUser, ID: res.UserID, TenancyID: res.TenancyID, GroupIDs: []string{res.GroupID}},
 		Operation: "ListVaults", CompartmentID: res.TenancyID}
 	b.ReportAllocs()

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // More limits from OCI's (docs/oci-behaviours.md#policy-language).
@@ -54,7 +54,7 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 		if err := claimName(tx, s.nameKey(nameGroup, "", g.Name), g.ID, "a group or dynamic group", g.Name); err != nil {
 			return err
 		}
-		return putJSON(tx, prefixGroup+g.ID, g)
+		return record.Put(tx, prefixGroup+g.ID, g)
 	})
 	if err != nil {
 		return Group{}, fmt.Errorf("identity: create group: %w", err)
@@ -97,7 +97,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput, ifM
 		g.Description = strOr(in.Description, g.Description)
 		mergeTags(&g.FreeformTags, &g.DefinedTags, in.FreeformTags, in.DefinedTags)
 		g.ETag = etag.New()
-		return putJSON(tx, prefixGroup+g.ID, g)
+		return record.Put(tx, prefixGroup+g.ID, g)
 	})
 	return g, err
 }
@@ -112,7 +112,7 @@ func (s *Service) DeleteGroup(ctx context.Context, id, ifMatch string) error {
 		if err := checkETag(ifMatch, g.ETag, "group", id); err != nil {
 			return err
 		}
-		members, err := listJSON[Membership](tx, prefixMember)
+		members, err := record.List[Membership](tx, prefixMember)
 		if err != nil {
 			return err
 		}
@@ -147,10 +147,10 @@ func (s *Service) AddUserToGroup(ctx context.Context, userID, groupID string) (M
 			return errs.E(errs.RelatedNotFound, "group %s not found or not authorized", groupID)
 		}
 		link := prefixUserGrp + userID + "/" + groupID
-		if _, err := tx.Get(link); err == nil {
-			return errs.E(errs.AlreadyExists, "user %s is already a member of group %s", userID, groupID)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if member, err := record.Exists(tx, link); err != nil {
 			return err
+		} else if member {
+			return errs.E(errs.AlreadyExists, "user %s is already a member of group %s", userID, groupID)
 		}
 		n, err := tx.List(prefixUserGrp+userID+"/", "", 0)
 		if err != nil {
@@ -161,15 +161,20 @@ func (s *Service) AddUserToGroup(ctx context.Context, userID, groupID string) (M
 		}
 		m = Membership{ID: ocid.New(ocid.Membership, s.region), TenancyID: t.ID, UserID: userID, GroupID: groupID,
 			State: StateActive, TimeCreated: s.now().UTC(), ETag: etag.New()}
-		if err := putJSON(tx, link, m.ID); err != nil {
+		if err := record.Put(tx, link, m.ID); err != nil {
 			return err
 		}
-		return putJSON(tx, prefixMember+m.ID, m)
+		return record.Put(tx, prefixMember+m.ID, m)
 	})
 	if err != nil {
 		return Membership{}, fmt.Errorf("identity: add user to group: %w", err)
 	}
 	return m, nil
+}
+
+// userGroups returns the ids of the groups userID is a member of.
+func userGroups(r store.Reader, userID string) ([]string, error) {
+	return record.Names(r, prefixUserGrp+userID+"/")
 }
 
 // GetMembership returns a user-group membership.
@@ -184,7 +189,7 @@ func (s *Service) ListMemberships(ctx context.Context, compartmentID, userID, gr
 		if _, err := checkTenancy(r, compartmentID); err != nil {
 			return err
 		}
-		all, err := listJSON[Membership](r, prefixMember)
+		all, err := record.List[Membership](r, prefixMember)
 		if err != nil {
 			return err
 		}
@@ -297,7 +302,7 @@ func (s *Service) CreateDynamicGroup(ctx context.Context, in GroupInput) (Dynami
 		if err := claimName(tx, s.nameKey(nameGroup, "", d.Name), d.ID, "a group or dynamic group", d.Name); err != nil {
 			return err
 		}
-		return putJSON(tx, prefixDynGroup+d.ID, d)
+		return record.Put(tx, prefixDynGroup+d.ID, d)
 	})
 	if err != nil {
 		return DynamicGroup{}, fmt.Errorf("identity: create dynamic group: %w", err)
@@ -343,7 +348,7 @@ func (s *Service) UpdateDynamicGroup(ctx context.Context, id string, in GroupInp
 		d.MatchingRule = strOr(in.MatchingRule, d.MatchingRule)
 		mergeTags(&d.FreeformTags, &d.DefinedTags, in.FreeformTags, in.DefinedTags)
 		d.ETag = etag.New()
-		return putJSON(tx, prefixDynGroup+d.ID, d)
+		return record.Put(tx, prefixDynGroup+d.ID, d)
 	})
 	return d, err
 }

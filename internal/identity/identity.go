@@ -49,7 +49,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -62,6 +61,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // Lifecycle states of identity resources.
@@ -258,48 +258,10 @@ func (s *Service) Changed() {
 // Generation returns a counter that moves on every identity write.
 func (s *Service) Generation() uint64 { return s.generation.Load() }
 
-func getJSON(r store.Reader, key string, v any) error {
-	b, err := r.Get(key)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("identity: decode %s: %w", key, err)
-	}
-	return nil
-}
-
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("identity: encode %s: %w", key, err)
-	}
-	return tx.Put(key, b)
-}
-
-func listJSON[T any](r store.Reader, prefix string) ([]T, error) {
-	entries, err := r.List(prefix, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, len(entries))
-	for _, e := range entries {
-		var v T
-		if err := json.Unmarshal(e.Value, &v); err != nil {
-			return nil, fmt.Errorf("identity: decode %s: %w", e.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
 // Tenancy returns the tenancy, or ErrNotBootstrapped.
 func (s *Service) Tenancy(ctx context.Context) (Tenancy, error) {
 	var t Tenancy
-	err := s.st.View(ctx, func(r store.Reader) error { return getJSON(r, keyTenancy, &t) })
-	if errors.Is(err, store.ErrNotFound) {
-		return t, ErrNotBootstrapped
-	}
+	err := s.st.View(ctx, func(r store.Reader) (err error) { t, err = tenancyOf(r); return err })
 	return t, err
 }
 
@@ -322,32 +284,27 @@ func (s *Service) LookupAPIKey(ctx context.Context, id authn.APIKeyID) (*rsa.Pub
 		groups  []string
 	)
 	err := s.st.View(ctx, func(r store.Reader) error {
-		if err := getJSON(r, keyTenancy, &tenancy); err != nil {
+		var err error
+		if tenancy, err = record.Get[Tenancy](r, keyTenancy); err != nil {
 			return err
 		}
 		if tenancy.ID != id.TenancyID {
 			return errors.New("unknown tenancy")
 		}
-		if err := getJSON(r, prefixUser+id.UserID, &user); err != nil {
+		if user, err = record.Get[User](r, prefixUser+id.UserID); err != nil {
 			return err
 		}
 		if user.State != StateActive {
 			return errors.New("user is not active")
 		}
-		if err := getJSON(r, s.apiKeyKey(id.UserID, id.Fingerprint), &key); err != nil {
+		if key, err = record.Get[APIKey](r, s.apiKeyKey(id.UserID, id.Fingerprint)); err != nil {
 			return err
 		}
 		if key.State != StateActive {
 			return errors.New("api key is not active")
 		}
-		entries, err := r.List(prefixUserGrp+id.UserID+"/", "", 0)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			groups = append(groups, e.Key[len(prefixUserGrp+id.UserID+"/"):])
-		}
-		return nil
+		groups, err = userGroups(r, id.UserID)
+		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity: api key: %w", err)
@@ -392,27 +349,23 @@ func ParseRSAPublicKeyPEM(text string) (*rsa.PublicKey, error) {
 func (s *Service) Snapshot(ctx context.Context) (Snapshot, error) {
 	var snap Snapshot
 	err := s.st.View(ctx, func(r store.Reader) error {
-		var t Tenancy
-		if err := getJSON(r, keyTenancy, &t); err != nil {
+		t, err := tenancyOf(r)
+		if err != nil {
 			return err
 		}
 		snap.TenancyID, snap.TenancyName = t.ID, t.Name
-		var err error
-		if snap.Compartments, err = listJSON[Compartment](r, prefixCompart); err != nil {
+		if snap.Compartments, err = record.List[Compartment](r, prefixCompart); err != nil {
 			return err
 		}
-		if snap.Groups, err = listJSON[Group](r, prefixGroup); err != nil {
+		if snap.Groups, err = record.List[Group](r, prefixGroup); err != nil {
 			return err
 		}
-		if snap.DynamicGroups, err = listJSON[DynamicGroup](r, prefixDynGroup); err != nil {
+		if snap.DynamicGroups, err = record.List[DynamicGroup](r, prefixDynGroup); err != nil {
 			return err
 		}
-		snap.Policies, err = listJSON[Policy](r, prefixPolicy)
+		snap.Policies, err = record.List[Policy](r, prefixPolicy)
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return snap, ErrNotBootstrapped
-	}
 	return snap, err
 }
 
@@ -421,16 +374,15 @@ func (s *Service) Snapshot(ctx context.Context) (Snapshot, error) {
 func (s *Service) CompartmentExists(ctx context.Context, id string) (bool, error) {
 	found := false
 	err := s.st.View(ctx, func(r store.Reader) error {
-		var t Tenancy
-		if err := getJSON(r, keyTenancy, &t); err != nil {
+		t, err := record.Get[Tenancy](r, keyTenancy)
+		if err != nil {
 			return err
 		}
 		if t.ID == id {
 			found = true
 			return nil
 		}
-		var c Compartment
-		err := getJSON(r, prefixCompart+id, &c)
+		c, err := record.Get[Compartment](r, prefixCompart+id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/page"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // Limits Coffer enforces, from OCI's documented IAM limits
@@ -51,12 +52,12 @@ func apiKeyPrefix(userID string) string { return prefixAPIKey + userID + "/" }
 
 // claimName writes a unique-name index entry, or fails with AlreadyExists.
 func claimName(tx store.Tx, key, id, what, name string) error {
-	if _, err := tx.Get(key); err == nil {
-		return errs.E(errs.AlreadyExists, "%s with name %q already exists", what, name)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	if taken, err := record.Exists(tx, key); err != nil {
 		return err
+	} else if taken {
+		return errs.E(errs.AlreadyExists, "%s with name %q already exists", what, name)
 	}
-	return putJSON(tx, key, id)
+	return record.Put(tx, key, id)
 }
 
 // nameRule says which characters a kind of name may hold besides letters
@@ -175,18 +176,7 @@ func sortAndPage[T listed](items []T, o ListOptions) ([]T, string, error) {
 		}
 		return created.UTC().Format("20060102T150405.000000000"), id
 	}
-	slices.SortFunc(items, func(a, b T) int {
-		ak, aid := keyOf(a)
-		bk, bid := keyOf(b)
-		c := strings.Compare(ak, bk)
-		if c == 0 {
-			c = strings.Compare(aid, bid)
-		}
-		if desc {
-			c = -c
-		}
-		return c
-	})
+	page.Sort(items, keyOf, desc)
 	return page.Slice(items, keyOf, desc, o.Page, o.Limit)
 }
 
@@ -210,7 +200,7 @@ func listInTenancy[T listed](ctx context.Context, s *Service, compartmentID, pre
 			return err
 		}
 		var err error
-		all, err = listJSON[T](r, prefix)
+		all, err = record.List[T](r, prefix)
 		return err
 	})
 	if err != nil {
@@ -230,10 +220,11 @@ func mergeTags(ff *map[string]string, def *map[string]map[string]any, newFF map[
 	}
 }
 
-// get reads one record or returns NotFound naming what was missing.
+// get reads one record or returns NotFound naming what was missing. An id
+// that cannot be part of a storage key is missing too (record.Get's rule),
+// so callers need not check ids before reading.
 func get[T any](r store.Reader, key, what, id string) (T, error) {
-	var v T
-	err := getJSON(r, key, &v)
+	v, err := record.Get[T](r, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return v, errs.E(errs.NotFound, "%s %s not found or not authorized", what, id)
 	}
@@ -270,8 +261,7 @@ func (s *Service) update(ctx context.Context, fn func(tx store.Tx) error) error 
 
 // tenancyOf reads the tenancy inside a transaction.
 func tenancyOf(r store.Reader) (Tenancy, error) {
-	var t Tenancy
-	err := getJSON(r, keyTenancy, &t)
+	t, err := record.Get[Tenancy](r, keyTenancy)
 	if errors.Is(err, store.ErrNotFound) {
 		return t, ErrNotBootstrapped
 	}

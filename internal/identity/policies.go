@@ -11,6 +11,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // StatementResolver resolves the names in a statement (groups, dynamic
@@ -124,7 +125,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (Policy, err
 		if err := claimName(tx, s.nameKey(namePolicy, p.CompartmentID, p.Name), p.ID, "a policy in this compartment", p.Name); err != nil {
 			return err
 		}
-		return putJSON(tx, prefixPolicy+p.ID, p)
+		return record.Put(tx, prefixPolicy+p.ID, p)
 	})
 	if err != nil {
 		return Policy{}, fmt.Errorf("identity: create policy: %w", err)
@@ -144,7 +145,7 @@ func (s *Service) ListPolicies(ctx context.Context, compartmentID string, o List
 	}
 	var out []Policy
 	err := s.st.View(ctx, func(r store.Reader) error {
-		all, err := listJSON[Policy](r, prefixPolicy)
+		all, err := record.List[Policy](r, prefixPolicy)
 		if err != nil {
 			return err
 		}
@@ -195,7 +196,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, id string, in PolicyInput, i
 		}
 		mergeTags(&p.FreeformTags, &p.DefinedTags, in.FreeformTags, in.DefinedTags)
 		p.ETag = etag.New()
-		return putJSON(tx, prefixPolicy+p.ID, p)
+		return record.Put(tx, prefixPolicy+p.ID, p)
 	})
 	return p, err
 }

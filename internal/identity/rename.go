@@ -9,6 +9,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // A rename of a group, dynamic group or compartment carries into policy
@@ -33,7 +34,7 @@ type rename struct {
 // before the renamed record is written, so that compartment paths resolve
 // against the old names.
 func rewritePolicies(tx store.Tx, rn rename) error {
-	policies, err := listJSON[Policy](tx, prefixPolicy)
+	policies, err := record.List[Policy](tx, prefixPolicy)
 	if err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func rewritePolicies(tx store.Tx, rn rename) error {
 		if err != nil {
 			return err
 		}
-		comps, err := listJSON[Compartment](tx, prefixCompart)
+		comps, err := record.List[Compartment](tx, prefixCompart)
 		if err != nil {
 			return err
 		}
@@ -62,7 +63,7 @@ func rewritePolicies(tx store.Tx, rn rename) error {
 		}
 		if changed {
 			p.ETag = etag.New()
-			if err := putJSON(tx, prefixPolicy+p.ID, p); err != nil {
+			if err := record.Put(tx, prefixPolicy+p.ID, p); err != nil {
 				return err
 			}
 		}

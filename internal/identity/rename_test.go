@@ -113,11 +113,7 @@ func FuzzRewriteStatement(f *testing.F) {
 // decision, the statements show the new names, the old names are free.
 func TestRenameKeepsPoliciesWorking(t *testing.T) {
 	ctx := context.Background()
-	svc, res := bootstrapped(t)
-	pe, err := NewPolicyEngine(ctx, svc, iam.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, res, pe := withEngine(t)
 	g, err := svc.CreateGroup(ctx, GroupInput{CompartmentID: res.TenancyID, Name: ptr("Readers"), Description: ptr("d")})
 	if err != nil {
 		t.Fatal(err)

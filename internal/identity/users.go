@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // InactiveBlocked is the User.InactiveStatus bit of a blocked user.
@@ -54,7 +54,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 		if err := claimName(tx, s.nameKey(nameUser, "", u.Name), u.ID, "a user", u.Name); err != nil {
 			return err
 		}
-		return putJSON(tx, prefixUser+u.ID, u)
+		return record.Put(tx, prefixUser+u.ID, u)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("identity: create user: %w", err)
@@ -86,7 +86,7 @@ func (s *Service) mutateUser(ctx context.Context, id, ifMatch string, fn func(tx
 			return err
 		}
 		u.ETag = etag.New()
-		return putJSON(tx, prefixUser+u.ID, u)
+		return record.Put(tx, prefixUser+u.ID, u)
 	})
 	return u, err
 }
@@ -190,7 +190,7 @@ func (s *Service) UploadAPIKey(ctx context.Context, userID, keyPEM string) (APIK
 		if len(existing) >= MaxAPIKeysPerUser {
 			return errs.E(errs.LimitExceeded, "the user already has %d API keys, the most allowed; delete one first", MaxAPIKeysPerUser)
 		}
-		return putJSON(tx, s.apiKeyKey(userID, fp), k)
+		return record.Put(tx, s.apiKeyKey(userID, fp), k)
 	})
 	if err != nil {
 		return APIKey{}, fmt.Errorf("identity: upload api key: %w", err)
@@ -206,7 +206,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, err
 			return err
 		}
 		var err error
-		keys, err = listJSON[APIKey](r, apiKeyPrefix(userID))
+		keys, err = record.List[APIKey](r, apiKeyPrefix(userID))
 		return err
 	})
 	slices.SortFunc(keys, func(a, b APIKey) int { return a.TimeCreated.Compare(b.TimeCreated) })
@@ -218,10 +218,10 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, err
 func (s *Service) DeleteAPIKey(ctx context.Context, userID, fingerprint string) error {
 	return s.update(ctx, func(tx store.Tx) error {
 		key := s.apiKeyKey(userID, fingerprint)
-		if _, err := tx.Get(key); errors.Is(err, store.ErrNotFound) {
-			return errs.E(errs.NotFound, "API key %s of user %s not found or not authorized", fingerprint, userID)
-		} else if err != nil {
+		if found, err := record.Exists(tx, key); err != nil {
 			return err
+		} else if !found {
+			return errs.E(errs.NotFound, "API key %s of user %s not found or not authorized", fingerprint, userID)
 		}
 		return tx.Delete(key)
 	})

@@ -3,57 +3,13 @@ package kms
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/store"
 )
-
-func jsonMarshal(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("kms: marshal %T: %v", v, err)) // plain structs only
-	}
-	return b
-}
-
-// putRecord stores v as JSON at key.
-func putRecord(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
-}
-
-// listRecords decodes every record under prefix, in key order; a record
-// that does not decode fails the read, naming its key.
-func listRecords[T any](r store.Reader, prefix string) ([]T, error) {
-	entries, err := r.List(prefix, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, len(entries))
-	for _, e := range entries {
-		var v T
-		if err := json.Unmarshal(e.Value, &v); err != nil {
-			return nil, fmt.Errorf("kms: decode %s: %w", e.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func jsonUnmarshal(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("kms: decode %T: %w", v, err)
-	}
-	return nil
-}
 
 // CryptoTarget is a key and the version a crypto operation uses, loaded
 // together so the wire layer can authorize on the key before acting.

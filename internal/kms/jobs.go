@@ -9,6 +9,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // KeyJobResult counts what one RunKeyJobs pass did.
@@ -29,7 +30,7 @@ func (s *Service) RunKeyJobs(ctx context.Context) (KeyJobResult, error) {
 	now := s.now().UTC()
 	var keys []Key
 	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		keys, err = listRecords[Key](r, prefixKey)
+		keys, err = record.List[Key](r, prefixKey)
 		return err
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/authz"
@@ -13,7 +12,6 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/page"
-	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -272,95 +270,6 @@ func (k *Key) Resource() *authz.Resource {
 	return &authz.Resource{ID: k.ID, Name: k.DisplayName, CompartmentID: k.CompartmentID, VaultID: k.VaultID}
 }
 
-func putKey(tx store.Tx, k Key) error {
-	return putRecord(tx, prefixKey+k.ID, k)
-}
-
-func getKey(r store.Reader, id string) (Key, error) {
-	k, err := loadKey(r, id)
-	if err != nil {
-		return Key{}, err
-	}
-	return *k, nil
-}
-
-// loadKey is getKey without the copy; read through the record cache, the
-// key is shared and must not be modified.
-func loadKey(r store.Reader, id string) (*Key, error) {
-	if !ocid.Valid(id) {
-		return nil, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
-	}
-	k, ok, err := recordcache.Load[Key](r, prefixKey+id)
-	if err != nil {
-		return nil, fmt.Errorf("kms: key %s: %w", id, err)
-	}
-	if !ok {
-		return nil, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
-	}
-	return k, nil
-}
-
-// getVaultKey reads a key that must belong to vaultID: a key of another
-// vault is not found, as OCI answers on the wrong endpoint.
-func getVaultKey(r store.Reader, vaultID, id string) (Key, error) {
-	k, err := getKey(r, id)
-	if err != nil {
-		return k, err
-	}
-	if k.VaultID != vaultID {
-		return Key{}, errs.E(errs.NotFound, "Key or Vault does not exist or you are not authorized to access them.")
-	}
-	return k, nil
-}
-
-func putVersion(tx store.Tx, v KeyVersion) error {
-	return putRecord(tx, prefixKeyVersion+v.KeyID+"/"+v.ID, v)
-}
-
-func getVersion(r store.Reader, keyID, id string) (KeyVersion, error) {
-	v, err := loadVersion(r, keyID, id)
-	if err != nil {
-		return KeyVersion{}, err
-	}
-	return *v, nil
-}
-
-// loadVersion is getVersion without the copy (shared like loadKey's key).
-func loadVersion(r store.Reader, keyID, id string) (*KeyVersion, error) {
-	if !ocid.Valid(id) || !ocid.Valid(keyID) {
-		return nil, errs.E(errs.NotFound, "key version not found or not authorized")
-	}
-	v, ok, err := recordcache.Load[KeyVersion](r, prefixKeyVersion+keyID+"/"+id)
-	if err != nil {
-		return nil, fmt.Errorf("kms: key version %s: %w", id, err)
-	}
-	if !ok {
-		return nil, errs.E(errs.NotFound, "key version %s of key %s not found or not authorized", id, keyID)
-	}
-	return v, nil
-}
-
-func listVersions(r store.Reader, keyID string) ([]KeyVersion, error) {
-	return listRecords[KeyVersion](r, prefixKeyVersion+keyID+"/")
-}
-
-func vaultKeys(r store.Reader, vaultID string) ([]Key, error) {
-	prefix := prefixVaultKey + vaultID + "/"
-	entries, err := r.List(prefix, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Key, 0, len(entries))
-	for _, e := range entries {
-		k, err := getKey(r, strings.TrimPrefix(e.Key, prefix))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, nil
-}
-
 // GetKey returns a key of vaultID.
 func (s *Service) GetKey(ctx context.Context, vaultID, keyID string) (Key, error) {
 	var k Key
@@ -428,23 +337,8 @@ func (s *Service) ListKeys(ctx context.Context, vaultID, compartmentID string, f
 	}
 	keys = slices.DeleteFunc(keys, func(k Key) bool { return k.CompartmentID != compartmentID || !f.match(k) })
 	keyOf := func(k Key) (string, string) { return keyFn(k.TimeCreated, k.DisplayName), k.ID }
-	sortBy(keys, keyOf, desc)
+	page.Sort(keys, keyOf, desc)
 	return page.Slice(keys, keyOf, desc, opts.Page, opts.Limit)
-}
-
-func sortBy[T any](items []T, keyOf func(T) (string, string), desc bool) {
-	slices.SortFunc(items, func(a, b T) int {
-		ak, aid := keyOf(a)
-		bk, bid := keyOf(b)
-		c := strings.Compare(ak, bk)
-		if c == 0 {
-			c = strings.Compare(aid, bid)
-		}
-		if desc {
-			c = -c
-		}
-		return c
-	})
 }
 
 // UpdateKeyInput is an UpdateKey request; nil fields are unchanged.

@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/page"
 	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // Vault lifecycle states, as OCI names them.
@@ -177,34 +178,6 @@ func (v *Vault) Resource() *authz.Resource {
 	return &authz.Resource{ID: v.ID, Name: v.DisplayName, CompartmentID: v.CompartmentID, VaultID: v.ID}
 }
 
-func putVault(tx store.Tx, v Vault) error {
-	return putRecord(tx, prefixVault+v.ID, v)
-}
-
-func getVault(r store.Reader, id string) (Vault, error) {
-	v, err := loadVault(r, id)
-	if err != nil {
-		return Vault{}, err
-	}
-	return *v, nil
-}
-
-// loadVault is getVault without the copy (shared like loadKey's key).
-func loadVault(r store.Reader, id string) (*Vault, error) {
-	if !ocid.Valid(id) {
-		// Not an OCID (possibly not even UTF-8): nothing to look up.
-		return nil, errs.E(errs.NotFound, "vault %s not found or not authorized", strconv.QuoteToASCII(id))
-	}
-	v, ok, err := recordcache.Load[Vault](r, prefixVault+id)
-	if err != nil {
-		return nil, fmt.Errorf("kms: vault %s: %w", id, err)
-	}
-	if !ok {
-		return nil, errs.E(errs.NotFound, "vault %s not found or not authorized", id)
-	}
-	return v, nil
-}
-
 // GetVault returns a vault.
 func (s *Service) GetVault(ctx context.Context, id string) (Vault, error) {
 	var v Vault
@@ -234,7 +207,7 @@ func (s *Service) VaultBySlot(ctx context.Context, slot int) (Vault, error) {
 func (s *Service) AllVaults(ctx context.Context) ([]Vault, error) {
 	var out []Vault
 	err := s.st.View(ctx, func(r store.Reader) (err error) {
-		out, err = listRecords[Vault](r, prefixVault)
+		out, err = record.List[Vault](r, prefixVault)
 		return err
 	})
 	return out, err
@@ -289,7 +262,7 @@ func (s *Service) ListVaults(ctx context.Context, compartmentID string, opts Lis
 	}
 	vaults := slices.DeleteFunc(all, func(v Vault) bool { return v.CompartmentID != compartmentID })
 	keyOf := func(v Vault) (string, string) { return keyFn(v.TimeCreated, v.DisplayName), v.ID }
-	sortBy(vaults, keyOf, desc)
+	page.Sort(vaults, keyOf, desc)
 	return page.Slice(vaults, keyOf, desc, opts.Page, opts.Limit)
 }
 

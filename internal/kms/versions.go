@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/page"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // CreateKeyVersion rotates an ENABLED key: a new version with fresh
@@ -130,7 +130,7 @@ func (s *Service) ListKeyVersions(ctx context.Context, vaultID, keyID string, op
 	keyOf := func(v KeyVersion) (string, string) {
 		return v.TimeCreated.UTC().Format("20060102T150405.000000000"), v.ID
 	}
-	sortBy(vs, keyOf, desc)
+	page.Sort(vs, keyOf, desc)
 	return page.Slice(vs, keyOf, desc, opts.Page, opts.Limit)
 }
 
@@ -215,15 +215,8 @@ func (s *Service) GetWrappingKey(ctx context.Context, vaultID string) (WrappingK
 		if vault, err = getVault(r, vaultID); err != nil {
 			return err
 		}
-		b, err := r.Get(prefixWrapKey + vaultID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		return jsonUnmarshal(b, &w)
+		w, found, err = getWrappingKey(r, vaultID)
+		return err
 	})
 	if err != nil || found {
 		return w, err
@@ -246,17 +239,12 @@ func (s *Service) GetWrappingKey(ctx context.Context, vaultID string) (WrappingK
 		PublicKey: m.PublicKey, Flavour: flavour, Blob: m.Blob, ETag: etag.New()}
 	lost := false
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		lost = false
-		b, err := tx.Get(prefixWrapKey + vaultID)
-		if err == nil {
-			lost = true
-			return jsonUnmarshal(b, &w)
-		}
-		if !errors.Is(err, store.ErrNotFound) {
+		var err error
+		if w, lost, err = getWrappingKey(tx, vaultID); err != nil || lost {
 			return err
 		}
 		w = fresh
-		return tx.Put(prefixWrapKey+vaultID, jsonMarshal(fresh))
+		return record.Put(tx, prefixWrapKey+vaultID, fresh)
 	})
 	if err != nil || lost {
 		// Another request made it first; ours is not needed. (HSM objects

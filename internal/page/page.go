@@ -7,9 +7,12 @@
 package page
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/coffer-vault/coffer/internal/errs"
 )
@@ -58,6 +61,20 @@ func Limit(limit int) (int, error) {
 		return MaxLimit, nil
 	}
 	return limit, nil
+}
+
+// Sort orders items by (key, id) as keyOf gives them, descending when desc:
+// the order Slice expects.
+func Sort[T any](items []T, keyOf func(T) (string, string), desc bool) {
+	slices.SortFunc(items, func(a, b T) int {
+		ak, aid := keyOf(a)
+		bk, bid := keyOf(b)
+		c := cmp.Or(strings.Compare(ak, bk), strings.Compare(aid, bid))
+		if desc {
+			return -c
+		}
+		return c
+	})
 }
 
 // Slice returns the page of items (already sorted by (key, id) in the

@@ -61,3 +61,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSortByKeyThenID(t *testing.T) {
+	items := []item{{"b", "2"}, {"a", "9"}, {"b", "1"}, {"", "5"}, {"a", "10"}}
+	keyOf := func(it item) (string, string) { return it.key, it.id }
+	for _, c := range []struct {
+		desc bool
+		want []item
+	}{
+		{false, []item{{"", "5"}, {"a", "10"}, {"a", "9"}, {"b", "1"}, {"b", "2"}}},
+		{true, []item{{"b", "2"}, {"b", "1"}, {"a", "9"}, {"a", "10"}, {"", "5"}}},
+	} {
+		got := slices.Clone(items)
+		Sort(got, keyOf, c.desc)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("Sort(desc=%v) = %v, want %v", c.desc, got, c.want)
+		}
+	}
+}

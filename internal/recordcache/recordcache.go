@@ -27,9 +27,7 @@ package recordcache
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -37,6 +35,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // DefaultMaxEntries bounds the cache when Options.MaxEntries is 0: about
@@ -297,52 +296,39 @@ func (r *Reader) List(prefix, after string, limit int) ([]store.Entry, error) {
 	return r.r.List(prefix, after, limit)
 }
 
-// Load returns the record stored under key, decoded from JSON into a T, or
-// ok=false when there is none. Given a Reader of Read, it serves and fills
-// the cache, and the value may be shared: do not modify it. Given any other
-// store.Reader (a write transaction), it reads and decodes a private copy.
-func Load[T any](r store.Reader, key string) (v *T, ok bool, err error) {
+// Load returns the record stored under key, decoded by record.Get: a
+// missing key, or one the store refuses, gives an error for which
+// errors.Is(err, store.ErrNotFound) holds. Given a Reader of Read, it
+// serves and fills the cache, and the value may be shared: do not modify
+// it. Given any other store.Reader (a write transaction), it reads and
+// decodes a private copy.
+func Load[T any](r store.Reader, key string) (*T, error) {
 	cr, cached := r.(*Reader)
 	if !cached {
-		return decode[T](r, key)
+		return record.GetPtr[T](r, key)
 	}
 	c := cr.c
 	idx := maphash.String(c.seed, key) % shardCount
 	sh := &c.shards[idx]
 	if cr.r == nil {
 		if sh.writing.Load() != 0 {
-			return nil, false, errMiss
+			return nil, errMiss
 		}
 		if hit, found := sh.entries.Get(key); found {
 			if v, isT := hit.(*T); isT {
-				return v, true, nil
+				return v, nil
 			}
 		}
-		return nil, false, errMiss
+		return nil, errMiss
 	}
-	v, ok, err = decode[T](cr.r, key)
-	if err != nil || !ok || !c.live.Load() {
-		return v, ok, err
+	v, err := record.GetPtr[T](cr.r, key)
+	if err != nil || !c.live.Load() {
+		return v, err
 	}
 	sh.mu.Lock()
 	if sh.gen.Load() == cr.gens[idx] && sh.writing.Load() == 0 {
 		sh.entries.Add(key, v)
 	}
 	sh.mu.Unlock()
-	return v, true, nil
-}
-
-func decode[T any](r store.Reader, key string) (*T, bool, error) {
-	b, err := r.Get(key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, false, fmt.Errorf("decode record %s: %w", key, err)
-	}
-	return v, true, nil
+	return v, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/memstore"
+	storerecord "github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // counting counts the store snapshots a cache opens.
@@ -59,14 +60,15 @@ func read(t *testing.T, c *recordcache.Cache, key string) int {
 	t.Helper()
 	n := -1
 	err := c.Read(context.Background(), func(r store.Reader) error {
-		v, ok, err := recordcache.Load[record](r, key)
+		v, err := recordcache.Load[record](r, key)
+		n = -1
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		n = -1
-		if ok {
-			n = v.N
-		}
+		n = v.N
 		return nil
 	})
 	if err != nil {
@@ -145,7 +147,7 @@ func TestStaleFillIsDropped(t *testing.T) {
 			// memstore's View is a snapshot taken before this write.
 			put(t, c, map[string]int{"a": 2})
 		}
-		v, _, err := recordcache.Load[record](r, "a")
+		v, err := recordcache.Load[record](r, "a")
 		if err == nil && v.N != 1 {
 			t.Errorf("snapshot read %d, want the old 1", v.N)
 		}
@@ -247,11 +249,15 @@ func TestNotFoundAndCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := c.Read(context.Background(), func(r store.Reader) error {
-		_, _, err := recordcache.Load[record](r, "bad")
+		_, err := recordcache.Load[record](r, "bad")
 		return err
 	})
-	if err == nil || recordcache.Missed(err) {
-		t.Fatalf("corrupt record: %v", err)
+	if !errors.Is(err, storerecord.ErrCorrupt) || recordcache.Missed(err) {
+		t.Fatalf("corrupt record: %v, want record.ErrCorrupt", err)
+	}
+	// A key the store refuses holds nothing: not found, as record.Get says.
+	if got := read(t, c, "bad\x00key"); got != -1 {
+		t.Fatalf("invalid key read %d", got)
 	}
 }
 
@@ -290,11 +296,11 @@ func TestConsistentUnderConcurrentWrites(t *testing.T) {
 			for range 20000 {
 				var x, y int
 				err := c.Read(context.Background(), func(rd store.Reader) error {
-					a, _, err := recordcache.Load[record](rd, "x")
+					a, err := recordcache.Load[record](rd, "x")
 					if err != nil {
 						return err
 					}
-					b, _, err := recordcache.Load[record](rd, "y")
+					b, err := recordcache.Load[record](rd, "y")
 					if err != nil {
 						return err
 					}

@@ -2,11 +2,11 @@ package secrets
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // DeletionReport counts what CompleteDueDeletions finished.
@@ -28,15 +28,9 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 	var rep DeletionReport
 	var ids []string
 	err := s.view(ctx, func(r store.Reader) error {
-		ids = nil
-		ents, err := r.List(prefixSecret, "", 0)
-		if err != nil {
-			return err
-		}
-		for _, e := range ents {
-			ids = append(ids, e.Key[len(prefixSecret):])
-		}
-		return nil
+		var err error
+		ids, err = record.Names(r, prefixSecret)
+		return err
 	})
 	if err != nil {
 		return rep, err
@@ -74,7 +68,7 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 					v.TimeOfDeletion = &t
 				}
 				v.ETag = etag.New()
-				if err := putJSON(tx, versionKey(id, v.Number), v); err != nil {
+				if err := record.Put(tx, versionKey(id, v.Number), v); err != nil {
 					return err
 				}
 				versions++
@@ -83,7 +77,7 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 				rec.LifecycleState = StateDeleted
 				rec.MACKey = wrappedKey{}
 				rec.ETag = etag.New()
-				if err := putJSON(tx, secretKey(id), rec); err != nil {
+				if err := record.Put(tx, secretKey(id), rec); err != nil {
 					return err
 				}
 				if err := tx.Delete(s.nameKey(rec.VaultID, rec.Name)); err != nil {
@@ -113,8 +107,8 @@ func (s *Service) purgeRetryTokens(ctx context.Context, now time.Time) (int, err
 			return err
 		}
 		for _, e := range ents {
-			var rec retryRecord
-			if json.Unmarshal(e.Value, &rec) == nil && now.Before(rec.Expires) {
+			// A record that does not decode is purged too.
+			if rec, err := record.Decode[retryRecord](e); err == nil && now.Before(rec.Expires) {
 				continue
 			}
 			if err := tx.Delete(e.Key); err != nil {
@@ -137,15 +131,11 @@ func (s *Service) RotateDue(ctx context.Context) (int, error) {
 	var due []string
 	err := s.view(ctx, func(r store.Reader) error {
 		due = nil
-		ents, err := r.List(prefixSecret, "", 0)
+		recs, err := record.List[secretRecord](r, prefixSecret)
 		if err != nil {
 			return err
 		}
-		for _, e := range ents {
-			var rec secretRecord
-			if err := json.Unmarshal(e.Value, &rec); err != nil {
-				return err
-			}
+		for _, rec := range recs {
 			rc := rec.RotationConfig
 			if rec.LifecycleState == StateDeleted || rec.LifecycleState == StatePendingDeletion ||
 				rc == nil || !rc.IsScheduledRotationEnabled || rc.TargetSystemType != "" || !rec.IsAutoGenerationEnabled ||

@@ -74,12 +74,9 @@ func (s *Service) loadRef(r store.Reader, ref SecretRef) (*secretRecord, error) 
 		if !validName(ref.Name) {
 			return nil, errSecretNotFound()
 		}
-		p, ok, err := recordcache.Load[string](r, s.nameKey(ref.VaultID, ref.Name))
+		p, err := load[string](r, s.nameKey(ref.VaultID, ref.Name), errSecretNotFound)
 		if err != nil {
-			return nil, corrupt(err, s.nameKey(ref.VaultID, ref.Name))
-		}
-		if !ok {
-			return nil, errSecretNotFound()
+			return nil, err
 		}
 		id = *p
 	}

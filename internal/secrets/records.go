@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 func asErr(err error, target **errs.Error) bool { return errors.As(err, target) }
@@ -79,35 +79,22 @@ func storeErr(err error) error {
 	return errs.Wrap(errs.Internal, err, "storage failure")
 }
 
-// getJSON decodes the record at key into v; ok is false when there is none.
-func getJSON[T any](r store.Reader, key string, v *T) (bool, error) {
-	got, ok, err := recordcache.Load[T](r, key)
-	if err != nil || !ok {
-		return false, corrupt(err, key)
+// load reads the record at key through the record cache (see loadSecret);
+// a missing one is the error missing makes. A failure to read is internal
+// (reads through the cache do not pass storeErr), its cause naming the key;
+// the cache's request to read from the store passes through unchanged, as
+// it must reach Read.
+func load[T any](r store.Reader, key string, missing func() error) (*T, error) {
+	v, err := recordcache.Load[T](r, key)
+	switch {
+	case err == nil:
+		return v, nil
+	case errors.Is(err, store.ErrNotFound):
+		return nil, missing()
+	case recordcache.Missed(err):
+		return nil, err
 	}
-	*v = *got
-	return true, nil
-}
-
-// corrupt classifies a decode failure as internal, keeping the cause (a
-// store error, or the cache's request to read from the store).
-func corrupt(err error, key string) error {
-	if err == nil || errors.Is(err, store.ErrNotFound) || recordcache.Missed(err) {
-		return err
-	}
-	var e *errs.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return errs.Wrap(errs.Internal, err, "reading record %s", key)
-}
-
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return errs.Wrap(errs.Internal, err, "encoding record %s", key)
-	}
-	return tx.Put(key, b)
+	return nil, errs.Wrap(errs.Internal, err, "reading a stored record")
 }
 
 func errSecretNotFound() error {
@@ -120,27 +107,15 @@ func loadSecret(r store.Reader, id string) (*secretRecord, error) {
 	if !ocid.Valid(id) {
 		return nil, errSecretNotFound()
 	}
-	rec, ok, err := recordcache.Load[secretRecord](r, secretKey(id))
-	if err != nil {
-		return nil, corrupt(err, secretKey(id))
-	}
-	if !ok {
-		return nil, errSecretNotFound()
-	}
-	return rec, nil
+	return load[secretRecord](r, secretKey(id), errSecretNotFound)
 }
 
 // loadVersion reads version n of secret id or returns errs.NotFound; shared
 // like loadSecret's record when read through the cache.
 func loadVersion(r store.Reader, id string, n int64) (*versionRecord, error) {
-	v, ok, err := recordcache.Load[versionRecord](r, versionKey(id, n))
-	if err != nil {
-		return nil, corrupt(err, versionKey(id, n))
-	}
-	if !ok {
-		return nil, errs.E(errs.NotFound, "secret version %d not found", n)
-	}
-	return v, nil
+	return load[versionRecord](r, versionKey(id, n), func() error {
+		return errs.E(errs.NotFound, "secret version %d not found", n)
+	})
 }
 
 // loadSecretVersion reads a secret and one of its versions.
@@ -156,18 +131,16 @@ func loadSecretVersion(r store.Reader, id string, n int64) (*secretRecord, *vers
 	return rec, v, nil
 }
 
+// loadVersions reads every version of secret id, in number order, as
+// private copies the caller may change and put back.
 func loadVersions(r store.Reader, id string) ([]*versionRecord, error) {
-	ents, err := r.List(versionPrefix(id), "", 0)
+	vs, err := record.List[versionRecord](r, versionPrefix(id))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*versionRecord, 0, len(ents))
-	for _, e := range ents {
-		var v versionRecord
-		if err := json.Unmarshal(e.Value, &v); err != nil {
-			return nil, errs.Wrap(errs.Internal, err, "corrupt record %s", e.Key)
-		}
-		out = append(out, &v)
+	out := make([]*versionRecord, len(vs))
+	for i := range vs {
+		out[i] = &vs[i]
 	}
 	return out, nil
 }

@@ -4,10 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // Retry tokens (opc-retry-token) make creates and actions idempotent for 24
@@ -67,9 +69,11 @@ func (rs *retryScope) check(r store.Reader, now time.Time) (string, bool, error)
 	if rs == nil {
 		return "", false, nil
 	}
-	var rec retryRecord
-	ok, err := getJSON(r, rs.key, &rec)
-	if err != nil || !ok || !now.Before(rec.Expires) {
+	rec, err := record.Get[retryRecord](r, rs.key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil || !now.Before(rec.Expires) {
 		return "", false, err
 	}
 	if !hmac.Equal(rec.Fingerprint, rs.fp) {
@@ -82,5 +86,5 @@ func (rs *retryScope) put(tx store.Tx, resultID string, now time.Time) error {
 	if rs == nil {
 		return nil
 	}
-	return putJSON(tx, rs.key, retryRecord{Fingerprint: rs.fp, ResultID: resultID, Expires: now.Add(RetryTokenTTL)})
+	return record.Put(tx, rs.key, retryRecord{Fingerprint: rs.fp, ResultID: resultID, Expires: now.Add(RetryTokenTTL)})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/secrets/generate"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // Config wires a Service.
@@ -171,7 +172,7 @@ func reuseRule(rules []Rule) (Rule, bool) {
 // as the caller sees it.
 func commitSecret(tx store.Tx, rec *secretRecord, rs *retryScope, now time.Time) (*Secret, error) {
 	rec.ETag = etag.New()
-	if err := putJSON(tx, secretKey(rec.ID), rec); err != nil {
+	if err := record.Put(tx, secretKey(rec.ID), rec); err != nil {
 		return nil, err
 	}
 	if err := rs.put(tx, rec.ID, now); err != nil {
@@ -326,7 +327,7 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 			k string
 			v any
 		}{{secretKey(id), rec}, {versionKey(id, 1), ver}, {s.nameKey(req.VaultID, req.Name), id}, {compKey(req.CompartmentID, id), id}} {
-			if err := putJSON(tx, p.k, p.v); err != nil {
+			if err := record.Put(tx, p.k, p.v); err != nil {
 				return err
 			}
 		}
@@ -347,12 +348,11 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 }
 
 func (s *Service) nameFree(r store.Reader, vaultID, name string) error {
-	var id string
-	ok, err := getJSON(r, s.nameKey(vaultID, name), &id)
+	taken, err := record.Exists(r, s.nameKey(vaultID, name))
 	if err != nil {
 		return err
 	}
-	if ok {
+	if taken {
 		return errs.E(errs.Invalid, "a secret named %q already exists in this vault (names stay taken until a deleted secret's deletion completes)", name)
 	}
 	return nil
@@ -548,7 +548,7 @@ func (s *Service) ChangeSecretCompartment(ctx context.Context, req ChangeCompart
 				return err
 			}
 			rec.CompartmentID = req.CompartmentID
-			if err := putJSON(tx, compKey(rec.CompartmentID, rec.ID), rec.ID); err != nil {
+			if err := record.Put(tx, compKey(rec.CompartmentID, rec.ID), rec.ID); err != nil {
 				return err
 			}
 		}

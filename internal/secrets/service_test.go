@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,53 +17,86 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
+// While one content update holds the UPDATING lease (it has taken the lease
+// and is sealing the new version outside the store), every other update of
+// the secret is refused with IncorrectState, and the holder then finishes
+// alone: one new version, dense numbers, one CURRENT, the secret ACTIVE and
+// no record half written. The holder is stopped inside the lease by a hook
+// that blocks, so the interleaving is forced, not hoped for.
 func TestConcurrentContentUpdates(t *testing.T) {
 	e := newEnv(t)
 	id := e.create(t, "busy", "v0").ID
-	// Widen the window between taking the lease and finishing.
-	e.ku.BeforeWrap = func() { time.Sleep(time.Millisecond) }
-	const workers = 32
-	type result struct {
-		value string
-		sec   *Secret
-		err   error
+	var (
+		wraps   atomic.Int64
+		leased  = make(chan struct{})
+		release = make(chan struct{})
+	)
+	e.ku.BeforeWrap = func() {
+		// Only the first wrap, the holder's, blocks: without the lease the
+		// others would wrap too, and must not wait for a release that comes
+		// only after they return.
+		if wraps.Add(1) == 1 {
+			close(leased)
+			<-release
+		}
 	}
-	results := make([]result, workers)
+	type result struct {
+		sec *Secret
+		err error
+	}
+	holder := make(chan result, 1)
+	go func() {
+		sec, err := e.s.UpdateSecret(context.Background(), UpdateSecretRequest{SecretID: id, Content: content("holder")})
+		holder <- result{sec, err}
+	}()
+	select {
+	case <-leased:
+	case r := <-holder:
+		t.Fatalf("the update finished (%v) without wrapping its data key", r.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the update never reached WrapDataKey")
+	}
+
+	const others = 31
+	errsOf := make([]error, others)
 	var wg sync.WaitGroup
-	for i := range workers {
+	for i := range others {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v := fmt.Sprintf("value-%d", i)
-			sec, err := e.s.UpdateSecret(context.Background(), UpdateSecretRequest{SecretID: id, Content: content(v)})
-			results[i] = result{v, sec, err}
+			_, errsOf[i] = e.s.UpdateSecret(context.Background(), UpdateSecretRequest{SecretID: id, Content: content(fmt.Sprintf("value-%d", i))})
 		}()
 	}
 	wg.Wait()
-	ok := 0
-	for _, r := range results {
-		if r.err != nil {
-			if k := errs.KindOf(r.err); k != errs.IncorrectState && k != errs.Conflict {
-				t.Fatalf("refused update got %v (kind %v)", r.err, k)
-			}
-			continue
-		}
-		ok++
-		// Every successful call's version exists with its content.
-		if got := e.read(t, id, BundleSelector{VersionNumber: r.sec.CurrentVersionNumber}); got != r.value {
-			t.Fatalf("version %d holds %q, want %q", r.sec.CurrentVersionNumber, got, r.value)
+	for i, err := range errsOf {
+		if k := errs.KindOf(err); err == nil || k != errs.IncorrectState {
+			t.Errorf("update %d while the lease was held: %v (kind %v), want IncorrectState", i, err, k)
 		}
 	}
-	t.Logf("%d of %d concurrent updates succeeded", ok, workers)
-	if ok == 0 || ok == workers {
-		t.Fatalf("%d of %d updates succeeded; want some of each", ok, workers)
+	if sec, err := e.s.GetSecret(e.ctx, id); err != nil || sec.LifecycleState != StateUpdating {
+		t.Errorf("while the lease is held the secret is %v (%v), want UPDATING", sec, err)
 	}
+	close(release)
+	r := <-holder
+	if r.err != nil {
+		t.Fatalf("the lease holder failed: %v", r.err)
+	}
+	if r.sec.CurrentVersionNumber != 2 {
+		t.Fatalf("the holder made version %d, want 2", r.sec.CurrentVersionNumber)
+	}
+	if got := e.read(t, id, BundleSelector{}); got != "holder" {
+		t.Fatalf("CURRENT holds %q, want the holder's content", got)
+	}
+	if n := wraps.Load(); n != 1 {
+		t.Errorf("%d data keys wrapped, want only the holder's", n)
+	}
+
 	vers, _, err := e.s.ListSecretVersions(e.ctx, ListVersionsRequest{SecretID: id, SortOrder: SortAsc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vers) != ok+1 {
-		t.Fatalf("%d versions after %d successful updates", len(vers), ok)
+	if len(vers) != 2 {
+		t.Fatalf("%d versions after one successful update, want 2", len(vers))
 	}
 	current := 0
 	for i, v := range vers {
@@ -95,6 +129,10 @@ func TestConcurrentContentUpdates(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The lease is gone: the next update goes through.
+	if _, err := e.s.UpdateSecret(e.ctx, UpdateSecretRequest{SecretID: id, Content: content("after")}); err != nil {
+		t.Fatalf("update after the holder finished: %v", err)
 	}
 }
 

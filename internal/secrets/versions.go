@@ -7,6 +7,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/record"
 )
 
 // GetSecretVersion returns one version's metadata.
@@ -99,7 +100,7 @@ func (s *Service) mutateSecret(ctx context.Context, id, ifMatch string, fn func(
 			return err
 		}
 		rec.ETag = etag.New()
-		if err := putJSON(tx, secretKey(id), rec); err != nil {
+		if err := record.Put(tx, secretKey(id), rec); err != nil {
 			return err
 		}
 		out, err = present(tx, rec, now)
@@ -178,7 +179,7 @@ func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch
 			return err
 		}
 		v.ETag = etag.New()
-		if err := putJSON(tx, versionKey(id, n), v); err != nil {
+		if err := record.Put(tx, versionKey(id, n), v); err != nil {
 			return err
 		}
 		out = presentVersion(rec, v)

@@ -20,6 +20,12 @@ import (
 // ErrNotFound is returned by Get when no value is stored under the key.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrInvalidKey is returned for a key (or List prefix or after bound) that
+// no backend may store: empty, longer than MaxKeyLen, not valid UTF-8, or
+// holding a NUL byte. Such a key can hold no value, so readers of records
+// (package record) take it for a missing one.
+var ErrInvalidKey = errors.New("store: invalid key")
+
 // ErrConflict is returned by Update when the transaction lost a race with a
 // concurrent writer and could not be retried within the backend's budget.
 // Callers map it to 409 Conflict.

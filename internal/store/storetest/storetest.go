@@ -7,7 +7,9 @@
 //
 //   - Keys must be non-empty, at most store.MaxKeyLen bytes, valid UTF-8 and
 //     free of NUL; Put, Get and Delete refuse other keys with an error, and so
-//     does List for an invalid prefix or after.
+//     does List for an invalid prefix or after. Get's and List's error is
+//     store.ErrInvalidKey (errors.Is), which record readers take for "not
+//     found".
 //   - Get returns a copy: changing the returned slice, or the slice given to
 //     Put, never changes what is stored. An empty value (nil or []byte{}) is
 //     stored and read back as an empty value, not as ErrNotFound.
@@ -313,8 +315,8 @@ func testKeys(t *testing.T, s store.Store) {
 			_, err := r.Get(k)
 			return err
 		})
-		if err == nil || errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s key: Get = %v, want an invalid-key error", name, err)
+		if !errors.Is(err, store.ErrInvalidKey) || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s key: Get = %v, want store.ErrInvalidKey", name, err)
 		}
 	}
 	for _, bad := range []string{"a\xff", "a\x00"} {
@@ -322,15 +324,15 @@ func testKeys(t *testing.T, s store.Store) {
 			_, err := r.List(bad, "", 0)
 			return err
 		})
-		if err == nil {
-			t.Errorf("List(prefix %q) succeeded, want error", bad)
+		if !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("List(prefix %q) = %v, want store.ErrInvalidKey", bad, err)
 		}
 		err = s.View(ctx, func(r store.Reader) error {
 			_, err := r.List("", bad, 0)
 			return err
 		})
-		if err == nil {
-			t.Errorf("List(after %q) succeeded, want error", bad)
+		if !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("List(after %q) = %v, want store.ErrInvalidKey", bad, err)
 		}
 	}
 	if got := keys(list(t, s, "", "", 0)); len(got) != len(valid) {

@@ -10,7 +10,6 @@
 package keyspace
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -19,9 +18,8 @@ import (
 )
 
 // ErrInvalidKey is returned for a key (or List prefix/after) that breaks the
-// rules above. Backends re-export it so callers outside internal/store can
-// test for it.
-var ErrInvalidKey = errors.New("store: invalid key")
+// rules above: store.ErrInvalidKey, which backends also re-export.
+var ErrInvalidKey = store.ErrInvalidKey
 
 // CheckKey reports whether key may be stored.
 func CheckKey(key string) error {

@@ -356,6 +356,12 @@ func TestShamirLifecycle(t *testing.T) {
 	if !strings.Contains(logs.String(), "coffer unsealed") || !strings.Contains(logs.String(), "coffer sealed") {
 		t.Error("seal and unseal are not logged")
 	}
+	// The public operator routes have their request lines, as every route.
+	for _, op := range []string{sysapi.OperationGetSealStatus, sysapi.OperationInitServer, sysapi.OperationUnsealServer} {
+		if !strings.Contains(logs.String(), `"msg":"request","request_id":`) || !strings.Contains(logs.String(), `"operation":"`+op+`"`) {
+			t.Errorf("no request line for %s", op)
+		}
+	}
 }
 
 // TestShamirFirstUnsealNamesAdminConfig: /healthz tells "never

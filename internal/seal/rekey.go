@@ -167,27 +167,15 @@ func (m *Machine) submitRekeyShare(ctx context.Context, req RekeyRequest, by str
 	if !nonceEqual(rk.nonce, req.Nonce) {
 		return RekeyResponse{}, errWrongNonce
 	}
-	share, err := parseShare(req.Share)
+	current, done, err := m.collect(&rk.pending, req.Share, "rekey", "current ")
 	if err != nil {
 		return RekeyResponse{}, err
 	}
-	threshold := m.config.Threshold
-	if containsShare(rk.pending, share) {
-		share.Zero()
-		return RekeyResponse{}, errRepeated(len(rk.pending), threshold)
-	}
-	rk.pending = append(rk.pending, share)
-	if len(rk.pending) < threshold {
-		m.cfg.Log.Info("rekey share accepted", "progress", len(rk.pending), "threshold", threshold)
+	if !done {
 		return m.rekeyProgress(), nil
 	}
-	current, err := barrier.RootKeyFromShares(rk.pending)
-	rk.zero()
-	if err != nil {
-		m.cfg.Log.Warn("rekey failed: the shares do not combine; progress reset")
-		return RekeyResponse{}, errNoCombine(threshold, "current ")
-	}
 	defer current.Zero()
+	threshold := m.config.Threshold
 	// The request may end mid-way; the rekey is one transaction either way.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unsealTimeout)
 	defer cancel()

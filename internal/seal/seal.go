@@ -416,27 +416,15 @@ func (m *Machine) Unseal(ctx context.Context, req UnsealRequest) (Status, error)
 	if !m.initialized {
 		return Status{}, errs.E(errs.IncorrectState, "the server is not initialized: run coffer operator init first")
 	}
-	share, err := parseShare(req.Share)
+	root, done, err := m.collect(&m.pending, req.Share, "unseal", "")
 	if err != nil {
 		return Status{}, err
 	}
-	threshold := m.config.Threshold
-	if containsShare(m.pending, share) {
-		share.Zero()
-		return Status{}, errRepeated(len(m.pending), threshold)
-	}
-	m.pending = append(m.pending, share)
-	if len(m.pending) < threshold {
-		m.cfg.Log.Info("unseal share accepted", "progress", len(m.pending), "threshold", threshold)
+	if !done {
 		return m.status(), nil
 	}
-	root, err := barrier.RootKeyFromShares(m.pending)
-	m.reset()
-	if err != nil {
-		m.cfg.Log.Warn("unseal failed: the shares do not combine; progress reset")
-		return Status{}, errNoCombine(threshold, "")
-	}
 	defer root.Zero()
+	threshold := m.config.Threshold
 	// The request may end before the services are built; unseal on.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unsealTimeout)
 	defer cancel()
@@ -455,22 +443,38 @@ func (m *Machine) Unseal(ctx context.Context, req UnsealRequest) (Status, error)
 	return st, nil
 }
 
-// containsShare reports whether pending holds share; every comparison
-// runs, without an early exit.
-func containsShare(pending []shamir.Share, share shamir.Share) bool {
-	dup := false
-	for _, p := range pending {
-		dup = p.Equal(share) || dup
+// collect adds one submitted share of the current root key to pending,
+// the unseal's or a rekey's (op, for the logs; which, for the caller's
+// words). At the threshold it combines them and empties pending, and
+// returns the root key (done), which the caller zeroes; a set of shares
+// that does not combine resets the progress.
+func (m *Machine) collect(pending *[]shamir.Share, text, op, which string) (root barrier.RootKey, done bool, err error) {
+	share, err := parseShare(text)
+	if err != nil {
+		return barrier.RootKey{}, false, err
 	}
-	return dup
-}
-
-func errRepeated(progress, threshold int) error {
-	return errs.E(errs.Invalid, "this share was already submitted (progress %d/%d)", progress, threshold)
-}
-
-func errNoCombine(threshold int, which string) error {
-	return errs.E(errs.Invalid, "the shares do not combine (two shares with the same index?); progress reset: submit %d %sshares again", threshold, which)
+	threshold := m.config.Threshold
+	dup := false
+	for _, p := range *pending {
+		dup = p.Equal(share) || dup // no early exit: every comparison runs
+	}
+	if dup {
+		share.Zero()
+		return barrier.RootKey{}, false, errs.E(errs.Invalid, "this share was already submitted (progress %d/%d)", len(*pending), threshold)
+	}
+	*pending = append(*pending, share)
+	if len(*pending) < threshold {
+		m.cfg.Log.Info(op+" share accepted", "progress", len(*pending), "threshold", threshold)
+		return barrier.RootKey{}, false, nil
+	}
+	root, err = barrier.RootKeyFromShares(*pending)
+	zeroShares(*pending)
+	*pending = nil
+	if err != nil {
+		m.cfg.Log.Warn(op + " failed: the shares do not combine; progress reset")
+		return barrier.RootKey{}, false, errs.E(errs.Invalid, "the shares do not combine (two shares with the same index?); progress reset: submit %d %sshares again", threshold, which)
+	}
+	return root, true, nil
 }
 
 // Seal drops the root key, the keyring and everything built on them (the

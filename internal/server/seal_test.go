@@ -55,15 +55,30 @@ func startShamir(t *testing.T, dir string, logs *coffertest.SyncBuffer) *sealEnv
 }
 
 func (e *sealEnv) stop() {
-	if e.srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.srv.Close(ctx); err != nil {
-		e.t.Errorf("close: %v", err)
-	}
+	(&coffertest.Env{T: e.t, Server: e.srv}).Stop()
 	e.srv = nil
+}
+
+// shareCanaries are the texts that must not leak of a set of shares: each
+// share, with and without padding, and the root key they combine to, in
+// every encoding.
+func shareCanaries(t *testing.T, shares []string) []string {
+	t.Helper()
+	var parsed []shamir.Share
+	var canaries []string
+	for _, s := range shares {
+		p, err := shamir.ParseShare([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, p)
+		canaries = append(canaries, s, strings.TrimRight(s, "="))
+	}
+	root, err := shamir.Combine(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(canaries, base64.StdEncoding.EncodeToString(root), base64.RawURLEncoding.EncodeToString(root), hex.EncodeToString(root))
 }
 
 // call makes a request (signed when p is not nil) and returns the status
@@ -330,22 +345,7 @@ func TestShamirLifecycle(t *testing.T) {
 
 	// Canary: no share, and not the root key in any encoding, appears in
 	// the logs or in any response other than init's.
-	var parsed []shamir.Share
-	for _, s := range shares {
-		p, err := shamir.ParseShare([]byte(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed = append(parsed, p)
-	}
-	root, err := shamir.Combine(parsed[:3])
-	if err != nil {
-		t.Fatal(err)
-	}
-	canaries := []string{base64.StdEncoding.EncodeToString(root), base64.RawURLEncoding.EncodeToString(root), hex.EncodeToString(root)}
-	for _, s := range shares {
-		canaries = append(canaries, s, strings.TrimRight(s, "="))
-	}
+	canaries := shareCanaries(t, shares)
 	for where, text := range map[string]string{"logs": logs.String(), "responses": e.bodies.String()} {
 		for _, c := range canaries {
 			if strings.Contains(text, c) {

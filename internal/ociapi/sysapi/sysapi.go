@@ -103,29 +103,23 @@ func (h *Handlers) sealStatus(c *ociapi.Call) error {
 	return reply(c, st)
 }
 
-func (h *Handlers) init(c *ociapi.Call) error {
-	var req seal.InitRequest
+// serve decodes the body as a Q, runs op on it and replies with its
+// answer.
+func serve[Q, A any](c *ociapi.Call, op func(context.Context, Q) (A, error)) error {
+	var req Q
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	resp, err := h.Seal.Init(c.Context(), req)
+	resp, err := op(c.Context(), req)
 	if err != nil {
 		return err
 	}
 	return reply(c, resp)
 }
 
-func (h *Handlers) unseal(c *ociapi.Call) error {
-	var req seal.UnsealRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	st, err := h.Seal.Unseal(c.Context(), req)
-	if err != nil {
-		return err
-	}
-	return reply(c, st)
-}
+func (h *Handlers) init(c *ociapi.Call) error { return serve(c, h.Seal.Init) }
+
+func (h *Handlers) unseal(c *ociapi.Call) error { return serve(c, h.Seal.Unseal) }
 
 // authorize asks whether the caller may do c's operation in the tenancy.
 func (h *Handlers) authorize(c *ociapi.Call) error {
@@ -168,13 +162,7 @@ func (h *Handlers) rekey(c *ociapi.Call) error {
 	if err := h.authorize(c); err != nil {
 		return err
 	}
-	var req seal.RekeyRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	resp, err := h.Seal.Rekey(c.Context(), req, principalID(c))
-	if err != nil {
-		return err
-	}
-	return reply(c, resp)
+	return serve(c, func(ctx context.Context, req seal.RekeyRequest) (seal.RekeyResponse, error) {
+		return h.Seal.Rekey(ctx, req, principalID(c))
+	})
 }

@@ -134,6 +134,17 @@ func (c *sysClient) do(ctx context.Context, method, path string, in, out any) er
 	return json.Unmarshal(rb, out)
 }
 
+// sysCall calls an unauthenticated operator endpoint and decodes its
+// answer.
+func sysCall[T any](cmd *cobra.Command, g *globals, method, path string, in any) (T, error) {
+	var out T
+	c, err := newSysClient(g)
+	if err != nil {
+		return out, err
+	}
+	return out, c.do(cmd.Context(), method, path, in, &out)
+}
+
 func printSealStatus(w io.Writer, st seal.Status) {
 	fmt.Fprintf(w, "Seal type:    %s\n", st.Type)
 	fmt.Fprintf(w, "Initialized:  %t\n", st.Initialized)
@@ -178,12 +189,8 @@ func operatorStatusCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
-				c, err := newSysClient(g)
+				st, err := sysCall[seal.Status](cmd, g, http.MethodGet, sysapi.SealStatusPath, nil)
 				if err != nil {
-					return err
-				}
-				var st seal.Status
-				if err := c.do(cmd.Context(), http.MethodGet, sysapi.SealStatusPath, nil, &st); err != nil {
 					return err
 				}
 				printSealStatus(cmd.OutOrStdout(), st)
@@ -223,12 +230,8 @@ created atomically) instead of printed.`,
 						return err
 					}
 				}
-				c, err := newSysClient(g)
+				resp, err := sysCall[seal.InitResponse](cmd, g, http.MethodPost, sysapi.InitPath, req)
 				if err != nil {
-					return err
-				}
-				var resp seal.InitResponse
-				if err := c.do(cmd.Context(), http.MethodPost, sysapi.InitPath, req, &resp); err != nil {
 					return err
 				}
 				w := cmd.OutOrStdout()

@@ -165,13 +165,7 @@ func TestShamirRekey(t *testing.T) {
 	}
 	e.unsealAll(newShares[1], newShares[0])
 	env = e.env()
-	vc, _ := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
-	coffertest.Configure(&vc.BaseClient, env.URL)
-	got, err := vc.GetVault(t.Context(), keymanagement.GetVaultRequest{VaultId: v.Id})
-	if err != nil {
-		t.Fatalf("GetVault after restart: %v", err)
-	}
-	v = keystest.Clients(t, env, got.Vault)
+	v = vaultAgain(t, env, v.Id)
 	decrypt(t, v, *k.Id, ct, "kept")
 	decrypt(t, v, *k.Id, ct2, "after")
 

@@ -59,6 +59,18 @@ func (e *sealEnv) stop() {
 	e.srv = nil
 }
 
+// vaultAgain finds vault id through a new server and returns its clients.
+func vaultAgain(t *testing.T, env *coffertest.Env, id *string) keystest.Vault {
+	t.Helper()
+	vc, _ := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
+	coffertest.Configure(&vc.BaseClient, env.URL)
+	got, err := vc.GetVault(t.Context(), keymanagement.GetVaultRequest{VaultId: id})
+	if err != nil {
+		t.Fatalf("GetVault: %v", err)
+	}
+	return keystest.Clients(t, env, got.Vault)
+}
+
 // shareCanaries are the texts that must not leak of a set of shares: each
 // share, with and without padding, and the root key they combine to, in
 // every encoding.
@@ -327,13 +339,7 @@ func TestShamirLifecycle(t *testing.T) {
 	}
 	e.unsealAll(shares[0], shares[2], shares[4])
 	env = e.env()
-	vc, _ = keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
-	coffertest.Configure(&vc.BaseClient, env.URL)
-	got, err := vc.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: v.Id})
-	if err != nil {
-		t.Fatalf("GetVault after restart: %v", err)
-	}
-	v = keystest.Clients(t, env, got.Vault)
+	v = vaultAgain(t, env, v.Id)
 	decrypt(t, v, *k1.Id, ct1, "first")
 	decrypt(t, v, *k2.Id, ct2, "second")
 	decrypt(t, v, *k1.Id, ct1b, "third")
@@ -454,13 +460,7 @@ func TestRotateInDevModeAndModeMismatch(t *testing.T) {
 	}
 
 	env = coffertest.Start(t, coffertest.Options{DataDir: dir})
-	vc, _ := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
-	coffertest.Configure(&vc.BaseClient, env.URL)
-	got, err := vc.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: v.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v = keystest.Clients(t, env, got.Vault)
+	v = vaultAgain(t, env, v.Id)
 	decrypt(t, v, *k1.Id, ct1, "old value")
 	decrypt(t, v, *k2.Id, ct2, "new value")
 

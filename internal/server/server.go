@@ -406,6 +406,7 @@ func (s *Server) unsealWith(ctx context.Context, b *barrier.Barrier) (adminConfi
 	return "", nil
 }
 
+// build is unsealWith's work.
 func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	var err error
 	if s.names, err = b.NameIndex(); err != nil {

@@ -20,7 +20,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/coffer-vault/coffer/internal/barrier"
-	"github.com/coffer-vault/coffer/internal/server"
+	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
+	"github.com/coffer-vault/coffer/internal/seal"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
@@ -133,7 +134,18 @@ func (c *sysClient) do(ctx context.Context, method, path string, in, out any) er
 	return json.Unmarshal(rb, out)
 }
 
-func printSealStatus(w io.Writer, st server.SealStatus) {
+// sysCall calls an unauthenticated operator endpoint and decodes its
+// answer.
+func sysCall[T any](cmd *cobra.Command, g *globals, method, path string, in any) (T, error) {
+	var out T
+	c, err := newSysClient(g)
+	if err != nil {
+		return out, err
+	}
+	return out, c.do(cmd.Context(), method, path, in, &out)
+}
+
+func printSealStatus(w io.Writer, st seal.Status) {
 	fmt.Fprintf(w, "Seal type:    %s\n", st.Type)
 	fmt.Fprintf(w, "Initialized:  %t\n", st.Initialized)
 	fmt.Fprintf(w, "Sealed:       %t\n", st.Sealed)
@@ -177,12 +189,8 @@ func operatorStatusCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
-				c, err := newSysClient(g)
+				st, err := sysCall[seal.Status](cmd, g, http.MethodGet, sysapi.SealStatusPath, nil)
 				if err != nil {
-					return err
-				}
-				var st server.SealStatus
-				if err := c.do(cmd.Context(), http.MethodGet, server.SysSealStatusPath, nil, &st); err != nil {
 					return err
 				}
 				printSealStatus(cmd.OutOrStdout(), st)
@@ -196,7 +204,7 @@ func operatorStatusCommand() *cobra.Command {
 }
 
 func operatorInitCommand() *cobra.Command {
-	var req server.InitRequest
+	var req seal.InitRequest
 	var shareDir string
 	cmd := &cobra.Command{
 		Use:   "init --shares N --threshold K",
@@ -222,12 +230,8 @@ created atomically) instead of printed.`,
 						return err
 					}
 				}
-				c, err := newSysClient(g)
+				resp, err := sysCall[seal.InitResponse](cmd, g, http.MethodPost, sysapi.InitPath, req)
 				if err != nil {
-					return err
-				}
-				var resp server.InitResponse
-				if err := c.do(cmd.Context(), http.MethodPost, server.SysInitPath, req, &resp); err != nil {
 					return err
 				}
 				w := cmd.OutOrStdout()
@@ -306,7 +310,7 @@ far.`,
 				if err != nil {
 					return err
 				}
-				req := server.UnsealRequest{Reset: reset}
+				req := seal.UnsealRequest{Reset: reset}
 				if !reset {
 					share, err := readShare(cmd)
 					if err != nil {
@@ -319,8 +323,8 @@ far.`,
 					req.Share = string(share)
 					clear(share)
 				}
-				var st server.SealStatus
-				if err := c.do(cmd.Context(), http.MethodPost, server.SysUnsealPath, req, &st); err != nil {
+				var st seal.Status
+				if err := c.do(cmd.Context(), http.MethodPost, sysapi.UnsealPath, req, &st); err != nil {
 					return err
 				}
 				printSealStatus(cmd.OutOrStdout(), st)
@@ -354,8 +358,8 @@ A server whose key comes from a key file cannot be sealed: stop it instead.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
-				var out server.SealResponse
-				if err := signedOperatorCall(cmd, g, server.SysSealPath, &out); err != nil {
+				var out sysapi.SealResponse
+				if err := signedOperatorCall(cmd, g, sysapi.SealPath, &out); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), "The server is sealed.")
@@ -376,8 +380,8 @@ open. Needs POLICY_UPDATE in the tenancy (the RotateKeyring operation).`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
-				var out server.RotateResponse
-				if err := signedOperatorCall(cmd, g, server.SysRotatePath, &out); err != nil {
+				var out seal.Rotation
+				if err := signedOperatorCall(cmd, g, sysapi.RotatePath, &out); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Keyring rotated: term %d is active (%d terms).\n", out.Term, out.Terms)

@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
+	"github.com/coffer-vault/coffer/internal/seal"
 	"github.com/spf13/cobra"
-
-	"github.com/coffer-vault/coffer/internal/server"
 )
 
 // operatorRekeyCommand is `coffer operator rekey`: the Shamir rekey, run
 // by an administrator and the holders of the current shares.
 func operatorRekeyCommand() *cobra.Command {
-	var req server.RekeyRequest
+	var req seal.RekeyRequest
 	var shareDir string
 	cmd := &cobra.Command{
 		Use:   "rekey --shares N --threshold K | --nonce NONCE | --cancel",
@@ -76,8 +76,8 @@ created atomically) instead of printed.`,
 				if err != nil {
 					return err
 				}
-				var out server.RekeyResponse
-				if err := c.post(cmd.Context(), server.SysRekeyPath, "POST "+server.SysRekeyPath, req, &out); err != nil {
+				var out seal.RekeyResponse
+				if err := c.post(cmd.Context(), sysapi.RekeyPath, "POST "+sysapi.RekeyPath, req, &out); err != nil {
 					return err
 				}
 				return printRekey(cmd.OutOrStdout(), out, shareDir)
@@ -93,7 +93,7 @@ created atomically) instead of printed.`,
 	return cmd
 }
 
-func printRekey(w io.Writer, out server.RekeyResponse, shareDir string) error {
+func printRekey(w io.Writer, out seal.RekeyResponse, shareDir string) error {
 	if out.Complete {
 		if shareDir != "" {
 			files := make([]dirFile, len(out.Shares))

@@ -28,6 +28,10 @@ import (
 // DefaultMaxBody is the largest request body accepted when API.MaxBody is 0.
 const DefaultMaxBody = 1 << 20
 
+// PublicMaxBody is the largest request body a Public route accepts: anyone
+// who reaches the listener may send one.
+const PublicMaxBody = 4 << 10
+
 // Verifier authenticates a request whose body has been read.
 type Verifier interface {
 	Verify(ctx context.Context, r *http.Request, body []byte) (*authz.Principal, error)
@@ -53,6 +57,10 @@ type API struct {
 	// AuthFail throttles failed authentication per client address; nil
 	// means no limit.
 	AuthFail *AuthFailLimiter
+	// PublicLimiter throttles each client address on Public routes
+	// (grouped as AuthFailLimiter groups them); Register refuses a Public
+	// route without one.
+	PublicLimiter *RateLimiter
 }
 
 // Observer receives one call per finished request. decision is "allow",
@@ -79,7 +87,13 @@ type Route struct {
 	// would put a ledger write on the hottest path. Everything else is
 	// guarded by default, so a new operation is safe unless marked.
 	ReadOnly bool
-	Handler  HandlerFunc
+	// Public marks an operation anyone may call, without a signature: the
+	// operator's seal status, init and unseal, which answer before any
+	// identity exists. Its body is bounded by PublicMaxBody and each
+	// client address by API.PublicLimiter; there is no principal, so no
+	// authorization, replay guard or retry token.
+	Public  bool
+	Handler HandlerFunc
 }
 
 // Mux is what routes register on.
@@ -90,6 +104,9 @@ type Mux interface {
 // Register adds routes to mux, each wrapped in the request pipeline.
 func (a *API) Register(mux Mux, routes ...Route) {
 	for _, rt := range routes {
+		if rt.Public && a.PublicLimiter == nil {
+			panic("ociapi: public route " + rt.Operation + " registered without a PublicLimiter")
+		}
 		mux.Handle(rt.Pattern, a.wrap(rt))
 	}
 }
@@ -331,7 +348,42 @@ func latencyMillis(d time.Duration) float64 {
 	return float64(d.Microseconds()) / 1000
 }
 
+// readBody reads the request body, up to limit bytes, into c.Body.
+func (c *Call) readBody(limit int64) error {
+	r := c.R
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.W, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errs.E(errs.TooLarge, "the request body is larger than %d bytes", limit)
+		}
+		return errs.Wrap(errs.CannotParse, err, "the request body could not be read")
+	}
+	c.Body = body
+	return nil
+}
+
+// servePublic serves a Public route: the address's rate, the small body,
+// the handler.
+func (a *API) servePublic(c *Call, rt Route) error {
+	if ok, wait := a.PublicLimiter.Allow(clientKey(c.R.RemoteAddr).String(), time.Now()); !ok {
+		secs := retryAfter(wait)
+		c.W.Header().Set("Retry-After", strconv.Itoa(secs))
+		return errs.E(errs.TooManyRequests, "too many requests from this address; retry after %d s", secs)
+	}
+	if err := c.readBody(PublicMaxBody); err != nil {
+		return err
+	}
+	return rt.Handler(c)
+}
+
 func (a *API) serve(c *Call, rt Route) error {
+	if rt.Public {
+		return a.servePublic(c, rt)
+	}
 	r := c.R
 	pass, ok, wait := a.AuthFail.Admit(r.RemoteAddr, time.Now())
 	if !ok {
@@ -341,16 +393,8 @@ func (a *API) serve(c *Call, rt Route) error {
 		c.W.Header().Set("Retry-After", strconv.Itoa(secs))
 		return errs.E(errs.TooManyRequests, "too many failed authentications from this address; retry after %d s", secs)
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		body, err := io.ReadAll(http.MaxBytesReader(c.W, r.Body, a.maxBody()))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return errs.E(errs.TooLarge, "the request body is larger than %d bytes", a.maxBody())
-			}
-			return errs.Wrap(errs.CannotParse, err, "the request body could not be read")
-		}
-		c.Body = body
+	if err := c.readBody(a.maxBody()); err != nil {
+		return err
 	}
 	p, err := a.Verifier.Verify(r.Context(), r, c.Body)
 	if err != nil {

@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/coffer-vault/coffer/internal/seal"
 )
 
 // TestHealthzWhileStarting: before the store is unsealed and the routes are
 // built, /healthz says 503 and every API path answers 503 in OCI's error
 // shape.
 func TestHealthzWhileStarting(t *testing.T) {
-	s := &Server{mains: http.NewServeMux()}
+	s := &Server{mains: http.NewServeMux(), seal: seal.New(seal.Config{Type: seal.TypeKeyFile})}
 	s.mains.HandleFunc("GET /healthz", s.healthz)
 	for path, want := range map[string]int{"/healthz": http.StatusServiceUnavailable, "/20180608/vaults": http.StatusServiceUnavailable} {
 		rec := httptest.NewRecorder()

@@ -23,6 +23,8 @@ import (
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
+	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
+	"github.com/coffer-vault/coffer/internal/seal"
 	"github.com/coffer-vault/coffer/internal/server"
 	"github.com/coffer-vault/coffer/internal/shamir"
 )
@@ -53,15 +55,42 @@ func startShamir(t *testing.T, dir string, logs *coffertest.SyncBuffer) *sealEnv
 }
 
 func (e *sealEnv) stop() {
-	if e.srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.srv.Close(ctx); err != nil {
-		e.t.Errorf("close: %v", err)
-	}
+	(&coffertest.Env{T: e.t, Server: e.srv}).Stop()
 	e.srv = nil
+}
+
+// vaultAgain finds vault id through a new server and returns its clients.
+func vaultAgain(t *testing.T, env *coffertest.Env, id *string) keystest.Vault {
+	t.Helper()
+	vc, _ := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
+	coffertest.Configure(&vc.BaseClient, env.URL)
+	got, err := vc.GetVault(t.Context(), keymanagement.GetVaultRequest{VaultId: id})
+	if err != nil {
+		t.Fatalf("GetVault: %v", err)
+	}
+	return keystest.Clients(t, env, got.Vault)
+}
+
+// shareCanaries are the texts that must not leak of a set of shares: each
+// share, with and without padding, and the root key they combine to, in
+// every encoding.
+func shareCanaries(t *testing.T, shares []string) []string {
+	t.Helper()
+	var parsed []shamir.Share
+	var canaries []string
+	for _, s := range shares {
+		p, err := shamir.ParseShare([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, p)
+		canaries = append(canaries, s, strings.TrimRight(s, "="))
+	}
+	root, err := shamir.Combine(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(canaries, base64.StdEncoding.EncodeToString(root), base64.RawURLEncoding.EncodeToString(root), hex.EncodeToString(root))
 }
 
 // call makes a request (signed when p is not nil) and returns the status
@@ -94,16 +123,16 @@ func (e *sealEnv) call(method, path string, body any, p common.KeyProvider) (int
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
-	if path != server.SysInitPath {
+	if path != sysapi.InitPath {
 		_, _ = e.bodies.Write(rb)
 	}
 	return resp.StatusCode, rb
 }
 
-func (e *sealEnv) status() server.SealStatus {
+func (e *sealEnv) status() seal.Status {
 	e.t.Helper()
-	code, b := e.call(http.MethodGet, server.SysSealStatusPath, nil, nil)
-	var st server.SealStatus
+	code, b := e.call(http.MethodGet, sysapi.SealStatusPath, nil, nil)
+	var st seal.Status
 	if code != 200 || json.Unmarshal(b, &st) != nil {
 		e.t.Fatalf("seal-status: %d %s", code, b)
 	}
@@ -112,10 +141,10 @@ func (e *sealEnv) status() server.SealStatus {
 
 // unseal submits one share and returns the status code and the seal
 // status (or error body).
-func (e *sealEnv) unseal(share string) (int, server.SealStatus, string) {
+func (e *sealEnv) unseal(share string) (int, seal.Status, string) {
 	e.t.Helper()
-	code, b := e.call(http.MethodPost, server.SysUnsealPath, server.UnsealRequest{Share: share}, nil)
-	var st server.SealStatus
+	code, b := e.call(http.MethodPost, sysapi.UnsealPath, seal.UnsealRequest{Share: share}, nil)
+	var st seal.Status
 	_ = json.Unmarshal(b, &st)
 	return code, st, string(b)
 }
@@ -201,16 +230,16 @@ func TestShamirLifecycle(t *testing.T) {
 	if code != 409 {
 		t.Errorf("unseal before init: %d", code)
 	}
-	code, body = e.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 5, Threshold: 1}, nil)
+	code, body = e.call(http.MethodPost, sysapi.InitPath, seal.InitRequest{Shares: 5, Threshold: 1}, nil)
 	wantOCIError(t, code, body, 400, "InvalidParameter")
 
-	code, body = e.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 5, Threshold: 3}, nil)
-	var init server.InitResponse
+	code, body = e.call(http.MethodPost, sysapi.InitPath, seal.InitRequest{Shares: 5, Threshold: 3}, nil)
+	var init seal.InitResponse
 	if code != 200 || json.Unmarshal(body, &init) != nil || len(init.Shares) != 5 || init.Threshold != 3 {
 		t.Fatalf("init: %d %s", code, body)
 	}
 	shares := init.Shares
-	code, body = e.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 5, Threshold: 3}, nil)
+	code, body = e.call(http.MethodPost, sysapi.InitPath, seal.InitRequest{Shares: 5, Threshold: 3}, nil)
 	wantOCIError(t, code, body, 409, "IncorrectState")
 	if st := e.status(); !st.Initialized || !st.Sealed || st.Threshold != 3 || st.Shares != 5 || st.Progress != 0 {
 		t.Fatalf("status after init %+v", st)
@@ -244,11 +273,11 @@ func TestShamirLifecycle(t *testing.T) {
 	readSecret(nil)
 
 	// Seal: unauthenticated is refused, an administrator seals.
-	code, _ = e.call(http.MethodPost, server.SysSealPath, nil, nil)
+	code, _ = e.call(http.MethodPost, sysapi.SealPath, nil, nil)
 	if code != 401 {
 		t.Fatalf("unsigned seal: %d", code)
 	}
-	code, body = e.call(http.MethodPost, server.SysSealPath, struct{}{}, env.Provider)
+	code, body = e.call(http.MethodPost, sysapi.SealPath, struct{}{}, env.Provider)
 	if code != 200 || !e.srv.Sealed() {
 		t.Fatalf("seal: %d %s", code, body)
 	}
@@ -280,7 +309,7 @@ func TestShamirLifecycle(t *testing.T) {
 	}
 	// Reset discards progress.
 	e.unseal(shares[0])
-	if code, b := e.call(http.MethodPost, server.SysUnsealPath, server.UnsealRequest{Reset: true}, nil); code != 200 || e.status().Progress != 0 {
+	if code, b := e.call(http.MethodPost, sysapi.UnsealPath, seal.UnsealRequest{Reset: true}, nil); code != 200 || e.status().Progress != 0 {
 		t.Fatalf("reset: %d %s", code, b)
 	}
 
@@ -292,8 +321,8 @@ func TestShamirLifecycle(t *testing.T) {
 	readSecret(nil)
 
 	// Rotate: new values use the new term, old ones still open.
-	code, body = e.call(http.MethodPost, server.SysRotatePath, struct{}{}, env.Provider)
-	var rot server.RotateResponse
+	code, body = e.call(http.MethodPost, sysapi.RotatePath, struct{}{}, env.Provider)
+	var rot seal.Rotation
 	if code != 200 || json.Unmarshal(body, &rot) != nil || rot.Term != 2 || rot.Terms != 2 {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
@@ -310,17 +339,11 @@ func TestShamirLifecycle(t *testing.T) {
 	}
 	e.unsealAll(shares[0], shares[2], shares[4])
 	env = e.env()
-	vc, _ = keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
-	coffertest.Configure(&vc.BaseClient, env.URL)
-	got, err := vc.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: v.Id})
-	if err != nil {
-		t.Fatalf("GetVault after restart: %v", err)
-	}
-	v = keystest.Clients(t, env, got.Vault)
+	v = vaultAgain(t, env, v.Id)
 	decrypt(t, v, *k1.Id, ct1, "first")
 	decrypt(t, v, *k2.Id, ct2, "second")
 	decrypt(t, v, *k1.Id, ct1b, "third")
-	code, body = e.call(http.MethodPost, server.SysRotatePath, struct{}{}, env.Provider)
+	code, body = e.call(http.MethodPost, sysapi.RotatePath, struct{}{}, env.Provider)
 	if code != 200 || !strings.Contains(string(body), `"term":3`) {
 		t.Fatalf("rotate after restart: %d %s", code, body)
 	}
@@ -328,22 +351,7 @@ func TestShamirLifecycle(t *testing.T) {
 
 	// Canary: no share, and not the root key in any encoding, appears in
 	// the logs or in any response other than init's.
-	var parsed []shamir.Share
-	for _, s := range shares {
-		p, err := shamir.ParseShare([]byte(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed = append(parsed, p)
-	}
-	root, err := shamir.Combine(parsed[:3])
-	if err != nil {
-		t.Fatal(err)
-	}
-	canaries := []string{base64.StdEncoding.EncodeToString(root), base64.RawURLEncoding.EncodeToString(root), hex.EncodeToString(root)}
-	for _, s := range shares {
-		canaries = append(canaries, s, strings.TrimRight(s, "="))
-	}
+	canaries := shareCanaries(t, shares)
 	for where, text := range map[string]string{"logs": logs.String(), "responses": e.bodies.String()} {
 		for _, c := range canaries {
 			if strings.Contains(text, c) {
@@ -353,6 +361,12 @@ func TestShamirLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "coffer unsealed") || !strings.Contains(logs.String(), "coffer sealed") {
 		t.Error("seal and unseal are not logged")
+	}
+	// The public operator routes have their request lines, as every route.
+	for _, op := range []string{sysapi.OperationGetSealStatus, sysapi.OperationInitServer, sysapi.OperationUnsealServer} {
+		if !strings.Contains(logs.String(), `"msg":"request","request_id":`) || !strings.Contains(logs.String(), `"operation":"`+op+`"`) {
+			t.Errorf("no request line for %s", op)
+		}
 	}
 }
 
@@ -367,8 +381,8 @@ func TestShamirFirstUnsealNamesAdminConfig(t *testing.T) {
 	if code, body := e.healthz(); code != 501 || body != `{"status":"uninitialized","initialized":false,"sealed":true}` {
 		t.Fatalf("healthz before init: %d %s", code, body)
 	}
-	code, body := e.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 2, Threshold: 2}, nil)
-	var init server.InitResponse
+	code, body := e.call(http.MethodPost, sysapi.InitPath, seal.InitRequest{Shares: 2, Threshold: 2}, nil)
+	var init seal.InitResponse
 	if code != 200 || json.Unmarshal(body, &init) != nil {
 		t.Fatalf("init: %d %s", code, body)
 	}
@@ -403,7 +417,7 @@ func TestShamirFirstUnsealNamesAdminConfig(t *testing.T) {
 		t.Errorf("logs: unsealed at INFO %t, config path at INFO %t:\n%s", sawUnsealed, sawConfig, logs.String())
 	}
 
-	code, body = e.call(http.MethodPost, server.SysSealPath, struct{}{}, e.env().Provider)
+	code, body = e.call(http.MethodPost, sysapi.SealPath, struct{}{}, e.env().Provider)
 	if code != 200 {
 		t.Fatalf("seal: %d %s", code, body)
 	}
@@ -423,16 +437,16 @@ func TestRotateInDevModeAndModeMismatch(t *testing.T) {
 	if st := e.status(); st.Type != "dev" || st.Sealed || !st.Initialized {
 		t.Fatalf("dev status %+v", st)
 	}
-	code, body := e.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 3, Threshold: 2}, nil)
+	code, body := e.call(http.MethodPost, sysapi.InitPath, seal.InitRequest{Shares: 3, Threshold: 2}, nil)
 	wantOCIError(t, code, body, 409, "IncorrectState")
-	code, body = e.call(http.MethodPost, server.SysSealPath, struct{}{}, env.Provider)
+	code, body = e.call(http.MethodPost, sysapi.SealPath, struct{}{}, env.Provider)
 	wantOCIError(t, code, body, 409, "IncorrectState")
 
 	v := keystest.NewVault(t, env, keymanagement.CreateVaultDetailsVaultTypeDefault)
 	aes := keystest.Shape(keymanagement.KeyShapeAlgorithmAes, 32, "")
 	k1 := v.CreateKey(t, "old", aes, keymanagement.CreateKeyDetailsProtectionModeSoftware)
 	ct1 := encrypt(t, v, *k1.Id, "old value")
-	code, body = e.call(http.MethodPost, server.SysRotatePath, struct{}{}, env.Provider)
+	code, body = e.call(http.MethodPost, sysapi.RotatePath, struct{}{}, env.Provider)
 	if code != 200 || !strings.Contains(string(body), `"term":2`) {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
@@ -446,20 +460,14 @@ func TestRotateInDevModeAndModeMismatch(t *testing.T) {
 	}
 
 	env = coffertest.Start(t, coffertest.Options{DataDir: dir})
-	vc, _ := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
-	coffertest.Configure(&vc.BaseClient, env.URL)
-	got, err := vc.GetVault(context.Background(), keymanagement.GetVaultRequest{VaultId: v.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v = keystest.Clients(t, env, got.Vault)
+	v = vaultAgain(t, env, v.Id)
 	decrypt(t, v, *k1.Id, ct1, "old value")
 	decrypt(t, v, *k2.Id, ct2, "new value")
 
 	// A dev server refuses a Shamir data directory.
 	sdir := coffertest.DataDir(t)
 	s := startShamir(t, sdir, &coffertest.SyncBuffer{})
-	if code, _ := s.call(http.MethodPost, server.SysInitPath, server.InitRequest{Shares: 2, Threshold: 2}, nil); code != 200 {
+	if code, _ := s.call(http.MethodPost, sysapi.InitPath, seal.InitRequest{Shares: 2, Threshold: 2}, nil); code != 200 {
 		t.Fatalf("init: %d", code)
 	}
 	s.stop()
@@ -487,11 +495,11 @@ func TestSealConfigConflicts(t *testing.T) {
 // address (429 with Retry-After) and refuse large bodies.
 func TestOperatorEndpointLimits(t *testing.T) {
 	e := startShamir(t, coffertest.DataDir(t), &coffertest.SyncBuffer{})
-	code, body := e.call(http.MethodPost, server.SysUnsealPath, map[string]string{"share": strings.Repeat("A", 8<<10)}, nil)
+	code, body := e.call(http.MethodPost, sysapi.UnsealPath, map[string]string{"share": strings.Repeat("A", 8<<10)}, nil)
 	wantOCIError(t, code, body, 413, "RequestEntityTooLarge")
 	throttled := 0
 	for range 120 {
-		resp, err := http.Get(e.srv.URL() + server.SysSealStatusPath)
+		resp, err := http.Get(e.srv.URL() + sysapi.SealStatusPath)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,9 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
 	"github.com/coffer-vault/coffer/internal/recordcache"
+	"github.com/coffer-vault/coffer/internal/seal"
 	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/memledger"
@@ -47,7 +49,7 @@ const DefaultListen = "127.0.0.1:8420"
 const DefaultRegion = "local"
 
 // UnsealKeyEnv names the environment variable that may hold the root key.
-const UnsealKeyEnv = "COFFER_UNSEAL_KEY"
+const UnsealKeyEnv = seal.UnsealKeyEnv
 
 // Config configures a server.
 type Config struct {
@@ -59,8 +61,8 @@ type Config struct {
 	// a key file path, or the base64 key itself (from UnsealKeyEnv).
 	UnsealKeyFile string
 	UnsealKey     string
-	// Seal selects another unseal source: SealShamir starts the server
-	// sealed, waiting for `coffer operator init` and `unseal` (seal.go).
+	// Seal selects another unseal source: seal.TypeShamir starts the
+	// server sealed, waiting for `coffer operator init` and `unseal`.
 	Seal string
 	// TLSCertFile and TLSKeyFile (PEM) make every listener serve HTTPS.
 	TLSCertFile, TLSKeyFile string
@@ -206,14 +208,19 @@ type Server struct {
 	authFail  *ociapi.AuthFailLimiter
 	memLedger *memledger.Ledger
 
-	// barrier is the open barrier (nil while sealed); sealed, live and
-	// sealer carry the seal state and the routes of the unsealed server
-	// (seal.go).
-	barrier *barrier.Barrier
-	names   *blindindex.Index // the barrier's, for names in storage keys
-	sealed  atomic.Bool
-	live    atomic.Pointer[liveRoutes]
-	sealer  sealState
+	// seal holds the seal state and opens the barrier; live is what the
+	// unsealed server serves, nil while sealed.
+	seal  *seal.Machine
+	names *blindindex.Index // the barrier's, for names in storage keys
+	live  atomic.Pointer[liveRoutes]
+}
+
+// liveRoutes are the routes of the unsealed server and its record cache;
+// they are replaced at every unseal and dropped at every seal.
+type liveRoutes struct {
+	main      http.Handler
+	endpoints *vaultEndpoints
+	cache     *recordcache.Cache
 }
 
 // Start opens the listener, unseals, and starts serving. It returns once the
@@ -269,12 +276,11 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.log.Info("coffer starting", buildinfo.Get().LogAttrs()...)
-	if err := checkSeal(cfg); err != nil {
+	sources := seal.Sources{Seal: cfg.Seal, Dev: cfg.Dev, KeyFile: cfg.UnsealKeyFile != "", KeyEnv: cfg.UnsealKey != ""}
+	if err := sources.Check(); err != nil {
 		return nil, err
 	}
-	if !cfg.Dev && cfg.Seal == "" && cfg.UnsealKeyFile == "" && cfg.UnsealKey == "" {
-		return nil, fmt.Errorf("refusing to start without an unseal source: pass --unseal-key-file FILE or set %s (or use --dev for a throwaway development server)", UnsealKeyEnv)
-	}
+	s.seal = seal.New(seal.Config{Type: sources.Type(), Log: s.log, Now: cfg.Now, Hooks: s.sealHooks()})
 	if cfg.DataDir == "" {
 		return nil, errors.New("--data-dir is required outside dev mode")
 	}
@@ -320,11 +326,7 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 
-	open := s.open
-	if cfg.Seal == barrier.SealShamir {
-		open = s.startSealed
-	}
-	if err := open(ctx); err != nil {
+	if err := s.open(ctx); err != nil {
 		s.Close(context.Background())
 		return nil, err
 	}
@@ -333,9 +335,6 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 			s.Close(context.Background())
 			return nil, fmt.Errorf("metrics listener: %w", err)
 		}
-	}
-	if !s.sealed.Load() {
-		s.goLive()
 	}
 	return s, nil
 }
@@ -364,6 +363,8 @@ func (s *Server) goLive() {
 	}
 }
 
+// open opens the store and, unless the server waits for Shamir shares,
+// unseals it with the root key from its key file (or dev mode).
 func (s *Server) open(ctx context.Context) error {
 	if s.cfg.AuditLog != "" {
 		f, err := audit.OpenFile(s.cfg.AuditLog)
@@ -372,30 +373,42 @@ func (s *Server) open(ctx context.Context) error {
 		}
 		s.auditFile = f
 	}
-	root, err := s.rootKey()
-	if err != nil {
-		return err
+	var root barrier.RootKey
+	if s.cfg.Seal != seal.TypeShamir {
+		var err error
+		if root, err = s.rootKey(); err != nil {
+			return err
+		}
+		defer root.Zero()
 	}
-	defer root.Zero()
 	raw, err := s.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	s.raw = raw
-	if err := s.refuseShamirStore(ctx); err != nil {
+	if err := s.seal.Start(ctx, raw); err != nil || s.cfg.Seal == seal.TypeShamir {
 		return err
 	}
-	return s.unsealWith(ctx, root)
+	return s.seal.Open(ctx, root)
 }
 
-// unsealWith opens the keyring with root, builds the services and routes,
-// and opens the vault endpoints.
-func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
-	b, err := barrier.Unseal(ctx, s.raw, root)
-	if err != nil {
-		return err
+// unsealWith builds the services and routes on the open barrier b and
+// opens the vault endpoints (seal.Hooks.Open). When it bootstrapped the
+// tenancy it returns where the administrator's OCI config was written.
+func (s *Server) unsealWith(ctx context.Context, b *barrier.Barrier) (adminConfig string, err error) {
+	bootstrapped := s.Bootstrap
+	if err := s.build(ctx, b); err != nil {
+		return "", err
 	}
-	s.barrier = b
+	if s.Bootstrap != nil && s.Bootstrap != bootstrapped {
+		return s.ConfigPath, nil
+	}
+	return "", nil
+}
+
+// build is unsealWith's work.
+func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
+	var err error
 	if s.names, err = b.NameIndex(); err != nil {
 		return err
 	}
@@ -477,8 +490,39 @@ func (s *Server) unsealWith(ctx context.Context, root barrier.RootKey) error {
 			return err
 		}
 	}
-	s.live.Store(&liveRoutes{main: main, endpoints: s.endpoints})
+	s.live.Store(&liveRoutes{main: main, endpoints: s.endpoints, cache: s.cache})
 	return nil
+}
+
+// teardown undoes unsealWith and goLive (seal.Hooks.Close): nothing built
+// on the keyring outlives a seal.
+func (s *Server) teardown(ctx context.Context) {
+	s.ready.Store(false)
+	s.live.Store(nil)
+	if s.stopJobs != nil {
+		s.stopJobs()
+		s.jobsDone.Wait()
+		s.stopJobs = nil
+	}
+	if s.endpoints != nil {
+		s.endpoints.close(ctx)
+		s.endpoints = nil
+	}
+	if s.KMS != nil {
+		s.KMS.Forget()
+	}
+	if s.cache != nil {
+		// Nothing decoded under the old keyring outlives the seal.
+		s.cache.Lost()
+		s.cache = nil
+	}
+	s.names = nil
+	if s.hsm != nil {
+		_ = s.hsm.Close()
+		s.hsm = nil
+	}
+	s.Policies = nil
+	s.Secrets = nil
 }
 
 func (s *Server) rootKey() (barrier.RootKey, error) {
@@ -536,14 +580,15 @@ func (s *Server) bootstrap(ctx context.Context) error {
 
 // CacheStats reports the record cache's reads since the last unseal.
 func (s *Server) CacheStats() recordcache.Stats {
-	s.sealer.mu.Lock()
-	c := s.cache
-	s.sealer.mu.Unlock()
-	if c == nil {
+	l := s.live.Load()
+	if l == nil || l.cache == nil {
 		return recordcache.Stats{}
 	}
-	return c.Stats()
+	return l.cache.Stats()
 }
+
+// Sealed reports whether the server is sealed.
+func (s *Server) Sealed() bool { return s.seal.Sealed() }
 
 // URL is the main endpoint, e.g. http://127.0.0.1:8420.
 func (s *Server) URL() string {
@@ -585,7 +630,7 @@ func (s *Server) PrintInstructions() {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if !s.ready.Load() {
-		if s.sealed.Load() && !s.sealer.initializedFlag.Load() {
+		if s.seal.Sealed() && !s.seal.Initialized() {
 			// As Vault's sys/health: 501 until coffer operator init, so a
 			// probe tells "never initialized" from "sealed".
 			w.WriteHeader(http.StatusNotImplemented)
@@ -593,7 +638,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
-		if s.sealed.Load() {
+		if s.seal.Sealed() {
 			_, _ = io.WriteString(w, `{"status":"sealed","initialized":true,"sealed":true}`)
 			return
 		}
@@ -604,14 +649,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveMain(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/healthz" || isOpenSysPath(r.URL.Path) {
+	if r.URL.Path == "/healthz" || sysapi.IsPublicPath(r.URL.Path) {
 		s.mains.ServeHTTP(w, r)
 		return
 	}
 	l := s.live.Load()
 	if !s.ready.Load() || l == nil {
-		if s.sealed.Load() {
-			ociapi.WriteError(w, r, errSealed)
+		if s.seal.Sealed() {
+			ociapi.WriteError(w, r, seal.ErrSealed)
 			return
 		}
 		ociapi.WriteError(w, r, errs.E(errs.Unavailable, "the server is starting; retry shortly"))
@@ -706,7 +751,7 @@ func newAuthFailLimiter(cfg Config) *ociapi.AuthFailLimiter {
 
 // Close stops serving and closes the store.
 func (s *Server) Close(ctx context.Context) error {
-	s.sealer.shutdown()
+	s.seal.Shutdown()
 	s.ready.Store(false)
 	if s.stopJobs != nil {
 		s.stopJobs()

@@ -200,8 +200,9 @@ var (
 	// report its failure rather than loop.
 	ErrRejectLimited = errors.New("secretcache: rejection already handled recently")
 	// ErrMalformedBundle is returned for a bundle without content or
-	// version, or whose content is not valid base64.
-	ErrMalformedBundle = errors.New("secretcache: malformed secret bundle")
+	// version, or whose content is not valid base64. It comes wrapped in
+	// "secretcache: read KEY: ", which names the package.
+	ErrMalformedBundle = errors.New("malformed secret bundle")
 )
 
 // Cache is a concurrency-safe cache of secret versions in front of a

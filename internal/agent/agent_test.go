@@ -458,14 +458,7 @@ func TestRunScheduleTriggerAndStop(t *testing.T) {
 		t.Errorf("after recovery wait = %v, want 66s", d)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not stop")
-	}
+	waitStopped(t, done)
 }
 
 // TestNoActionAfterStop: a stop that arrives while the files are being
@@ -574,5 +567,18 @@ func TestRefreshErrorSaysEachThingOnce(t *testing.T) {
 	}
 	if !errors.Is(err, ErrIncomplete) || !errors.Is(err, securefile.ErrSymlink) {
 		t.Errorf("refresh error %v lost ErrIncomplete or securefile.ErrSymlink", err)
+	}
+}
+
+// waitStopped waits for Run's result on done: nil, within 10 seconds.
+func waitStopped(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
 	}
 }

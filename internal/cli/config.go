@@ -395,7 +395,7 @@ func readSecretInput(cmd *cobra.Command, path string) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxContent+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err // "read PATH: ..."
 	}
 	if len(b) > maxContent {
 		return nil, usageErrorf("content file %s is larger than %d bytes", path, maxContent)

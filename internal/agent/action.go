@@ -70,7 +70,7 @@ func (a *Action) signal() error {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, 64))
 	if err != nil {
-		return fmt.Errorf("signal: read %s: %w", a.Signal.PidFile, err)
+		return fmt.Errorf("signal: %w", err) // names the read and the file
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/retry"
 	"github.com/coffer-vault/coffer/pkg/secretcache"
 	"github.com/coffer-vault/coffer/pkg/securefile"
@@ -195,10 +196,15 @@ func (a *Agent) failureWait(n int) time.Duration {
 	return max(p.Backoff(n), a.opts.FailureBackoff/2)
 }
 
-// ErrIncomplete is returned by Refresh when some secret could not be read
-// or some file could not be rendered or written; the details are logged,
-// and joined to the error.
-var ErrIncomplete = errors.New("agent: refresh incomplete")
+// ErrIncomplete is in the chain of Refresh's error when some secret could
+// not be read or some file could not be rendered or written; the details
+// are logged, and joined to the error, which reads
+// "agent.Refresh: incomplete: " and then each failure once.
+var ErrIncomplete = errors.New("incomplete")
+
+// opRefresh names Refresh in errors; the failures below it name their own
+// steps and files, so nothing is said twice.
+const opRefresh errs.Op = "agent.Refresh"
 
 // Refresh reads every secret once, rewrites the files whose content
 // changed and runs their actions (each distinct action once). A file whose
@@ -209,7 +215,7 @@ var ErrIncomplete = errors.New("agent: refresh incomplete")
 func (a *Agent) Refresh(ctx context.Context) error {
 	a.cycle.Lock()
 	defer a.cycle.Unlock()
-	var errs []error
+	var failed []error
 	for _, k := range a.keys {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -218,7 +224,7 @@ func (a *Agent) Refresh(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			errs = append(errs, err)
+			failed = append(failed, err)
 		}
 	}
 	type pending struct {
@@ -237,7 +243,7 @@ func (a *Agent) Refresh(ctx context.Context) error {
 			a.testHookWritten(f.Path)
 		}
 		if err != nil {
-			errs = append(errs, err)
+			failed = append(failed, err)
 		}
 		if !changed || f.Action == nil {
 			continue
@@ -258,13 +264,13 @@ func (a *Agent) Refresh(ctx context.Context) error {
 		}
 		if err := p.action.run(a.plan.ActionTimeout, a.opts.ActionOutput); err != nil {
 			a.log.Error("agent: on-change action failed", slog.String("action", p.action.describe()), slog.String("paths", strings.Join(p.paths, ",")), slog.Any("error", err))
-			errs = append(errs, err)
+			failed = append(failed, err)
 			continue
 		}
 		a.log.Info("agent: on-change action done", slog.String("action", p.action.describe()), slog.String("paths", strings.Join(p.paths, ",")))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrIncomplete, errors.Join(errs...))
+	if len(failed) > 0 {
+		return opRefresh.Err(fmt.Errorf("%w: %w", ErrIncomplete, errors.Join(failed...)))
 	}
 	return nil
 }
@@ -349,8 +355,8 @@ func (a *Agent) writeFile(f *FilePlan, dirs map[string]error) (changed bool, err
 	}
 	changed, err = securefile.Write(f.Path, data, securefile.Options{Mode: f.Mode, Owner: f.Owner})
 	if err != nil {
+		// securefile's error names the file already.
 		a.log.Error("agent: file write failed", slog.String("path", f.Path), slog.Bool("replaced", changed), slog.Any("error", err))
-		err = fmt.Errorf("file %s: %w", f.Path, err)
 	}
 	if changed {
 		attrs := []slog.Attr{slog.String("path", f.Path), slog.String("mode", fmt.Sprintf("%#o", f.Mode))}

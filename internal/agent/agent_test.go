@@ -19,6 +19,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/pkg/secretcache"
+	"github.com/coffer-vault/coffer/pkg/securefile"
 )
 
 // fixture is an agent over a fake backend, writing into a temporary
@@ -457,14 +458,7 @@ func TestRunScheduleTriggerAndStop(t *testing.T) {
 		t.Errorf("after recovery wait = %v, want 66s", d)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not stop")
-	}
+	waitStopped(t, done)
 }
 
 // TestNoActionAfterStop: a stop that arrives while the files are being
@@ -549,5 +543,42 @@ func TestCreatesMissingDirectories(t *testing.T) {
 	_ = f.agent.Refresh(context.Background()) // the blocked directory still fails
 	if strings.Contains(f.logs.String()[before:], "directory created") {
 		t.Errorf("an existing directory logged as created:\n%s", f.logs)
+	}
+}
+
+// TestRefreshErrorSaysEachThingOnce: the error of a refresh whose file
+// cannot be written names the operation, the outcome, the package, the
+// file and the cause once each; it used to read
+// "agent: refresh incomplete: file P: securefile: write P: securefile:
+// target is a symbolic link".
+func TestRefreshErrorSaysEachThingOnce(t *testing.T) {
+	f := newFixture(t, `{"files": [{"path": "out.txt", "secret": {"id": "`+sid1+`"}}]}`,
+		func(dir string, be *fakeBackend) {
+			be.put(sid1, "CANARY-x")
+			if err := os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "out.txt")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	err := f.agent.Refresh(context.Background())
+	path := filepath.Join(f.dir, "out.txt")
+	want := "agent.Refresh: incomplete: securefile: write " + path + ": target is a symbolic link"
+	if err == nil || err.Error() != want {
+		t.Fatalf("refresh error:\n got %v\nwant %s", err, want)
+	}
+	if !errors.Is(err, ErrIncomplete) || !errors.Is(err, securefile.ErrSymlink) {
+		t.Errorf("refresh error %v lost ErrIncomplete or securefile.ErrSymlink", err)
+	}
+}
+
+// waitStopped waits for Run's result on done: nil, within 10 seconds.
+func waitStopped(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
 	}
 }

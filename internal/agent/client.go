@@ -2,7 +2,6 @@ package agent
 
 import (
 	"fmt"
-	"github.com/coffer-vault/coffer/internal/sdklog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/secrets"
 
 	"github.com/coffer-vault/coffer/internal/retry"
+	"github.com/coffer-vault/coffer/internal/sdkauth"
+	"github.com/coffer-vault/coffer/internal/sdklog"
 )
 
 // Source says where secrets are read from and as whom: what NewSecretsClient
@@ -66,17 +67,13 @@ func (s Source) ConfigurationProvider() (common.ConfigurationProvider, error) {
 		}
 		p, err = common.ConfigurationProviderFromFileWithProfile(path, profile, pass)
 		if err == nil {
-			_, err = common.IsConfigurationProviderValid(regionProvider{p, s.Region})
+			_, err = common.IsConfigurationProviderValid(sdkauth.WithRegion(p, s.Region))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("api_key: config file %s, profile %s: %w", path, profile, err)
 		}
 	case AuthInstancePrincipal:
-		if s.Region != "" {
-			p, err = auth.InstancePrincipalConfigurationProviderForRegion(common.StringToRegion(s.Region))
-		} else {
-			p, err = auth.InstancePrincipalConfigurationProvider()
-		}
+		p, err = sdkauth.InstancePrincipal(s.Region)
 		if err != nil {
 			return nil, fmt.Errorf("instance principal: %w", err)
 		}
@@ -89,7 +86,7 @@ func (s Source) ConfigurationProvider() (common.ConfigurationProvider, error) {
 		return nil, fmt.Errorf("unknown auth type %q", s.Auth.Type)
 	}
 	if s.Region != "" {
-		p = regionProvider{p, s.Region}
+		p = sdkauth.WithRegion(p, s.Region)
 	}
 	return p, nil
 }
@@ -113,17 +110,4 @@ func NewSecretsClient(s Source) (secrets.SecretsClient, error) {
 	rp := retry.Default().SDK()
 	c.SetCustomClientConfiguration(common.CustomClientConfiguration{RetryPolicy: &rp})
 	return c, nil
-}
-
-// regionProvider overrides a provider's region.
-type regionProvider struct {
-	common.ConfigurationProvider
-	region string
-}
-
-func (r regionProvider) Region() (string, error) {
-	if r.region == "" {
-		return r.ConfigurationProvider.Region()
-	}
-	return r.region, nil
 }

@@ -173,12 +173,12 @@ func cfgErr(field, format string, args ...any) error {
 func Load(path string) (*Plan, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &ConfigError{Err: fmt.Errorf("read %s: %w", path, err)}
+		return nil, &ConfigError{Err: err} // "open PATH: ..."
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
-		return nil, &ConfigError{Err: fmt.Errorf("read %s: %w", path, err)}
+		return nil, &ConfigError{Err: err} // "read PATH: ..."
 	}
 	cfg, err := Parse(data)
 	if err != nil {

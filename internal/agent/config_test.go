@@ -236,3 +236,17 @@ func TestTemplateFileMustBeRegular(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadMissingFileSaysPathOnce: the error names the file once, with the
+// step that failed.
+func TestLoadMissingFileSaysPathOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.json")
+	_, err := Load(path)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load = %v, want a ConfigError for a missing file", err)
+	}
+	if want := "agent config: open " + path + ": no such file or directory"; err.Error() != want {
+		t.Errorf("Load = %q, want %q", err, want)
+	}
+}

@@ -195,14 +195,7 @@ func TestAgentAgainstServer(t *testing.T) {
 	wantRuns(4)
 
 	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not stop")
-	}
+	waitStopped(t, done)
 	if bytes.Contains(logs.Bytes(), []byte("CANARY")) {
 		t.Errorf("the canary appears in the agent's logs:\n%s", logs)
 	}

@@ -103,7 +103,7 @@ type FileSink struct {
 func OpenFile(path string) (*FileSink, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+		return nil, fmt.Errorf("audit: %w", err) // "open PATH: ..."
 	}
 	info, err := f.Stat()
 	if err != nil {

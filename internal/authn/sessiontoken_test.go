@@ -265,3 +265,94 @@ func FuzzParseRSAPublicKeyPEM(f *testing.F) {
 		}
 	})
 }
+
+// Instance tokens are bound to the session key: the Verifier refuses a
+// request that carries one but is signed with another key.
+func TestInstanceTokenBoundToKey(t *testing.T) {
+	f := newFedFixture(t)
+	tok, _, err := f.tokens.MintInstance(testInstance, &f.session.PublicKey, InstanceTokenTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &Verifier{Keys: oneKey{}, Tokens: WorkloadTokens{f.tokens}, Now: func() time.Time { return f.now }}
+	for name, k := range map[string]*rsa.PrivateKey{"session key": f.session, "other key": f.leafKey} {
+		r := httptest.NewRequest(http.MethodGet, "http://coffer.test/20190301/secretbundles/x", nil)
+		r.Header.Set("Date", f.now.Format(http.TimeFormat))
+		if err := common.DefaultRequestSigner(fedKey{keyID: "ST$" + tok, key: k}).Sign(r); err != nil {
+			t.Fatal(err)
+		}
+		r.RequestURI = "/20190301/secretbundles/x"
+		p, err := v.Verify(context.Background(), r, nil)
+		switch name {
+		case "session key":
+			if err != nil || p.Type != authz.PrincipalInstance || p.ID != testInstance.InstanceID {
+				t.Errorf("%s: %+v %v", name, p, err)
+			}
+		default:
+			if !errors.Is(err, ErrNotAuthenticated) {
+				t.Errorf("%s: verified as %+v", name, p)
+			}
+		}
+	}
+	for name, tc := range map[string]struct {
+		c   InstanceClaims
+		ttl time.Duration
+	}{
+		"too long": {testInstance, InstanceTokenTTL + time.Second},
+		"zero":     {testInstance, 0},
+		"bad ocid": {InstanceClaims{InstanceID: "x", CompartmentID: testInstance.CompartmentID, TenancyID: testInstance.TenancyID}, time.Minute},
+	} {
+		if _, _, err := f.tokens.MintInstance(tc.c, &f.session.PublicKey, tc.ttl); err == nil {
+			t.Errorf("%s: minted", name)
+		}
+	}
+	// A forged token (another server's key) is refused.
+	other := newTokens(t, &f.now)
+	forged, _, _ := other.MintInstance(testInstance, &f.session.PublicKey, InstanceTokenTTL)
+	if _, _, err := (WorkloadTokens{f.tokens}).LookupSessionToken(context.Background(), forged); !errors.Is(err, ErrBadSessionToken) {
+		t.Errorf("forged token: %v", err)
+	}
+}
+
+// BenchmarkWorkloadTokens is the per-request cost of resolving an ST$
+// token of each kind: "instance" and "resource" are a workload's repeated
+// requests (the token's second use onwards: a cache hit), the "-parse"
+// ones a token's first use (the full verification: MAC, JSON, RSA key).
+func BenchmarkWorkloadTokens(b *testing.B) {
+	f := newFedFixture(b)
+	it, _, err := f.tokens.MintInstance(testInstance, &f.session.PublicKey, InstanceTokenTTL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt, _, err := f.tokens.Mint(testClaims, &f.session.PublicKey, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := WorkloadTokens{f.tokens}
+	for _, tc := range []struct{ name, tok string }{{"instance", it}, {"resource", rt}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := w.LookupSessionToken(context.Background(), tc.tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"-parse", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.tokens.parse(tc.tok, f.now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("resource-direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := f.tokens.LookupSessionToken(context.Background(), rt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

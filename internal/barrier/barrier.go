@@ -58,8 +58,9 @@ const (
 var ErrSealed = errors.New("barrier: sealed")
 
 // ErrWrongRootKey is returned when a root key does not open the keyring:
-// a wrong key file, or shares from different splits.
-var ErrWrongRootKey = errors.New("barrier: wrong root key")
+// a wrong key file, or shares from different splits. It comes wrapped in
+// "barrier: STEP: ", which names the package.
+var ErrWrongRootKey = errors.New("wrong root key")
 
 // ErrDecrypt is returned when a ciphertext does not open: wrong key, wrong
 // associated data, or tampering.
@@ -200,7 +201,7 @@ func openKeyring(rootAEAD cipher.AEAD, sealed []byte) (keyring, error) {
 		plain, err = open(lookup, sealed, []byte(legacyKeyringAAD))
 	}
 	if err != nil {
-		return kr, fmt.Errorf("%w: the root key does not open this data directory's keyring", ErrWrongRootKey)
+		return kr, fmt.Errorf("%w: it does not open this data directory's keyring", ErrWrongRootKey)
 	}
 	defer clear(plain)
 	if err := json.Unmarshal(plain, &kr); err != nil {

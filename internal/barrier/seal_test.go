@@ -174,6 +174,8 @@ func TestShamirInitializeUnsealRekey(t *testing.T) {
 	put(t, b.Wrap(raw), "secret", "kept")
 	if _, err := unseal(shares[0], shares[1]); !errors.Is(err, barrier.ErrWrongRootKey) {
 		t.Errorf("two of three shares: %v, want ErrWrongRootKey", err)
+	} else if want := "barrier: unseal: wrong root key: it does not open this data directory's keyring"; err.Error() != want {
+		t.Errorf("two of three shares: %q, want %q (each thing once)", err, want)
 	}
 	other, _ := barrier.GenerateRootKey()
 	foreign, _ := other.Split(5, 3)

@@ -111,7 +111,7 @@ type dirFile struct {
 func writeFiles(dir string, files ...dirFile) (int, error) {
 	for i, f := range files {
 		if _, err := securefile.Write(filepath.Join(dir, f.name), f.data, securefile.Options{}); err != nil {
-			return i, fmt.Errorf("write %s: %w", f.name, err)
+			return i, err // securefile names the file
 		}
 	}
 	return len(files), nil

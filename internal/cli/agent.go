@@ -171,7 +171,7 @@ func runAgent(cmd *cobra.Command, configPath, logLevel, logFormat string, once b
 				// its hints.
 				return errors.New("agent --once: not every file was written; the log above says why")
 			}
-			return fmt.Errorf("agent --once: %w", err)
+			return err // its operation (agent.Refresh) names the agent
 		}
 		return nil
 	}

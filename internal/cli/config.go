@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/coffer-vault/coffer/internal/retry"
+	"github.com/coffer-vault/coffer/internal/sdkauth"
 )
 
 // Environment variables the client commands read, as the oci CLI does, plus
@@ -80,16 +81,7 @@ func newGlobals() *globals {
 	return &globals{
 		getenv: os.Getenv,
 		now:    time.Now,
-		sleep: func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		},
+		sleep:  retry.Sleep,
 	}
 }
 
@@ -296,17 +288,13 @@ func (g *globals) configProvider() (common.ConfigurationProvider, error) {
 			p, err = common.ConfigurationProviderFromFileWithProfile(path, profile, "")
 		}
 		if err == nil {
-			_, err = common.IsConfigurationProviderValid(regionProvider{p, g.regionOverride()})
+			_, err = common.IsConfigurationProviderValid(sdkauth.WithRegion(p, g.regionOverride()))
 		}
 		if err != nil {
 			return nil, &configError{fmt.Errorf("config file %s, profile %s: %w", path, profile, err)}
 		}
 	case authInstancePrincipal:
-		if r := g.regionOverride(); r != "" {
-			p, err = auth.InstancePrincipalConfigurationProviderForRegion(common.StringToRegion(r))
-		} else {
-			p, err = auth.InstancePrincipalConfigurationProvider()
-		}
+		p, err = sdkauth.InstancePrincipal(g.regionOverride())
 		if err != nil {
 			return nil, &configError{fmt.Errorf("instance principal: %w", err)}
 		}
@@ -317,7 +305,7 @@ func (g *globals) configProvider() (common.ConfigurationProvider, error) {
 		}
 	}
 	if r := g.regionOverride(); r != "" {
-		p = regionProvider{p, r}
+		p = sdkauth.WithRegion(p, r)
 	}
 	g.provider = p
 	return p, nil
@@ -340,20 +328,6 @@ func checkProfile(path, profile string) error {
 		}
 	}
 	return fmt.Errorf("config file %s has no profile [%s]: pass --profile or set %s", path, profile, envProfile)
-}
-
-// regionProvider overrides the region of a configuration provider
-// (--region).
-type regionProvider struct {
-	common.ConfigurationProvider
-	region string
-}
-
-func (r regionProvider) Region() (string, error) {
-	if r.region == "" {
-		return r.ConfigurationProvider.Region()
-	}
-	return r.region, nil
 }
 
 // regionalEndpoint is the endpoint for the regional services (kms vaults,
@@ -421,7 +395,7 @@ func readSecretInput(cmd *cobra.Command, path string) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxContent+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err // "read PATH: ..."
 	}
 	if len(b) > maxContent {
 		return nil, usageErrorf("content file %s is larger than %d bytes", path, maxContent)

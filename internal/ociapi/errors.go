@@ -51,8 +51,9 @@ type ErrorBody struct {
 }
 
 // classify turns any error into the status and body the caller sees. Only
-// messages of *errs.Error reach the caller; anything else is a 500 with a
-// generic message, so internal details never leak.
+// messages of *errs.Error reach the caller (errs.Message), never a cause
+// or an operation; anything else is a 500 with a generic message, so
+// internal details never leak.
 func classify(err error) (int, ErrorBody) {
 	if errors.Is(err, ErrReplayed) {
 		return http.StatusUnauthorized, ErrorBody{Code: "NotAuthenticated", Message: replayedMessage}
@@ -68,7 +69,7 @@ func classify(err error) (int, ErrorBody) {
 	if !ok {
 		sc = errorTable[errs.Internal]
 	}
-	msg := e.Msg
+	msg := errs.Message(err)
 	if e.Kind == errs.Internal {
 		msg = "Internal error; the request id identifies it in the server log."
 	}

@@ -98,12 +98,18 @@ func (r ShortenReason) String() string {
 
 // RetryOptions bounds the retries of one backend read; zero fields take
 // the defaults of Coffer's retry policy (5 attempts, 200ms base, 10s cap,
-// 30s in total).
+// 30s in total). It is the public face of that policy (internal/retry),
+// which alone decides what is retried and how long to wait.
 type RetryOptions struct {
 	MaxAttempts int
 	BaseDelay   time.Duration
 	MaxDelay    time.Duration
 	MaxElapsed  time.Duration
+}
+
+// policy is o as Coffer's retry policy.
+func (o RetryOptions) policy() retry.Policy {
+	return retry.Policy{MaxAttempts: o.MaxAttempts, BaseDelay: o.BaseDelay, MaxDelay: o.MaxDelay, MaxElapsed: o.MaxElapsed}
 }
 
 // Options configures a Cache. The zero value gives the documented defaults.
@@ -200,8 +206,9 @@ var (
 	// report its failure rather than loop.
 	ErrRejectLimited = errors.New("secretcache: rejection already handled recently")
 	// ErrMalformedBundle is returned for a bundle without content or
-	// version, or whose content is not valid base64.
-	ErrMalformedBundle = errors.New("secretcache: malformed secret bundle")
+	// version, or whose content is not valid base64. It comes wrapped in
+	// "secretcache: read KEY: ", which names the package.
+	ErrMalformedBundle = errors.New("malformed secret bundle")
 )
 
 // Cache is a concurrency-safe cache of secret versions in front of a
@@ -257,16 +264,11 @@ func New(b Backend, opts Options) *Cache {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cache{
-		backend: b,
-		opts:    opts,
-		clock:   opts.Clock,
-		log:     opts.Logger,
-		retry: retry.Policy{
-			MaxAttempts: opts.Retry.MaxAttempts,
-			BaseDelay:   opts.Retry.BaseDelay,
-			MaxDelay:    opts.Retry.MaxDelay,
-			MaxElapsed:  opts.Retry.MaxElapsed,
-		},
+		backend:    b,
+		opts:       opts,
+		clock:      opts.Clock,
+		log:        opts.Logger,
+		retry:      opts.Retry.policy(),
 		noRetry:    common.NoRetryPolicy(),
 		ctx:        ctx,
 		cancel:     cancel,

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/clocktest"
 	"github.com/oracle/oci-go-sdk/v65/secrets"
 )
 
@@ -33,7 +34,7 @@ const (
 type testEnv struct {
 	c     *Cache
 	b     *fakeBackend
-	clock *fakeClock
+	clock *clocktest.Clock
 	// sleeps records retry waits; none is real.
 	mu     sync.Mutex
 	sleeps []time.Duration
@@ -980,5 +981,18 @@ func TestConcurrentMixedOperations(t *testing.T) {
 	}
 	if st := env.c.Stats(); st.Entries > 3 {
 		t.Fatalf("entries %d exceed MaxEntries", st.Entries)
+	}
+}
+
+// TestRetryOptionsArePolicy: every field of RetryOptions reaches the
+// retry policy, and zero fields leave its defaults.
+func TestRetryOptionsArePolicy(t *testing.T) {
+	o := RetryOptions{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Second, MaxElapsed: time.Minute}
+	p := o.policy()
+	if p.MaxAttempts != 3 || p.BaseDelay != time.Millisecond || p.MaxDelay != time.Second || p.MaxElapsed != time.Minute {
+		t.Errorf("policy = %+v", p)
+	}
+	if p := (RetryOptions{}).policy(); p.MaxAttempts != 0 || p.BaseDelay != 0 || p.MaxDelay != 0 || p.MaxElapsed != 0 {
+		t.Errorf("zero options set %+v", p)
 	}
 }

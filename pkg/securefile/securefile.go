@@ -33,14 +33,15 @@ import (
 // and writable by its owner only.
 const DefaultMode os.FileMode = 0o600
 
-// ErrSymlink is returned when the target path is a symbolic link. Writing
-// through it could let whoever controls the link choose where a secret
-// lands, so Write refuses instead of following or replacing it.
-var ErrSymlink = errors.New("securefile: target is a symbolic link")
+// ErrSymlink is returned (wrapped, see [Write]) when the target path is a
+// symbolic link. Writing through it could let whoever controls the link
+// choose where a secret lands, so Write refuses instead of following or
+// replacing it.
+var ErrSymlink = errors.New("target is a symbolic link")
 
-// ErrNotRegular is returned when the target exists but is not a regular
-// file (a directory, a device, a socket...).
-var ErrNotRegular = errors.New("securefile: target is not a regular file")
+// ErrNotRegular is returned (wrapped) when the target exists but is not a
+// regular file (a directory, a device, a socket...).
+var ErrNotRegular = errors.New("target is not a regular file")
 
 // Owner names the numeric user and group that should own the file.
 type Owner struct {
@@ -65,7 +66,7 @@ func (o Options) mode() (os.FileMode, error) {
 		m = DefaultMode
 	}
 	if m&^os.ModePerm != 0 {
-		return 0, fmt.Errorf("securefile: mode %v has bits other than permissions", m)
+		return 0, fmt.Errorf("mode %v has bits other than permissions", m)
 	}
 	return m, nil
 }
@@ -74,7 +75,18 @@ func (o Options) mode() (os.FileMode, error) {
 // owner from opts. It returns changed=false, and touches nothing, when the
 // file already holds exactly data with that mode and owner. The target's
 // directory must exist. path must not be a symbolic link (ErrSymlink).
+//
+// Every error says, once, "securefile: write PATH: " and then the step
+// that failed.
 func Write(path string, data []byte, opts Options) (changed bool, err error) {
+	changed, err = write(path, data, opts)
+	if err != nil {
+		err = fmt.Errorf("securefile: write %s: %w", path, err)
+	}
+	return changed, err
+}
+
+func write(path string, data []byte, opts Options) (changed bool, err error) {
 	mode, err := opts.mode()
 	if err != nil {
 		return false, err
@@ -84,11 +96,11 @@ func Write(path string, data []byte, opts Options) (changed bool, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		// A new file.
 	case err != nil:
-		return false, fmt.Errorf("securefile: stat %s: %w", path, err)
+		return false, bare(err, path)
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return false, fmt.Errorf("securefile: write %s: %w", path, ErrSymlink)
+		return false, ErrSymlink
 	case !fi.Mode().IsRegular():
-		return false, fmt.Errorf("securefile: write %s: %w", path, ErrNotRegular)
+		return false, ErrNotRegular
 	default:
 		same, err := unchanged(path, data, mode, opts.Owner)
 		if err != nil {
@@ -110,17 +122,17 @@ func unchanged(path string, data []byte, mode os.FileMode, owner *Owner) (bool, 
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
-			return false, fmt.Errorf("securefile: write %s: %w", path, ErrSymlink)
+			return false, ErrSymlink
 		}
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 			return false, nil // gone or unreadable: rewrite it
 		}
-		return false, fmt.Errorf("securefile: open %s: %w", path, err)
+		return false, bare(err, path)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("securefile: stat %s: %w", path, err)
+		return false, fmt.Errorf("stat: %w", err)
 	}
 	if !fi.Mode().IsRegular() || fi.Mode().Perm() != mode || fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
 		return false, nil
@@ -142,7 +154,7 @@ func unchanged(path string, data []byte, mode os.FileMode, owner *Owner) (bool, 
 	buf := make([]byte, len(data)+1)
 	n, err := io.ReadFull(f, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("securefile: read %s: %w", path, err)
+		return false, bare(err, path)
 	}
 	equal := n == len(data) && subtle.ConstantTimeCompare(buf[:n], data) == 1
 	clear(buf)
@@ -158,7 +170,7 @@ func replace(path string, data []byte, mode os.FileMode, owner *Owner) (renamed 
 	}
 	var rnd [8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return false, fmt.Errorf("securefile: temporary name: %w", err)
+		return false, fmt.Errorf("temporary name: %w", err)
 	}
 	tmp := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
 
@@ -166,7 +178,7 @@ func replace(path string, data []byte, mode os.FileMode, owner *Owner) (renamed 
 	// permissions; O_EXCL|O_NOFOLLOW refuse anything already at the name.
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
 	if err != nil {
-		return false, fmt.Errorf("securefile: create temporary file in %s: %w", dir, err)
+		return false, fmt.Errorf("create temporary file: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -176,32 +188,43 @@ func replace(path string, data []byte, mode os.FileMode, owner *Owner) (renamed 
 	}()
 	if owner != nil {
 		if err := f.Chown(owner.UID, owner.GID); err != nil {
-			return false, fmt.Errorf("securefile: chown temporary file to %d:%d: %w", owner.UID, owner.GID, err)
+			return false, fmt.Errorf("chown temporary file to %d:%d: %w", owner.UID, owner.GID, err)
 		}
 	}
 	// The umask may have removed bits from the mode given to open; fchmod
 	// on the descriptor (never the path) sets it exactly, and comes after
 	// fchown, which may clear setuid-like bits.
 	if err := f.Chmod(mode); err != nil {
-		return false, fmt.Errorf("securefile: chmod temporary file: %w", err)
+		return false, fmt.Errorf("chmod temporary file: %w", err)
 	}
 	if _, err := f.Write(data); err != nil {
-		return false, fmt.Errorf("securefile: write temporary file: %w", err)
+		return false, fmt.Errorf("write temporary file: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		return false, fmt.Errorf("securefile: fsync temporary file: %w", err)
+		return false, fmt.Errorf("fsync temporary file: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return false, fmt.Errorf("securefile: close temporary file: %w", err)
+		return false, fmt.Errorf("close temporary file: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return false, fmt.Errorf("securefile: rename over %s: %w", path, err)
+		return false, fmt.Errorf("rename temporary file: %w", err)
 	}
 	// The rename is durable only once the directory entry is on disk.
 	if err := syncDir(dir); err != nil {
-		return true, fmt.Errorf("securefile: fsync directory %s: %w", dir, err)
+		return true, fmt.Errorf("fsync directory: %w", err)
 	}
 	return true, nil
+}
+
+// bare drops path from a *fs.PathError about it, keeping the step and the
+// cause (errors.Is still finds fs.ErrPermission and the like): Write names
+// the path once, in front.
+func bare(err error, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
 }
 
 func syncDir(dir string) error {

@@ -344,3 +344,52 @@ func TestWriteRelativePath(t *testing.T) {
 	}
 	onlyFiles(t, dir, "rel")
 }
+
+// TestWriteErrorSaysEachThingOnce: an error names the package and the
+// target once, then the step, whatever the step.
+func TestWriteErrorSaysEachThingOnce(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "nowhere"), link); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		opts Options
+		want string
+	}{
+		{link, Options{}, "securefile: write " + link + ": target is a symbolic link"},
+		{sub, Options{}, "securefile: write " + sub + ": target is not a regular file"},
+		{filepath.Join(dir, "f"), Options{Mode: os.ModeSetuid | 0o600}, "securefile: write " + filepath.Join(dir, "f") + ": mode urw------- has bits other than permissions"},
+		{filepath.Join(dir, "nope", "f"), Options{}, "securefile: write " + filepath.Join(dir, "nope", "f") + ": create temporary file: open " + filepath.Join(dir, "nope")},
+	}
+	for _, tt := range tests {
+		_, err := Write(tt.path, []byte("x"), tt.opts)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("Write(%s) = %v, want %q...", tt.path, err, tt.want)
+			continue
+		}
+		if n := strings.Count(err.Error(), "securefile"); n != 1 {
+			t.Errorf("%q names the package %d times", err, n)
+		}
+		if n := strings.Count(err.Error(), tt.path+":"); n != 1 {
+			t.Errorf("%q names the target %d times", err, n)
+		}
+	}
+}
+
+// TestBareDropsOnlyTheTarget: a *fs.PathError about the target loses its
+// path and keeps its step and cause; one about another file is untouched.
+func TestBareDropsOnlyTheTarget(t *testing.T) {
+	pe := &os.PathError{Op: "lstat", Path: "/t", Err: syscall.EACCES}
+	if got := bare(pe, "/t"); got.Error() != "lstat: permission denied" || !errors.Is(got, os.ErrPermission) {
+		t.Errorf("bare = %v", got)
+	}
+	if got := bare(pe, "/other"); got != error(pe) {
+		t.Errorf("bare changed an error about another file: %v", got)
+	}
+}

@@ -3,7 +3,6 @@ package authn
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -12,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,120 +22,6 @@ import (
 	"github.com/coffer-vault/coffer/internal/authz"
 )
 
-var testInstance = InstanceClaims{
-	InstanceID:    "ocid1.instance.oc1.local.i1",
-	CompartmentID: "ocid1.compartment.oc1..c",
-	TenancyID:     "ocid1.tenancy.oc1..t",
-}
-
-func newCA(t testing.TB, now time.Time) *InstanceCA {
-	t.Helper()
-	ca, err := NewInstanceCA(now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca
-}
-
-// sdkTenancy is how the SDK reads the tenancy from a leaf certificate
-// (common/auth extractTenancyIDFromCertificate).
-func sdkTenancy(cert *x509.Certificate) string {
-	for _, n := range cert.Subject.Names {
-		if v := n.Value.(string); strings.HasPrefix(v, "opc-tenant:") {
-			return v[len("opc-tenant:"):]
-		}
-	}
-	return ""
-}
-
-func TestInstanceCAIssueAndStore(t *testing.T) {
-	k1, _ := testKeys(t)
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	ca := newCA(t, now)
-	b, err := ca.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca2, err := ParseInstanceCA(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ca2.Root().Equal(ca.Root()) || !ca2.Intermediate().Equal(ca.Intermediate()) {
-		t.Fatal("certificates differ after a round trip")
-	}
-	leaf, err := ca2.Issue(testInstance, &k1.PublicKey, now, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The reloaded CA's leaf verifies under the original root.
-	roots, inters := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(ca.Root())
-	inters.AddCert(ca.Intermediate())
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		t.Fatalf("leaf does not chain: %v", err)
-	}
-	if got := sdkTenancy(leaf); got != testInstance.TenancyID {
-		t.Errorf("the SDK would read tenancy %q", got)
-	}
-	c, err := InstanceClaimsFromCertificate(leaf)
-	if err != nil || c != testInstance {
-		t.Errorf("claims %+v, %v", c, err)
-	}
-	if !leaf.NotAfter.Equal(now.Add(time.Hour)) {
-		t.Errorf("NotAfter %v", leaf.NotAfter)
-	}
-
-	if _, err := ParseInstanceCA([]byte(`{"version":2}`)); err == nil {
-		t.Error("unknown version parsed")
-	}
-	// A stored key that does not match its certificate is refused.
-	var s storedCA
-	json.Unmarshal(b, &s)
-	s.RootKey, s.IntermediateKey = s.IntermediateKey, s.RootKey
-	swapped, _ := json.Marshal(s)
-	if _, err := ParseInstanceCA(swapped); err == nil {
-		t.Error("swapped keys parsed")
-	}
-
-	// Never printed.
-	var logs bytes.Buffer
-	slog.New(slog.NewTextHandler(&logs, nil)).Info("ca", "ca", ca)
-	for _, out := range []string{fmt.Sprint(ca), fmt.Sprintf("%+v %#v %s %x", ca, ca, ca, ca), logs.String()} {
-		if strings.Contains(out, "BEGIN") || !strings.Contains(out, "REDACTED") {
-			t.Errorf("CA printed: %q", out)
-		}
-	}
-}
-
-func TestInstanceCAIssueRefuses(t *testing.T) {
-	k1, _ := testKeys(t)
-	small, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	ca := newCA(t, now)
-	for name, tc := range map[string]struct {
-		c   InstanceClaims
-		pub *rsa.PublicKey
-		ttl time.Duration
-	}{
-		"small key":        {testInstance, &small.PublicKey, 0},
-		"no key":           {testInstance, nil, 0},
-		"ttl too short":    {testInstance, &k1.PublicKey, time.Minute},
-		"ttl too long":     {testInstance, &k1.PublicKey, 400 * 24 * time.Hour},
-		"bad instance":     {InstanceClaims{InstanceID: "i1", CompartmentID: testInstance.CompartmentID, TenancyID: testInstance.TenancyID}, &k1.PublicKey, 0},
-		"comma in ocid":    {InstanceClaims{InstanceID: "ocid1.instance.oc1..a,OU=opc-tenant:x", CompartmentID: testInstance.CompartmentID, TenancyID: testInstance.TenancyID}, &k1.PublicKey, 0},
-		"no compartment":   {InstanceClaims{InstanceID: testInstance.InstanceID, TenancyID: testInstance.TenancyID}, &k1.PublicKey, 0},
-		"colon in tenancy": {InstanceClaims{InstanceID: testInstance.InstanceID, CompartmentID: testInstance.CompartmentID, TenancyID: "ocid1.tenancy:x"}, &k1.PublicKey, 0},
-	} {
-		if _, err := ca.Issue(tc.c, tc.pub, now, tc.ttl); err == nil {
-			t.Errorf("%s: issued", name)
-		}
-	}
-}
-
 // fedKey is the SDK's view of an instance: keyId from the leaf, signed with
 // the leaf key.
 type fedKey struct {
@@ -145,7 +29,8 @@ type fedKey struct {
 	key   *rsa.PrivateKey
 }
 
-func (k fedKey) KeyID() (string, error)                  { return k.keyID, nil }
+func (k fedKey) KeyID() (string, error) { return k.keyID, nil }
+
 func (k fedKey) PrivateRSAKey() (*rsa.PrivateKey, error) { return k.key, nil }
 
 func fedKeyFor(leaf *x509.Certificate, key *rsa.PrivateKey) fedKey {
@@ -372,67 +257,6 @@ func TestFederationRefuses(t *testing.T) {
 	}
 }
 
-func mustCert(t testing.TB, tmpl *x509.Certificate, ca *InstanceCA, pub *rsa.PublicKey) *x509.Certificate {
-	t.Helper()
-	var err error
-	if tmpl.SerialNumber, err = serial(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := createCert(tmpl, ca.inter, pub, ca.interKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// Instance tokens are bound to the session key: the Verifier refuses a
-// request that carries one but is signed with another key.
-func TestInstanceTokenBoundToKey(t *testing.T) {
-	f := newFedFixture(t)
-	tok, _, err := f.tokens.MintInstance(testInstance, &f.session.PublicKey, InstanceTokenTTL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := &Verifier{Keys: oneKey{}, Tokens: WorkloadTokens{f.tokens}, Now: func() time.Time { return f.now }}
-	for name, k := range map[string]*rsa.PrivateKey{"session key": f.session, "other key": f.leafKey} {
-		r := httptest.NewRequest(http.MethodGet, "http://coffer.test/20190301/secretbundles/x", nil)
-		r.Header.Set("Date", f.now.Format(http.TimeFormat))
-		if err := common.DefaultRequestSigner(fedKey{keyID: "ST$" + tok, key: k}).Sign(r); err != nil {
-			t.Fatal(err)
-		}
-		r.RequestURI = "/20190301/secretbundles/x"
-		p, err := v.Verify(context.Background(), r, nil)
-		switch name {
-		case "session key":
-			if err != nil || p.Type != authz.PrincipalInstance || p.ID != testInstance.InstanceID {
-				t.Errorf("%s: %+v %v", name, p, err)
-			}
-		default:
-			if !errors.Is(err, ErrNotAuthenticated) {
-				t.Errorf("%s: verified as %+v", name, p)
-			}
-		}
-	}
-	for name, tc := range map[string]struct {
-		c   InstanceClaims
-		ttl time.Duration
-	}{
-		"too long": {testInstance, InstanceTokenTTL + time.Second},
-		"zero":     {testInstance, 0},
-		"bad ocid": {InstanceClaims{InstanceID: "x", CompartmentID: testInstance.CompartmentID, TenancyID: testInstance.TenancyID}, time.Minute},
-	} {
-		if _, _, err := f.tokens.MintInstance(tc.c, &f.session.PublicKey, tc.ttl); err == nil {
-			t.Errorf("%s: minted", name)
-		}
-	}
-	// A forged token (another server's key) is refused.
-	other := newTokens(t, &f.now)
-	forged, _, _ := other.MintInstance(testInstance, &f.session.PublicKey, InstanceTokenTTL)
-	if _, _, err := (WorkloadTokens{f.tokens}).LookupSessionToken(context.Background(), forged); !errors.Is(err, ErrBadSessionToken) {
-		t.Errorf("forged token: %v", err)
-	}
-}
-
 func TestParseFederationRequestForms(t *testing.T) {
 	f := newFedFixture(t)
 	spki, _ := x509.MarshalPKIXPublicKey(&f.session.PublicKey)
@@ -547,47 +371,4 @@ func BenchmarkFederationVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// BenchmarkWorkloadTokens is the per-request cost of resolving an ST$
-// token of each kind: "instance" and "resource" are a workload's repeated
-// requests (the token's second use onwards: a cache hit), the "-parse"
-// ones a token's first use (the full verification: MAC, JSON, RSA key).
-func BenchmarkWorkloadTokens(b *testing.B) {
-	f := newFedFixture(b)
-	it, _, err := f.tokens.MintInstance(testInstance, &f.session.PublicKey, InstanceTokenTTL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rt, _, err := f.tokens.Mint(testClaims, &f.session.PublicKey, time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := WorkloadTokens{f.tokens}
-	for _, tc := range []struct{ name, tok string }{{"instance", it}, {"resource", rt}} {
-		b.Run(tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, _, err := w.LookupSessionToken(context.Background(), tc.tok); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(tc.name+"-parse", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := f.tokens.parse(tc.tok, f.now); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-	b.Run("resource-direct", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, _, err := f.tokens.LookupSessionToken(context.Background(), rt); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }

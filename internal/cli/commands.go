@@ -64,13 +64,33 @@ func (r *resource[C, T]) poll(c C, id string) func(context.Context) (T, error) {
 	}
 }
 
-// printWaited prints v, the resource with the given id, after waiting for
+// sendResource makes the command's client, sends a request that answers
+// with a resource and its etag, and prints it, after waiting for
 // --wait-for-state when w is given (nil: the command has no such option).
-func (r *resource[C, T]) printWaited(cmd *cobra.Command, g *globals, w *waitFlags, c C, id string, v T, etag *string) error {
-	if w == nil {
+// idOf names the resource the wait polls.
+func sendResource[C, T any](cmd *cobra.Command, g *globals, r *resource[C, T], client clientFn[C], w *waitFlags,
+	idOf func(T) *string, call func(ctx context.Context, c C) (T, *string, error)) error {
+	c, err := client(cmd, g)
+	if err != nil {
+		return err
+	}
+	v, etag, err := call(cmd.Context(), c)
+	if err != nil {
+		return err
+	}
+	if w == nil || len(w.states) == 0 {
 		return g.print(cmd.OutOrStdout(), response{data: v, etag: etag})
 	}
-	return printWaited(cmd, g, w, v, etag, r.state, r.poll(c, id))
+	id := idOf(v)
+	if id == nil {
+		return fmt.Errorf("the %s has no id to wait on", r.what)
+	}
+	return printWaited(cmd, g, w, v, etag, r.state, r.poll(c, *id))
+}
+
+// flagID is the idOf of a command that names its resource with an option.
+func flagID[T any](id *string) func(T) *string {
+	return func(T) *string { return id }
 }
 
 // waitOption says whether a create or update command takes --wait-for-state.
@@ -200,15 +220,9 @@ func updateLeaf[C, T any](r *resource[C, T], short, example string, client clien
 				return err
 			}
 			u.ifMatch = optString(cmd, "if-match", ifMatch)
-			c, err := client(cmd, g)
-			if err != nil {
-				return err
-			}
-			v, etag, err := call(cmd, c, u)
-			if err != nil {
-				return err
-			}
-			return r.printWaited(cmd, g, w, c, u.id, v, etag)
+			return sendResource(cmd, g, r, client, w, flagID[T](&u.id), func(_ context.Context, c C) (T, *string, error) {
+				return call(cmd, c, u)
+			})
 		})
 	ocidFlag(cmd, &u.id, r.idFlag, r.what)
 	cmd.Flags().StringVar(&ifMatch, "if-match", "", "update only if the etag matches")
@@ -237,6 +251,10 @@ func createLeaf[C, T any](r *resource[C, T], short, example, compartmentHelp str
 	var compartment string
 	var tags tagFlags
 	w := waitFlagsFor(wo)
+	inTenancy := compartmentHelp == ""
+	if inTenancy {
+		compartmentHelp = tenancyHelp
+	}
 	cmd := leaf("create", short, example, hints{}, required,
 		func(cmd *cobra.Command, g *globals) error {
 			if prepare != nil {
@@ -250,33 +268,15 @@ func createLeaf[C, T any](r *resource[C, T], short, example, compartmentHelp str
 				return err
 			}
 			a.compartment = compartment
-			if compartmentHelp == "" {
+			if inTenancy {
 				if a.compartment, err = tenancyDefault(g, compartment); err != nil {
 					return err
 				}
 			}
-			c, err := client(cmd, g)
-			if err != nil {
-				return err
-			}
-			v, etag, err := call(cmd, c, a)
-			if err != nil {
-				return err
-			}
-			if w == nil {
-				return g.print(cmd.OutOrStdout(), response{data: v, etag: etag})
-			}
-			var id string
-			if p := r.id(v); p != nil {
-				id = *p
-			} else if len(w.states) > 0 {
-				return fmt.Errorf("the new %s has no id to wait on", r.what)
-			}
-			return r.printWaited(cmd, g, w, c, id, v, etag)
+			return sendResource(cmd, g, r, client, w, r.id, func(_ context.Context, c C) (T, *string, error) {
+				return call(cmd, c, a)
+			})
 		})
-	if compartmentHelp == "" {
-		compartmentHelp = tenancyHelp
-	}
 	cmd.Flags().StringVarP(&compartment, "compartment-id", "c", "", compartmentHelp)
 	tags.add(cmd)
 	if w != nil {
@@ -320,15 +320,9 @@ func actionLeaf[C, T any](r *resource[C, T], use, short, example string, require
 					return err
 				}
 			}
-			c, err := client(cmd, g)
-			if err != nil {
-				return err
-			}
-			v, etag, err := call(cmd.Context(), c, id, optString(cmd, "if-match", ifMatch))
-			if err != nil {
-				return err
-			}
-			return r.printWaited(cmd, g, &w, c, id, v, etag)
+			return sendResource(cmd, g, r, client, &w, flagID[T](&id), func(ctx context.Context, c C) (T, *string, error) {
+				return call(ctx, c, id, optString(cmd, "if-match", ifMatch))
+			})
 		})
 	cmd.Flags().StringVar(&id, r.idFlag, "", "the OCID of the "+r.what+" [required]")
 	cmd.Flags().StringVar(&ifMatch, "if-match", "", "act only if the etag matches")

@@ -202,15 +202,11 @@ func keyVersionCreate() *cobra.Command {
 		`  coffer kms management key-version create --vault-id $VAULT --key-id $KEY --query 'data.id' --raw-output`,
 		hints{}, []string{"key-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsManagementClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			r, err := c.CreateKeyVersion(cmd.Context(), keymanagement.CreateKeyVersionRequest{KeyId: &keyID})
-			if err != nil {
-				return err
-			}
-			return versions.printWaited(cmd, g, &w, c, *r.Id, r.KeyVersion, r.Etag)
+			return sendResource(cmd, g, versions, managementClient(&vaultID), &w, versions.id,
+				func(ctx context.Context, c keymanagement.KmsManagementClient) (keymanagement.KeyVersion, *string, error) {
+					r, err := c.CreateKeyVersion(ctx, keymanagement.CreateKeyVersionRequest{KeyId: &keyID})
+					return r.KeyVersion, r.Etag, err
+				})
 		})
 	vaultIDFlag(cmd, &vaultID)
 	keyIDFlag(cmd, &keyID)

@@ -276,13 +276,11 @@ func secretChangeCompartment() *cobra.Command {
 		`  coffer vault secret change-compartment --secret-id $SECRET --compartment-id $OTHER`,
 		hints{}, []string{"secret-id", "compartment-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
+			return sendOnly(cmd, g, vaultsClient, func(ctx context.Context, c vault.VaultsClient) error {
+				_, err := c.ChangeSecretCompartment(ctx, vault.ChangeSecretCompartmentRequest{SecretId: &id, IfMatch: optString(cmd, "if-match", ifMatch),
+					ChangeSecretCompartmentDetails: vault.ChangeSecretCompartmentDetails{CompartmentId: &compartment}})
 				return err
-			}
-			_, err = c.ChangeSecretCompartment(cmd.Context(), vault.ChangeSecretCompartmentRequest{SecretId: &id, IfMatch: optString(cmd, "if-match", ifMatch),
-				ChangeSecretCompartmentDetails: vault.ChangeSecretCompartmentDetails{CompartmentId: &compartment}})
-			return err
+			})
 		})
 	f := cmd.Flags()
 	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
@@ -313,15 +311,10 @@ func secretVersionGet() *cobra.Command {
 		`  coffer vault secret-version get --secret-id $SECRET --secret-version-number 2`,
 		hints{}, []string{"secret-id", "secret-version-number"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetSecretVersion(cmd.Context(), vault.GetSecretVersionRequest{SecretId: &id, SecretVersionNumber: &num})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.SecretVersion, etag: resp.Etag})
+			return send(cmd, g, vaultsClient, func(ctx context.Context, c vault.VaultsClient) (response, error) {
+				r, err := c.GetSecretVersion(ctx, vault.GetSecretVersionRequest{SecretId: &id, SecretVersionNumber: &num})
+				return response{data: r.SecretVersion, etag: r.Etag}, err
+			})
 		})
 	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
 	cmd.Flags().Int64Var(&num, "secret-version-number", 0, "the version number [required]")
@@ -329,39 +322,37 @@ func secretVersionGet() *cobra.Command {
 }
 
 func secretVersionDeletion(use, short string) *cobra.Command {
-	var id, when, ifMatch string
+	var id, ifMatch string
 	var num int64
+	var when deletionTime
+	schedule := use == "schedule-deletion"
 	example := "  coffer vault secret-version " + use + " --secret-id $SECRET --secret-version-number 1"
-	if use == "schedule-deletion" {
+	if schedule {
 		example += " --time-of-deletion 2030-01-31"
 	}
 	cmd := leaf(use, short, example, hints{}, []string{"secret-id", "secret-version-number"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			im := optString(cmd, "if-match", ifMatch)
-			if use == "schedule-deletion" {
+			return sendOnly(cmd, g, vaultsClient, func(ctx context.Context, c vault.VaultsClient) error {
+				im := optString(cmd, "if-match", ifMatch)
+				if !schedule {
+					_, err := c.CancelSecretVersionDeletion(ctx, vault.CancelSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num, IfMatch: im})
+					return err
+				}
 				var d vault.ScheduleSecretVersionDeletionDetails
-				if when != "" {
-					if d.TimeOfDeletion, err = parseTime("time-of-deletion", when); err != nil {
-						return err
-					}
+				var err error
+				if d.TimeOfDeletion, err = when.parse(); err != nil {
+					return err
 				}
 				_, err = c.ScheduleSecretVersionDeletion(ctx, vault.ScheduleSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num,
 					IfMatch: im, ScheduleSecretVersionDeletionDetails: d})
-			} else {
-				_, err = c.CancelSecretVersionDeletion(ctx, vault.CancelSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num, IfMatch: im})
-			}
-			return err
+				return err
+			})
 		})
 	f := cmd.Flags()
 	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
 	f.Int64Var(&num, "secret-version-number", 0, "the version number [required]")
-	if use == "schedule-deletion" {
-		f.StringVar(&when, "time-of-deletion", "", "when to delete the version (RFC 3339)")
+	if schedule {
+		when.add(cmd, "when to delete the version (RFC 3339)")
 	}
 	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
 	return cmd

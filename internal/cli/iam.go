@@ -46,83 +46,55 @@ func mergeCommands(parent *cobra.Command, children ...*cobra.Command) {
 
 var identityStates = []string{"CREATING", "ACTIVE", "INACTIVE", "DELETING", "DELETED"}
 
-// tenancyDefault fills an optional --compartment-id with the tenancy from
-// the configuration, as the oci CLI does for users and groups.
-func tenancyDefault(g *globals, compartment string) (string, error) {
-	if compartment != "" {
-		return compartment, nil
-	}
-	p, err := g.configProvider()
-	if err != nil {
-		return "", err
-	}
-	t, err := p.TenancyOCID()
-	if err != nil {
-		return "", &configError{fmt.Errorf("tenancy from the configuration: %w", err)}
-	}
-	return t, nil
-}
-
-// identityDelete builds a `delete --<x>-id [--force]` command.
-func identityDelete(what, idFlag, example string, del func(context.Context, identity.IdentityClient, string, *string) error) *cobra.Command {
-	var id, ifMatch string
-	var force bool
-	cmd := leaf("delete", "Delete a "+what, example, hints{}, []string{idFlag},
-		func(cmd *cobra.Command, g *globals) error {
-			if err := confirm(cmd, force, "the "+what+" "+id); err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
-			return del(cmd.Context(), c, id, optString(cmd, "if-match", ifMatch))
-		})
-	cmd.Flags().StringVar(&id, idFlag, "", "the OCID of the "+what+" [required]")
-	cmd.Flags().StringVar(&ifMatch, "if-match", "", "delete only if the etag matches")
-	cmd.Flags().BoolVar(&force, "force", false, "delete without asking for confirmation")
-	return cmd
-}
+// The identity resources the commands manage.
+var (
+	compartments = &resource[identity.IdentityClient, identity.Compartment]{what: "compartment", idFlag: "compartment-id",
+		get: func(ctx context.Context, c identity.IdentityClient, id string) (identity.Compartment, *string, error) {
+			r, err := c.GetCompartment(ctx, identity.GetCompartmentRequest{CompartmentId: &id})
+			return r.Compartment, r.Etag, err
+		},
+		states: identityStates,
+		state:  func(v identity.Compartment) string { return string(v.LifecycleState) },
+		id:     func(v identity.Compartment) *string { return v.Id }}
+	users = &resource[identity.IdentityClient, identity.User]{what: "user", idFlag: "user-id",
+		get: func(ctx context.Context, c identity.IdentityClient, id string) (identity.User, *string, error) {
+			r, err := c.GetUser(ctx, identity.GetUserRequest{UserId: &id})
+			return r.User, r.Etag, err
+		},
+		states: identityStates,
+		state:  func(v identity.User) string { return string(v.LifecycleState) },
+		id:     func(v identity.User) *string { return v.Id }}
+	groups = &resource[identity.IdentityClient, identity.Group]{what: "group", idFlag: "group-id",
+		get: func(ctx context.Context, c identity.IdentityClient, id string) (identity.Group, *string, error) {
+			r, err := c.GetGroup(ctx, identity.GetGroupRequest{GroupId: &id})
+			return r.Group, r.Etag, err
+		}}
+	dynamicGroups = &resource[identity.IdentityClient, identity.DynamicGroup]{what: "dynamic group", idFlag: "dynamic-group-id",
+		get: func(ctx context.Context, c identity.IdentityClient, id string) (identity.DynamicGroup, *string, error) {
+			r, err := c.GetDynamicGroup(ctx, identity.GetDynamicGroupRequest{DynamicGroupId: &id})
+			return r.DynamicGroup, r.Etag, err
+		}}
+	policies = &resource[identity.IdentityClient, identity.Policy]{what: "policy", idFlag: "policy-id",
+		get: func(ctx context.Context, c identity.IdentityClient, id string) (identity.Policy, *string, error) {
+			r, err := c.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &id})
+			return r.Policy, r.Etag, err
+		}}
+)
 
 // ---- compartments
 
-func compartmentFn(c identity.IdentityClient, id string) func(context.Context) (identity.Compartment, error) {
-	return func(ctx context.Context) (identity.Compartment, error) {
-		r, err := c.GetCompartment(ctx, identity.GetCompartmentRequest{CompartmentId: &id})
-		return r.Compartment, err
-	}
-}
-
-func compartmentState(v identity.Compartment) string { return string(v.LifecycleState) }
-
 func iamCompartmentCommand() *cobra.Command {
-	var parent, name, desc string
-	var tags tagFlags
-	var w waitFlags
-	create := leaf("create", "Create a compartment",
+	var name, desc string
+	create := createLeaf(compartments, "Create a compartment",
 		`  coffer iam compartment create -c $TENANCY --name payments --description "payments team" --wait-for-state ACTIVE`,
-		hints{}, []string{"compartment-id", "name", "description"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
+		"the OCID of the parent compartment [required]", []string{"compartment-id", "name", "description"}, identityClient, withWait, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, a createArgs) (identity.Compartment, *string, error) {
 			r, err := c.CreateCompartment(cmd.Context(), identity.CreateCompartmentRequest{CreateCompartmentDetails: identity.CreateCompartmentDetails{
-				CompartmentId: &parent, Name: &name, Description: &desc, FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, r.Compartment, r.Etag, compartmentState, compartmentFn(c, *r.Id))
+				CompartmentId: &a.compartment, Name: &name, Description: &desc, FreeformTags: a.freeform, DefinedTags: a.defined}})
+			return r.Compartment, r.Etag, err
 		})
-	create.Flags().StringVarP(&parent, "compartment-id", "c", "", "the OCID of the parent compartment [required]")
 	create.Flags().StringVar(&name, "name", "", "the compartment's name, unique among its siblings [required]")
 	create.Flags().StringVar(&desc, "description", "", "a description [required]")
-	tags.add(create)
-	w.add(create, identityStates...)
 
 	var lc, lName, lState, access, subtree string
 	var l listFlags
@@ -151,9 +123,8 @@ func iamCompartmentCommand() *cobra.Command {
 	lst.Flags().StringVar(&subtree, "compartment-id-in-subtree", "", "true to list the whole subtree")
 
 	var uName, uDesc string
-	update := updateLeaf("compartment-id", "compartment", "Rename or describe a compartment",
-		`  coffer iam compartment update --compartment-id $COMP --description "payments, EU"`, identityClient,
-		&waitable[identity.IdentityClient, identity.Compartment]{identityStates, compartmentState, compartmentFn},
+	update := updateLeaf(compartments, "Rename or describe a compartment",
+		`  coffer iam compartment update --compartment-id $COMP --description "payments, EU"`, identityClient, withWait, nil,
 		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.Compartment, *string, error) {
 			r, err := c.UpdateCompartment(cmd.Context(), identity.UpdateCompartmentRequest{CompartmentId: &u.id, IfMatch: u.ifMatch,
 				UpdateCompartmentDetails: identity.UpdateCompartmentDetails{Name: optString(cmd, "name", uName), Description: optString(cmd, "description", uDesc),
@@ -165,14 +136,8 @@ func iamCompartmentCommand() *cobra.Command {
 
 	return group("compartment", "Compartments: the tree that holds resources and where policies attach",
 		`  coffer iam compartment list -c $TENANCY --all --output table --query 'data[].{name:name,id:id}'`,
-		create,
-		getLeaf("compartment", "compartment-id", `  coffer iam compartment get --compartment-id $COMP`, identityClient,
-			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Compartment, *string, error) {
-				r, err := c.GetCompartment(ctx, identity.GetCompartmentRequest{CompartmentId: &id})
-				return r.Compartment, r.Etag, err
-			}),
-		lst, update,
-		identityDelete("compartment", "compartment-id", `  coffer iam compartment delete --compartment-id $COMP --force`,
+		create, getLeaf(compartments, `  coffer iam compartment get --compartment-id $COMP`, identityClient), lst, update,
+		deleteLeaf(compartments, `  coffer iam compartment delete --compartment-id $COMP --force`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
 				_, err := c.DeleteCompartment(ctx, identity.DeleteCompartmentRequest{CompartmentId: &id, IfMatch: im})
 				return err
@@ -182,71 +147,35 @@ func iamCompartmentCommand() *cobra.Command {
 
 // ---- users
 
-func userFn(c identity.IdentityClient, id string) func(context.Context) (identity.User, error) {
-	return func(ctx context.Context) (identity.User, error) {
-		r, err := c.GetUser(ctx, identity.GetUserRequest{UserId: &id})
-		return r.User, err
-	}
-}
-
-func userState(v identity.User) string { return string(v.LifecycleState) }
-
 func iamUserCommand() *cobra.Command {
-	var compartment, name, desc, email string
-	var tags tagFlags
-	var w waitFlags
-	create := leaf("create", "Create a user (in the tenancy)",
+	var name, desc, email string
+	create := createLeaf(users, "Create a user (in the tenancy)",
 		`  coffer iam user create --name alice --description "Alice, payments" --email alice@example.com`,
-		hints{}, []string{"name", "description"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			comp, err := tenancyDefault(g, compartment)
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
+		"", []string{"name", "description"}, identityClient, withWait, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, a createArgs) (identity.User, *string, error) {
 			r, err := c.CreateUser(cmd.Context(), identity.CreateUserRequest{CreateUserDetails: identity.CreateUserDetails{
-				CompartmentId: &comp, Name: &name, Description: &desc, Email: optString(cmd, "email", email), FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, r.User, r.Etag, userState, userFn(c, *r.Id))
+				CompartmentId: &a.compartment, Name: &name, Description: &desc, Email: optString(cmd, "email", email), FreeformTags: a.freeform, DefinedTags: a.defined}})
+			return r.User, r.Etag, err
 		})
-	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
 	create.Flags().StringVar(&name, "name", "", "the user's unique name [required]")
 	create.Flags().StringVar(&desc, "description", "", "a description [required]")
 	create.Flags().StringVar(&email, "email", "", "the user's email address")
-	tags.add(create)
-	w.add(create, identityStates...)
 
-	var lc, lName, lState string
+	var lName, lState string
 	var l listFlags
-	lst := listLeaf("list", "List the users of the tenancy",
-		`  coffer iam user list --all --query 'data[].name'`,
-		nil, &l, identityClient,
-		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.User, *string, error) {
-			comp, err := tenancyDefault(globalsFrom(cmd), lc)
-			if err != nil {
-				return nil, nil, err
-			}
+	lst := tenancyListLeaf("List the users of the tenancy", `  coffer iam user list --all --query 'data[].name'`, &l,
+		func(cmd *cobra.Command, c identity.IdentityClient, comp string, limit *int, page *string) ([]identity.User, *string, error) {
 			r, err := c.ListUsers(cmd.Context(), identity.ListUsersRequest{CompartmentId: &comp, Limit: limit, Page: page,
 				Name: optString(cmd, "name", lName), LifecycleState: identity.UserLifecycleStateEnum(lState),
 				SortBy: identity.ListUsersSortByEnum(l.sortBy), SortOrder: identity.ListUsersSortOrderEnum(l.sortOrder)})
 			return r.Items, r.OpcNextPage, err
-		}, "TIMECREATED", "NAME")
-	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+		})
 	lst.Flags().StringVar(&lName, "name", "", "only the user with this name")
 	lst.Flags().StringVar(&lState, "lifecycle-state", "", "only users in this state")
 
 	var uDesc, uEmail string
-	update := updateLeaf("user-id", "user", "Update a user's description or email",
-		`  coffer iam user update --user-id $USER_ID --description "Alice, platform"`, identityClient, nil,
+	update := updateLeaf(users, "Update a user's description or email",
+		`  coffer iam user update --user-id $USER_ID --description "Alice, platform"`, identityClient, noWait, nil,
 		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.User, *string, error) {
 			r, err := c.UpdateUser(cmd.Context(), identity.UpdateUserRequest{UserId: &u.id, IfMatch: u.ifMatch,
 				UpdateUserDetails: identity.UpdateUserDetails{Description: optString(cmd, "description", uDesc), Email: optString(cmd, "email", uEmail),
@@ -258,20 +187,33 @@ func iamUserCommand() *cobra.Command {
 
 	return group("user", "Users and their API keys",
 		`  coffer iam user api-key upload --user-id $USER_ID --key-file ~/.oci/alice_public.pem`,
-		create,
-		getLeaf("user", "user-id", `  coffer iam user get --user-id $USER_ID`, identityClient,
-			func(ctx context.Context, c identity.IdentityClient, id string) (identity.User, *string, error) {
-				r, err := c.GetUser(ctx, identity.GetUserRequest{UserId: &id})
-				return r.User, r.Etag, err
-			}),
-		lst, update,
-		identityDelete("user", "user-id", `  coffer iam user delete --user-id $USER_ID --force`,
+		create, getLeaf(users, `  coffer iam user get --user-id $USER_ID`, identityClient), lst, update,
+		deleteLeaf(users, `  coffer iam user delete --user-id $USER_ID --force`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
 				_, err := c.DeleteUser(ctx, identity.DeleteUserRequest{UserId: &id, IfMatch: im})
 				return err
 			}),
 		iamAPIKeyCommand(),
 	)
+}
+
+// tenancyListLeaf builds the list command of a tenancy-wide resource (users,
+// groups, dynamic groups): --compartment-id defaults to the tenancy, --name
+// is for fetch to register and send, and the list sorts by TIMECREATED or
+// NAME.
+func tenancyListLeaf[T any](short, example string, l *listFlags,
+	fetch func(cmd *cobra.Command, c identity.IdentityClient, compartment string, limit *int, page *string) ([]T, *string, error)) *cobra.Command {
+	var compartment string
+	cmd := listLeaf("list", short, example, nil, l, identityClient,
+		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]T, *string, error) {
+			comp, err := tenancyDefault(globalsFrom(cmd), compartment)
+			if err != nil {
+				return nil, nil, err
+			}
+			return fetch(cmd, c, comp, limit, page)
+		}, "TIMECREATED", "NAME")
+	cmd.Flags().StringVarP(&compartment, "compartment-id", "c", "", tenancyHelp)
+	return cmd
 }
 
 func iamAPIKeyCommand() *cobra.Command {
@@ -354,56 +296,31 @@ func iamAPIKeyCommand() *cobra.Command {
 // ---- groups
 
 func iamGroupCommand() *cobra.Command {
-	var compartment, name, desc string
-	var tags tagFlags
-	create := leaf("create", "Create a group (in the tenancy)",
+	var name, desc string
+	create := createLeaf(groups, "Create a group (in the tenancy)",
 		`  coffer iam group create --name payments-apps --description "apps of the payments team"`,
-		hints{}, []string{"name", "description"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			comp, err := tenancyDefault(g, compartment)
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
+		"", []string{"name", "description"}, identityClient, noWait, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, a createArgs) (identity.Group, *string, error) {
 			r, err := c.CreateGroup(cmd.Context(), identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
-				CompartmentId: &comp, Name: &name, Description: &desc, FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: r.Group, etag: r.Etag})
+				CompartmentId: &a.compartment, Name: &name, Description: &desc, FreeformTags: a.freeform, DefinedTags: a.defined}})
+			return r.Group, r.Etag, err
 		})
-	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
 	create.Flags().StringVar(&name, "name", "", "the group's unique name [required]")
 	create.Flags().StringVar(&desc, "description", "", "a description [required]")
-	tags.add(create)
 
-	var lc, lName string
+	var lName string
 	var l listFlags
-	lst := listLeaf("list", "List the groups of the tenancy",
-		`  coffer iam group list --all --output table --query 'data[].{name:name,id:id}'`,
-		nil, &l, identityClient,
-		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.Group, *string, error) {
-			comp, err := tenancyDefault(globalsFrom(cmd), lc)
-			if err != nil {
-				return nil, nil, err
-			}
+	lst := tenancyListLeaf("List the groups of the tenancy", `  coffer iam group list --all --output table --query 'data[].{name:name,id:id}'`, &l,
+		func(cmd *cobra.Command, c identity.IdentityClient, comp string, limit *int, page *string) ([]identity.Group, *string, error) {
 			r, err := c.ListGroups(cmd.Context(), identity.ListGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
 				Name: optString(cmd, "name", lName), SortBy: identity.ListGroupsSortByEnum(l.sortBy), SortOrder: identity.ListGroupsSortOrderEnum(l.sortOrder)})
 			return r.Items, r.OpcNextPage, err
-		}, "TIMECREATED", "NAME")
-	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+		})
 	lst.Flags().StringVar(&lName, "name", "", "only the group with this name")
 
 	var uDesc string
-	update := updateLeaf("group-id", "group", "Update a group's description",
-		`  coffer iam group update --group-id $GROUP --description "payments apps, EU"`, identityClient, nil,
+	update := updateLeaf(groups, "Update a group's description",
+		`  coffer iam group update --group-id $GROUP --description "payments apps, EU"`, identityClient, noWait, nil,
 		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.Group, *string, error) {
 			r, err := c.UpdateGroup(cmd.Context(), identity.UpdateGroupRequest{GroupId: &u.id, IfMatch: u.ifMatch,
 				UpdateGroupDetails: identity.UpdateGroupDetails{Description: optString(cmd, "description", uDesc), FreeformTags: u.freeform, DefinedTags: u.defined}})
@@ -413,14 +330,8 @@ func iamGroupCommand() *cobra.Command {
 
 	return group("group", "Groups of users, and their members",
 		`  coffer iam group add-user --group-id $GROUP --user-id $USER_ID`,
-		create,
-		getLeaf("group", "group-id", `  coffer iam group get --group-id $GROUP`, identityClient,
-			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Group, *string, error) {
-				r, err := c.GetGroup(ctx, identity.GetGroupRequest{GroupId: &id})
-				return r.Group, r.Etag, err
-			}),
-		lst, update,
-		identityDelete("group", "group-id", `  coffer iam group delete --group-id $GROUP --force`,
+		create, getLeaf(groups, `  coffer iam group get --group-id $GROUP`, identityClient), lst, update,
+		deleteLeaf(groups, `  coffer iam group delete --group-id $GROUP --force`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
 				_, err := c.DeleteGroup(ctx, identity.DeleteGroupRequest{GroupId: &id, IfMatch: im})
 				return err
@@ -492,58 +403,34 @@ func groupRemoveUser() *cobra.Command {
 // ---- dynamic groups
 
 func iamDynamicGroupCommand() *cobra.Command {
-	var compartment, name, desc, rule string
-	var tags tagFlags
-	create := leaf("create", "Create a dynamic group: instances or resources matched by a rule",
+	var name, desc, rule string
+	create := createLeaf(dynamicGroups, "Create a dynamic group: instances or resources matched by a rule",
 		`  coffer iam dynamic-group create --name build-hosts --description "CI runners" \
       --matching-rule "ALL {instance.compartment.id = '$COMP'}"`,
-		hints{}, []string{"name", "description", "matching-rule"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			comp, err := tenancyDefault(g, compartment)
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
+		"", []string{"name", "description", "matching-rule"}, identityClient, noWait, nil,
+		func(cmd *cobra.Command, c identity.IdentityClient, a createArgs) (identity.DynamicGroup, *string, error) {
 			r, err := c.CreateDynamicGroup(cmd.Context(), identity.CreateDynamicGroupRequest{CreateDynamicGroupDetails: identity.CreateDynamicGroupDetails{
-				CompartmentId: &comp, Name: &name, Description: &desc, MatchingRule: &rule, FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: r.DynamicGroup, etag: r.Etag})
+				CompartmentId: &a.compartment, Name: &name, Description: &desc, MatchingRule: &rule, FreeformTags: a.freeform, DefinedTags: a.defined}})
+			return r.DynamicGroup, r.Etag, err
 		})
-	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
 	create.Flags().StringVar(&name, "name", "", "the dynamic group's unique name [required]")
 	create.Flags().StringVar(&desc, "description", "", "a description [required]")
 	create.Flags().StringVar(&rule, "matching-rule", "", "the matching rule [required]")
-	tags.add(create)
 
-	var lc, lName string
+	var lName string
 	var l listFlags
-	lst := listLeaf("list", "List the dynamic groups of the tenancy",
-		`  coffer iam dynamic-group list --all --query 'data[].{name:name,rule:"matching-rule"}'`,
-		nil, &l, identityClient,
-		func(cmd *cobra.Command, c identity.IdentityClient, limit *int, page *string) ([]identity.DynamicGroup, *string, error) {
-			comp, err := tenancyDefault(globalsFrom(cmd), lc)
-			if err != nil {
-				return nil, nil, err
-			}
+	lst := tenancyListLeaf("List the dynamic groups of the tenancy",
+		`  coffer iam dynamic-group list --all --query 'data[].{name:name,rule:"matching-rule"}'`, &l,
+		func(cmd *cobra.Command, c identity.IdentityClient, comp string, limit *int, page *string) ([]identity.DynamicGroup, *string, error) {
 			r, err := c.ListDynamicGroups(cmd.Context(), identity.ListDynamicGroupsRequest{CompartmentId: &comp, Limit: limit, Page: page,
 				Name: optString(cmd, "name", lName), SortBy: identity.ListDynamicGroupsSortByEnum(l.sortBy), SortOrder: identity.ListDynamicGroupsSortOrderEnum(l.sortOrder)})
 			return r.Items, r.OpcNextPage, err
-		}, "TIMECREATED", "NAME")
-	lst.Flags().StringVarP(&lc, "compartment-id", "c", "", "the tenancy OCID (default: the tenancy of the config)")
+		})
 	lst.Flags().StringVar(&lName, "name", "", "only the dynamic group with this name")
 
 	var uDesc, uRule string
-	update := updateLeaf("dynamic-group-id", "dynamic group", "Update a dynamic group's rule or description",
-		`  coffer iam dynamic-group update --dynamic-group-id $DG --matching-rule "instance.id = '$INSTANCE'"`, identityClient, nil,
+	update := updateLeaf(dynamicGroups, "Update a dynamic group's rule or description",
+		`  coffer iam dynamic-group update --dynamic-group-id $DG --matching-rule "instance.id = '$INSTANCE'"`, identityClient, noWait, nil,
 		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.DynamicGroup, *string, error) {
 			r, err := c.UpdateDynamicGroup(cmd.Context(), identity.UpdateDynamicGroupRequest{DynamicGroupId: &u.id, IfMatch: u.ifMatch,
 				UpdateDynamicGroupDetails: identity.UpdateDynamicGroupDetails{Description: optString(cmd, "description", uDesc),
@@ -555,14 +442,8 @@ func iamDynamicGroupCommand() *cobra.Command {
 
 	return group("dynamic-group", "Dynamic groups: instances and resources (instance and resource principals) matched by rules",
 		`  coffer iam dynamic-group get --dynamic-group-id $DG --query 'data."matching-rule"' --raw-output`,
-		create,
-		getLeaf("dynamic group", "dynamic-group-id", `  coffer iam dynamic-group get --dynamic-group-id $DG`, identityClient,
-			func(ctx context.Context, c identity.IdentityClient, id string) (identity.DynamicGroup, *string, error) {
-				r, err := c.GetDynamicGroup(ctx, identity.GetDynamicGroupRequest{DynamicGroupId: &id})
-				return r.DynamicGroup, r.Etag, err
-			}),
-		lst, update,
-		identityDelete("dynamic group", "dynamic-group-id", `  coffer iam dynamic-group delete --dynamic-group-id $DG --force`,
+		create, getLeaf(dynamicGroups, `  coffer iam dynamic-group get --dynamic-group-id $DG`, identityClient), lst, update,
+		deleteLeaf(dynamicGroups, `  coffer iam dynamic-group delete --dynamic-group-id $DG --force`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
 				_, err := c.DeleteDynamicGroup(ctx, identity.DeleteDynamicGroupRequest{DynamicGroupId: &id, IfMatch: im})
 				return err
@@ -572,8 +453,11 @@ func iamDynamicGroupCommand() *cobra.Command {
 
 // ---- policies
 
-// parseVersionDate parses --version-date (YYYY-MM-DD).
-func parseVersionDate(v string) (*common.SDKDate, error) {
+// optVersionDate parses --version-date (YYYY-MM-DD); empty is nil.
+func optVersionDate(v string) (*common.SDKDate, error) {
+	if v == "" {
+		return nil, nil
+	}
 	t, err := time.Parse("2006-01-02", v)
 	if err != nil {
 		return nil, usageErrorf("--version-date must be YYYY-MM-DD, not %q", v)
@@ -582,46 +466,32 @@ func parseVersionDate(v string) (*common.SDKDate, error) {
 }
 
 func iamPolicyCommand() *cobra.Command {
-	var compartment, name, desc, statements, versionDate string
-	var tags tagFlags
-	create := leaf("create", "Create a policy: statements in OCI's policy language",
+	var name, desc, statements, versionDate string
+	var st []string
+	var vd *common.SDKDate
+	create := createLeaf(policies, "Create a policy: statements in OCI's policy language",
 		`  coffer iam policy create -c $TENANCY --name app-reads --description "app reads its secrets" \
       --statements '["allow group app to read secret-family in compartment payments", "allow group app to use keys in compartment payments"]'
   coffer iam policy create -c $TENANCY --name ops --description ops --statements file://ops-statements.json`,
-		hints{}, []string{"compartment-id", "name", "description", "statements"},
-		func(cmd *cobra.Command, g *globals) error {
-			var st []string
+		"the OCID of the compartment the policy attaches to [required]", []string{"compartment-id", "name", "description", "statements"},
+		identityClient, noWait,
+		func(*cobra.Command) (err error) {
+			st = nil
 			if err := parseJSONArg("statements", statements, &st); err != nil {
 				return err
 			}
-			var vd *common.SDKDate
-			if versionDate != "" {
-				var err error
-				if vd, err = parseVersionDate(versionDate); err != nil {
-					return err
-				}
-			}
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.identityClient()
-			if err != nil {
-				return err
-			}
+			vd, err = optVersionDate(versionDate)
+			return err
+		},
+		func(cmd *cobra.Command, c identity.IdentityClient, a createArgs) (identity.Policy, *string, error) {
 			r, err := c.CreatePolicy(cmd.Context(), identity.CreatePolicyRequest{CreatePolicyDetails: identity.CreatePolicyDetails{
-				CompartmentId: &compartment, Name: &name, Description: &desc, Statements: st, VersionDate: vd, FreeformTags: ff, DefinedTags: dt}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: r.Policy, etag: r.Etag})
+				CompartmentId: &a.compartment, Name: &name, Description: &desc, Statements: st, VersionDate: vd, FreeformTags: a.freeform, DefinedTags: a.defined}})
+			return r.Policy, r.Etag, err
 		})
-	create.Flags().StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment the policy attaches to [required]")
 	create.Flags().StringVar(&name, "name", "", "the policy's name [required]")
 	create.Flags().StringVar(&desc, "description", "", "a description [required]")
 	create.Flags().StringVar(&statements, "statements", "", `the statements as a JSON list of strings (or file://path) [required]`)
 	create.Flags().StringVar(&versionDate, "version-date", "", "evaluate the policy as of this date (YYYY-MM-DD)")
-	tags.add(create)
 
 	var lc, lName string
 	var l listFlags
@@ -637,8 +507,8 @@ func iamPolicyCommand() *cobra.Command {
 	lst.Flags().StringVar(&lName, "name", "", "only the policy with this name")
 
 	var uDesc, uStatements, uVersionDate string
-	update := updateLeaf("policy-id", "policy", "Replace a policy's statements or description",
-		`  coffer iam policy update --policy-id $POLICY --statements '["allow group app to read secret-bundles in compartment payments"]'`, identityClient, nil,
+	update := updateLeaf(policies, "Replace a policy's statements or description",
+		`  coffer iam policy update --policy-id $POLICY --statements '["allow group app to read secret-bundles in compartment payments"]'`, identityClient, noWait, nil,
 		func(cmd *cobra.Command, c identity.IdentityClient, u updateArgs) (identity.Policy, *string, error) {
 			d := identity.UpdatePolicyDetails{Description: optString(cmd, "description", uDesc), FreeformTags: u.freeform, DefinedTags: u.defined}
 			if uStatements != "" {
@@ -646,11 +516,9 @@ func iamPolicyCommand() *cobra.Command {
 					return identity.Policy{}, nil, err
 				}
 			}
-			if uVersionDate != "" {
-				var err error
-				if d.VersionDate, err = parseVersionDate(uVersionDate); err != nil {
-					return identity.Policy{}, nil, err
-				}
+			var err error
+			if d.VersionDate, err = optVersionDate(uVersionDate); err != nil {
+				return identity.Policy{}, nil, err
 			}
 			r, err := c.UpdatePolicy(cmd.Context(), identity.UpdatePolicyRequest{PolicyId: &u.id, IfMatch: u.ifMatch, UpdatePolicyDetails: d})
 			return r.Policy, r.Etag, err
@@ -661,14 +529,8 @@ func iamPolicyCommand() *cobra.Command {
 
 	return group("policy", "Policies: who may do what, where",
 		`  coffer iam policy get --policy-id $POLICY --query 'data.statements'`,
-		create,
-		getLeaf("policy", "policy-id", `  coffer iam policy get --policy-id $POLICY`, identityClient,
-			func(ctx context.Context, c identity.IdentityClient, id string) (identity.Policy, *string, error) {
-				r, err := c.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &id})
-				return r.Policy, r.Etag, err
-			}),
-		lst, update,
-		identityDelete("policy", "policy-id", `  coffer iam policy delete --policy-id $POLICY --force`,
+		create, getLeaf(policies, `  coffer iam policy get --policy-id $POLICY`, identityClient), lst, update,
+		deleteLeaf(policies, `  coffer iam policy delete --policy-id $POLICY --force`, identityClient,
 			func(ctx context.Context, c identity.IdentityClient, id string, im *string) error {
 				_, err := c.DeletePolicy(ctx, identity.DeletePolicyRequest{PolicyId: &id, IfMatch: im})
 				return err

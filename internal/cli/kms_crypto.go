@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -79,17 +80,12 @@ func cryptoEncrypt() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.kmsCryptoClient(cmd.Context(), k.vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.Encrypt(cmd.Context(), keymanagement.EncryptRequest{EncryptDataDetails: keymanagement.EncryptDataDetails{
-				KeyId: &k.keyID, Plaintext: &pt, AssociatedData: ad, KeyVersionId: optString(cmd, "key-version-id", k.version),
-				EncryptionAlgorithm: keymanagement.EncryptDataDetailsEncryptionAlgorithmEnum(alg)}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.EncryptedData})
+			return send(cmd, g, cryptoClient(&k.vaultID), func(ctx context.Context, c keymanagement.KmsCryptoClient) (response, error) {
+				r, err := c.Encrypt(ctx, keymanagement.EncryptRequest{EncryptDataDetails: keymanagement.EncryptDataDetails{
+					KeyId: &k.keyID, Plaintext: &pt, AssociatedData: ad, KeyVersionId: optString(cmd, "key-version-id", k.version),
+					EncryptionAlgorithm: keymanagement.EncryptDataDetailsEncryptionAlgorithmEnum(alg)}})
+				return response{data: r.EncryptedData}, err
+			})
 		})
 	f := cmd.Flags()
 	k.add(cmd, "the OCID of the key version (default: current)")
@@ -167,16 +163,11 @@ func cryptoGenerateDEK() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.kmsCryptoClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.GenerateDataEncryptionKey(cmd.Context(), keymanagement.GenerateDataEncryptionKeyRequest{GenerateKeyDetails: keymanagement.GenerateKeyDetails{
-				KeyId: &keyID, IncludePlaintextKey: common.Bool(incl), KeyShape: &ks, AssociatedData: ad}})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.GeneratedKey})
+			return send(cmd, g, cryptoClient(&vaultID), func(ctx context.Context, c keymanagement.KmsCryptoClient) (response, error) {
+				r, err := c.GenerateDataEncryptionKey(ctx, keymanagement.GenerateDataEncryptionKeyRequest{GenerateKeyDetails: keymanagement.GenerateKeyDetails{
+					KeyId: &keyID, IncludePlaintextKey: common.Bool(incl), KeyShape: &ks, AssociatedData: ad}})
+				return response{data: r.GeneratedKey}, err
+			})
 		})
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
@@ -239,15 +230,10 @@ func signLeaf(use, short, example string, required []string, k *cryptoKey, m *me
 			if err != nil {
 				return err
 			}
-			c, err := g.kmsCryptoClient(cmd.Context(), k.vaultID)
-			if err != nil {
-				return err
-			}
-			v, err := call(cmd, c, b64)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: v})
+			return send(cmd, g, cryptoClient(&k.vaultID), func(_ context.Context, c keymanagement.KmsCryptoClient) (response, error) {
+				v, err := call(cmd, c, b64)
+				return response{data: v}, err
+			})
 		})
 }
 

@@ -16,14 +16,15 @@ func vaultIDFlag(cmd *cobra.Command, dst *string) {
 	cmd.Flags().StringVar(dst, "vault-id", "", "the OCID of the vault; its endpoint is looked up (instead of --endpoint)")
 }
 
-func keyFn(c keymanagement.KmsManagementClient, id string) func(context.Context) (keymanagement.Key, error) {
-	return func(ctx context.Context) (keymanagement.Key, error) {
-		resp, err := c.GetKey(ctx, keymanagement.GetKeyRequest{KeyId: &id})
-		return resp.Key, err
-	}
-}
-
-func keyState(k keymanagement.Key) string { return string(k.LifecycleState) }
+// keys is the key resource of the KMS management API.
+var keys = &resource[keymanagement.KmsManagementClient, keymanagement.Key]{what: "key", idFlag: "key-id",
+	get: func(ctx context.Context, c keymanagement.KmsManagementClient, id string) (keymanagement.Key, *string, error) {
+		r, err := c.GetKey(ctx, keymanagement.GetKeyRequest{KeyId: &id})
+		return r.Key, r.Etag, err
+	},
+	states: keyStates,
+	state:  func(k keymanagement.Key) string { return string(k.LifecycleState) },
+	id:     func(k keymanagement.Key) *string { return k.Id }}
 
 func kmsKeyCommand() *cobra.Command {
 	return group("key", "Master encryption keys (through the vault's management endpoint: --endpoint or --vault-id)",
@@ -37,60 +38,41 @@ func kmsKeyCommand() *cobra.Command {
 }
 
 func keyCreate() *cobra.Command {
-	var vaultID, compartment, name, shape, mode string
-	var tags tagFlags
-	var w waitFlags
-	cmd := leaf("create", "Create a master encryption key",
+	var vaultID, name, shape, mode string
+	var ks keymanagement.KeyShape
+	cmd := createLeaf(keys, "Create a master encryption key",
 		`  coffer kms management key create --vault-id $VAULT --compartment-id $TENANCY --display-name app-key \
       --key-shape '{"algorithm":"AES","length":32}' --protection-mode SOFTWARE --wait-for-state ENABLED
   coffer kms management key create --endpoint $MGMT --compartment-id $TENANCY --display-name signer \
       --key-shape '{"algorithm":"ECDSA","length":32,"curveId":"NIST_P256"}'`,
-		hints{}, []string{"compartment-id", "display-name", "key-shape"},
-		func(cmd *cobra.Command, g *globals) error {
-			var ks keymanagement.KeyShape
-			if err := parseJSONArg("key-shape", shape, &ks); err != nil {
-				return err
-			}
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, err := g.kmsManagementClient(ctx, vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.CreateKey(ctx, keymanagement.CreateKeyRequest{CreateKeyDetails: keymanagement.CreateKeyDetails{
-				CompartmentId: &compartment, DisplayName: &name, KeyShape: &ks,
+		"the OCID of the compartment for the key [required]", []string{"compartment-id", "display-name", "key-shape"},
+		managementClient(&vaultID), withWait,
+		func(*cobra.Command) error {
+			ks = keymanagement.KeyShape{}
+			return parseJSONArg("key-shape", shape, &ks)
+		},
+		func(cmd *cobra.Command, c keymanagement.KmsManagementClient, a createArgs) (keymanagement.Key, *string, error) {
+			r, err := c.CreateKey(cmd.Context(), keymanagement.CreateKeyRequest{CreateKeyDetails: keymanagement.CreateKeyDetails{
+				CompartmentId: &a.compartment, DisplayName: &name, KeyShape: &ks,
 				ProtectionMode: keymanagement.CreateKeyDetailsProtectionModeEnum(mode),
-				FreeformTags:   ff, DefinedTags: dt,
+				FreeformTags:   a.freeform, DefinedTags: a.defined,
 			}})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.Key, resp.Etag, keyState, keyFn(c, *resp.Id))
+			return r.Key, r.Etag, err
 		})
 	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
-	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment for the key [required]")
 	f.StringVar(&name, "display-name", "", "a name for the key [required]")
 	f.StringVar(&shape, "key-shape", "", `the key's algorithm and length in bytes, as JSON: {"algorithm":"AES","length":32} [required]`)
 	f.StringVar(&mode, "protection-mode", "", "HSM or SOFTWARE (default HSM)")
 	_ = cmd.RegisterFlagCompletionFunc("protection-mode", cobra.FixedCompletions([]string{"HSM", "SOFTWARE"}, cobra.ShellCompDirectiveNoFileComp))
-	tags.add(cmd)
-	w.add(cmd, keyStates...)
 	return cmd
 }
 
 func keyGet() *cobra.Command {
 	var vaultID string
-	cmd := getLeaf("key", "key-id", `  coffer kms management key get --vault-id $VAULT --key-id $KEY
+	cmd := getLeaf(keys, `  coffer kms management key get --vault-id $VAULT --key-id $KEY
   coffer kms management key get --endpoint $MGMT --key-id $KEY --query 'data."current-key-version"' --raw-output`,
-		managementClient(&vaultID),
-		func(ctx context.Context, c keymanagement.KmsManagementClient, id string) (keymanagement.Key, *string, error) {
-			r, err := c.GetKey(ctx, keymanagement.GetKeyRequest{KeyId: &id})
-			return r.Key, r.Etag, err
-		})
+		managementClient(&vaultID))
 	vaultIDFlag(cmd, &vaultID)
 	return cmd
 }
@@ -125,9 +107,8 @@ func keyList() *cobra.Command {
 
 func keyUpdate() *cobra.Command {
 	var vaultID, name string
-	cmd := updateLeaf("key-id", "key", "Update a key's name or tags",
-		`  coffer kms management key update --vault-id $VAULT --key-id $KEY --display-name app-key-2`, managementClient(&vaultID),
-		&waitable[keymanagement.KmsManagementClient, keymanagement.Key]{keyStates, keyState, keyFn},
+	cmd := updateLeaf(keys, "Update a key's name or tags",
+		`  coffer kms management key update --vault-id $VAULT --key-id $KEY --display-name app-key-2`, managementClient(&vaultID), withWait, nil,
 		func(cmd *cobra.Command, c keymanagement.KmsManagementClient, u updateArgs) (keymanagement.Key, *string, error) {
 			r, err := c.UpdateKey(cmd.Context(), keymanagement.UpdateKeyRequest{KeyId: &u.id, IfMatch: u.ifMatch,
 				UpdateKeyDetails: keymanagement.UpdateKeyDetails{DisplayName: optString(cmd, "display-name", name), FreeformTags: u.freeform, DefinedTags: u.defined}})
@@ -138,92 +119,70 @@ func keyUpdate() *cobra.Command {
 	return cmd
 }
 
-// keyAction is enable, disable and cancel-deletion: a POST on the key that
-// returns it.
+// keyActions are the POSTs on a key that answer with it and take nothing
+// more than --key-id and --if-match.
+var keyActions = map[string]func(ctx context.Context, c keymanagement.KmsManagementClient, id string, im *string) (keymanagement.Key, *string, error){
+	"enable": func(ctx context.Context, c keymanagement.KmsManagementClient, id string, im *string) (keymanagement.Key, *string, error) {
+		r, err := c.EnableKey(ctx, keymanagement.EnableKeyRequest{KeyId: &id, IfMatch: im})
+		return r.Key, r.Etag, err
+	},
+	"disable": func(ctx context.Context, c keymanagement.KmsManagementClient, id string, im *string) (keymanagement.Key, *string, error) {
+		r, err := c.DisableKey(ctx, keymanagement.DisableKeyRequest{KeyId: &id, IfMatch: im})
+		return r.Key, r.Etag, err
+	},
+	"cancel-deletion": func(ctx context.Context, c keymanagement.KmsManagementClient, id string, im *string) (keymanagement.Key, *string, error) {
+		r, err := c.CancelKeyDeletion(ctx, keymanagement.CancelKeyDeletionRequest{KeyId: &id, IfMatch: im})
+		return r.Key, r.Etag, err
+	},
+}
+
+// keyAction is enable, disable and cancel-deletion.
 func keyAction(use, short, state string) *cobra.Command {
-	var vaultID, id, ifMatch string
-	var w waitFlags
-	cmd := leaf(use, short,
+	var vaultID string
+	cmd := actionLeaf(keys, use, short,
 		"  coffer kms management key "+use+" --vault-id $VAULT --key-id $KEY --wait-for-state "+state,
-		hints{}, []string{"key-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ctx := cmd.Context()
-			c, err := g.kmsManagementClient(ctx, vaultID)
-			if err != nil {
-				return err
-			}
-			var k keymanagement.Key
-			var etag *string
-			im := optString(cmd, "if-match", ifMatch)
-			switch use {
-			case "enable":
-				resp, e := c.EnableKey(ctx, keymanagement.EnableKeyRequest{KeyId: &id, IfMatch: im})
-				k, etag, err = resp.Key, resp.Etag, e
-			case "disable":
-				resp, e := c.DisableKey(ctx, keymanagement.DisableKeyRequest{KeyId: &id, IfMatch: im})
-				k, etag, err = resp.Key, resp.Etag, e
-			default:
-				resp, e := c.CancelKeyDeletion(ctx, keymanagement.CancelKeyDeletionRequest{KeyId: &id, IfMatch: im})
-				k, etag, err = resp.Key, resp.Etag, e
-			}
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, k, etag, keyState, keyFn(c, id))
-		})
-	f := cmd.Flags()
+		[]string{"key-id"}, managementClient(&vaultID), nil, keyActions[use])
 	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&id, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
-	w.add(cmd, keyStates...)
 	return cmd
 }
 
 func keyScheduleDeletion() *cobra.Command {
-	var vaultID, id, when, ifMatch string
-	var w waitFlags
-	cmd := leaf("schedule-deletion", "Schedule the deletion of a key (7 to 30 days ahead; default 30)",
+	var vaultID string
+	var when deletionTime
+	var d keymanagement.ScheduleKeyDeletionDetails
+	cmd := actionLeaf(keys, "schedule-deletion", "Schedule the deletion of a key (7 to 30 days ahead; default 30)",
 		`  coffer kms management key schedule-deletion --vault-id $VAULT --key-id $KEY --time-of-deletion 2030-01-31T00:00:00Z`,
-		hints{}, []string{"key-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			var details keymanagement.ScheduleKeyDeletionDetails
-			if when != "" {
-				t, err := parseTime("time-of-deletion", when)
-				if err != nil {
-					return err
-				}
-				details.TimeOfDeletion = t
-			}
-			ctx := cmd.Context()
-			c, err := g.kmsManagementClient(ctx, vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.ScheduleKeyDeletion(ctx, keymanagement.ScheduleKeyDeletionRequest{KeyId: &id,
-				IfMatch: optString(cmd, "if-match", ifMatch), ScheduleKeyDeletionDetails: details})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.Key, resp.Etag, keyState, keyFn(c, id))
+		[]string{"key-id"}, managementClient(&vaultID),
+		func(*cobra.Command) (err error) {
+			d.TimeOfDeletion, err = when.parse()
+			return err
+		},
+		func(ctx context.Context, c keymanagement.KmsManagementClient, id string, im *string) (keymanagement.Key, *string, error) {
+			r, err := c.ScheduleKeyDeletion(ctx, keymanagement.ScheduleKeyDeletionRequest{KeyId: &id, IfMatch: im, ScheduleKeyDeletionDetails: d})
+			return r.Key, r.Etag, err
 		})
-	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&id, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&when, "time-of-deletion", "", "when to delete the key (RFC 3339); default 30 days from now")
-	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
-	w.add(cmd, keyStates...)
+	when.add(cmd, "when to delete the key (RFC 3339); default 30 days from now")
 	return cmd
 }
 
 var keyVersionStates = []string{"CREATING", "ENABLED", "DISABLED", "DELETING", "DELETED", "PENDING_DELETION", "SCHEDULING_DELETION", "CANCELLING_DELETION"}
 
-func keyVersionState(v keymanagement.KeyVersion) string { return string(v.LifecycleState) }
+// keyVersions is the version resource of the key that --key-id names.
+func keyVersions(keyID *string) *resource[keymanagement.KmsManagementClient, keymanagement.KeyVersion] {
+	return &resource[keymanagement.KmsManagementClient, keymanagement.KeyVersion]{what: "key version", idFlag: "key-version-id",
+		get: func(ctx context.Context, c keymanagement.KmsManagementClient, id string) (keymanagement.KeyVersion, *string, error) {
+			r, err := c.GetKeyVersion(ctx, keymanagement.GetKeyVersionRequest{KeyId: keyID, KeyVersionId: &id})
+			return r.KeyVersion, r.Etag, err
+		},
+		states: keyVersionStates,
+		state:  func(v keymanagement.KeyVersion) string { return string(v.LifecycleState) },
+		id:     func(v keymanagement.KeyVersion) *string { return v.Id }}
+}
 
-func keyVersionFn(c keymanagement.KmsManagementClient, keyID, id string) func(context.Context) (keymanagement.KeyVersion, error) {
-	return func(ctx context.Context) (keymanagement.KeyVersion, error) {
-		resp, err := c.GetKeyVersion(ctx, keymanagement.GetKeyVersionRequest{KeyId: &keyID, KeyVersionId: &id})
-		return resp.KeyVersion, err
-	}
+// keyIDFlag adds the --key-id of a key version command.
+func keyIDFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVar(dst, "key-id", "", "the OCID of the key [required]")
 }
 
 func kmsKeyVersionCommand() *cobra.Command {
@@ -238,45 +197,37 @@ func kmsKeyVersionCommand() *cobra.Command {
 func keyVersionCreate() *cobra.Command {
 	var vaultID, keyID string
 	var w waitFlags
+	versions := keyVersions(&keyID)
 	cmd := leaf("create", "Rotate a key: create a new version that becomes current",
 		`  coffer kms management key-version create --vault-id $VAULT --key-id $KEY --query 'data.id' --raw-output`,
 		hints{}, []string{"key-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			ctx := cmd.Context()
-			c, err := g.kmsManagementClient(ctx, vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.CreateKeyVersion(ctx, keymanagement.CreateKeyVersionRequest{KeyId: &keyID})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.KeyVersion, resp.Etag, keyVersionState, keyVersionFn(c, keyID, *resp.Id))
+			return sendResource(cmd, g, versions, managementClient(&vaultID), &w, versions.id,
+				func(ctx context.Context, c keymanagement.KmsManagementClient) (keymanagement.KeyVersion, *string, error) {
+					r, err := c.CreateKeyVersion(ctx, keymanagement.CreateKeyVersionRequest{KeyId: &keyID})
+					return r.KeyVersion, r.Etag, err
+				})
 		})
 	vaultIDFlag(cmd, &vaultID)
-	cmd.Flags().StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
+	keyIDFlag(cmd, &keyID)
 	w.add(cmd, keyVersionStates...)
 	return cmd
 }
 
 func keyVersionGet() *cobra.Command {
 	var vaultID, keyID, id string
+	versions := keyVersions(&keyID)
 	cmd := leaf("get", "Get a key version",
 		`  coffer kms management key-version get --vault-id $VAULT --key-id $KEY --key-version-id $KV`,
 		hints{}, []string{"key-id", "key-version-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsManagementClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetKeyVersion(cmd.Context(), keymanagement.GetKeyVersionRequest{KeyId: &keyID, KeyVersionId: &id})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.KeyVersion, etag: resp.Etag})
+			return send(cmd, g, managementClient(&vaultID), func(ctx context.Context, c keymanagement.KmsManagementClient) (response, error) {
+				v, etag, err := versions.get(ctx, c, id)
+				return response{data: v, etag: etag}, err
+			})
 		})
 	vaultIDFlag(cmd, &vaultID)
-	cmd.Flags().StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
+	keyIDFlag(cmd, &keyID)
 	cmd.Flags().StringVar(&id, "key-version-id", "", "the OCID of the key version [required]")
 	return cmd
 }
@@ -293,57 +244,38 @@ func keyVersionList() *cobra.Command {
 			return r.Items, r.OpcNextPage, err
 		}, "TIMECREATED", "DISPLAYNAME")
 	vaultIDFlag(cmd, &vaultID)
-	cmd.Flags().StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
+	keyIDFlag(cmd, &keyID)
 	return cmd
 }
 
 func keyVersionDeletion(use, short string) *cobra.Command {
-	var vaultID, keyID, id, when, ifMatch string
-	var w waitFlags
+	var vaultID, keyID string
+	var when deletionTime
+	var d keymanagement.ScheduleKeyVersionDeletionDetails
+	schedule := use == "schedule-deletion"
 	example := "  coffer kms management key-version " + use + " --vault-id $VAULT --key-id $KEY --key-version-id $KV"
-	if use == "schedule-deletion" {
+	if schedule {
 		example += " --time-of-deletion 2030-01-31"
 	}
-	cmd := leaf(use, short, example, hints{}, []string{"key-id", "key-version-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			ctx := cmd.Context()
-			var details keymanagement.ScheduleKeyVersionDeletionDetails
-			if when != "" {
-				t, err := parseTime("time-of-deletion", when)
-				if err != nil {
-					return err
-				}
-				details.TimeOfDeletion = t
+	cmd := actionLeaf(keyVersions(&keyID), use, short, example, []string{"key-id", "key-version-id"}, managementClient(&vaultID),
+		func(*cobra.Command) (err error) {
+			d.TimeOfDeletion, err = when.parse()
+			return err
+		},
+		func(ctx context.Context, c keymanagement.KmsManagementClient, id string, im *string) (keymanagement.KeyVersion, *string, error) {
+			if schedule {
+				r, err := c.ScheduleKeyVersionDeletion(ctx, keymanagement.ScheduleKeyVersionDeletionRequest{KeyId: &keyID, KeyVersionId: &id,
+					IfMatch: im, ScheduleKeyVersionDeletionDetails: d})
+				return r.KeyVersion, r.Etag, err
 			}
-			c, err := g.kmsManagementClient(ctx, vaultID)
-			if err != nil {
-				return err
-			}
-			im := optString(cmd, "if-match", ifMatch)
-			var v keymanagement.KeyVersion
-			var etag *string
-			if use == "schedule-deletion" {
-				resp, e := c.ScheduleKeyVersionDeletion(ctx, keymanagement.ScheduleKeyVersionDeletionRequest{KeyId: &keyID, KeyVersionId: &id,
-					IfMatch: im, ScheduleKeyVersionDeletionDetails: details})
-				v, etag, err = resp.KeyVersion, resp.Etag, e
-			} else {
-				resp, e := c.CancelKeyVersionDeletion(ctx, keymanagement.CancelKeyVersionDeletionRequest{KeyId: &keyID, KeyVersionId: &id, IfMatch: im})
-				v, etag, err = resp.KeyVersion, resp.Etag, e
-			}
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, v, etag, keyVersionState, keyVersionFn(c, keyID, id))
+			r, err := c.CancelKeyVersionDeletion(ctx, keymanagement.CancelKeyVersionDeletionRequest{KeyId: &keyID, KeyVersionId: &id, IfMatch: im})
+			return r.KeyVersion, r.Etag, err
 		})
-	f := cmd.Flags()
 	vaultIDFlag(cmd, &vaultID)
-	f.StringVar(&keyID, "key-id", "", "the OCID of the key [required]")
-	f.StringVar(&id, "key-version-id", "", "the OCID of the key version [required]")
-	if use == "schedule-deletion" {
-		f.StringVar(&when, "time-of-deletion", "", "when to delete the key version (RFC 3339); default 30 days from now")
+	keyIDFlag(cmd, &keyID)
+	if schedule {
+		when.add(cmd, "when to delete the key version (RFC 3339); default 30 days from now")
 	}
-	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
-	w.add(cmd, keyVersionStates...)
 	return cmd
 }
 
@@ -353,15 +285,10 @@ func kmsWrappingKeyCommand() *cobra.Command {
 		`  coffer kms management wrapping-key get --vault-id $VAULT --query 'data."public-key"' --raw-output > wrap.pem`,
 		hints{}, nil,
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsManagementClient(cmd.Context(), vaultID)
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetWrappingKey(cmd.Context(), keymanagement.GetWrappingKeyRequest{})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.WrappingKey, etag: resp.Etag})
+			return send(cmd, g, managementClient(&vaultID), func(ctx context.Context, c keymanagement.KmsManagementClient) (response, error) {
+				r, err := c.GetWrappingKey(ctx, keymanagement.GetWrappingKeyRequest{})
+				return response{data: r.WrappingKey, etag: r.Etag}, err
+			})
 		})
 	vaultIDFlag(get, &vaultID)
 	return group("wrapping-key", "The vault's RSA wrapping key",

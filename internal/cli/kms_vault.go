@@ -39,14 +39,15 @@ func printResult(cmd *cobra.Command, g *globals, r response, err error) error {
 	return err
 }
 
-func getVaultFn(c keymanagement.KmsVaultClient, id string) func(context.Context) (keymanagement.Vault, error) {
-	return func(ctx context.Context) (keymanagement.Vault, error) {
-		resp, err := c.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: &id})
-		return resp.Vault, err
-	}
-}
-
-func vaultState(v keymanagement.Vault) string { return string(v.LifecycleState) }
+// vaults is the vault resource of the KMS vault API.
+var vaults = &resource[keymanagement.KmsVaultClient, keymanagement.Vault]{what: "vault", idFlag: "vault-id",
+	get: func(ctx context.Context, c keymanagement.KmsVaultClient, id string) (keymanagement.Vault, *string, error) {
+		r, err := c.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: &id})
+		return r.Vault, r.Etag, err
+	},
+	states: vaultStates,
+	state:  func(v keymanagement.Vault) string { return string(v.LifecycleState) },
+	id:     func(v keymanagement.Vault) *string { return v.Id }}
 
 func kmsVaultCommand() *cobra.Command {
 	return group("vault", "Vaults: containers of keys and secrets, each with its own management and crypto endpoint",
@@ -55,48 +56,27 @@ func kmsVaultCommand() *cobra.Command {
 }
 
 func vaultCreate() *cobra.Command {
-	var compartment, name, vaultType string
-	var tags tagFlags
-	var w waitFlags
-	cmd := leaf("create", "Create a vault",
+	var name, vaultType string
+	cmd := createLeaf(vaults, "Create a vault",
 		`  coffer kms management vault create --compartment-id $TENANCY --display-name payments --vault-type DEFAULT --wait-for-state ACTIVE`,
-		hints{}, []string{"compartment-id", "display-name", "vault-type"},
-		func(cmd *cobra.Command, g *globals) error {
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.kmsVaultClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			resp, err := c.CreateVault(ctx, keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
-				CompartmentId: &compartment, DisplayName: &name,
+		"the OCID of the compartment for the vault [required]", []string{"compartment-id", "display-name", "vault-type"}, kmsVaultClient, withWait, nil,
+		func(cmd *cobra.Command, c keymanagement.KmsVaultClient, a createArgs) (keymanagement.Vault, *string, error) {
+			r, err := c.CreateVault(cmd.Context(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
+				CompartmentId: &a.compartment, DisplayName: &name,
 				VaultType:    keymanagement.CreateVaultDetailsVaultTypeEnum(vaultType),
-				FreeformTags: ff, DefinedTags: dt,
+				FreeformTags: a.freeform, DefinedTags: a.defined,
 			}})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.Vault, resp.Etag, vaultState, getVaultFn(c, *resp.Id))
+			return r.Vault, r.Etag, err
 		})
 	f := cmd.Flags()
-	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment for the vault [required]")
 	f.StringVar(&name, "display-name", "", "a name for the vault [required]")
 	f.StringVar(&vaultType, "vault-type", "", "DEFAULT or VIRTUAL_PRIVATE [required]")
 	_ = cmd.RegisterFlagCompletionFunc("vault-type", cobra.FixedCompletions([]string{"DEFAULT", "VIRTUAL_PRIVATE"}, cobra.ShellCompDirectiveNoFileComp))
-	tags.add(cmd)
-	w.add(cmd, vaultStates...)
 	return cmd
 }
 
 func vaultGet() *cobra.Command {
-	return getLeaf("vault", "vault-id", `  coffer kms management vault get --vault-id $VAULT`, kmsVaultClient,
-		func(ctx context.Context, c keymanagement.KmsVaultClient, id string) (keymanagement.Vault, *string, error) {
-			r, err := c.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: &id})
-			return r.Vault, r.Etag, err
-		})
+	return getLeaf(vaults, `  coffer kms management vault get --vault-id $VAULT`, kmsVaultClient)
 }
 
 func vaultList() *cobra.Command {
@@ -124,13 +104,10 @@ func optString(cmd *cobra.Command, name, v string) *string {
 	return nil
 }
 
-// vaultWait polls a vault for --wait-for-state.
-var vaultWait = &waitable[keymanagement.KmsVaultClient, keymanagement.Vault]{vaultStates, vaultState, getVaultFn}
-
 func vaultUpdate() *cobra.Command {
 	var name string
-	cmd := updateLeaf("vault-id", "vault", "Update a vault's name or tags",
-		`  coffer kms management vault update --vault-id $VAULT --display-name payments-prod`, kmsVaultClient, vaultWait,
+	cmd := updateLeaf(vaults, "Update a vault's name or tags",
+		`  coffer kms management vault update --vault-id $VAULT --display-name payments-prod`, kmsVaultClient, withWait, nil,
 		func(cmd *cobra.Command, c keymanagement.KmsVaultClient, u updateArgs) (keymanagement.Vault, *string, error) {
 			r, err := c.UpdateVault(cmd.Context(), keymanagement.UpdateVaultRequest{VaultId: &u.id, IfMatch: u.ifMatch,
 				UpdateVaultDetails: keymanagement.UpdateVaultDetails{DisplayName: optString(cmd, "display-name", name), FreeformTags: u.freeform, DefinedTags: u.defined}})
@@ -141,63 +118,31 @@ func vaultUpdate() *cobra.Command {
 }
 
 func vaultScheduleDeletion() *cobra.Command {
-	var id, when, ifMatch string
-	var w waitFlags
-	cmd := leaf("schedule-deletion", "Schedule the deletion of a vault (7 to 30 days ahead; default 30)",
+	var when deletionTime
+	var d keymanagement.ScheduleVaultDeletionDetails
+	cmd := actionLeaf(vaults, "schedule-deletion", "Schedule the deletion of a vault (7 to 30 days ahead; default 30)",
 		`  coffer kms management vault schedule-deletion --vault-id $VAULT --time-of-deletion 2030-01-31T00:00:00Z`,
-		hints{}, []string{"vault-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			var details keymanagement.ScheduleVaultDeletionDetails
-			if when != "" {
-				t, err := parseTime("time-of-deletion", when)
-				if err != nil {
-					return err
-				}
-				details.TimeOfDeletion = t
-			}
-			c, err := g.kmsVaultClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			resp, err := c.ScheduleVaultDeletion(ctx, keymanagement.ScheduleVaultDeletionRequest{VaultId: &id,
-				IfMatch: optString(cmd, "if-match", ifMatch), ScheduleVaultDeletionDetails: details})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.Vault, resp.Etag, vaultState, getVaultFn(c, id))
+		[]string{"vault-id"}, kmsVaultClient,
+		func(*cobra.Command) (err error) {
+			d.TimeOfDeletion, err = when.parse()
+			return err
+		},
+		func(ctx context.Context, c keymanagement.KmsVaultClient, id string, im *string) (keymanagement.Vault, *string, error) {
+			r, err := c.ScheduleVaultDeletion(ctx, keymanagement.ScheduleVaultDeletionRequest{VaultId: &id, IfMatch: im, ScheduleVaultDeletionDetails: d})
+			return r.Vault, r.Etag, err
 		})
-	f := cmd.Flags()
-	f.StringVar(&id, "vault-id", "", "the OCID of the vault [required]")
-	f.StringVar(&when, "time-of-deletion", "", "when to delete the vault (RFC 3339); default 30 days from now")
-	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
-	w.add(cmd, vaultStates...)
+	when.add(cmd, "when to delete the vault (RFC 3339); default 30 days from now")
 	return cmd
 }
 
 func vaultCancelDeletion() *cobra.Command {
-	var id, ifMatch string
-	var w waitFlags
-	cmd := leaf("cancel-deletion", "Cancel the scheduled deletion of a vault",
+	return actionLeaf(vaults, "cancel-deletion", "Cancel the scheduled deletion of a vault",
 		`  coffer kms management vault cancel-deletion --vault-id $VAULT --wait-for-state ACTIVE`,
-		hints{}, []string{"vault-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsVaultClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			resp, err := c.CancelVaultDeletion(ctx, keymanagement.CancelVaultDeletionRequest{VaultId: &id, IfMatch: optString(cmd, "if-match", ifMatch)})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.Vault, resp.Etag, vaultState, getVaultFn(c, id))
+		[]string{"vault-id"}, kmsVaultClient, nil,
+		func(ctx context.Context, c keymanagement.KmsVaultClient, id string, im *string) (keymanagement.Vault, *string, error) {
+			r, err := c.CancelVaultDeletion(ctx, keymanagement.CancelVaultDeletionRequest{VaultId: &id, IfMatch: im})
+			return r.Vault, r.Etag, err
 		})
-	f := cmd.Flags()
-	f.StringVar(&id, "vault-id", "", "the OCID of the vault [required]")
-	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
-	w.add(cmd, vaultStates...)
-	return cmd
 }
 
 func vaultGetUsage() *cobra.Command {
@@ -206,15 +151,10 @@ func vaultGetUsage() *cobra.Command {
 		`  coffer kms management vault get-usage --vault-id $VAULT --query 'data."key-count"'`,
 		hints{}, []string{"vault-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.kmsVaultClient()
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetVaultUsage(cmd.Context(), keymanagement.GetVaultUsageRequest{VaultId: &id})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.VaultUsage})
+			return send(cmd, g, kmsVaultClient, func(ctx context.Context, c keymanagement.KmsVaultClient) (response, error) {
+				r, err := c.GetVaultUsage(ctx, keymanagement.GetVaultUsageRequest{VaultId: &id})
+				return response{data: r.VaultUsage}, err
+			})
 		})
 	cmd.Flags().StringVar(&id, "vault-id", "", "the OCID of the vault [required]")
 	return cmd

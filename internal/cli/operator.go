@@ -235,22 +235,8 @@ created atomically) instead of printed.`,
 					return err
 				}
 				w := cmd.OutOrStdout()
-				if shareDir != "" {
-					files := make([]dirFile, len(resp.Shares))
-					for i, s := range resp.Shares {
-						files[i] = dirFile{"share-" + strconv.Itoa(i+1), []byte(s + "\n")}
-					}
-					n, err := writeFiles(shareDir, files...)
-					for i := range n {
-						fmt.Fprintf(w, "Share %d written to %s\n", i+1, filepath.Join(shareDir, files[i].name))
-					}
-					if err != nil {
-						return err
-					}
-				} else {
-					for i, s := range resp.Shares {
-						fmt.Fprintf(w, "Share %d: %s\n", i+1, s)
-					}
+				if err := printShares(w, "Share", resp.Shares, shareDir); err != nil {
+					return err
 				}
 				fmt.Fprintf(w, "\nThe root key was split into %d shares; any %d of them unseal the server.\n", len(resp.Shares), resp.Threshold)
 				fmt.Fprintf(w, "They are shown only now: the server keeps none of them. Store each one apart.\n")
@@ -334,6 +320,26 @@ far.`,
 	}
 	cmd.Flags().BoolVar(&reset, "reset", false, "discard the shares submitted so far")
 	return cmd
+}
+
+// printShares prints new unseal shares, each labelled ("Share 1: ..."), or
+// writes them to shareDir/share-N and says where.
+func printShares(w io.Writer, label string, shares []string, shareDir string) error {
+	if shareDir == "" {
+		for i, s := range shares {
+			fmt.Fprintf(w, "%s %d: %s\n", label, i+1, s)
+		}
+		return nil
+	}
+	files := make([]dirFile, len(shares))
+	for i, s := range shares {
+		files[i] = dirFile{"share-" + strconv.Itoa(i+1), []byte(s + "\n")}
+	}
+	n, err := writeFiles(shareDir, files...)
+	for i := range n {
+		fmt.Fprintf(w, "%s %d written to %s\n", label, i+1, filepath.Join(shareDir, files[i].name))
+	}
+	return err
 }
 
 // signedOperatorCall makes an authenticated operator call with the OCI

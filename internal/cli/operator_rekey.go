@@ -3,8 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"path/filepath"
-	"strconv"
 
 	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
 	"github.com/coffer-vault/coffer/internal/seal"
@@ -95,22 +93,8 @@ created atomically) instead of printed.`,
 
 func printRekey(w io.Writer, out seal.RekeyResponse, shareDir string) error {
 	if out.Complete {
-		if shareDir != "" {
-			files := make([]dirFile, len(out.Shares))
-			for i, s := range out.Shares {
-				files[i] = dirFile{"share-" + strconv.Itoa(i+1), []byte(s + "\n")}
-			}
-			n, err := writeFiles(shareDir, files...)
-			for i := range n {
-				fmt.Fprintf(w, "New share %d written to %s\n", i+1, filepath.Join(shareDir, files[i].name))
-			}
-			if err != nil {
-				return err
-			}
-		} else {
-			for i, s := range out.Shares {
-				fmt.Fprintf(w, "New share %d: %s\n", i+1, s)
-			}
+		if err := printShares(w, "New share", out.Shares, shareDir); err != nil {
+			return err
 		}
 		fmt.Fprintf(w, "\nRekey complete: the new root key was split into %d shares; any %d of them unseal the server.\n", len(out.Shares), out.NewThreshold)
 		fmt.Fprintf(w, "They are shown only now: the server keeps none of them. The old shares no longer unseal; destroy them.\n")

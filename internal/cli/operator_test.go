@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,54 @@ func TestRekeyFile(t *testing.T) {
 	}
 	if err := start(newKey); err != nil {
 		t.Fatalf("the new key does not open the data directory: %v", err)
+	}
+}
+
+// TestPrintShares pins the two forms init and rekey show new shares in:
+// printed with their label, or written to share-N files (0600) with a
+// line saying where each went.
+func TestPrintShares(t *testing.T) {
+	var out strings.Builder
+	if err := printShares(&out, "New share", []string{"s1", "s2"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := "New share 1: s1\nNew share 2: s2\n"; out.String() != want {
+		t.Fatalf("printed %q, want %q", out.String(), want)
+	}
+
+	dir := t.TempDir()
+	out.Reset()
+	if err := printShares(&out, "Share", []string{"s1", "s2"}, dir); err != nil {
+		t.Fatal(err)
+	}
+	want := "Share 1 written to " + filepath.Join(dir, "share-1") + "\nShare 2 written to " + filepath.Join(dir, "share-2") + "\n"
+	if out.String() != want {
+		t.Fatalf("printed %q, want %q", out.String(), want)
+	}
+	for i, s := range []string{"s1", "s2"} {
+		p := filepath.Join(dir, "share-"+strconv.Itoa(i+1))
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != s+"\n" {
+			t.Fatalf("%s: %q %v", p, b, err)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode: %v %v", p, fi, err)
+		}
+	}
+
+	// A file that cannot be written stops the list; the shares written
+	// before it are still named.
+	out.Reset()
+	if err := os.Mkdir(filepath.Join(dir, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "x", "share-2"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := printShares(&out, "Share", []string{"s1", "s2"}, filepath.Join(dir, "x")); err == nil {
+		t.Fatal("no error writing over a directory")
+	}
+	if want := "Share 1 written to " + filepath.Join(dir, "x", "share-1") + "\n"; out.String() != want {
+		t.Fatalf("printed %q, want %q", out.String(), want)
 	}
 }

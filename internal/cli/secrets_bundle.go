@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/secrets"
 	"github.com/spf13/cobra"
@@ -60,9 +62,20 @@ func (b *bundleFlags) versionNumber(cmd *cobra.Command) *int64 {
 	return nil
 }
 
-// printBundle prints a bundle (content hidden) or, with --decode, its
-// decoded content.
-func printBundle(cmd *cobra.Command, g *globals, b *bundleFlags, bundle secrets.SecretBundle) error {
+// send checks the options, gets a bundle and prints it (content hidden)
+// or, with --decode, its decoded content.
+func (b *bundleFlags) send(cmd *cobra.Command, g *globals, get func(ctx context.Context, c secrets.SecretsClient) (secrets.SecretBundle, error)) error {
+	if err := b.check(g); err != nil {
+		return err
+	}
+	c, err := g.secretsClient()
+	if err != nil {
+		return err
+	}
+	bundle, err := get(cmd.Context(), c)
+	if err != nil {
+		return err
+	}
 	if b.decode {
 		c, ok := bundle.SecretBundleContent.(secrets.Base64SecretBundleContentDetails)
 		if !ok {
@@ -82,20 +95,12 @@ func bundleGet() *cobra.Command {
   coffer secrets secret-bundle get --secret-id $SECRET --version-number 1 --query 'data.stages'`,
 		bundleHints, []string{"secret-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			if err := b.check(g); err != nil {
-				return err
-			}
-			c, err := g.secretsClient()
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetSecretBundle(cmd.Context(), secrets.GetSecretBundleRequest{SecretId: &id,
-				Stage: secrets.GetSecretBundleStageEnum(b.stage), VersionNumber: b.versionNumber(cmd),
-				SecretVersionName: optString(cmd, "secret-version-name", b.versionName)})
-			if err != nil {
-				return err
-			}
-			return printBundle(cmd, g, &b, resp.SecretBundle)
+			return b.send(cmd, g, func(ctx context.Context, c secrets.SecretsClient) (secrets.SecretBundle, error) {
+				r, err := c.GetSecretBundle(ctx, secrets.GetSecretBundleRequest{SecretId: &id,
+					Stage: secrets.GetSecretBundleStageEnum(b.stage), VersionNumber: b.versionNumber(cmd),
+					SecretVersionName: optString(cmd, "secret-version-name", b.versionName)})
+				return r.SecretBundle, err
+			})
 		})
 	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
 	b.add(cmd)
@@ -109,20 +114,12 @@ func bundleGetByName() *cobra.Command {
 		`  coffer secrets secret-bundle get-secret-bundle-by-name --vault-id $VAULT --secret-name db-password --decode`,
 		hints{notFound: secretBundleNotFound, byName: func() (string, string) { return vaultID, name }}, []string{"secret-name", "vault-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			if err := b.check(g); err != nil {
-				return err
-			}
-			c, err := g.secretsClient()
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetSecretBundleByName(cmd.Context(), secrets.GetSecretBundleByNameRequest{SecretName: &name, VaultId: &vaultID,
-				Stage: secrets.GetSecretBundleByNameStageEnum(b.stage), VersionNumber: b.versionNumber(cmd),
-				SecretVersionName: optString(cmd, "secret-version-name", b.versionName)})
-			if err != nil {
-				return err
-			}
-			return printBundle(cmd, g, &b, resp.SecretBundle)
+			return b.send(cmd, g, func(ctx context.Context, c secrets.SecretsClient) (secrets.SecretBundle, error) {
+				r, err := c.GetSecretBundleByName(ctx, secrets.GetSecretBundleByNameRequest{SecretName: &name, VaultId: &vaultID,
+					Stage: secrets.GetSecretBundleByNameStageEnum(b.stage), VersionNumber: b.versionNumber(cmd),
+					SecretVersionName: optString(cmd, "secret-version-name", b.versionName)})
+				return r.SecretBundle, err
+			})
 		})
 	cmd.Flags().StringVar(&name, "secret-name", "", "the name of the secret [required]")
 	cmd.Flags().StringVar(&vaultID, "vault-id", "", "the OCID of the vault holding the secret [required]")

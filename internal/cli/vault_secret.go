@@ -34,14 +34,15 @@ func vaultCommand() *cobra.Command {
 
 var secretStates = []string{"CREATING", "ACTIVE", "UPDATING", "DELETING", "DELETED", "SCHEDULING_DELETION", "PENDING_DELETION", "CANCELLING_DELETION", "FAILED"}
 
-func secretState(s vault.Secret) string { return string(s.LifecycleState) }
-
-func secretFn(c vault.VaultsClient, id string) func(context.Context) (vault.Secret, error) {
-	return func(ctx context.Context) (vault.Secret, error) {
-		resp, err := c.GetSecret(ctx, vault.GetSecretRequest{SecretId: &id})
-		return resp.Secret, err
-	}
-}
+// vaultSecrets is the secret resource of the vaults API.
+var vaultSecrets = &resource[vault.VaultsClient, vault.Secret]{what: "secret", idFlag: "secret-id",
+	get: func(ctx context.Context, c vault.VaultsClient, id string) (vault.Secret, *string, error) {
+		r, err := c.GetSecret(ctx, vault.GetSecretRequest{SecretId: &id})
+		return r.Secret, r.Etag, err
+	},
+	states: secretStates,
+	state:  func(s vault.Secret) string { return string(s.LifecycleState) },
+	id:     func(s vault.Secret) *string { return s.Id }}
 
 // contentFlags are the secret content options of create-base64 and
 // update-base64.
@@ -139,115 +140,82 @@ func contentGiven(cmd *cobra.Command) bool {
 }
 
 func secretCreate() *cobra.Command {
-	var compartment, vaultID, keyID, name string
+	var vaultID, keyID, name string
 	var content contentFlags
 	var extras secretExtras
-	var tags tagFlags
-	var w waitFlags
-	cmd := leaf("create-base64", "Create a secret with its first version",
+	var x vault.UpdateSecretDetails
+	var sc vault.SecretContentDetails
+	cmd := createLeaf(vaultSecrets, "Create a secret with its first version",
 		`  coffer vault secret create-base64 -c $TENANCY --vault-id $VAULT --key-id $KEY --secret-name db-password --secret-content-file ./pw.txt
   printf '%s' "$PW" | coffer vault secret create-base64 -c $TENANCY --vault-id $VAULT --key-id $KEY --secret-name db-password --secret-content-file -`,
-		hints{}, []string{"compartment-id", "vault-id", "key-id", "secret-name"},
-		func(cmd *cobra.Command, g *globals) error {
-			x, err := extras.parse(cmd)
-			if err != nil {
+		"the OCID of the compartment for the secret [required]", []string{"compartment-id", "vault-id", "key-id", "secret-name"},
+		vaultsClient, withWait,
+		func(cmd *cobra.Command) (err error) {
+			if x, err = extras.parse(cmd); err != nil {
 				return err
 			}
-			var sc vault.SecretContentDetails
+			sc = nil
 			// Generated secrets take no content.
 			if contentGiven(cmd) || x.EnableAutoGeneration == nil || !*x.EnableAutoGeneration {
-				if sc, err = content.details(cmd); err != nil {
-					return err
-				}
+				sc, err = content.details(cmd)
 			}
-			ff, dt, err := tags.parse()
-			if err != nil {
-				return err
-			}
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			resp, err := c.CreateSecret(ctx, vault.CreateSecretRequest{CreateSecretDetails: vault.CreateSecretDetails{
-				CompartmentId: &compartment, VaultId: &vaultID, KeyId: &keyID, SecretName: &name, SecretContent: sc,
+			return err
+		},
+		func(cmd *cobra.Command, c vault.VaultsClient, a createArgs) (vault.Secret, *string, error) {
+			r, err := c.CreateSecret(cmd.Context(), vault.CreateSecretRequest{CreateSecretDetails: vault.CreateSecretDetails{
+				CompartmentId: &a.compartment, VaultId: &vaultID, KeyId: &keyID, SecretName: &name, SecretContent: sc,
 				Description: x.Description, Metadata: x.Metadata, SecretRules: x.SecretRules,
 				EnableAutoGeneration: x.EnableAutoGeneration, SecretGenerationContext: x.SecretGenerationContext,
-				RotationConfig: x.RotationConfig, FreeformTags: ff, DefinedTags: dt,
+				RotationConfig: x.RotationConfig, FreeformTags: a.freeform, DefinedTags: a.defined,
 			}})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.Secret, resp.Etag, secretState, secretFn(c, *resp.Id))
+			return r.Secret, r.Etag, err
 		})
+	cmd.Use = "create-base64"
 	f := cmd.Flags()
-	f.StringVarP(&compartment, "compartment-id", "c", "", "the OCID of the compartment for the secret [required]")
 	f.StringVar(&vaultID, "vault-id", "", "the OCID of the vault [required]")
 	f.StringVar(&keyID, "key-id", "", "the OCID of the vault's master encryption key that protects the secret [required]")
 	f.StringVar(&name, "secret-name", "", "a name, unique in the vault [required]")
 	content.add(cmd)
 	extras.add(cmd)
-	tags.add(cmd)
-	w.add(cmd, secretStates...)
 	return cmd
 }
 
 func secretUpdate() *cobra.Command {
-	var id, ifMatch string
 	var current int64
 	var content contentFlags
 	var extras secretExtras
-	var tags tagFlags
-	var w waitFlags
-	cmd := leaf("update-base64", "Update a secret: new content makes a new version (the OCID stays)",
+	var d vault.UpdateSecretDetails
+	cmd := updateLeaf(vaultSecrets, "Update a secret: new content makes a new version (the OCID stays)",
 		`  coffer vault secret update-base64 --secret-id $SECRET --secret-content-file ./new-pw.txt
   coffer vault secret update-base64 --secret-id $SECRET --secret-content-file - --secret-content-stage PENDING < new-pw.txt
   coffer vault secret update-base64 --secret-id $SECRET --current-version-number 1   # roll back`,
-		hints{}, []string{"secret-id"},
-		func(cmd *cobra.Command, g *globals) error {
-			d, err := extras.parse(cmd)
-			if err != nil {
+		vaultsClient, withWait,
+		func(cmd *cobra.Command) (err error) {
+			if d, err = extras.parse(cmd); err != nil {
 				return err
 			}
 			if contentGiven(cmd) {
-				if d.SecretContent, err = content.details(cmd); err != nil {
-					return err
-				}
+				d.SecretContent, err = content.details(cmd)
 			}
-			if d.FreeformTags, d.DefinedTags, err = tags.parse(); err != nil {
-				return err
-			}
+			return err
+		},
+		func(cmd *cobra.Command, c vault.VaultsClient, u updateArgs) (vault.Secret, *string, error) {
+			d.FreeformTags, d.DefinedTags = u.freeform, u.defined
 			if cmd.Flags().Changed("current-version-number") {
 				d.CurrentVersionNumber = common.Int64(current)
 			}
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			resp, err := c.UpdateSecret(ctx, vault.UpdateSecretRequest{SecretId: &id, IfMatch: optString(cmd, "if-match", ifMatch), UpdateSecretDetails: d})
-			if err != nil {
-				return err
-			}
-			return printWaited(cmd, g, &w, resp.Secret, resp.Etag, secretState, secretFn(c, id))
+			r, err := c.UpdateSecret(cmd.Context(), vault.UpdateSecretRequest{SecretId: &u.id, IfMatch: u.ifMatch, UpdateSecretDetails: d})
+			return r.Secret, r.Etag, err
 		})
-	f := cmd.Flags()
-	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
-	f.Int64Var(&current, "current-version-number", 0, "make this existing version current (rollback)")
-	f.StringVar(&ifMatch, "if-match", "", "update only if the etag matches")
+	cmd.Use = "update-base64"
+	cmd.Flags().Int64Var(&current, "current-version-number", 0, "make this existing version current (rollback)")
 	content.add(cmd)
 	extras.add(cmd)
-	tags.add(cmd)
-	w.add(cmd, secretStates...)
 	return cmd
 }
 
 func secretGet() *cobra.Command {
-	cmd := getLeaf("secret", "secret-id", `  coffer vault secret get --secret-id $SECRET --query 'data."current-version-number"'`, vaultsClient,
-		func(ctx context.Context, c vault.VaultsClient, id string) (vault.Secret, *string, error) {
-			r, err := c.GetSecret(ctx, vault.GetSecretRequest{SecretId: &id})
-			return r.Secret, r.Etag, err
-		})
+	cmd := getLeaf(vaultSecrets, `  coffer vault secret get --secret-id $SECRET --query 'data."current-version-number"'`, vaultsClient)
 	cmd.Short = "Get a secret's metadata (never its content)"
 	return cmd
 }
@@ -275,7 +243,7 @@ func secretList() *cobra.Command {
 
 // secretDeletion is schedule-secret-deletion and cancel-secret-deletion.
 func secretDeletion(use, short string) *cobra.Command {
-	var when string
+	var when deletionTime
 	example := "  coffer vault secret " + use + " --secret-id $SECRET"
 	schedule := use == "schedule-secret-deletion"
 	if schedule {
@@ -284,7 +252,7 @@ func secretDeletion(use, short string) *cobra.Command {
 	return secretAction(use, short, example,
 		func(cmd *cobra.Command) {
 			if schedule {
-				cmd.Flags().StringVar(&when, "time-of-deletion", "", "when to delete the secret (RFC 3339)")
+				when.add(cmd, "when to delete the secret (RFC 3339)")
 			}
 		},
 		func(ctx context.Context, c vault.VaultsClient, id string, im *string) (*string, error) {
@@ -293,13 +261,11 @@ func secretDeletion(use, short string) *cobra.Command {
 				return nil, err
 			}
 			var d vault.ScheduleSecretDeletionDetails
-			if when != "" {
-				var err error
-				if d.TimeOfDeletion, err = parseTime("time-of-deletion", when); err != nil {
-					return nil, err
-				}
+			var err error
+			if d.TimeOfDeletion, err = when.parse(); err != nil {
+				return nil, err
 			}
-			_, err := c.ScheduleSecretDeletion(ctx, vault.ScheduleSecretDeletionRequest{SecretId: &id, IfMatch: im, ScheduleSecretDeletionDetails: d})
+			_, err = c.ScheduleSecretDeletion(ctx, vault.ScheduleSecretDeletionRequest{SecretId: &id, IfMatch: im, ScheduleSecretDeletionDetails: d})
 			return nil, err
 		})
 }
@@ -310,13 +276,11 @@ func secretChangeCompartment() *cobra.Command {
 		`  coffer vault secret change-compartment --secret-id $SECRET --compartment-id $OTHER`,
 		hints{}, []string{"secret-id", "compartment-id"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
+			return sendOnly(cmd, g, vaultsClient, func(ctx context.Context, c vault.VaultsClient) error {
+				_, err := c.ChangeSecretCompartment(ctx, vault.ChangeSecretCompartmentRequest{SecretId: &id, IfMatch: optString(cmd, "if-match", ifMatch),
+					ChangeSecretCompartmentDetails: vault.ChangeSecretCompartmentDetails{CompartmentId: &compartment}})
 				return err
-			}
-			_, err = c.ChangeSecretCompartment(cmd.Context(), vault.ChangeSecretCompartmentRequest{SecretId: &id, IfMatch: optString(cmd, "if-match", ifMatch),
-				ChangeSecretCompartmentDetails: vault.ChangeSecretCompartmentDetails{CompartmentId: &compartment}})
-			return err
+			})
 		})
 	f := cmd.Flags()
 	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
@@ -347,15 +311,10 @@ func secretVersionGet() *cobra.Command {
 		`  coffer vault secret-version get --secret-id $SECRET --secret-version-number 2`,
 		hints{}, []string{"secret-id", "secret-version-number"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			resp, err := c.GetSecretVersion(cmd.Context(), vault.GetSecretVersionRequest{SecretId: &id, SecretVersionNumber: &num})
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), response{data: resp.SecretVersion, etag: resp.Etag})
+			return send(cmd, g, vaultsClient, func(ctx context.Context, c vault.VaultsClient) (response, error) {
+				r, err := c.GetSecretVersion(ctx, vault.GetSecretVersionRequest{SecretId: &id, SecretVersionNumber: &num})
+				return response{data: r.SecretVersion, etag: r.Etag}, err
+			})
 		})
 	cmd.Flags().StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
 	cmd.Flags().Int64Var(&num, "secret-version-number", 0, "the version number [required]")
@@ -363,39 +322,37 @@ func secretVersionGet() *cobra.Command {
 }
 
 func secretVersionDeletion(use, short string) *cobra.Command {
-	var id, when, ifMatch string
+	var id, ifMatch string
 	var num int64
+	var when deletionTime
+	schedule := use == "schedule-deletion"
 	example := "  coffer vault secret-version " + use + " --secret-id $SECRET --secret-version-number 1"
-	if use == "schedule-deletion" {
+	if schedule {
 		example += " --time-of-deletion 2030-01-31"
 	}
 	cmd := leaf(use, short, example, hints{}, []string{"secret-id", "secret-version-number"},
 		func(cmd *cobra.Command, g *globals) error {
-			c, err := g.vaultsClient()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			im := optString(cmd, "if-match", ifMatch)
-			if use == "schedule-deletion" {
+			return sendOnly(cmd, g, vaultsClient, func(ctx context.Context, c vault.VaultsClient) error {
+				im := optString(cmd, "if-match", ifMatch)
+				if !schedule {
+					_, err := c.CancelSecretVersionDeletion(ctx, vault.CancelSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num, IfMatch: im})
+					return err
+				}
 				var d vault.ScheduleSecretVersionDeletionDetails
-				if when != "" {
-					if d.TimeOfDeletion, err = parseTime("time-of-deletion", when); err != nil {
-						return err
-					}
+				var err error
+				if d.TimeOfDeletion, err = when.parse(); err != nil {
+					return err
 				}
 				_, err = c.ScheduleSecretVersionDeletion(ctx, vault.ScheduleSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num,
 					IfMatch: im, ScheduleSecretVersionDeletionDetails: d})
-			} else {
-				_, err = c.CancelSecretVersionDeletion(ctx, vault.CancelSecretVersionDeletionRequest{SecretId: &id, SecretVersionNumber: &num, IfMatch: im})
-			}
-			return err
+				return err
+			})
 		})
 	f := cmd.Flags()
 	f.StringVar(&id, "secret-id", "", "the OCID of the secret [required]")
 	f.Int64Var(&num, "secret-version-number", 0, "the version number [required]")
-	if use == "schedule-deletion" {
-		f.StringVar(&when, "time-of-deletion", "", "when to delete the version (RFC 3339)")
+	if schedule {
+		when.add(cmd, "when to delete the version (RFC 3339)")
 	}
 	f.StringVar(&ifMatch, "if-match", "", "act only if the etag matches")
 	return cmd
@@ -426,11 +383,12 @@ func secretAction(use, short, example string, addFlags func(*cobra.Command),
 				}
 				return g.print(cmd.OutOrStdout(), response{workRequest: wr})
 			}
-			s, err := secretFn(c, id)(ctx)
+			poll := vaultSecrets.poll(c, id)
+			s, err := poll(ctx)
 			if err != nil {
 				return err
 			}
-			s, err = wait(ctx, g, &w, s, secretState, secretFn(c, id))
+			s, err = wait(ctx, g, &w, s, vaultSecrets.state, poll)
 			return printResult(cmd, g, response{data: s, workRequest: wr}, err)
 		})
 	f := cmd.Flags()

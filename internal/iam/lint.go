@@ -144,67 +144,63 @@ func lintStatement(i int, st *Statement) []Finding {
 	return out
 }
 
-// narrowsPrincipal reports whether a condition pins the caller down to named
-// principals or compartments (not just a principal type).
-func narrowsPrincipal(c *cond) bool {
+// narrows reports whether a condition always implies what leaf finds in
+// one of its comparisons: an all{} needs one kid that implies it, an any{}
+// needs every kid (and at least one) to.
+func narrows(c *cond, leaf func(*cond) bool) bool {
 	if c == nil {
 		return false
 	}
 	switch c.op {
 	case opAll:
 		for _, k := range c.kids {
-			if narrowsPrincipal(k) {
+			if narrows(k, leaf) {
 				return true
 			}
 		}
 		return false
 	case opAny:
 		for _, k := range c.kids {
-			if !narrowsPrincipal(k) {
+			if !narrows(k, leaf) {
 				return false
 			}
 		}
 		return len(c.kids) > 0
-	case opEq, opIn:
-		switch c.v {
-		case varUserID, varGroupsID, varPrincipalID, varPrincipalCompartmentID:
-			return true
-		}
 	}
-	return false
+	return leaf(c)
+}
+
+// narrowsPrincipal reports whether a condition pins the caller down to named
+// principals or compartments (not just a principal type).
+func narrowsPrincipal(c *cond) bool {
+	return narrows(c, func(c *cond) bool {
+		switch c.op {
+		case opEq, opIn:
+			switch c.v {
+			case varUserID, varGroupsID, varPrincipalID, varPrincipalCompartmentID:
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // namesKeys reports whether a condition limits a statement to named keys,
 // or takes key export out of it.
 func namesKeys(c *cond) bool {
-	if c == nil {
-		return false
-	}
-	switch c.op {
-	case opAll:
-		for _, k := range c.kids {
-			if namesKeys(k) {
-				return true
+	return narrows(c, func(c *cond) bool {
+		switch c.op {
+		case opEq, opIn:
+			return c.v == varKeyID
+		case opNe:
+			for _, v := range c.vals {
+				if c.v == varPermission && v.s == "key_export" || c.v == varOperation && v.s == "exportkey" {
+					return true
+				}
 			}
 		}
 		return false
-	case opAny:
-		for _, k := range c.kids {
-			if !namesKeys(k) {
-				return false
-			}
-		}
-		return len(c.kids) > 0
-	case opEq, opIn:
-		return c.v == varKeyID
-	case opNe:
-		for _, v := range c.vals {
-			if c.v == varPermission && v.s == "key_export" || c.v == varOperation && v.s == "exportkey" {
-				return true
-			}
-		}
-	}
-	return false
+	})
 }
 
 // rewrite prints a statement with parts replaced ("" keeps the original);

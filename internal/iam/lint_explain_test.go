@@ -288,3 +288,33 @@ func TestExplainAllowedAndGuards(t *testing.T) {
 		t.Errorf("dynamic groups = %v", x.DynamicGroups)
 	}
 }
+
+// TestNarrows pins how a condition's all{} and any{} combine for the lint
+// checks: all{} needs one narrowing kid, any{} needs every kid to narrow.
+func TestNarrows(t *testing.T) {
+	key := &cond{op: opEq, v: varKeyID}
+	user := &cond{op: opEq, v: varUserID}
+	other := &cond{op: opEq, v: varOperation}
+	for _, tc := range []struct {
+		name            string
+		c               *cond
+		keys, principal bool
+	}{
+		{"nil", nil, false, false},
+		{"key", key, true, false},
+		{"user", user, false, true},
+		{"all with one key", &cond{op: opAll, kids: []*cond{other, key}}, true, false},
+		{"all without", &cond{op: opAll, kids: []*cond{other}}, false, false},
+		{"any of keys", &cond{op: opAny, kids: []*cond{key, key}}, true, false},
+		{"any with another", &cond{op: opAny, kids: []*cond{key, other}}, false, false},
+		{"empty any", &cond{op: opAny}, false, false},
+		{"nested", &cond{op: opAny, kids: []*cond{key, {op: opAll, kids: []*cond{user, key}}}}, true, false},
+	} {
+		if got := namesKeys(tc.c); got != tc.keys {
+			t.Errorf("%s: namesKeys = %v, want %v", tc.name, got, tc.keys)
+		}
+		if got := narrowsPrincipal(tc.c); got != tc.principal {
+			t.Errorf("%s: narrowsPrincipal = %v, want %v", tc.name, got, tc.principal)
+		}
+	}
+}

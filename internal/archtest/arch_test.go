@@ -1,6 +1,8 @@
 // Package archtest guards the layering in docs/architecture.md: domain
-// packages know nothing of HTTP or SQL, and the wire layer knows nothing of
-// SQL. It also keeps comments citing only documents in the repository.
+// packages know nothing of HTTP or SQL, the wire layer knows nothing of SQL,
+// wire packages do not import each other, and authorization targets are
+// built by the domain. It also keeps comments citing only documents in the
+// repository and the package table naming every package.
 package archtest
 
 import (

@@ -342,7 +342,7 @@ func runLint(cmd *cobra.Command, g *globals, args []string, policyID string) ([]
 		if err != nil {
 			return nil, err
 		}
-		stmts, what = p.Statements, "policy "+*p.Name
+		stmts, what = p.Statements, "policy "+policyLabel(p.Policy, policyID)
 		if opts.TenancyID, opts.DynamicGroups, err = lintContext(cmd, g, c, stmts); err != nil {
 			return nil, err
 		}
@@ -476,4 +476,13 @@ func lintContext(cmd *cobra.Command, g *globals, c identity.IdentityClient, stmt
 	}
 	sort.Slice(dgs, func(i, j int) bool { return dgs[i].Name < dgs[j].Name })
 	return tenancy, dgs, nil
+}
+
+// policyLabel names a policy for lint's summary: its name, or its OCID when
+// the server's answer carries no name.
+func policyLabel(p identity.Policy, id string) string {
+	if p.Name == nil || *p.Name == "" {
+		return id
+	}
+	return *p.Name
 }

@@ -272,7 +272,8 @@ func (s *Service) Opener(r store.Reader, keyID, keyVersionID string) (func(ctx c
 func keyUnusable(err error) error {
 	var e *errs.Error
 	if errors.As(err, &e) && e.Kind == errs.IncorrectState {
-		return &errs.Error{Kind: errs.Disabled, Msg: "the secret's master encryption key cannot be used: " + e.Msg, Err: e.Err}
+		// The cause below the state error, so the log says the reason once.
+		return &errs.Error{Kind: errs.Disabled, Msg: "the secret's master encryption key cannot be used: " + errs.Message(err), Err: e.Err}
 	}
 	return err
 }

@@ -1,12 +1,17 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/identity"
@@ -15,6 +20,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 	"github.com/coffer-vault/coffer/internal/ociapi/operations"
+	"github.com/coffer-vault/coffer/internal/server"
 )
 
 // cofferExtension reports whether a route is Coffer's own rather than one
@@ -76,7 +82,7 @@ func unservedCount(env *coffertest.Env, operation string) int {
 // path serves, 404 for what is no operation. No signature is needed to
 // learn it, as with the 404 before.
 func TestUnservedAnswers(t *testing.T) {
-	env := coffertest.Start(t, coffertest.Options{})
+	env := coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) { c.MetricsListen = "127.0.0.1:0" }})
 	v := keystest.NewVault(t, env, keymanagement.CreateVaultDetailsVaultTypeDefault)
 	vaultPath := "/20180608/vaults/" + *v.Id
 	hosts := map[string]string{"main": env.URL, "management": *v.ManagementEndpoint, "crypto": *v.CryptoEndpoint}
@@ -143,6 +149,22 @@ func TestUnservedAnswers(t *testing.T) {
 			t.Errorf("%s %s %s: no opc-request-id", tc.endpoint, tc.method, tc.path)
 		}
 	}
+	// Unserved operations are counted by name, so an operator sees what
+	// the programs using Coffer miss.
+	resp, err := http.Get(env.Server.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`coffer_requests_total{decision="none",operation="CreateVaultReplica",status="501"} 1`,
+		`coffer_requests_total{decision="none",operation="GetReplicationStatus",status="501"} 2`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // TestUnservedDefaultRetryPolicy uses SDK clients as an ordinary program
@@ -204,5 +226,93 @@ func TestUnservedDefaultRetryPolicy(t *testing.T) {
 	keystest.WantError(t, err, http.StatusNotImplemented, "MethodNotImplemented", "Coffer does not serve GetReplicationStatus")
 	if n := unservedCount(env, "GetReplicationStatus"); n != 1 {
 		t.Fatalf("server saw %d GetReplicationStatus requests for one call", n)
+	}
+}
+
+// TestUnservedNodeSDK: the same with the official TypeScript/JavaScript
+// SDK's defaults (testdata/regionapp-node/unserved.js), against a region:
+// each of twelve calls is one request answered 501.
+func TestUnservedNodeSDK(t *testing.T) {
+	files := map[string]string{}
+	for _, f := range []string{"package.json", "package-lock.json", "unserved.js", "dns.js"} {
+		files[filepath.Join("testdata", "regionapp-node", f)] = f
+	}
+	node, dir := coffertest.NodeProject(t, files)
+	r := coffertest.StartRegion(t, realmDomain)
+	cmd := exec.Command(node, "--require", "./dns.js", "unserved.js")
+	cmd.Dir = dir
+	cmd.Env = subprocessEnv(t, r)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("unserved.js: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(time.Minute):
+		// Retries would take minutes; one request per call takes
+		// milliseconds.
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("unserved.js still running after a minute: the SDK retries\nstdout:\n%s", stdout.String())
+	}
+	want := "unserved: 501 MethodNotImplemented Coffer does not serve ListTagNamespaces (GET /20160918/tagNamespaces)"
+	if n := strings.Count(stdout.String(), want); n != 12 {
+		t.Fatalf("%d of 12 calls answered %q:\n%s", n, want, stdout.String())
+	}
+	if n := unservedCount(r.Env, "ListTagNamespaces"); n != 12 {
+		t.Fatalf("server saw %d ListTagNamespaces requests for 12 calls", n)
+	}
+}
+
+// TestUnservedRegionHosts: in region mode, where the Host header picks the
+// service and the vault, the service names and a vault's management and
+// crypto names answer an unserved operation the same way.
+func TestUnservedRegionHosts(t *testing.T) {
+	r := coffertest.StartRegion(t, realmDomain)
+	r.UseInProcess(t)
+	vc, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(r.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Route(&vc.BaseClient)
+	comp := tenancy(t, r.Provider)
+	v, err := vc.CreateVault(context.Background(), keymanagement.CreateVaultRequest{CreateVaultDetails: keymanagement.CreateVaultDetails{
+		CompartmentId: &comp, DisplayName: common.String("unserved-region"), VaultType: keymanagement.CreateVaultDetailsVaultTypeDefault}})
+	if err != nil {
+		t.Fatalf("CreateVault: %v", err)
+	}
+	hc := regionHTTP(r)
+	for _, tc := range []struct{ host, method, path, name string }{
+		{"kms.local." + realmDomain, "POST", "/20180608/vaults/" + *v.Id + "/actions/createReplica", "CreateVaultReplica"},
+		{"identity.local.oci." + realmDomain, "GET", "/20160918/tagNamespaces", "ListTagNamespaces"},
+		{strings.TrimPrefix(*v.ManagementEndpoint, "https://"), "GET", "/20180608/replicaOperations/r1/status", "GetReplicationStatus"},
+		{strings.TrimPrefix(*v.CryptoEndpoint, "https://"), "GET", "/20180608/replicaOperations/r1/status", "GetReplicationStatus"},
+	} {
+		req, err := http.NewRequest(tc.method, "https://"+r.Addr+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tc.host
+		name := tc.host
+		if h, _, err := net.SplitHostPort(tc.host); err == nil {
+			name = h
+		}
+		hc.Transport.(*http.Transport).TLSClientConfig.ServerName = name
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, code := ociError(t, resp); status != http.StatusNotImplemented || code != "MethodNotImplemented" {
+			t.Errorf("%s %s on %s: %d %s, want 501 MethodNotImplemented", tc.method, tc.path, tc.host, status, code)
+		}
+		if n := unservedCount(r.Env, tc.name); n == 0 {
+			t.Errorf("%s on %s: not logged as unserved", tc.name, tc.host)
+		}
 	}
 }

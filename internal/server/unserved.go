@@ -58,10 +58,11 @@ func (u *unrouted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if op == nil {
 		return
 	}
-	// An unserved operation is worth a line and a count: they say what
-	// the programs using Coffer miss.
+	// An unserved operation is worth a count: they say what the programs
+	// using Coffer miss. Anyone may send these requests, unsigned, so the
+	// log line is at debug level: no log flood from outside.
 	status := http.StatusNotImplemented
-	u.log.Info("unserved operation", "operation", op.Name, "method", op.Method, "path", op.Path,
+	u.log.Debug("unserved operation", "operation", op.Name, "method", op.Method, "path", op.Path,
 		"endpoint", u.endpoint.String(), "opc-request-id", w.Header().Get("opc-request-id"))
 	if u.obs != nil {
 		u.obs.ObserveRequest(op.Name, status, "", time.Since(start))

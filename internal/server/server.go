@@ -31,6 +31,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/operations"
 	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
 	"github.com/coffer-vault/coffer/internal/recordcache"
 	"github.com/coffer-vault/coffer/internal/seal"
@@ -455,9 +456,6 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 		AuthFail:    s.authFail,
 	}
 	mgmt, crypto := http.NewServeMux(), http.NewServeMux()
-	for _, m := range []*http.ServeMux{mgmt, crypto} {
-		m.HandleFunc("/", notFound)
-	}
 	host, _, _ := net.SplitHostPort(s.ln.Addr().String())
 	s.endpoints = &vaultEndpoints{
 		kms: s.KMS, log: s.log, domain: s.vaultDomain(), tls: s.tls,
@@ -478,7 +476,12 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	if err := s.wireFederation(ctx, w, tokens); err != nil {
 		return err
 	}
-	main.HandleFunc("/", notFound)
+	// What no route matches: an OCI operation Coffer does not serve (501),
+	// a wrong method or endpoint, or no operation at all (unserved.go).
+	served := servedRoutes(w.routes)
+	for ep, m := range map[operations.Endpoint]*http.ServeMux{operations.Main: main, operations.Management: mgmt, operations.Crypto: crypto} {
+		m.Handle("/", &unrouted{endpoint: ep, served: served, log: s.log, obs: s.metrics})
+	}
 	s.routeTable.Store(&w.routes)
 
 	all, err := s.KMS.AllVaults(ctx)

@@ -285,10 +285,13 @@ func (e *Engine) suggest(req *authz.Request, ch Check, comp int32, dgIDs []strin
 		return ""
 	}
 	grant := minVerb[ch.perm].String() + " " + permType[ch.perm]
+	allResources := false
 	if op := operations[req.Operation]; op != nil && op.allResources {
-		grant = VerbManage.String() + " " + familyAll
+		grant, allResources = VerbManage.String()+" "+familyAll, true
 	}
 	switch t := targetID(req, ch.Target, e.tenancyID); {
+	case allResources:
+		// One statement, not narrowed: OCI asks for all-resources there.
 	case ch.Target == TargetKey && t != "":
 		conds = append(conds, "target.key.id = '"+t+"'")
 	case ch.Target == TargetSecret && req.Secret != nil && req.Secret.ID != "":

@@ -110,7 +110,8 @@ func (s *Service) MoveCompartment(ctx context.Context, id, target, scope, ifMatc
 		case target == c.ParentID:
 			return errs.E(errs.Invalid, "compartment %s is already in compartment %s", id, target)
 		}
-		if lca, _ := tr.sharedParent(c.ParentID, target); lca != scope {
+		lca, _ := tr.sharedParent(c.ParentID, target)
+		if lca != scope {
 			return errs.E(errs.Conflict, "the compartment tree changed while the move of %s was being authorized; send the request again", id)
 		}
 		if target != t.ID && strings.EqualFold(tr.byID[target].Name, c.Name) {
@@ -119,7 +120,6 @@ func (s *Service) MoveCompartment(ctx context.Context, id, target, scope, ifMatc
 		if d := targetDepth + 1 + tr.height(id); d > MaxCompartmentDepth {
 			return errs.E(errs.LimitExceeded, "the move would nest compartments %d levels below the tenancy; at most %d are allowed", d, MaxCompartmentDepth)
 		}
-		lca, _ := tr.sharedParent(c.ParentID, target)
 		if err := rewriteMovedPaths(tx, tr, c, target, lca); err != nil {
 			return err
 		}
@@ -214,12 +214,18 @@ func (tr tree) isAncestor(a, b string) bool {
 
 // height is how many levels of ACTIVE compartments lie below id (0 for a
 // leaf).
-func (tr tree) height(id string) int {
+func (tr tree) height(id string) int { return tr.heightBelow(id, 0) }
+
+// heightBelow stops descending past MaxCompartmentDepth+1 levels: a tree
+// that deep is refused anyway, and a damaged (cyclic) one cannot recurse
+// forever.
+func (tr tree) heightBelow(id string, level int) int {
+	if level > MaxCompartmentDepth {
+		return 0
+	}
 	h := 0
 	for _, ch := range tr.children[id] {
-		if d := 1 + tr.height(ch); d > h && d <= MaxCompartmentDepth+1 {
-			h = d
-		}
+		h = max(h, 1+tr.heightBelow(ch, level+1))
 	}
 	return h
 }

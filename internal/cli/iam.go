@@ -12,12 +12,14 @@ import (
 )
 
 // withIAMResources adds the resource commands of `oci iam` (compartment,
-// user, group, dynamic-group, policy) to the `coffer iam` group that
+// user, group, dynamic-group, policy, work-request, region,
+// availability-domain, fault-domain) to the `coffer iam` group that
 // iam_tools.go builds around explain and policy lint, and returns it. Where
 // both define a subcommand group (policy), the two are merged: `coffer iam
 // policy` then has create, get, list, update, delete and lint.
 func withIAMResources(iam *cobra.Command) *cobra.Command {
-	mergeCommands(iam, iamCompartmentCommand(), iamUserCommand(), iamGroupCommand(), iamDynamicGroupCommand(), iamPolicyCommand())
+	mergeCommands(iam, iamCompartmentCommand(), iamUserCommand(), iamGroupCommand(), iamDynamicGroupCommand(), iamPolicyCommand(),
+		iamWorkRequestCommand(), iamRegionCommand(), iamAvailabilityDomainCommand(), iamFaultDomainCommand())
 	return iam
 }
 
@@ -142,6 +144,7 @@ func iamCompartmentCommand() *cobra.Command {
 				_, err := c.DeleteCompartment(ctx, identity.DeleteCompartmentRequest{CompartmentId: &id, IfMatch: im})
 				return err
 			}),
+		compartmentMove(),
 	)
 }
 

@@ -288,6 +288,14 @@ func authCases() []authCase {
 		allow("tenancy", s("Allow group Admins to inspect tenancies in tenancy"), bob, "GetTenancy"),
 		allow("explain needs manage policies in tenancy", s("Allow group Admins to manage policies in tenancy"), bob, OperationExplainAuthorization),
 		denyCase("explain with manage policies in a compartment", s("Allow group Admins to manage policies in compartment CompartmentA"), bob, OperationExplainAuthorization),
+		allow("move compartment with manage all-resources", s("Allow group Admins to manage all-resources in compartment CompartmentA"), bob, "MoveCompartment", in(tCompB)),
+		denyCase("move compartment with manage all-resources below the shared parent", s("Allow group Admins to manage all-resources in compartment CompartmentA:CompartmentB"), bob, "MoveCompartment", in(tCompA)),
+		denyCase("move compartment with manage compartments", s("Allow group Admins to manage compartments in tenancy"), bob, "MoveCompartment", in(tCompA)),
+		denyCase("move compartment with everything but one family", s("Allow group Admins to manage compartments in tenancy", "Allow group Admins to manage key-family in tenancy", "Allow group Admins to manage secret-family in tenancy"), bob, "MoveCompartment"),
+		allow("availability domains with inspect compartments", s("Allow group Admins to inspect compartments in compartment AppSecrets"), bob, "ListAvailabilityDomains"),
+		denyCase("work request with inspect compartments", s("Allow group Admins to inspect compartments in compartment AppSecrets"), bob, "GetWorkRequest"),
+		allow("work request with use compartments", s("Allow group Admins to use compartments in compartment AppSecrets"), bob, "GetWorkRequest"),
+		allow("regions with inspect tenancies", s("Allow group Admins to inspect tenancies in tenancy"), bob, "ListRegions"),
 		allow("policy name variable", s("Allow group Admins to manage policies in tenancy where target.policy.name = 'app-*'"), bob, "UpdatePolicy", identity, vars("target.policy.name", "app-secrets")),
 	}
 }
@@ -539,5 +547,17 @@ func TestRequiredChecks(t *testing.T) {
 	}
 	if _, ok := RequiredChecks("Nope", Options{}, false); ok {
 		t.Error("unknown operation has checks")
+	}
+}
+
+// A denied MoveCompartment suggests the one statement OCI asks for and
+// names a few of the missing permissions, not all of them.
+func TestMoveCompartmentSuggestion(t *testing.T) {
+	d, _ := runCase(t, denyCase("move", s("Allow group Admins to manage compartments in tenancy"), bob, "MoveCompartment", in(tCompA)))
+	if d.Allowed || d.Suggestion != "Allow group Admins to manage all-resources in compartment CompartmentA" {
+		t.Fatalf("suggestion %q", d.Suggestion)
+	}
+	if !strings.Contains(d.Reason, "more") || len(d.Reason) > 1500 || len(d.Missing) < 30 {
+		t.Fatalf("reason (%d bytes, %d missing): %s", len(d.Reason), len(d.Missing), d.Reason)
 	}
 }

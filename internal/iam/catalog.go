@@ -292,6 +292,11 @@ type opSpec struct {
 	keyRuleVar string
 	// selfService marks API-key operations every user may perform on himself.
 	selfService bool
+	// allResources marks an operation that needs `manage all-resources` on
+	// the request's compartment rather than named permissions
+	// (MoveCompartment): init fills its checks with every permission of
+	// the catalogue, and a denial suggests the one statement.
+	allResources bool
 }
 
 // VarUpdatesContent is the Vars entry the wire layer sets to "true" when an
@@ -441,6 +446,19 @@ var operations = map[string]*opSpec{
 	"UpdatePolicy":             {checks: []Check{c("POLICY_UPDATE", TargetCompartment)}},
 	"DeletePolicy":             {checks: []Check{c("POLICY_DELETE", TargetCompartment)}},
 
+	// Identity: moving compartments, work requests, the region's layout.
+	// Oracle's IAM policy reference: MoveCompartment has no permission of
+	// its own; it needs manage all-resources on the lowest shared parent of
+	// the current and the destination parent (Request.CompartmentID).
+	// GetWorkRequest needs COMPARTMENT_READ; ListWorkRequests, absent from
+	// the reference, shows the same records and needs the same.
+	"MoveCompartment":         {allResources: true},
+	"GetWorkRequest":          {checks: []Check{c("COMPARTMENT_READ", TargetCompartment)}},
+	"ListWorkRequests":        {checks: []Check{c("COMPARTMENT_READ", TargetCompartment)}},
+	"ListAvailabilityDomains": {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
+	"ListFaultDomains":        {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
+	"ListRegions":             {checks: []Check{c("TENANCY_INSPECT", TargetTenancy)}},
+
 	// Coffer administration
 	OperationExplainAuthorization: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
 	// Minting a resource-principal token lets its holder act as any
@@ -463,6 +481,11 @@ var permCompartmentInspect perm
 
 func init() {
 	permCompartmentInspect = permByName["COMPARTMENT_INSPECT"]
+	for _, op := range operations {
+		if op.allResources {
+			grantTable[familyAll][VerbManage].each(func(p perm) { op.checks = append(op.checks, c(permNames[p], TargetCompartment)) })
+		}
+	}
 	for name, op := range operations {
 		for _, list := range [][]Check{op.checks, op.keyRule} {
 			for i := range list {

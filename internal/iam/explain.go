@@ -210,6 +210,10 @@ func targetID(req *authz.Request, t Target, tenancy string) string {
 	return ""
 }
 
+// maxReasonMissing bounds the missing permissions a reason names one by
+// one (the checks themselves are all in the explanation).
+const maxReasonMissing = 6
+
 func (e *Engine) reason(x Explanation, sugg []string) string {
 	var has, missing []string
 	for _, c := range x.Checks {
@@ -237,6 +241,10 @@ func (e *Engine) reason(x Explanation, sugg []string) string {
 	b.WriteString("denied: ")
 	if len(has) > 0 {
 		b.WriteString("has " + strings.Join(has, "; ") + " but ")
+	}
+	if len(missing) > maxReasonMissing {
+		// manage all-resources is every permission: name a few.
+		missing = append(missing[:maxReasonMissing:maxReasonMissing], fmt.Sprintf("and %d more", len(missing)-maxReasonMissing))
 	}
 	b.WriteString(strings.Join(missing, "; "))
 	if len(sugg) > 0 {
@@ -277,7 +285,13 @@ func (e *Engine) suggest(req *authz.Request, ch Check, comp int32, dgIDs []strin
 		return ""
 	}
 	grant := minVerb[ch.perm].String() + " " + permType[ch.perm]
+	allResources := false
+	if op := operations[req.Operation]; op != nil && op.allResources {
+		grant, allResources = VerbManage.String()+" "+familyAll, true
+	}
 	switch t := targetID(req, ch.Target, e.tenancyID); {
+	case allResources:
+		// One statement, not narrowed: OCI asks for all-resources there.
 	case ch.Target == TargetKey && t != "":
 		conds = append(conds, "target.key.id = '"+t+"'")
 	case ch.Target == TargetSecret && req.Secret != nil && req.Secret.ID != "":

@@ -221,18 +221,20 @@ func (s *Service) UpdateCompartment(ctx context.Context, id string, in Compartme
 
 // DeleteCompartment deletes an empty compartment: no active child
 // compartments, no policies attached, and nothing any usage reports. The
-// record stays, DELETED, as in OCI; its name is free again.
-func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usages ...CompartmentUsage) error {
+// record stays, DELETED, as in OCI; its name is free again. The work
+// request that records it (OCI deletes asynchronously) is returned.
+func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usages ...CompartmentUsage) (WorkRequest, error) {
 	for _, u := range usages {
 		what, inUse, err := u.CompartmentInUse(ctx, id)
 		if err != nil {
-			return fmt.Errorf("identity: delete compartment %s: %w", id, err)
+			return WorkRequest{}, fmt.Errorf("identity: delete compartment %s: %w", id, err)
 		}
 		if inUse {
-			return errs.E(errs.Conflict, "compartment %s is not empty: it still holds %s; delete or move them first", id, what)
+			return WorkRequest{}, errs.E(errs.Conflict, "compartment %s is not empty: it still holds %s; delete or move them first", id, what)
 		}
 	}
-	return s.update(ctx, func(tx store.Tx) error {
+	var w WorkRequest
+	err := s.update(ctx, func(tx store.Tx) error {
 		t, err := tenancyOf(tx)
 		if err != nil {
 			return err
@@ -273,6 +275,11 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 		}
 		c.State = StateDeleted
 		c.ETag = etag.New()
-		return record.Put(tx, prefixCompart+c.ID, c)
+		if err := record.Put(tx, prefixCompart+c.ID, c); err != nil {
+			return err
+		}
+		w, err = s.compartmentWork(tx, WorkRequestDeleteCompartment, "DELETED", c)
+		return err
 	})
+	return w, err
 }

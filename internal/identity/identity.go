@@ -1,6 +1,7 @@
 // Package identity keeps Coffer's identity records: the tenancy, its
 // compartment tree, users and their API keys, groups and memberships,
-// dynamic groups and policies. It resolves API keys to principals for
+// dynamic groups, policies and work requests; it also derives the region's
+// availability and fault domains (region.go). It resolves API keys to principals for
 // authentication and hands the policy engine a snapshot of what it needs.
 //
 // Records are JSON in the store under identity/...; unique names are kept
@@ -40,6 +41,11 @@
 //     groups (UpdateGroupDetails has no name); Coffer's UpdateGroup and
 //     UpdateDynamicGroup accept one, as identity domains do. The
 //     Administrators group cannot be renamed: Coffer recognises it by name;
+//   - moving a compartment (move.go) rewrites, in the transaction that
+//     moves, the statements naming it by a path in policies attached to a
+//     shared ancestor of its old and new parent, as OCI documents; other
+//     statements naming it by path stop resolving, as in OCI. Moves and
+//     deletions leave a work request (workrequests.go), kept 30 days;
 //   - OCI's documented limits are enforced where they shape behaviour: 3 API
 //     keys per user, 50 statements per policy, 1000 compartments nested at
 //     most 6 deep, 50 dynamic groups, 250 groups per user.

@@ -37,7 +37,7 @@ func TestIDsTheStoreRefusesAreNotFound(t *testing.T) {
 				{"UpdateUser", errs.NotFound, func() error { _, err := svc.UpdateUser(ctx, id, UserInput{}, ""); return err }},
 				{"UpdatePolicy", errs.NotFound, func() error { _, err := svc.UpdatePolicy(ctx, id, PolicyInput{}, ""); return err }},
 				{"DeleteGroup", errs.NotFound, func() error { return svc.DeleteGroup(ctx, id, "") }},
-				{"DeleteCompartment", errs.NotFound, func() error { return svc.DeleteCompartment(ctx, id, "") }},
+				{"DeleteCompartment", errs.NotFound, func() error { _, err := svc.DeleteCompartment(ctx, id, ""); return err }},
 				{"RemoveUserFromGroup", errs.NotFound, func() error { return svc.RemoveUserFromGroup(ctx, id, "") }},
 				{"ListAPIKeys", errs.NotFound, func() error { _, err := svc.ListAPIKeys(ctx, id); return err }},
 				{"DeleteAPIKey", errs.NotFound, func() error { return svc.DeleteAPIKey(ctx, id, "aa:bb") }},

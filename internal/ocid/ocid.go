@@ -6,8 +6,10 @@ package ocid
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -29,6 +31,11 @@ const (
 	Secret          = "vaultsecret"
 	WrappingKey     = "wrappingkey"
 	KmsEndpointHint = "kms"
+	// WorkRequest, AvailabilityDomain and FaultDomain are the identity
+	// service's work requests and the region's layout.
+	WorkRequest        = "workrequest"
+	AvailabilityDomain = "availabilitydomain"
+	FaultDomain        = "faultdomain"
 )
 
 var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -43,6 +50,24 @@ func New(resourceType, region string) string {
 	unique := enc.EncodeToString(b[:])[:60]
 	switch resourceType {
 	case Tenancy, Compartment, User, Group, DynamicGroup, Policy, Membership:
+		region = ""
+	}
+	return "ocid1." + resourceType + "." + Realm + "." + region + "." + unique
+}
+
+// Derive returns the OCID of a resource Coffer computes rather than stores
+// (an availability domain, a fault domain): its unique part is a hash of
+// seed, so the same seed always names the same resource. The region rule is
+// New's.
+func Derive(resourceType, region string, seed ...string) string {
+	h := sha256.New()
+	for _, s := range seed {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	sum := h.Sum(nil)
+	unique := enc.EncodeToString(append(sum, sum[:6]...))[:60]
+	switch resourceType {
+	case Tenancy, Compartment, User, Group, DynamicGroup, Policy, Membership, AvailabilityDomain:
 		region = ""
 	}
 	return "ocid1." + resourceType + "." + Realm + "." + region + "." + unique

@@ -129,3 +129,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDerive(t *testing.T) {
+	a := Derive(AvailabilityDomain, "dev", "ocid1.tenancy.oc1..t", "abcd:DEV-AD-1")
+	if a != Derive(AvailabilityDomain, "dev", "ocid1.tenancy.oc1..t", "abcd:DEV-AD-1") {
+		t.Fatal("Derive is not stable")
+	}
+	if !Valid(a) || TypeOf(a) != AvailabilityDomain || !strings.HasPrefix(a, "ocid1.availabilitydomain.oc1..") || len(Short(a)) != 60 {
+		t.Fatalf("Derive gave %q", a)
+	}
+	// Seeds are length-prefixed: moving a boundary changes the OCID.
+	if Derive(FaultDomain, "dev", "ab", "c") == Derive(FaultDomain, "dev", "a", "bc") {
+		t.Fatal("seed boundaries collide")
+	}
+	if f := Derive(FaultDomain, "dev", "x"); !strings.HasPrefix(f, "ocid1.faultdomain.oc1.dev.") {
+		t.Fatalf("fault domain OCID %q", f)
+	}
+}

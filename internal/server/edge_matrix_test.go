@@ -375,7 +375,18 @@ func edgeFixtures(t *testing.T, env *coffertest.Env, nobody common.Configuration
 	if err != nil {
 		t.Fatalf("AddUserToGroup: %v", err)
 	}
+	// A work request: deleting a compartment answers with one.
+	gone, err := ic.CreateCompartment(ctx, identity.CreateCompartmentRequest{CreateCompartmentDetails: identity.CreateCompartmentDetails{
+		CompartmentId: &tenancy, Name: common.String("edge-gone"), Description: common.String("edge")}})
+	if err != nil {
+		t.Fatalf("CreateCompartment: %v", err)
+	}
+	del, err := ic.DeleteCompartment(ctx, identity.DeleteCompartmentRequest{CompartmentId: gone.Id})
+	if err != nil || del.OpcWorkRequestId == nil {
+		t.Fatalf("DeleteCompartment: %v (work request %v)", err, del.OpcWorkRequestId)
+	}
 	return map[string]string{
+		"workRequestId": *del.OpcWorkRequestId, "fake:workRequestId": ocid.New(ocid.WorkRequest, "dev"),
 		"managementEndpoint": *v.ManagementEndpoint, "cryptoEndpoint": *v.CryptoEndpoint,
 		"tenancyId": tenancy, "compartmentId": tenancy,
 		"userId": user, "fake:userId": ocid.New(ocid.User, ""),

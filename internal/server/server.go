@@ -713,7 +713,7 @@ func (s *Server) runJobs(ctx context.Context) {
 }
 
 // RunJobs runs every background job once: deletions that are due, expired
-// retry tokens.
+// retry tokens, replay records and identity work requests.
 func (s *Server) RunJobs(ctx context.Context) {
 	if n, err := s.KMS.CompleteDueDeletions(ctx); err != nil {
 		s.log.Error("vault deletion job failed", "error", err)
@@ -728,6 +728,9 @@ func (s *Server) RunJobs(ctx context.Context) {
 	}
 	if _, err := s.replayLedger().Purge(ctx, s.cfg.Now()); err != nil {
 		s.log.Error("replay ledger purge failed", "error", err)
+	}
+	if _, err := s.Identity.ExpireWorkRequests(ctx, s.cfg.Now()); err != nil {
+		s.log.Error("work request expiry failed", "error", err)
 	}
 }
 

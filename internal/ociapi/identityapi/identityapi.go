@@ -1,7 +1,8 @@
 // Package identityapi serves the OCI IdentityClient operations Coffer
-// supports (tenancy, region subscriptions, compartments, users, API keys,
-// groups, memberships, dynamic groups, policies) over internal/identity,
-// and Coffer's own administrator-only explain API.
+// supports (tenancy, regions and region subscriptions, availability and
+// fault domains, compartments and moving them, work requests, users, API
+// keys, groups, memberships, dynamic groups, policies) over
+// internal/identity, and Coffer's own administrator-only explain API.
 //
 // Decisions where OCI's behaviour is not documented or not observable here:
 //   - a duplicate name (users, groups and dynamic groups tenancy-wide;
@@ -66,7 +67,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "GET " + base + "/compartments", Operation: "ListCompartments", Handler: h.listCompartments},
 		{Pattern: "GET " + base + "/compartments/{compartmentId}", Operation: "GetCompartment", Handler: compartments.get},
 		{Pattern: "PUT " + base + "/compartments/{compartmentId}", Operation: "UpdateCompartment", Handler: update(compartments, h.updateCompartment)},
-		{Pattern: "DELETE " + base + "/compartments/{compartmentId}", Operation: "DeleteCompartment", Handler: compartments.remove(h.deleteCompartment)},
+		{Pattern: "DELETE " + base + "/compartments/{compartmentId}", Operation: "DeleteCompartment", Handler: h.deleteCompartment},
 
 		{Pattern: "POST " + base + "/users", Operation: "CreateUser", RetryToken: true, Handler: createInTenancy(h, users, newUserVars, h.createUser)},
 		{Pattern: "GET " + base + "/users", Operation: "ListUsers", Handler: h.listUsers},
@@ -101,6 +102,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "PUT " + base + "/policies/{policyId}", Operation: "UpdatePolicy", Handler: update(policies, h.updatePolicy)},
 		{Pattern: "DELETE " + base + "/policies/{policyId}", Operation: "DeletePolicy", Handler: policies.remove(h.Identity.DeletePolicy)},
 	}
+	rs = append(rs, h.moveRoutes()...)
 	if h.Explain != nil {
 		rs = append(rs, ociapi.Route{Pattern: "POST " + ExplainPath, Operation: "ExplainAuthorization", ReadOnly: true, Handler: h.Explain.serve})
 	}
@@ -252,10 +254,6 @@ func (h *Handlers) listCompartments(c *ociapi.Call) error {
 func (h *Handlers) updateCompartment(ctx context.Context, id string, d identity.UpdateCompartmentDetails, ifMatch string) (idn.Compartment, error) {
 	return h.Identity.UpdateCompartment(ctx, id, idn.CompartmentInput{Name: d.Name, Description: d.Description,
 		FreeformTags: d.FreeformTags, DefinedTags: d.DefinedTags}, ifMatch)
-}
-
-func (h *Handlers) deleteCompartment(ctx context.Context, id, ifMatch string) error {
-	return h.Identity.DeleteCompartment(ctx, id, ifMatch, h.Usage...)
 }
 
 // ---- users and API keys ----

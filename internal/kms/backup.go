@@ -416,23 +416,19 @@ func restoredKey(k Key, compartmentID string) Key {
 }
 
 // RestoreVault restores a vault backup into compartmentID with the vault's
-// OCID, in state ACTIVE, and its keys (if the backup has them) with theirs.
-// A key goes back into its own compartment when keep says that compartment
-// exists here, else into compartmentID. A vault (or key) that exists and is
-// not DELETED is a 409, a vault pending deletion included; a DELETED one is
+// OCID, in state ACTIVE, and its keys (if the backup has them) with theirs,
+// in the same compartment: the caller is authorized there, not in the
+// compartments the keys came from. A vault (or key) that exists and is not
+// DELETED is a 409, a vault pending deletion included; a DELETED one is
 // replaced and keeps its endpoint slot.
-func (s *Service) RestoreVault(ctx context.Context, b *Backup, compartmentID string, keep func(compartmentID string) bool) (Vault, error) {
+func (s *Service) RestoreVault(ctx context.Context, b *Backup, compartmentID string) (Vault, error) {
 	v := b.content.Vault
 	v.CompartmentID, v.State, v.TimeOfDeletion = compartmentID, VaultActive, nil
 	v.RestoredFromVaultID, v.ETag = v.ID, etag.New()
 	keys := make([]Key, len(b.content.Keys))
 	versions := make([][]KeyVersion, len(b.content.Keys))
 	for i, bk := range b.content.Keys {
-		kc := compartmentID
-		if keep(bk.Key.CompartmentID) {
-			kc = bk.Key.CompartmentID
-		}
-		keys[i] = restoredKey(bk.Key, kc)
+		keys[i] = restoredKey(bk.Key, compartmentID)
 		var err error
 		if versions[i], err = s.restoredVersions(ctx, bk); err != nil {
 			return Vault{}, err

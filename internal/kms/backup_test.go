@@ -71,8 +71,6 @@ func importAES(t testing.TB, s *kms.Service, v kms.Vault, material []byte) kms.K
 	return k
 }
 
-func keepAll(string) bool { return true }
-
 func TestBackupVaultRestoreElsewhere(t *testing.T) {
 	a, b := newDeployment(t), newDeployment(t)
 	v := a.vault(t, kms.VaultTypeVirtualPrivate)
@@ -109,7 +107,7 @@ func TestBackupVaultRestoreElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bk.Wipe()
-	got, err := b.s.RestoreVault(ctx, bk, "ocid1.tenancy.oc1..other", func(string) bool { return false })
+	got, err := b.s.RestoreVault(ctx, bk, "ocid1.tenancy.oc1..other")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +124,7 @@ func TestBackupVaultRestoreElsewhere(t *testing.T) {
 		t.Fatalf("restored RSA key = %+v, %v", rk, err)
 	}
 	// Restoring again: the vault exists.
-	if _, err := b.s.RestoreVault(ctx, bk, "ocid1.tenancy.oc1..other", keepAll); !errs.Is(err, errs.Conflict) {
+	if _, err := b.s.RestoreVault(ctx, bk, "ocid1.tenancy.oc1..other"); !errs.Is(err, errs.Conflict) {
 		t.Errorf("second restore: %v, want Conflict", err)
 	}
 }

@@ -20,8 +20,9 @@ import (
 // deployment is a KMS service over its own store, barrier and sealer, as
 // one Coffer deployment has.
 type deployment struct {
-	s *kms.Service
-	b *barrier.Barrier
+	s     *kms.Service
+	b     *barrier.Barrier
+	clock *clocktest.Clock
 }
 
 func newDeployment(t testing.TB) deployment {
@@ -37,7 +38,7 @@ func newDeployment(t testing.TB) deployment {
 	seal := protecttest.NewSealer()
 	s.SetProtections(kms.Protections{Software: software.New(seal), HSM: software.NewEmulatedHSM(seal)})
 	s.SetBackupSealer(b)
-	return deployment{s: s, b: b}
+	return deployment{s: s, b: b, clock: c}
 }
 
 func (d deployment) vault(t testing.TB, typ string) kms.Vault {
@@ -233,4 +234,54 @@ func FuzzOpenBackup(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRestoreAfterDeletion: a vault pending deletion is a 409; once its
+// deletion completed, the backup restores it in the same deployment, with
+// its endpoint slot, and its keys decrypt again.
+func TestRestoreAfterDeletion(t *testing.T) {
+	d := newDeployment(t)
+	v := d.vault(t, kms.VaultTypeVirtualPrivate)
+	k := createKey(t, d.s, v, aes256, kms.ModeSoftware)
+	dek := bytes.Repeat([]byte{9}, 32)
+	wrapped, ver, err := d.s.WrapDataKey(ctx, v.ID, k.ID, dek, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, blob, err := d.s.BackupVault(ctx, v.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.s.ScheduleVaultDeletion(ctx, v.ID, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	bk, err := d.s.OpenBackup(blob, kms.BackupKindVault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bk.Wipe()
+	if _, err := d.s.RestoreVault(ctx, bk, v.CompartmentID); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("restore over a vault pending deletion: %v, want Conflict", err)
+	}
+	d.clock.Advance(31 * 24 * time.Hour)
+	if _, err := d.s.RunKeyJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.s.CompleteDueDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("CompleteDueDeletions = %d, %v", n, err)
+	}
+	if _, err := d.s.UnwrapDataKey(ctx, k.ID, ver, wrapped, nil); err == nil {
+		t.Fatal("a deleted key still decrypts")
+	}
+	got, err := d.s.RestoreVault(ctx, bk, v.CompartmentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Slot != v.Slot || got.State != kms.VaultActive {
+		t.Fatalf("restored vault: slot %d (was %d), %s", got.Slot, v.Slot, got.State)
+	}
+	pt, err := d.s.UnwrapDataKey(ctx, k.ID, ver, wrapped, nil)
+	if err != nil || !bytes.Equal(pt, dek) {
+		t.Fatalf("decrypt after restore: %v", err)
+	}
 }

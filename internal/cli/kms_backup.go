@@ -236,7 +236,8 @@ backups use; backups made under the keys held before still restore.`,
 	var exportFile, importFile string
 	export := &cobra.Command{
 		Use: "export --file FILE", Short: "Write the active backup key, wrapped under a passphrase, to a new file (0600)",
-		Args: cobra.NoArgs,
+		Example: `  coffer operator backup-key export --file backup.key --profile ADMIN`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
 				if exportFile == "" {
@@ -268,7 +269,8 @@ backups use; backups made under the keys held before still restore.`,
 	export.Flags().StringVar(&exportFile, "file", "", "the file to write (must not exist) [required]")
 	imp := &cobra.Command{
 		Use: "import --file FILE", Short: "Add a backup key from a file export wrote; it seals new backups from now on",
-		Args: cobra.NoArgs,
+		Example: `  COFFER_BACKUP_KEY_PASSPHRASE=... coffer operator backup-key import --file backup.key --endpoint https://other:8420`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
 				if importFile == "" {

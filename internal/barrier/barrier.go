@@ -13,6 +13,11 @@
 // written before it existed) and kept, unchanged, across rotation and
 // rekeying: changing it would orphan every index entry.
 //
+// The keyring holds the backup keys too (backupkey.go): the keys that seal
+// vault and key backups, created and kept the same way, so that a backup
+// opens after rotation and rekeying, and in another deployment that
+// imported the key.
+//
 // Layout of a sealed value: version (1 byte) | term (4 bytes, big endian) |
 // nonce (12 bytes) | AES-GCM ciphertext and tag.
 package barrier
@@ -44,10 +49,12 @@ const RootKeySize = 32
 const (
 	formatVersion = 1
 	headerSize    = 1 + 4 + 12
-	// keyringAAD binds the sealed keyring. v2 keyrings hold the index key;
-	// a binary that knows only v1 cannot open them, which is the point: it
-	// would drop the index key when it rewrote the keyring.
-	keyringAAD       = "coffer/keyring/v2"
+	// keyringAAD binds the sealed keyring. v2 keyrings hold the index key,
+	// v3 keyrings the backup keys too; a binary that knows only an older
+	// version cannot open them, which is the point: it would drop what it
+	// does not know when it rewrote the keyring.
+	keyringAAD       = "coffer/keyring/v3"
+	v2KeyringAAD     = "coffer/keyring/v2"
 	legacyKeyringAAD = "coffer/keyring/v1"
 	// sealerAADPrefix separates values sealed for callers (Seal, Open) from
 	// stored values, whose associated data is their storage key.
@@ -108,6 +115,10 @@ type keyring struct {
 	Installed map[uint32]time.Time `json:"installed,omitempty"`
 	// Index is the blind index key (absent in v1 keyrings).
 	Index []byte `json:"index,omitempty"`
+	// Backup holds the backup keys by their id (absent before v3);
+	// BackupActive names the one new backups are sealed with.
+	Backup       map[string][]byte `json:"backup,omitempty"`
+	BackupActive string            `json:"backupActive,omitempty"`
 }
 
 func (kr *keyring) clear() {
@@ -115,6 +126,9 @@ func (kr *keyring) clear() {
 		clear(k)
 	}
 	clear(kr.Index)
+	for _, k := range kr.Backup {
+		clear(k)
+	}
 }
 
 // newKeyring returns a keyring with one fresh term and a fresh index key.
@@ -127,6 +141,9 @@ func newKeyring(now time.Time) (keyring, error) {
 		return keyring{}, fmt.Errorf("generate index key: %w", err)
 	}
 	kr := keyring{Active: 1, Terms: map[uint32][]byte{1: term}, Index: index}
+	if err := kr.addBackupKey(); err != nil {
+		return keyring{}, err
+	}
 	if !now.IsZero() {
 		kr.Installed = map[uint32]time.Time{1: now.UTC()}
 	}
@@ -145,11 +162,14 @@ type Barrier struct {
 	aeads     map[uint32]cipher.AEAD
 	installed map[uint32]time.Time
 	index     *blindindex.Index
+	// backup are the backup keys' ciphers by id; backupActive seals.
+	backup       map[string]cipher.AEAD
+	backupActive string
 }
 
 // Unseal opens the keyring stored in st with root, creating it on first use.
-// A keyring written before the index key existed gains one, in the same
-// transaction that read it.
+// A keyring written before the index key or the backup key existed gains
+// them, in the same transaction that read it.
 func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error) {
 	rootAEAD, err := newAEAD(root.b[:])
 	if err != nil {
@@ -171,12 +191,19 @@ func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error)
 		if kr, err = openKeyring(rootAEAD, sealed); err != nil {
 			return err
 		}
-		if len(kr.Index) != 0 {
+		if len(kr.Index) != 0 && kr.Backup[kr.BackupActive] != nil {
 			return nil
 		}
-		kr.Index = make([]byte, blindindex.KeySize)
-		if _, err := io.ReadFull(rand.Reader, kr.Index); err != nil {
-			return fmt.Errorf("generate index key: %w", err)
+		if len(kr.Index) == 0 {
+			kr.Index = make([]byte, blindindex.KeySize)
+			if _, err := io.ReadFull(rand.Reader, kr.Index); err != nil {
+				return fmt.Errorf("generate index key: %w", err)
+			}
+		}
+		if kr.Backup[kr.BackupActive] == nil {
+			if err := kr.addBackupKey(); err != nil {
+				return err
+			}
 		}
 		return putKeyring(tx, rootAEAD, kr)
 	})
@@ -191,14 +218,17 @@ func Unseal(ctx context.Context, st store.Store, root RootKey) (*Barrier, error)
 	return b, nil
 }
 
-// openKeyring decrypts a sealed keyring with the root key's cipher: a v2
-// keyring, or a v1 one (which has no index key yet).
+// openKeyring decrypts a sealed keyring with the root key's cipher: a v3
+// keyring, a v2 one (no backup key yet) or a v1 one (no index key either).
 func openKeyring(rootAEAD cipher.AEAD, sealed []byte) (keyring, error) {
 	var kr keyring
 	lookup := func(uint32) (cipher.AEAD, error) { return rootAEAD, nil }
-	plain, err := open(lookup, sealed, []byte(keyringAAD))
-	if err != nil {
-		plain, err = open(lookup, sealed, []byte(legacyKeyringAAD))
+	var plain []byte
+	var err error
+	for _, aad := range []string{keyringAAD, v2KeyringAAD, legacyKeyringAAD} {
+		if plain, err = open(lookup, sealed, []byte(aad)); err == nil {
+			break
+		}
 	}
 	if err != nil {
 		return kr, fmt.Errorf("%w: it does not open this data directory's keyring", ErrWrongRootKey)
@@ -219,11 +249,15 @@ func putKeyring(tx store.Tx, rootAEAD cipher.AEAD, kr keyring) error {
 	return tx.Put(KeyringPath, ct)
 }
 
-// sealKeyring seals a v2 keyring; one without an index key is refused, so
-// that no path can write a keyring that lost it.
+// sealKeyring seals a v3 keyring; one without an index key or an active
+// backup key is refused, so that no path can write a keyring that lost
+// them.
 func sealKeyring(rootAEAD cipher.AEAD, kr keyring) ([]byte, error) {
 	if len(kr.Index) != blindindex.KeySize {
 		return nil, errors.New("barrier: keyring has no index key")
+	}
+	if len(kr.Backup[kr.BackupActive]) != BackupKeySize {
+		return nil, errors.New("barrier: keyring has no backup key")
 	}
 	plain, err := json.Marshal(kr)
 	if err != nil {
@@ -250,12 +284,21 @@ func (b *Barrier) install(kr keyring) error {
 	if err != nil {
 		return fmt.Errorf("barrier: keyring index key: %w", err)
 	}
+	backup := make(map[string]cipher.AEAD, len(kr.Backup))
+	for id, key := range kr.Backup {
+		a, err := newAEAD(key)
+		if err != nil {
+			return err
+		}
+		backup[id] = a
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.root == nil {
 		return ErrSealed
 	}
 	b.active, b.aeads, b.installed, b.index = kr.Active, aeads, kr.Installed, index
+	b.backup, b.backupActive = backup, kr.BackupActive
 	return nil
 }
 

@@ -272,4 +272,5 @@ func (b *Barrier) Close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.root, b.aeads, b.installed, b.active, b.index = nil, nil, nil, 0, nil
+	b.backup, b.backupActive = nil, ""
 }

@@ -34,6 +34,7 @@ func kmsKeyCommand() *cobra.Command {
 		keyAction("disable", "Disable a key: everything it protects becomes unreadable until it is enabled", "DISABLED"),
 		keyScheduleDeletion(),
 		keyAction("cancel-deletion", "Cancel the scheduled deletion of a key", "ENABLED"),
+		keyBackup(), keyRestore(),
 	)
 }
 

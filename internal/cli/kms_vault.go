@@ -52,7 +52,8 @@ var vaults = &resource[keymanagement.KmsVaultClient, keymanagement.Vault]{what: 
 func kmsVaultCommand() *cobra.Command {
 	return group("vault", "Vaults: containers of keys and secrets, each with its own management and crypto endpoint",
 		`  coffer kms management vault get --vault-id $VAULT --query 'data."management-endpoint"' --raw-output`,
-		vaultCreate(), vaultGet(), vaultList(), vaultUpdate(), vaultScheduleDeletion(), vaultCancelDeletion(), vaultGetUsage())
+		vaultCreate(), vaultGet(), vaultList(), vaultUpdate(), vaultScheduleDeletion(), vaultCancelDeletion(), vaultGetUsage(),
+		vaultBackup(), vaultRestore())
 }
 
 func vaultCreate() *cobra.Command {

@@ -58,7 +58,7 @@ rotate and rekey sign their request with the OCI config like every other command
   coffer operator status`,
 	}
 	cmd.AddCommand(operatorStatusCommand(), operatorInitCommand(), operatorUnsealCommand(),
-		operatorSealCommand(), operatorRotateCommand(), operatorRekeyCommand(), operatorRekeyFileCommand())
+		operatorSealCommand(), operatorRotateCommand(), operatorRekeyCommand(), operatorRekeyFileCommand(), operatorBackupKeyCommand())
 	return clientGroup(cmd)
 }
 

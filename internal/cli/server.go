@@ -113,6 +113,7 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on every listener; reloaded on SIGHUP")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
+	f.StringArrayVar(&cfg.BackupURIPrefixes, "backup-uri-prefix", nil, "allow BackupVault and BackupKey to write backup files to pre-authenticated request URIs under this prefix (an http(s) URL whose path ends in /); repeatable; none by default")
 	f.StringVar(&cfg.KMSDomain, "kms-domain", "", "serve vault endpoints as <id>-management.kms.DOMAIN host names (wildcard DNS) instead of loopback addresses; the main endpoint stays one address for every service")
 	f.StringVar(&cfg.RealmDomain, "realm-domain", "", "region mode: serve OCI's host names for --region in a realm with this domain (kms.REGION.DOMAIN, vaults.REGION.oci.DOMAIN, ...), routed by Host, over HTTPS; SDKs then need only OCI_REGION_METADATA (printed in dev mode) and a CA bundle")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL connection string (default: the embedded SQLite store in --data-dir); also from COFFER_DATABASE_URL")

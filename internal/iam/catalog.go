@@ -331,6 +331,26 @@ const (
 	OperationRekeyRootKey  = "RekeyRootKey"
 )
 
+// OperationDownloadVaultBackup and OperationDownloadKeyBackup are Coffer's
+// own forms of BackupVault and BackupKey that answer with the backup file
+// (`coffer kms management vault backup --file`, `... key backup --file`),
+// for a Coffer without Object Storage. They need what BackupVault and
+// BackupKey need.
+const (
+	OperationDownloadVaultBackup = "DownloadVaultBackup"
+	OperationDownloadKeyBackup   = "DownloadKeyBackup"
+)
+
+// OperationExportBackupKey (`coffer operator backup-key export`) and
+// OperationImportBackupKey (`... import`) are Coffer's own operator
+// operations on the keyring's backup key: with it, anyone holding a backup
+// file can restore the key material in it. Both need POLICY_UPDATE in the
+// tenancy, like the other operator operations.
+const (
+	OperationExportBackupKey = "ExportBackupKey"
+	OperationImportBackupKey = "ImportBackupKey"
+)
+
 // OperationCreateInstanceCertificate is Coffer's own operation that issues
 // an instance principal leaf certificate from Coffer's instance CA (`coffer
 // iam instance-certificate`), standing in for OCI's instance metadata.
@@ -354,6 +374,12 @@ var operations = map[string]*opSpec{
 	// (Request.CompartmentID is the destination), as OCI's "Moving
 	// Resources" page requires access in both compartments.
 	"ChangeVaultCompartment": {checks: []Check{c("VAULT_MOVE", TargetVault), c("VAULT_MOVE", TargetCompartment)}},
+	"BackupVault":            {checks: []Check{c("VAULT_BACKUP", TargetVault)}},
+	// Restores are authorized in the compartment the vault goes into.
+	"RestoreVaultFromFile":        {checks: []Check{c("VAULT_RESTORE", TargetCompartment)}},
+	"RestoreVaultFromObjectStore": {checks: []Check{c("VAULT_RESTORE", TargetCompartment)}},
+	// OperationDownloadVaultBackup is BackupVault answering with the file.
+	OperationDownloadVaultBackup: {checks: []Check{c("VAULT_BACKUP", TargetVault)}},
 
 	// KmsManagement
 	"CreateKey":                  {checks: []Check{c("KEY_CREATE", TargetCompartment), c("VAULT_CREATE_KEY", TargetVault)}},
@@ -373,6 +399,11 @@ var operations = map[string]*opSpec{
 	"CancelKeyVersionDeletion":   {checks: []Check{c("KEY_DELETE", TargetKey)}},
 	"GetWrappingKey":             {checks: []Check{c("VAULT_READ", TargetVault)}},
 	"ImportKeyVersion":           {checks: []Check{c("KEY_IMPORT", TargetKey)}},
+	"BackupKey":                  {checks: []Check{c("KEY_BACKUP", TargetKey)}},
+	// Restores are authorized in the compartment the key goes into.
+	"RestoreKeyFromFile":        {checks: []Check{c("KEY_RESTORE", TargetCompartment)}},
+	"RestoreKeyFromObjectStore": {checks: []Check{c("KEY_RESTORE", TargetCompartment)}},
+	OperationDownloadKeyBackup:  {checks: []Check{c("KEY_BACKUP", TargetKey)}},
 
 	// KmsCrypto
 	"Encrypt":                   {checks: []Check{c("KEY_ENCRYPT", TargetKey)}},
@@ -470,9 +501,11 @@ var operations = map[string]*opSpec{
 
 	// Operator operations: who may stop every caller, or change the key
 	// everything is written with, could already grant themselves anything.
-	OperationSealServer:    {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
-	OperationRotateKeyring: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
-	OperationRekeyRootKey:  {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationSealServer:      {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationRotateKeyring:   {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationRekeyRootKey:    {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationExportBackupKey: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationImportBackupKey: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
 }
 
 // permCompartmentInspect is checked by name on the hot path (instances hold it

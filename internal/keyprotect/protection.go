@@ -98,6 +98,15 @@ type Exporter interface {
 	ExportMaterial(ctx context.Context, v Version) (*SecretMaterial, error)
 }
 
+// BackupExporter is implemented by protections whose material may leave
+// them inside an encrypted backup (SOFTWARE and the dev-mode emulated HSM,
+// whose material is in the database anyway). A real HSM is not one: its
+// material stays in the token, so its keys cannot be backed up. The caller
+// seals the material into the backup at once and wipes it.
+type BackupExporter interface {
+	BackupMaterial(ctx context.Context, v Version) (*SecretMaterial, error)
+}
+
 // Emulator is implemented by protections that report Mode HSM without an
 // HSM behind them (dev mode). Use IsEmulated.
 type Emulator interface {

@@ -80,7 +80,10 @@ type Key struct {
 	// cancelling the vault's deletion undoes.
 	DeletedWithVault bool         `json:"deletedWithVault,omitempty"`
 	AutoRotation     AutoRotation `json:"autoRotation"`
-	ETag             string       `json:"etag"`
+	// RestoredFromKeyID is the key a restore made this one from (its own
+	// OCID: a restore keeps it).
+	RestoredFromKeyID string `json:"restoredFromKeyId,omitempty"`
+	ETag              string `json:"etag"`
 }
 
 // AutoRotation is a key's automatic rotation (autoKeyRotationDetails).

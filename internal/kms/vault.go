@@ -75,7 +75,10 @@ type Vault struct {
 	// Slot numbers the vault's endpoints; it never changes.
 	Slot          int    `json:"slot"`
 	WrappingKeyID string `json:"wrappingKeyId"`
-	ETag          string `json:"etag"`
+	// RestoredFromVaultID is the vault a restore made this one from (its
+	// own OCID: a restore keeps it).
+	RestoredFromVaultID string `json:"restoredFromVaultId,omitempty"`
+	ETag                string `json:"etag"`
 }
 
 // Service manages vaults and keys.
@@ -91,6 +94,7 @@ type Service struct {
 	// dataKeys caches unwrapped secret data keys; nil when off.
 	dataKeys atomic.Pointer[dataKeys]
 	limits   atomic.Pointer[Limits] // nil: DefaultLimits
+	backup   atomic.Pointer[backupSealerBox]
 }
 
 // New returns a Service over st. now may be nil (time.Now).
@@ -137,18 +141,11 @@ func (s *Service) CreateVault(ctx context.Context, in CreateVaultInput) (Vault, 
 		ETag:          etag.New(),
 	}
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		slot := 1
-		if b, err := tx.Get(keyNextSlot); err == nil {
-			if slot, err = strconv.Atoi(string(b)); err != nil {
-				return fmt.Errorf("kms: corrupt slot counter: %w", err)
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		slot, err := nextSlot(tx)
+		if err != nil {
 			return err
 		}
 		v.Slot = slot
-		if err := tx.Put(keyNextSlot, []byte(strconv.Itoa(slot+1))); err != nil {
-			return err
-		}
 		if err := tx.Put(prefixSlot+strconv.Itoa(slot), []byte(v.ID)); err != nil {
 			return err
 		}

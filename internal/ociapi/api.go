@@ -92,7 +92,10 @@ type Route struct {
 	// identity exists. Its body is bounded by PublicMaxBody and each
 	// client address by API.PublicLimiter; there is no principal, so no
 	// authorization, replay guard or retry token.
-	Public  bool
+	Public bool
+	// MaxBody, when set, replaces the API's body limit for this route (the
+	// restore operations take backup files larger than a JSON body).
+	MaxBody int64
 	Handler HandlerFunc
 }
 
@@ -223,6 +226,17 @@ func (c *Call) ReplyJSON(status int, etag string, body []byte) {
 	c.W.WriteHeader(status)
 	_, _ = c.W.Write(body)
 	c.replied, c.status = true, status
+}
+
+// ReplyBinary writes body as application/octet-stream with status 200,
+// uncached (a backup file).
+func (c *Call) ReplyBinary(body []byte) {
+	c.W.Header().Set("Content-Type", "application/octet-stream")
+	c.W.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	c.W.Header().Set("Cache-Control", "no-store")
+	c.W.WriteHeader(http.StatusOK)
+	_, _ = c.W.Write(body)
+	c.replied, c.status = true, http.StatusOK
 }
 
 // ReplyEmpty writes a response with no body (operations without a response
@@ -393,7 +407,11 @@ func (a *API) serve(c *Call, rt Route) error {
 		c.W.Header().Set("Retry-After", strconv.Itoa(secs))
 		return errs.E(errs.TooManyRequests, "too many failed authentications from this address; retry after %d s", secs)
 	}
-	if err := c.readBody(a.maxBody()); err != nil {
+	limit := a.maxBody()
+	if rt.MaxBody > 0 {
+		limit = rt.MaxBody
+	}
+	if err := c.readBody(limit); err != nil {
 		return err
 	}
 	p, err := a.Verifier.Verify(r.Context(), r, c.Body)

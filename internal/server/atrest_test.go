@@ -521,9 +521,9 @@ func downgradeKeyring(t *testing.T, raw store.Store, _ barrier.RootKey, unseal s
 		if err != nil {
 			return err
 		}
-		plain, err := gcm.Open(nil, ct[5:17], ct[17:], []byte("coffer/keyring/v2"))
+		plain, err := gcm.Open(nil, ct[5:17], ct[17:], []byte("coffer/keyring/v3"))
 		if err != nil {
-			return fmt.Errorf("open v2 keyring: %w", err)
+			return fmt.Errorf("open v3 keyring: %w", err)
 		}
 		var kr map[string]any
 		if err := json.Unmarshal(plain, &kr); err != nil {
@@ -533,6 +533,8 @@ func downgradeKeyring(t *testing.T, raw store.Store, _ barrier.RootKey, unseal s
 			return errors.New("the keyring has no index key to drop")
 		}
 		delete(kr, "index")
+		delete(kr, "backup") // v1 keyrings had no backup keys either
+		delete(kr, "backupActive")
 		plain, _ = json.Marshal(kr)
 		out := append([]byte(nil), ct[:17]...)
 		if _, err := rand.Read(out[5:17]); err != nil {

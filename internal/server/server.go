@@ -80,6 +80,10 @@ type Config struct {
 	// In dev mode without TLS files it makes a local CA under
 	// DataDir/tls.
 	RealmDomain string
+	// BackupURIPrefixes are the URI prefixes BackupVault and BackupKey may
+	// write backup files to (PRE_AUTHENTICATED_REQUEST_URI); none by
+	// default, and every other URI is refused (ociapi.BackupUploader).
+	BackupURIPrefixes []string
 	// Log receives structured logs; nil logs JSON to stderr.
 	Log *slog.Logger
 	// Out receives the dev-mode instructions; nil means stdout.
@@ -198,6 +202,8 @@ type Server struct {
 	metricsSrv  *http.Server
 	metricsAddr string
 	hsm         io.Closer // the PKCS#11 token, when configured
+	// keyring is the open barrier, for the backup key's operator routes.
+	keyring *barrier.Barrier
 	// hsmEmulated: HSM keys are emulated in software (dev, no module).
 	hsmEmulated bool
 	// tempDir is the dev data directory Start made, removed by Close.
@@ -269,6 +275,11 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = time.Second
+	}
+	for _, p := range cfg.BackupURIPrefixes {
+		if err := ociapi.CheckBackupURIPrefix(p); err != nil {
+			return nil, err
+		}
 	}
 	var err error
 	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), authFail: newAuthFailLimiter(cfg), memLedger: memledger.New(0)}
@@ -424,6 +435,8 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	if s.cfg.DataKeyCache >= 0 {
 		s.KMS.CacheDataKeys(s.cfg.DataKeyCache, s.cfg.CacheHSMDataKeys)
 	}
+	s.keyring = b
+	s.KMS.SetBackupSealer(b)
 	if err := s.setKeyProtections(b); err != nil {
 		return err
 	}

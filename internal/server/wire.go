@@ -20,7 +20,13 @@ type wiring struct {
 }
 
 func (s *Server) wireVaults(_ context.Context, w *wiring) error {
-	vaults := &kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity}
+	vaults := &kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity, Uploader: s.backupUploader()}
 	w.register(w.api, w.main, vaults.Routes()...)
 	return nil
+}
+
+// backupUploader writes BackupVault's and BackupKey's files to the
+// pre-authenticated request URIs the operator allowed; none by default.
+func (s *Server) backupUploader() *ociapi.BackupUploader {
+	return &ociapi.BackupUploader{Prefixes: s.cfg.BackupURIPrefixes}
 }

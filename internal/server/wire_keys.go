@@ -17,7 +17,7 @@ import (
 // management endpoint and the KmsCryptoClient routes on its crypto
 // endpoint; the vault comes from the endpoint (request context).
 func (s *Server) wireKeys(_ context.Context, w *wiring) error {
-	mgmt := &kmsmgmt.Handlers{KMS: s.KMS, Compartments: s.Identity}
+	mgmt := &kmsmgmt.Handlers{KMS: s.KMS, Compartments: s.Identity, Uploader: s.backupUploader()}
 	w.register(w.api, w.mgmt, mgmt.Routes()...)
 	crypto := &kmscrypto.Handlers{KMS: s.KMS}
 	w.register(w.api, w.crypto, crypto.Routes()...)

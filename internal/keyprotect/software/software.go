@@ -67,6 +67,11 @@ func (p *Protection) ExportMaterial(ctx context.Context, v keyprotect.Version) (
 	return p.c.unseal(v)
 }
 
+// BackupMaterial unseals the material for an encrypted backup.
+func (p *Protection) BackupMaterial(ctx context.Context, v keyprotect.Version) (*keyprotect.SecretMaterial, error) {
+	return p.c.unseal(v)
+}
+
 // EmulatedHSM stands in for an HSM when none is configured (dev mode). The
 // material is sealed like SOFTWARE material but under a different
 // associated-data flavour, Mode is HSM, Emulated is true, and it is not an
@@ -97,6 +102,13 @@ func (p *EmulatedHSM) Import(ctx context.Context, versionID string, shape keypro
 // Open unseals the blob and returns Go crypto primitives over it.
 func (p *EmulatedHSM) Open(ctx context.Context, v keyprotect.Version) (keyprotect.Key, error) {
 	return p.c.open(v)
+}
+
+// BackupMaterial unseals the material for an encrypted backup: the
+// emulation keeps it in the database, so a backup (sealed under the
+// backup key) is no weaker than the store. Plain export stays refused.
+func (p *EmulatedHSM) BackupMaterial(ctx context.Context, v keyprotect.Version) (*keyprotect.SecretMaterial, error) {
+	return p.c.unseal(v)
 }
 
 // Destroy has nothing to delete.

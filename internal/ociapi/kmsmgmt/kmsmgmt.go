@@ -20,6 +20,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
@@ -38,6 +39,9 @@ const HSMEmulatedTag = "HsmEmulated"
 type Handlers struct {
 	KMS          *kms.Service
 	Compartments ociapi.CompartmentChecker
+	// Uploader writes BackupKey's file to a pre-authenticated request URI;
+	// nil refuses every URI.
+	Uploader *ociapi.BackupUploader
 }
 
 // Routes returns the KmsManagementClient routes.
@@ -61,6 +65,10 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST " + k + "/keyVersions/{keyVersionId}/actions/scheduleDeletion", Operation: "ScheduleKeyVersionDeletion", RetryToken: true, Handler: h.scheduleVersionDeletion},
 		{Pattern: "POST " + k + "/keyVersions/{keyVersionId}/actions/cancelDeletion", Operation: "CancelKeyVersionDeletion", RetryToken: true, Handler: h.cancelVersionDeletion},
 		{Pattern: "GET /20180608/wrappingKeys", Operation: "GetWrappingKey", Handler: h.wrappingKey},
+		{Pattern: "POST " + k + "/actions/backup", Operation: "BackupKey", RetryToken: true, Handler: h.backup},
+		{Pattern: "POST /20180608/keys/actions/restoreFromFile", Operation: "RestoreKeyFromFile", RetryToken: true, MaxBody: kms.MaxBackupSize, Handler: h.restoreFromFile},
+		{Pattern: "POST /20180608/keys/actions/restoreFromObjectStore", Operation: "RestoreKeyFromObjectStore", RetryToken: true, Handler: h.restoreFromObjectStore},
+		{Pattern: "POST " + DownloadKeyBackupPath, Operation: iam.OperationDownloadKeyBackup, ReadOnly: true, Handler: h.download},
 	}
 }
 
@@ -163,6 +171,7 @@ func KeyModel(k kms.Key) keymanagement.Key {
 		ProtectionMode: keymanagement.KeyProtectionModeEnum(k.ProtectionMode), TimeOfDeletion: ociapi.OptTime(k.TimeOfDeletion),
 		IsPrimary: common.Bool(true), IsAutoRotationEnabled: common.Bool(k.AutoRotation.Enabled),
 		AutoKeyRotationDetails: rotationModel(k.AutoRotation),
+		RestoredFromKeyId:      ociapi.OptString(k.RestoredFromKeyID),
 	}
 }
 

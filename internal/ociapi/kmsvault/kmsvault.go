@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/iam"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/ocid"
@@ -28,7 +29,14 @@ type Handlers struct {
 	KMS          *kms.Service
 	Endpoints    Endpoints
 	Compartments ociapi.CompartmentChecker
+	// Uploader writes BackupVault's file to a pre-authenticated request
+	// URI; nil refuses every URI.
+	Uploader *ociapi.BackupUploader
 }
+
+// DownloadVaultBackupPath is Coffer's BackupVault that answers with the
+// backup file (iam.OperationDownloadVaultBackup), for the CLI's --file.
+const DownloadVaultBackupPath = "/coffer/v1/kms/vaults/{vaultId}/backup"
 
 // Routes returns the KmsVaultClient routes.
 func (h *Handlers) Routes() []ociapi.Route {
@@ -41,6 +49,10 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST /20180608/vaults/{vaultId}/actions/cancelDeletion", Operation: "CancelVaultDeletion", RetryToken: true, Handler: h.cancelDeletion},
 		{Pattern: "GET /20180608/vaults/{vaultId}/usage", Operation: "GetVaultUsage", Handler: h.usage},
 		{Pattern: "POST /20180608/vaults/{vaultId}/actions/changeCompartment", Operation: "ChangeVaultCompartment", RetryToken: true, Handler: h.changeCompartment},
+		{Pattern: "POST /20180608/vaults/{vaultId}/actions/backup", Operation: "BackupVault", RetryToken: true, Handler: h.backup},
+		{Pattern: "POST /20180608/vaults/actions/restoreFromFile", Operation: "RestoreVaultFromFile", RetryToken: true, MaxBody: kms.MaxBackupSize, Handler: h.restoreFromFile},
+		{Pattern: "POST /20180608/vaults/actions/restoreFromObjectStore", Operation: "RestoreVaultFromObjectStore", RetryToken: true, Handler: h.restoreFromObjectStore},
+		{Pattern: "POST " + DownloadVaultBackupPath, Operation: iam.OperationDownloadVaultBackup, ReadOnly: true, Handler: h.download},
 	}
 }
 
@@ -49,20 +61,21 @@ func (h *Handlers) Model(v kms.Vault) keymanagement.Vault {
 	mgmt, crypto := h.Endpoints.VaultEndpoints(v)
 	ff, def := ociapi.Tags(v.FreeformTags, v.DefinedTags)
 	return keymanagement.Vault{
-		Id:                 common.String(v.ID),
-		CompartmentId:      common.String(v.CompartmentID),
-		DisplayName:        common.String(v.DisplayName),
-		LifecycleState:     keymanagement.VaultLifecycleStateEnum(v.State),
-		VaultType:          keymanagement.VaultVaultTypeEnum(v.VaultType),
-		TimeCreated:        &common.SDKTime{Time: v.TimeCreated},
-		ManagementEndpoint: common.String(mgmt),
-		CryptoEndpoint:     common.String(crypto),
-		WrappingkeyId:      common.String(v.WrappingKeyID),
-		FreeformTags:       ff,
-		DefinedTags:        def,
-		IsPrimary:          common.Bool(true),
-		IsVaultReplicable:  common.Bool(false),
-		TimeOfDeletion:     ociapi.OptTime(v.TimeOfDeletion),
+		Id:                  common.String(v.ID),
+		CompartmentId:       common.String(v.CompartmentID),
+		DisplayName:         common.String(v.DisplayName),
+		LifecycleState:      keymanagement.VaultLifecycleStateEnum(v.State),
+		VaultType:           keymanagement.VaultVaultTypeEnum(v.VaultType),
+		TimeCreated:         &common.SDKTime{Time: v.TimeCreated},
+		ManagementEndpoint:  common.String(mgmt),
+		CryptoEndpoint:      common.String(crypto),
+		WrappingkeyId:       common.String(v.WrappingKeyID),
+		FreeformTags:        ff,
+		DefinedTags:         def,
+		IsPrimary:           common.Bool(true),
+		RestoredFromVaultId: ociapi.OptString(v.RestoredFromVaultID),
+		IsVaultReplicable:   common.Bool(false),
+		TimeOfDeletion:      ociapi.OptTime(v.TimeOfDeletion),
 	}
 }
 
@@ -241,4 +254,100 @@ func (h *Handlers) usage(c *ociapi.Call) error {
 		KeyCount: common.Int(u.KeyCount), KeyVersionCount: common.Int(u.KeyVersionCount),
 		SoftwareKeyCount: common.Int(u.SoftwareKeyCount), SoftwareKeyVersionCount: common.Int(u.SoftwareKeyVersionCount),
 	})
+}
+
+// backupVault decodes a backup body, loads and authorizes the vault, and
+// seals its backup.
+func (h *Handlers) backupVault(c *ociapi.Call, d ociapi.BackupDetails) (kms.Vault, []byte, error) {
+	v, err := h.load(c)
+	if err != nil {
+		return v, nil, err
+	}
+	return h.KMS.BackupVault(c.Context(), v.ID, d.IsIncludeKeys != nil && *d.IsIncludeKeys)
+}
+
+// backup is OCI's BackupVault: the file goes to a pre-authenticated
+// request URI the operator allowed. The work is synchronous, so the vault
+// is ACTIVE in the answer, as OCI reports it once the backup is done.
+func (h *Handlers) backup(c *ociapi.Call) error {
+	var d ociapi.BackupDetails
+	if err := c.DecodeOptional(&d); err != nil {
+		return err
+	}
+	uri, err := d.URI()
+	if err != nil {
+		return err
+	}
+	if err := h.Uploader.Check(uri); err != nil {
+		return err
+	}
+	v, blob, err := h.backupVault(c, d)
+	if err != nil {
+		return err
+	}
+	if err := h.Uploader.Upload(c.Context(), uri, blob); err != nil {
+		return err
+	}
+	return c.Reply(v.ETag, h.Model(v))
+}
+
+// download is BackupVault answering with the file.
+func (h *Handlers) download(c *ociapi.Call) error {
+	var d ociapi.BackupDetails
+	if err := c.DecodeOptional(&d); err != nil {
+		return err
+	}
+	_, blob, err := h.backupVault(c, d)
+	if err != nil {
+		return err
+	}
+	c.ReplyBinary(blob)
+	return nil
+}
+
+// restoreFromFile is OCI's RestoreVaultFromFile: the body is the backup
+// file. The vault keeps its OCID and goes, with its keys, into the
+// compartment of the query.
+func (h *Handlers) restoreFromFile(c *ociapi.Call) error {
+	compartment, err := c.QueryID("compartmentId", ociapi.Compartments...)
+	if err != nil {
+		return err
+	}
+	sum, err := ociapi.CheckContentMD5(c)
+	if err != nil {
+		return err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: compartment}); err != nil {
+		return err
+	}
+	if err := ociapi.RequireCompartment(c.Context(), h.Compartments, compartment, errs.NotFound); err != nil {
+		return err
+	}
+	b, err := h.KMS.OpenBackup(c.Body, kms.BackupKindVault)
+	if err != nil {
+		return err
+	}
+	defer b.Wipe()
+	v, err := h.KMS.RestoreVault(c.Context(), b, compartment)
+	if err != nil {
+		return err
+	}
+	if err := h.Endpoints.Opened(c.Context(), v); err != nil {
+		return err
+	}
+	c.W.Header().Set("opc-content-md5", sum)
+	return c.Reply(v.ETag, h.Model(v))
+}
+
+// restoreFromObjectStore is OCI's RestoreVaultFromObjectStore, which
+// Coffer cannot serve: it has no Object Storage.
+func (h *Handlers) restoreFromObjectStore(c *ociapi.Call) error {
+	compartment, err := c.QueryID("compartmentId", ociapi.Compartments...)
+	if err != nil {
+		return err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: compartment}); err != nil {
+		return err
+	}
+	return errs.E(errs.Invalid, "RestoreVaultFromObjectStore is not available in Coffer, which has no Object Storage; use RestoreVaultFromFile")
 }

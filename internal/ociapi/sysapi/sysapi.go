@@ -1,8 +1,8 @@
 // Package sysapi is Coffer's operator API under /coffer/v1/sys, over the
 // seal state machine (internal/seal). Seal status, init and unseal are
 // public routes, served while the server is sealed: the shares are the
-// credential. Seal, rotate and rekey are signed and authorized in the
-// tenancy, like any OCI operation.
+// credential. Seal, rotate, rekey and the backup key's export and import
+// are signed and authorized in the tenancy, like any OCI operation.
 package sysapi
 
 import (
@@ -54,6 +54,9 @@ type Handlers struct {
 	// TenancyID names the tenancy, where the signed operations are
 	// authorized; the public routes do not use it.
 	TenancyID func(context.Context) (string, error)
+	// BackupKeys exports and imports the keyring's backup key; nil
+	// refuses both.
+	BackupKeys BackupKeyring
 }
 
 // PublicRoutes are the routes served without a signature.
@@ -71,6 +74,8 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST " + SealPath, Operation: iam.OperationSealServer, Handler: h.seal},
 		{Pattern: "POST " + RotatePath, Operation: iam.OperationRotateKeyring, Handler: h.rotate},
 		{Pattern: "POST " + RekeyPath, Operation: iam.OperationRekeyRootKey, Handler: h.rekey},
+		{Pattern: "POST " + ExportBackupKeyPath, Operation: iam.OperationExportBackupKey, Handler: h.exportBackupKey},
+		{Pattern: "POST " + ImportBackupKeyPath, Operation: iam.OperationImportBackupKey, Handler: h.importBackupKey},
 	}
 }
 

@@ -62,8 +62,13 @@ type Config struct {
 	UnsealKeyFile string
 	UnsealKey     string
 	// Seal selects another unseal source: seal.TypeShamir starts the
-	// server sealed, waiting for `coffer operator init` and `unseal`.
-	Seal string
+	// server sealed, waiting for `coffer operator init` and `unseal`;
+	// seal.TypePKCS11 keeps the root key wrapped by the key labelled
+	// PKCS11SealKeyLabel in the PKCS11 token and unseals itself with it
+	// (created at the first start if absent and PKCS11GenerateKey).
+	Seal               string
+	PKCS11SealKeyLabel string
+	PKCS11GenerateKey  bool
 	// TLSCertFile and TLSKeyFile (PEM) make every listener serve HTTPS.
 	TLSCertFile, TLSKeyFile string
 	// InsecureHTTP allows plain HTTP on a non-loopback address outside dev
@@ -276,11 +281,11 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.log.Info("coffer starting", buildinfo.Get().LogAttrs()...)
-	sources := seal.Sources{Seal: cfg.Seal, Dev: cfg.Dev, KeyFile: cfg.UnsealKeyFile != "", KeyEnv: cfg.UnsealKey != ""}
+	sources := seal.Sources{Seal: cfg.Seal, Dev: cfg.Dev, KeyFile: cfg.UnsealKeyFile != "", KeyEnv: cfg.UnsealKey != "", PKCS11Module: cfg.PKCS11.ModulePath != ""}
 	if err := sources.Check(); err != nil {
 		return nil, err
 	}
-	s.seal = seal.New(seal.Config{Type: sources.Type(), Log: s.log, Now: cfg.Now, Hooks: s.sealHooks()})
+	s.seal = seal.New(seal.Config{Type: sources.Type(), Auto: s.autoUnseal(), Log: s.log, Now: cfg.Now, Hooks: s.sealHooks()})
 	if cfg.DataDir == "" {
 		return nil, errors.New("--data-dir is required outside dev mode")
 	}
@@ -364,7 +369,8 @@ func (s *Server) goLive() {
 }
 
 // open opens the store and, unless the server waits for Shamir shares,
-// unseals it with the root key from its key file (or dev mode).
+// unseals it with its PKCS#11 seal key or the root key from its key file
+// (or dev mode).
 func (s *Server) open(ctx context.Context) error {
 	if s.cfg.AuditLog != "" {
 		f, err := audit.OpenFile(s.cfg.AuditLog)
@@ -374,7 +380,7 @@ func (s *Server) open(ctx context.Context) error {
 		s.auditFile = f
 	}
 	var root barrier.RootKey
-	if s.cfg.Seal != seal.TypeShamir {
+	if s.cfg.Seal == "" {
 		var err error
 		if root, err = s.rootKey(); err != nil {
 			return err
@@ -388,6 +394,9 @@ func (s *Server) open(ctx context.Context) error {
 	s.raw = raw
 	if err := s.seal.Start(ctx, raw); err != nil || s.cfg.Seal == seal.TypeShamir {
 		return err
+	}
+	if s.cfg.Seal == seal.TypePKCS11 {
+		return s.seal.AutoUnseal(ctx)
 	}
 	return s.seal.Open(ctx, root)
 }

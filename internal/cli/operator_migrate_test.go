@@ -119,6 +119,23 @@ func TestMigrateSealRoundTrip(t *testing.T) {
 		t.Fatalf("pkcs11 start: %v", err)
 	}
 	read(srv, *s.Id)
+	if code, out, _ := runOperatorCLI(t, "", "operator", "unseal", "--endpoint", srv.URL()); code != 0 || !strings.Contains(out, "Seal type:    pkcs11") {
+		t.Fatalf("unseal on an unsealed pkcs11 server: %d %s", code, out)
+	}
+	stop(srv)
+	// With a wrong PIN it starts sealed; status says why, unseal refuses to try again.
+	wrong := token
+	wrong.PIN = "0000"
+	srv, err = start(server.Config{Seal: "pkcs11", PKCS11: wrong, PKCS11SealKeyLabel: "migrated"})
+	if err != nil || !srv.Sealed() {
+		t.Fatalf("wrong PIN start: %v", err)
+	}
+	if code, out, _ := runOperatorCLI(t, "", "operator", "status", "--endpoint", srv.URL()); code != exitSealed || !strings.Contains(out, "Reason:       the PKCS#11 token refused the PIN") {
+		t.Fatalf("status: %d %s", code, out)
+	}
+	if code, _, errOut := runOperatorCLI(t, "", "operator", "unseal", "--endpoint", srv.URL()); code == 0 || !strings.Contains(errOut, "restart the server") {
+		t.Fatalf("unseal after a refused PIN: %d %s", code, errOut)
+	}
 	stop(srv)
 
 	// pkcs11 -> shamir, shares to files.

@@ -134,7 +134,7 @@ func autoReason(err error, label string) string {
 	case errors.Is(err, keyprotect.ErrHSMLogin):
 		return "the PKCS#11 token refused the PIN (COFFER_PKCS11_PIN): fix it and restart the server"
 	case errors.Is(err, keyprotect.ErrHSMUnavailable):
-		return "the PKCS#11 token cannot be used (module, token label, or a binary built without cgo): see the server log"
+		return "the PKCS#11 token cannot be used (module or token label): see the server log"
 	case errors.Is(err, keyprotect.ErrMaterialNotFound):
 		return fmt.Sprintf("the PKCS#11 token has no seal key labelled %q", label)
 	case errors.Is(err, barrier.ErrWrongRootKey):

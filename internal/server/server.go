@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
+	"github.com/coffer-vault/coffer/internal/keyprotect/pkcs11hsm"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
@@ -284,6 +285,12 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 	sources := seal.Sources{Seal: cfg.Seal, Dev: cfg.Dev, KeyFile: cfg.UnsealKeyFile != "", KeyEnv: cfg.UnsealKey != "", PKCS11Module: cfg.PKCS11.ModulePath != ""}
 	if err := sources.Check(); err != nil {
 		return nil, err
+	}
+	if cfg.Seal == seal.TypePKCS11 && !pkcs11hsm.Supported {
+		// A configuration that cannot work: refuse it now rather than
+		// start sealed for good.
+		_, err := pkcs11hsm.New(cfg.PKCS11)
+		return nil, fmt.Errorf("--seal pkcs11: %w", err)
 	}
 	s.seal = seal.New(seal.Config{Type: sources.Type(), Auto: s.autoUnseal(), Log: s.log, Now: cfg.Now, Hooks: s.sealHooks()})
 	if cfg.DataDir == "" {

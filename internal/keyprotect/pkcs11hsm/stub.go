@@ -8,6 +8,9 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 )
 
+// Supported is false: this binary was built without cgo.
+const Supported = false
+
 // Protection is unavailable in a binary built without cgo.
 type Protection struct{ keyprotect.Protection }
 

@@ -376,7 +376,8 @@ func operatorSealCommand() *cobra.Command {
 		Long: `Seals the server: it drops the root key and the keyring from memory, closes the
 vault endpoints and answers 503 until the threshold of shares unseals it
 again. Needs POLICY_UPDATE in the tenancy (the SealServer operation).
-A server whose key comes from a key file cannot be sealed: stop it instead.`,
+A server whose key comes from a key file or a PKCS#11 token cannot be sealed
+(it would unseal itself again): stop it instead.`,
 		Example: `  coffer operator seal --profile ADMIN`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -20,8 +20,15 @@ import (
 // secret, and must be readable while sealed.
 const SealConfigPath = "core/seal-config"
 
-// SealShamir is the seal type whose root key is split into Shamir shares.
-const SealShamir = "shamir"
+// The seal types a store records in its seal configuration. A store
+// without one holds its root key in a key file (or dev mode).
+const (
+	// SealShamir: the root key is split into Shamir shares.
+	SealShamir = "shamir"
+	// SealPKCS11: the root key is stored wrapped by an AES key that never
+	// leaves a PKCS#11 token (an auto-unseal seal, as Vault's pkcs11).
+	SealPKCS11 = "pkcs11"
+)
 
 // ErrAlreadyInitialized is returned by Initialize when the store already
 // has a keyring.
@@ -32,20 +39,34 @@ var ErrNotInitialized = errors.New("barrier: not initialized")
 
 // SealConfig says how the root key is sealed outside the store.
 type SealConfig struct {
-	Type      string `json:"type"`
-	Shares    int    `json:"shares"`
-	Threshold int    `json:"threshold"`
+	Type string `json:"type"`
+	// Shares and Threshold are the Shamir split (SealShamir).
+	Shares    int `json:"shares"`
+	Threshold int `json:"threshold"`
+	// KeyLabel names the token key that wraps the root key, Mechanism how
+	// it wraps, and WrappedRootKey is the wrapped root key, base64
+	// (SealPKCS11). The wrapped key is no secret without the token.
+	KeyLabel       string `json:"keyLabel,omitempty"`
+	Mechanism      string `json:"mechanism,omitempty"`
+	WrappedRootKey string `json:"wrappedRootKey,omitempty"`
 }
 
-// Validate checks a Shamir configuration's numbers.
+// Validate checks a seal configuration: a Shamir split's numbers, or that
+// a PKCS#11 one names its key and holds a wrapped root key.
 func (c SealConfig) Validate() error {
-	if c.Type != SealShamir {
-		return fmt.Errorf("barrier: unknown seal type %q", c.Type)
+	switch c.Type {
+	case SealShamir:
+		if c.Threshold < 2 || c.Shares < c.Threshold || c.Shares > shamir.MaxShares {
+			return fmt.Errorf("barrier: need 2 <= threshold (%d) <= shares (%d) <= %d", c.Threshold, c.Shares, shamir.MaxShares)
+		}
+		return nil
+	case SealPKCS11:
+		if c.KeyLabel == "" || c.Mechanism == "" || c.WrappedRootKey == "" || c.Shares != 0 || c.Threshold != 0 {
+			return errors.New("barrier: a pkcs11 seal configuration needs a key label, a mechanism and a wrapped root key, and no shares")
+		}
+		return nil
 	}
-	if c.Threshold < 2 || c.Shares < c.Threshold || c.Shares > shamir.MaxShares {
-		return fmt.Errorf("barrier: need 2 <= threshold (%d) <= shares (%d) <= %d", c.Threshold, c.Shares, shamir.MaxShares)
-	}
-	return nil
+	return fmt.Errorf("barrier: unknown seal type %q", c.Type)
 }
 
 func reserved(key string) bool { return key == KeyringPath || key == SealConfigPath }
@@ -208,9 +229,9 @@ func (b *Barrier) Rotate(ctx context.Context, now time.Time) (uint32, error) {
 }
 
 // Rekey seals the keyring under a new root key (the terms, and so every
-// stored value, stay as they are). cfg, when not nil, replaces the stored
-// seal configuration in the same transaction. From then on only newRoot
-// unseals the store.
+// stored value, stay as they are) and, in the same transaction, records
+// cfg as the seal configuration; a nil cfg removes any, which makes the
+// store a key-file one. From then on only newRoot unseals the store.
 func (b *Barrier) Rekey(ctx context.Context, newRoot RootKey, cfg *SealConfig) error {
 	b.mu.RLock()
 	root := b.root
@@ -251,7 +272,7 @@ func (b *Barrier) Rekey(ctx context.Context, newRoot RootKey, cfg *SealConfig) e
 		if cb != nil {
 			return tx.Put(SealConfigPath, cb)
 		}
-		return nil
+		return tx.Delete(SealConfigPath)
 	})
 	if err != nil {
 		return fmt.Errorf("barrier: rekey: %w", err)

@@ -22,9 +22,6 @@ import (
 	"github.com/coffer-vault/coffer/internal/barrier"
 	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
 	"github.com/coffer-vault/coffer/internal/seal"
-	"github.com/coffer-vault/coffer/internal/store"
-	"github.com/coffer-vault/coffer/internal/store/postgres"
-	"github.com/coffer-vault/coffer/internal/store/sqlite"
 )
 
 // exitSealed is `coffer operator status`'s exit code for a sealed server,
@@ -49,6 +46,12 @@ encrypts every value written from then on (administrators only). coffer
 operator rekey replaces the root key and its shares, given the threshold of
 the current shares (administrators only).
 
+A server started with --seal pkcs11 unseals itself with its token key; if
+the token cannot be used it stays sealed and coffer operator status says
+why, and coffer operator unseal (no share) tries the token again.
+coffer operator migrate-seal moves a stopped server's root key between key
+file, Shamir shares and a PKCS#11 token.
+
 status, init and unseal need only --endpoint (or COFFER_ENDPOINT); seal,
 rotate and rekey sign their request with the OCI config like every other command.`,
 		Example: `  coffer server --data-dir /var/lib/coffer --seal shamir &
@@ -58,7 +61,8 @@ rotate and rekey sign their request with the OCI config like every other command
   coffer operator status`,
 	}
 	cmd.AddCommand(operatorStatusCommand(), operatorInitCommand(), operatorUnsealCommand(),
-		operatorSealCommand(), operatorRotateCommand(), operatorRekeyCommand(), operatorRekeyFileCommand(), operatorBackupKeyCommand())
+		operatorSealCommand(), operatorRotateCommand(), operatorRekeyCommand(), operatorRekeyFileCommand(),
+		operatorMigrateSealCommand(), operatorBackupKeyCommand())
 	return clientGroup(cmd)
 }
 
@@ -149,6 +153,9 @@ func printSealStatus(w io.Writer, st seal.Status) {
 	fmt.Fprintf(w, "Seal type:    %s\n", st.Type)
 	fmt.Fprintf(w, "Initialized:  %t\n", st.Initialized)
 	fmt.Fprintf(w, "Sealed:       %t\n", st.Sealed)
+	if st.Reason != "" {
+		fmt.Fprintf(w, "Reason:       %s\n", st.Reason)
+	}
 	if st.Threshold > 0 {
 		fmt.Fprintf(w, "Shares:       %d\n", st.Shares)
 		fmt.Fprintf(w, "Threshold:    %d\n", st.Threshold)
@@ -285,7 +292,11 @@ without echo from the terminal, or from the first line of standard input
 reached the server rebuilds the root key, opens the keyring and starts
 serving. Wrong shares are reported when the threshold is reached, and the
 progress starts again from zero. --reset discards the shares submitted so
-far.`,
+far.
+
+On a sealed --seal pkcs11 server it reads no share: it asks the server to
+try its token again (at most once every 5 seconds; not after the token
+refused the PIN, which needs a restart with the right one).`,
 		Example: `  coffer operator unseal
   coffer operator unseal < /secure/share-2
   coffer operator unseal --reset`,
@@ -297,7 +308,13 @@ far.`,
 					return err
 				}
 				req := seal.UnsealRequest{Reset: reset}
-				if !reset {
+				var now seal.Status
+				if err := c.do(cmd.Context(), http.MethodGet, sysapi.SealStatusPath, nil, &now); err != nil {
+					return err
+				}
+				// A pkcs11 server takes no share: the empty request
+				// asks it to try its token again.
+				if !reset && now.Type != seal.TypePKCS11 {
 					share, err := readShare(cmd)
 					if err != nil {
 						return fmt.Errorf("read share: %w", err)
@@ -359,7 +376,8 @@ func operatorSealCommand() *cobra.Command {
 		Long: `Seals the server: it drops the root key and the keyring from memory, closes the
 vault endpoints and answers 503 until the threshold of shares unseals it
 again. Needs POLICY_UPDATE in the tenancy (the SealServer operation).
-A server whose key comes from a key file cannot be sealed: stop it instead.`,
+A server whose key comes from a key file or a PKCS#11 token cannot be sealed
+(it would unseal itself again): stop it instead.`,
 		Example: `  coffer operator seal --profile ADMIN`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -434,18 +452,9 @@ func rekeyFile(cmd *cobra.Command, dataDir, dbURL, oldFile, newFile string) erro
 		return err
 	}
 	defer old.Zero()
-	var st store.Store
-	if dbURL != "" {
-		st, err = postgres.Open(ctx, dbURL)
-	} else {
-		path := filepath.Join(dataDir, "coffer.db")
-		if _, statErr := os.Stat(path); statErr != nil {
-			return fmt.Errorf("no store in %s: %w", dataDir, statErr)
-		}
-		st, err = sqlite.Open(path)
-	}
+	st, err := openOfflineStore(ctx, dataDir, dbURL)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer st.Close()
 	if ok, err := barrier.Initialized(ctx, st); err != nil {
@@ -453,10 +462,10 @@ func rekeyFile(cmd *cobra.Command, dataDir, dbURL, oldFile, newFile string) erro
 	} else if !ok {
 		return errors.New("the store has no keyring: there is nothing to rekey")
 	}
-	if _, shamir, err := barrier.ReadSealConfig(ctx, st); err != nil {
+	if cfg, ok, err := barrier.ReadSealConfig(ctx, st); err != nil {
 		return err
-	} else if shamir {
-		return errors.New("this store's root key is split into Shamir shares, not kept in a key file")
+	} else if ok {
+		return fmt.Errorf("this store's root key is held by its %s seal, not kept in a key file (coffer operator migrate-seal moves it)", cfg.Type)
 	}
 	b, err := barrier.Unseal(ctx, st, old)
 	if err != nil {

@@ -32,11 +32,19 @@ With --dev it needs nothing else: it creates a temporary data directory
 unseal key file, a tenancy with an administrator, and an OCI
 SDK config file, and prints how to use them. Without --dev it needs
 --data-dir and an unseal source: --unseal-key-file or ` + server.UnsealKeyEnv + `,
-or --seal shamir (starts sealed; see coffer operator --help).`,
+or --seal shamir (starts sealed; see coffer operator --help), or --seal pkcs11
+(the root key is kept wrapped by an AES key in a PKCS#11 token, named by
+--pkcs11-seal-key-label, and the server unseals itself at every start; the
+token is --pkcs11-module and --pkcs11-token-label, the PIN in ` + PKCS11PINEnv + `;
+--pkcs11-generate-key creates the key at the first start if the token has
+none). A --seal pkcs11 server whose token cannot be used starts sealed and
+says why in coffer operator status. To move a data directory from one seal
+to another, see coffer operator migrate-seal.`,
 		Example: `  coffer server --dev
   coffer server --dev --data-dir ./coffer-data --listen 127.0.0.1:8420
   coffer server --dev --realm-domain coffer.localtest.me
   COFFER_UNSEAL_KEY=... coffer server --data-dir /var/lib/coffer --listen 0.0.0.0:8420 --kms-domain vault.example.com
+  COFFER_PKCS11_PIN=... coffer server --data-dir /var/lib/coffer --seal pkcs11 --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token-label coffer --pkcs11-generate-key
   COFFER_UNSEAL_KEY=... coffer server --data-dir /var/lib/coffer --listen 0.0.0.0:443 --realm-domain coffer.example.com --region eu-home-1 --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -109,7 +117,9 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address of the main endpoint")
 	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region name written into OCIDs and the dev config, and into host names in region mode (--realm-domain)")
 	f.StringVar(&cfg.UnsealKeyFile, "unseal-key-file", "", "file holding the base64 root key (mode 0600)")
-	f.StringVar(&cfg.Seal, "seal", "", "shamir: keep the root key in Shamir shares; the server starts sealed until coffer operator init and coffer operator unseal")
+	f.StringVar(&cfg.Seal, "seal", "", "shamir: keep the root key in Shamir shares; the server starts sealed until coffer operator init and coffer operator unseal. pkcs11: keep it wrapped by a key in the PKCS#11 token (--pkcs11-module, --pkcs11-token-label, --pkcs11-seal-key-label); the server unseals itself")
+	f.StringVar(&cfg.PKCS11SealKeyLabel, "pkcs11-seal-key-label", server.DefaultSealKeyLabel, "with --seal pkcs11: label of the AES-256 key in the token that wraps the root key")
+	f.BoolVar(&cfg.PKCS11GenerateKey, "pkcs11-generate-key", false, "with --seal pkcs11: create the seal key in the token (sensitive, not extractable) at the first start if there is none")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on every listener; reloaded on SIGHUP")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
@@ -129,7 +139,7 @@ or --seal shamir (starts sealed; see coffer operator --help).`,
 	f.Float64Var(&cfg.AuthFailLimit, "auth-fail-limit", ociapi.DefaultAuthFailRate, "failed authentications per second allowed to each client address (IPv6: each /64; X-Forwarded-For is not trusted); beyond them and --auth-fail-burst the address gets 429 with Retry-After before its signature is checked (0 or less: no limit)")
 	f.IntVar(&cfg.AuthFailBurst, "auth-fail-burst", ociapi.DefaultAuthFailBurst, "failed authentications a client address may burst above --auth-fail-limit")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	f.StringVar(&cfg.PKCS11.ModulePath, "pkcs11-module", "", "PKCS#11 module for HSM keys, e.g. /usr/lib/softhsm/libsofthsm2.so (PIN from "+PKCS11PINEnv+"); without it dev mode emulates HSM keys in software")
-	f.StringVar(&cfg.PKCS11.TokenLabel, "pkcs11-token-label", "", "label of the PKCS#11 token that holds HSM keys")
+	f.StringVar(&cfg.PKCS11.ModulePath, "pkcs11-module", "", "PKCS#11 module for HSM keys and --seal pkcs11, e.g. /usr/lib/softhsm/libsofthsm2.so (PIN from "+PKCS11PINEnv+"); without it dev mode emulates HSM keys in software")
+	f.StringVar(&cfg.PKCS11.TokenLabel, "pkcs11-token-label", "", "label of the PKCS#11 token that holds HSM keys and the --seal pkcs11 key")
 	return cmd
 }

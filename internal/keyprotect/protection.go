@@ -182,3 +182,8 @@ func (c HSMConfig) Format(f fmt.State, _ rune) {
 // ErrHSMUnavailable is returned by pkcs11hsm.New when the binary was built
 // without cgo or the module cannot be loaded.
 var ErrHSMUnavailable = errors.New("PKCS#11 HSM unavailable")
+
+// ErrHSMLogin comes with ErrHSMUnavailable when the token refused the PIN
+// (wrong, expired or locked): trying again with the same PIN only brings
+// a lockout closer.
+var ErrHSMLogin = errors.New("PKCS#11 login refused")

@@ -107,7 +107,10 @@ func (m *Machine) rekeyProgress() RekeyResponse {
 // Rekey serves one step of the rekey protocol for an administrator; by,
 // who asked, is logged.
 func (m *Machine) Rekey(ctx context.Context, req RekeyRequest, by string) (RekeyResponse, error) {
-	if m.cfg.Type != TypeShamir {
+	switch m.cfg.Type {
+	case TypePKCS11:
+		return RekeyResponse{}, errs.E(errs.IncorrectState, pkcs11Root+", not Shamir shares: replace the root key with coffer operator migrate-seal --to pkcs11 on the stopped server")
+	case TypeKeyFile, TypeDev:
 		return RekeyResponse{}, errs.E(errs.IncorrectState, keyFileRoot+", not Shamir shares: use coffer operator rekey-file on the stopped server")
 	}
 	m.mu.Lock()

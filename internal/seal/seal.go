@@ -1,6 +1,7 @@
 // Package seal is a Coffer server's seal state machine: whether the root
-// key is held, Shamir init and unseal from shares, seal, keyring rotation
-// and the rekey of the root key (rekey.go). It opens and closes the
+// key is held, Shamir init and unseal from shares, the PKCS#11 auto-unseal
+// (autoseal.go), seal, keyring rotation, the rekey of the root key
+// (rekey.go) and the offline migration between seal types (migrate.go). It opens and closes the
 // barrier; what a server builds on an open barrier (services, routes,
 // vault endpoints, jobs) is the caller's, passed in as Hooks. It knows
 // nothing of listeners or HTTP: the operator API that drives it is
@@ -25,6 +26,7 @@ import (
 // How the root key is held, as Status.Type reports it.
 const (
 	TypeShamir  = barrier.SealShamir
+	TypePKCS11  = barrier.SealPKCS11
 	TypeKeyFile = "key-file"
 	TypeDev     = "dev"
 )
@@ -57,9 +59,11 @@ type Hooks struct {
 
 // Config configures a Machine.
 type Config struct {
-	// Type is how this server holds its root key: TypeShamir, TypeKeyFile
-	// or TypeDev (Sources.Type).
-	Type  string
+	// Type is how this server holds its root key: TypeShamir, TypePKCS11,
+	// TypeKeyFile or TypeDev (Sources.Type).
+	Type string
+	// Auto is the token key of a TypePKCS11 machine.
+	Auto  *AutoUnseal
 	Log   *slog.Logger
 	Now   func() time.Time
 	Hooks Hooks
@@ -73,7 +77,7 @@ type Machine struct {
 	mu sync.Mutex
 	// store is the raw store, beneath the barrier; nil until Start.
 	store       store.Store
-	config      barrier.SealConfig // the Shamir split (TypeShamir)
+	config      barrier.SealConfig // the Shamir split, or the wrapped root key (TypePKCS11)
 	initialized bool
 	// initializedFlag mirrors initialized for health checks, which must
 	// not wait on mu while an unseal holds it.
@@ -83,6 +87,11 @@ type Machine struct {
 	pending         []shamir.Share   // unseal shares submitted so far
 	rekey           *rekeyState      // a rekey in progress, nil if none
 	closed          bool
+	// reason says why a TypePKCS11 machine is sealed; loginRefused, that
+	// the token refused the PIN; lastTry, when it last tried the token.
+	reason       string
+	loginRefused bool
+	lastTry      time.Time
 }
 
 // New returns the machine of a server whose store is not open yet
@@ -97,7 +106,7 @@ func New(cfg Config) *Machine {
 // Status is the answer of the seal status and of every unseal call. It
 // tells nothing secret.
 type Status struct {
-	// Type is how the root key is held: shamir, key-file or dev.
+	// Type is how the root key is held: shamir, pkcs11, key-file or dev.
 	Type        string `json:"type"`
 	Initialized bool   `json:"initialized"`
 	Sealed      bool   `json:"sealed"`
@@ -111,6 +120,9 @@ type Status struct {
 	// for its administrator (profile DEFAULT). Only the caller that
 	// completed the threshold sees it.
 	AdminConfig string `json:"adminConfig,omitempty"`
+	// Reason says why a server that unseals itself (pkcs11) is sealed:
+	// what the operator should fix. It names no secret.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InitRequest asks to split a fresh root key.
@@ -150,40 +162,77 @@ type Rotation struct {
 }
 
 // Start looks at st, the raw store. A Shamir server stays sealed, waiting
-// for Init and Unseal; the other types go on with Open. Each refuses a
-// store whose root key is held the other way.
+// for Init and Unseal; a PKCS#11 one stays sealed until AutoUnseal; the
+// other types go on with Open. Each refuses a store whose root key is held
+// another way.
 func (m *Machine) Start(ctx context.Context, st store.Store) error {
 	cfg, ok, err := barrier.ReadSealConfig(ctx, st)
 	if err != nil {
 		return err
 	}
-	if m.cfg.Type != TypeShamir {
-		if ok && cfg.Type == barrier.SealShamir {
-			return errors.New("this data directory's root key is split into Shamir shares: start it with --seal shamir")
-		}
-		m.mu.Lock()
-		m.store = st
-		m.mu.Unlock()
-		return nil
-	}
 	initialized, err := barrier.Initialized(ctx, st)
 	if err != nil {
 		return err
 	}
-	if initialized && (!ok || cfg.Type != barrier.SealShamir) {
-		return fmt.Errorf("this data directory's root key comes from a key file, not Shamir shares: start it with --unseal-key-file or %s, without --seal", UnsealKeyEnv)
+	if initialized {
+		if err := m.checkHeldAs(cfg, ok); err != nil {
+			return err
+		}
+	}
+	if !m.tracksInit() {
+		m.mu.Lock()
+		m.store = st
+		m.mu.Unlock()
+		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.store = st
 	m.setInitialized(cfg, initialized)
 	m.sealed.Store(true)
+	if m.cfg.Type == TypePKCS11 {
+		m.reason = "the server has not tried its PKCS#11 seal key yet"
+		return nil
+	}
 	if initialized {
 		m.cfg.Log.Warn("coffer is sealed: submit shares with coffer operator unseal", "threshold", cfg.Threshold, "shares", cfg.Shares)
 	} else {
 		m.cfg.Log.Warn("coffer is not initialized: run coffer operator init, then coffer operator unseal")
 	}
 	return nil
+}
+
+// tracksInit reports whether the machine keeps track of the store being
+// initialized: the types whose root key is recorded in the store's seal
+// configuration.
+func (m *Machine) tracksInit() bool { return m.cfg.Type == TypeShamir || m.cfg.Type == TypePKCS11 }
+
+// checkHeldAs refuses an initialized store whose seal configuration (ok:
+// there is one) says its root key is held another way than this server's.
+func (m *Machine) checkHeldAs(cfg barrier.SealConfig, ok bool) error {
+	held := TypeKeyFile
+	if ok {
+		held = cfg.Type
+	}
+	mine := m.cfg.Type
+	if mine == TypeDev {
+		mine = TypeKeyFile
+	}
+	if held == mine {
+		if held == TypePKCS11 && m.cfg.Auto != nil && cfg.KeyLabel != m.cfg.Auto.KeyLabel {
+			return fmt.Errorf("this data directory's root key is wrapped by the PKCS#11 key labelled %q: start it with --pkcs11-seal-key-label %q (or migrate it: coffer operator migrate-seal)", cfg.KeyLabel, cfg.KeyLabel)
+		}
+		return nil
+	}
+	switch held {
+	case TypeShamir:
+		return errors.New("this data directory's root key is split into Shamir shares: start it with --seal shamir")
+	case TypePKCS11:
+		return fmt.Errorf("this data directory's root key is wrapped by a key in a PKCS#11 token: start it with --seal pkcs11 --pkcs11-seal-key-label %q", cfg.KeyLabel)
+	case TypeKeyFile:
+		return fmt.Errorf("this data directory's root key comes from a key file: start it with --unseal-key-file or %s, without --seal", UnsealKeyEnv)
+	}
+	return fmt.Errorf("this data directory's root key is held by an unknown seal type %q", held)
 }
 
 // Open opens the barrier with a root key from a key file (or dev mode)
@@ -232,7 +281,7 @@ func (m *Machine) Sealed() bool { return m.sealed.Load() }
 // Initialized reports whether the store has a root key; it does not wait
 // for an unseal in progress.
 func (m *Machine) Initialized() bool {
-	return m.cfg.Type != TypeShamir || m.initializedFlag.Load()
+	return !m.tracksInit() || m.initializedFlag.Load()
 }
 
 // setInitialized records the seal configuration of an initialized (or
@@ -267,10 +316,16 @@ func (m *Machine) Shutdown() {
 // status describes the seal; the caller holds mu.
 func (m *Machine) status() Status {
 	st := Status{Type: m.cfg.Type, Sealed: m.sealed.Load(), Initialized: true}
-	if m.cfg.Type == TypeShamir {
+	switch m.cfg.Type {
+	case TypeShamir:
 		st.Initialized = m.initialized
 		st.Shares, st.Threshold = m.config.Shares, m.config.Threshold
 		st.Progress = len(m.pending)
+	case TypePKCS11:
+		st.Initialized = m.initialized
+		if st.Sealed {
+			st.Reason = m.reason
+		}
 	}
 	return st
 }
@@ -279,7 +334,7 @@ func (m *Machine) status() Status {
 // is not initialized: another node sharing the database may have been.
 // The caller holds mu.
 func (m *Machine) refreshInitialized(ctx context.Context) error {
-	if m.initialized || m.cfg.Type != TypeShamir {
+	if m.initialized || !m.tracksInit() {
 		return nil
 	}
 	if m.store == nil {
@@ -293,7 +348,7 @@ func (m *Machine) refreshInitialized(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if init && ok {
+	if init && ok && cfg.Type == m.cfg.Type {
 		m.setInitialized(cfg, true)
 	}
 	return nil
@@ -310,8 +365,20 @@ func (m *Machine) Status(ctx context.Context) (Status, error) {
 }
 
 // keyFileRoot begins the refusal of a Shamir operation on a key-file or
-// dev server.
-const keyFileRoot = "this server's root key comes from a key file (or dev mode)"
+// dev server; pkcs11Root on a PKCS#11 one.
+const (
+	keyFileRoot = "this server's root key comes from a key file (or dev mode)"
+	pkcs11Root  = "this server's root key is wrapped by its PKCS#11 seal key"
+)
+
+// notShamir is the start of the refusal of a Shamir operation on a server
+// of another type.
+func (m *Machine) notShamir() string {
+	if m.cfg.Type == TypePKCS11 {
+		return pkcs11Root
+	}
+	return keyFileRoot
+}
 
 func errSplit() error {
 	return errs.E(errs.Invalid, "shares and threshold must satisfy 2 <= threshold <= shares <= %d", shamir.MaxShares)
@@ -361,7 +428,7 @@ func shareTexts(shares []shamir.Share) []string {
 // proves they work.
 func (m *Machine) Init(ctx context.Context, req InitRequest) (InitResponse, error) {
 	if m.cfg.Type != TypeShamir {
-		return InitResponse{}, errs.E(errs.IncorrectState, keyFileRoot+": there are no shares to make; start a new data directory with --seal shamir")
+		return InitResponse{}, errs.E(errs.IncorrectState, "%s: there are no shares to make (it initializes itself at its first start); start a new data directory with --seal shamir for shares", m.notShamir())
 	}
 	cfg := barrier.SealConfig{Type: barrier.SealShamir, Shares: req.Shares, Threshold: req.Threshold}
 	if err := cfg.Validate(); err != nil {
@@ -400,6 +467,9 @@ func (m *Machine) Init(ctx context.Context, req InitRequest) (InitResponse, erro
 func (m *Machine) Unseal(ctx context.Context, req UnsealRequest) (Status, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cfg.Type == TypePKCS11 {
+		return m.retryAutoUnseal(ctx, req)
+	}
 	if req.Reset {
 		m.reset()
 		return m.status(), nil
@@ -482,7 +552,7 @@ func (m *Machine) collect(pending *[]shamir.Share, text, op, which string) (root
 // by, who asked, is logged.
 func (m *Machine) Seal(ctx context.Context, by string) error {
 	if m.cfg.Type != TypeShamir {
-		return errs.E(errs.IncorrectState, keyFileRoot+", so it cannot be sealed while running: stop the server instead")
+		return errs.E(errs.IncorrectState, "%s, so it cannot be sealed while running (it would unseal itself again): stop the server instead", m.notShamir())
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

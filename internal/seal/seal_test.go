@@ -362,6 +362,10 @@ func TestSources(t *testing.T) {
 		{Sources{Seal: TypeShamir, KeyFile: true}, TypeShamir, "cannot be combined"},
 		{Sources{Seal: TypeShamir, KeyEnv: true}, TypeShamir, "cannot be combined"},
 		{Sources{Seal: "pkcs11-someday"}, "pkcs11-someday", "unknown --seal"},
+		{Sources{Seal: TypePKCS11, PKCS11Module: true}, TypePKCS11, ""},
+		{Sources{Seal: TypePKCS11}, TypePKCS11, "needs --pkcs11-module"},
+		{Sources{Seal: TypePKCS11, PKCS11Module: true, KeyEnv: true}, TypePKCS11, "cannot be combined"},
+		{Sources{Seal: TypePKCS11, PKCS11Module: true, Dev: true}, TypePKCS11, "cannot be combined"},
 	} {
 		err := tc.src.Check()
 		if (tc.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.err) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/devmode"
+	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
 	"github.com/coffer-vault/coffer/internal/seal"
@@ -478,10 +479,12 @@ func TestRotateInDevModeAndModeMismatch(t *testing.T) {
 
 func TestSealConfigConflicts(t *testing.T) {
 	for name, cfg := range map[string]server.Config{
-		"shamir+dev":     {Dev: true, Seal: "shamir"},
-		"shamir+keyfile": {Seal: "shamir", UnsealKeyFile: "/x"},
-		"shamir+env":     {Seal: "shamir", UnsealKey: "x"},
-		"unknown":        {Seal: "pkcs11-someday"},
+		"shamir+dev":            {Dev: true, Seal: "shamir"},
+		"shamir+keyfile":        {Seal: "shamir", UnsealKeyFile: "/x"},
+		"shamir+env":            {Seal: "shamir", UnsealKey: "x"},
+		"unknown":               {Seal: "pkcs11-someday"},
+		"pkcs11 without module": {Seal: "pkcs11"},
+		"pkcs11+keyfile":        {Seal: "pkcs11", UnsealKeyFile: "/x", PKCS11: keyprotect.HSMConfig{ModulePath: "/x.so", TokenLabel: "t"}},
 	} {
 		cfg.DataDir, cfg.Listen, cfg.Log = coffertest.DataDir(t), "127.0.0.1:0", slog.New(slog.DiscardHandler)
 		if srv, err := server.Start(context.Background(), cfg); err == nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
+	"github.com/coffer-vault/coffer/internal/keyprotect/pkcs11hsm"
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/operations"
@@ -63,8 +64,13 @@ type Config struct {
 	UnsealKeyFile string
 	UnsealKey     string
 	// Seal selects another unseal source: seal.TypeShamir starts the
-	// server sealed, waiting for `coffer operator init` and `unseal`.
-	Seal string
+	// server sealed, waiting for `coffer operator init` and `unseal`;
+	// seal.TypePKCS11 keeps the root key wrapped by the key labelled
+	// PKCS11SealKeyLabel in the PKCS11 token and unseals itself with it
+	// (created at the first start if absent and PKCS11GenerateKey).
+	Seal               string
+	PKCS11SealKeyLabel string
+	PKCS11GenerateKey  bool
 	// TLSCertFile and TLSKeyFile (PEM) make every listener serve HTTPS.
 	TLSCertFile, TLSKeyFile string
 	// InsecureHTTP allows plain HTTP on a non-loopback address outside dev
@@ -288,11 +294,17 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.log.Info("coffer starting", buildinfo.Get().LogAttrs()...)
-	sources := seal.Sources{Seal: cfg.Seal, Dev: cfg.Dev, KeyFile: cfg.UnsealKeyFile != "", KeyEnv: cfg.UnsealKey != ""}
+	sources := seal.Sources{Seal: cfg.Seal, Dev: cfg.Dev, KeyFile: cfg.UnsealKeyFile != "", KeyEnv: cfg.UnsealKey != "", PKCS11Module: cfg.PKCS11.ModulePath != ""}
 	if err := sources.Check(); err != nil {
 		return nil, err
 	}
-	s.seal = seal.New(seal.Config{Type: sources.Type(), Log: s.log, Now: cfg.Now, Hooks: s.sealHooks()})
+	if cfg.Seal == seal.TypePKCS11 && !pkcs11hsm.Supported {
+		// A configuration that cannot work: refuse it now rather than
+		// start sealed for good.
+		_, err := pkcs11hsm.New(cfg.PKCS11)
+		return nil, fmt.Errorf("--seal pkcs11: %w", err)
+	}
+	s.seal = seal.New(seal.Config{Type: sources.Type(), Auto: s.autoUnseal(), Log: s.log, Now: cfg.Now, Hooks: s.sealHooks()})
 	if cfg.DataDir == "" {
 		return nil, errors.New("--data-dir is required outside dev mode")
 	}
@@ -376,7 +388,8 @@ func (s *Server) goLive() {
 }
 
 // open opens the store and, unless the server waits for Shamir shares,
-// unseals it with the root key from its key file (or dev mode).
+// unseals it with its PKCS#11 seal key or the root key from its key file
+// (or dev mode).
 func (s *Server) open(ctx context.Context) error {
 	if s.cfg.AuditLog != "" {
 		f, err := audit.OpenFile(s.cfg.AuditLog)
@@ -386,7 +399,7 @@ func (s *Server) open(ctx context.Context) error {
 		s.auditFile = f
 	}
 	var root barrier.RootKey
-	if s.cfg.Seal != seal.TypeShamir {
+	if s.cfg.Seal == "" {
 		var err error
 		if root, err = s.rootKey(); err != nil {
 			return err
@@ -400,6 +413,9 @@ func (s *Server) open(ctx context.Context) error {
 	s.raw = raw
 	if err := s.seal.Start(ctx, raw); err != nil || s.cfg.Seal == seal.TypeShamir {
 		return err
+	}
+	if s.cfg.Seal == seal.TypePKCS11 {
+		return s.seal.AutoUnseal(ctx)
 	}
 	return s.seal.Open(ctx, root)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmscrypto"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt"
+	"github.com/coffer-vault/coffer/internal/seal"
 )
 
 // wireKeys registers the KmsManagementClient routes on every vault's
@@ -48,6 +49,30 @@ func (s *Server) setKeyProtections(b *barrier.Barrier) error {
 	s.KMS.SetProtections(p)
 	s.hsmEmulated = p.HSMEmulated()
 	return nil
+}
+
+// DefaultSealKeyLabel is the label of the PKCS#11 seal key when none is
+// given.
+const DefaultSealKeyLabel = "coffer-seal"
+
+// autoUnseal is the token key of a --seal pkcs11 server, nil otherwise.
+func (s *Server) autoUnseal() *seal.AutoUnseal {
+	if s.cfg.Seal != seal.TypePKCS11 {
+		return nil
+	}
+	label := s.cfg.PKCS11SealKeyLabel
+	if label == "" {
+		label = DefaultSealKeyLabel
+	}
+	hsm := s.cfg.PKCS11
+	return &seal.AutoUnseal{KeyLabel: label, Generate: s.cfg.PKCS11GenerateKey,
+		Open: func(_ context.Context, label string, generate bool) (seal.Wrapper, error) {
+			k, err := pkcs11hsm.OpenSealKey(hsm, label, generate)
+			if err != nil {
+				return nil, err
+			}
+			return k, nil
+		}}
 }
 
 // printKeyProtection adds the HSM situation to the dev instructions.

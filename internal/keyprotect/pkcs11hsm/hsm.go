@@ -32,6 +32,10 @@ const (
 	gcmNonceLen = 12
 )
 
+// Supported reports whether this binary can load a PKCS#11 module (it was
+// built with cgo).
+const Supported = true
+
 // Protection is HSM protection on a PKCS#11 token. It is safe for
 // concurrent use. It is not an Exporter: HSM keys never leave the token.
 type Protection struct {

@@ -8,6 +8,9 @@ import (
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 )
 
+// Supported is false: this binary was built without cgo.
+const Supported = false
+
 // Protection is unavailable in a binary built without cgo.
 type Protection struct{ keyprotect.Protection }
 
@@ -20,3 +23,25 @@ func New(cfg keyprotect.HSMConfig) (*Protection, error) {
 
 // Close does nothing.
 func (p *Protection) Close() error { return nil }
+
+// SealKey is unavailable in a binary built without cgo.
+type SealKey struct{}
+
+// OpenSealKey fails: see New.
+func OpenSealKey(cfg keyprotect.HSMConfig, label string, generate bool) (*SealKey, error) {
+	_, err := New(cfg)
+	return nil, err
+}
+
+// Seal is never reached: OpenSealKey fails.
+func (*SealKey) Seal(nonce, plaintext, ad []byte) ([]byte, error) {
+	return nil, keyprotect.ErrHSMUnavailable
+}
+
+// Open is never reached: OpenSealKey fails.
+func (*SealKey) Open(nonce, ciphertext, ad []byte) ([]byte, error) {
+	return nil, keyprotect.ErrHSMUnavailable
+}
+
+// Close does nothing.
+func (*SealKey) Close() error { return nil }

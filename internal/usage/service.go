@@ -369,5 +369,5 @@ func groupKey(by string, e entry) string {
 
 // Cost is the estimated price of retrievals at pricePer10k per 10,000.
 func Cost(retrievals uint64, pricePer10k float64) float64 {
-	return float64(retrievals) / 10000 * pricePer10k
+	return float64(retrievals) * pricePer10k / 10000
 }

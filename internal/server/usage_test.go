@@ -248,3 +248,30 @@ func TestUsageTwoNodesOnePostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageRetention: the background jobs purge usage records older than
+// UsageRetention.
+func TestUsageRetention(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{Config: func(c *server.Config) {
+		c.JobInterval = time.Hour
+		c.UsageRetention = time.Nanosecond // every hour that began is past it
+	}})
+	ctx := context.Background()
+	ic := env.Identity(t)
+	if _, err := ic.GetTenancy(ctx, identity.GetTenancyRequest{TenancyId: common.String(env.Tenancy(t))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Server.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	env.Server.RunJobs(ctx)
+	r, _, err := usageReport(t, env, env.Provider, usage.ByOperation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the report's own call is left: it is counted when it ends,
+	// after its answer.
+	if got := usageRow(r, "GetTenancy"); got.Calls != 0 {
+		t.Fatalf("GetTenancy %+v after the purge, want nothing", got)
+	}
+}

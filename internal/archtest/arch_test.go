@@ -49,7 +49,7 @@ func listPackages(t *testing.T) []pkg {
 const module = "github.com/coffer-vault/coffer/"
 
 // domain packages: no HTTP (direct import) and no SQL (at any depth).
-var domain = []string{"internal/kms", "internal/secrets", "internal/iam", "internal/barrier", "internal/identity", "internal/keyprotect", "internal/seal"}
+var domain = []string{"internal/kms", "internal/secrets", "internal/iam", "internal/barrier", "internal/identity", "internal/keyprotect", "internal/seal", "internal/usage"}
 
 // wire packages: no SQL at any depth.
 var wire = []string{"internal/ociapi", "internal/authn"}

@@ -39,6 +39,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(kmsCommand(), vaultCommand(), secretsCommand())
 	root.AddCommand(withIAMResources(iamCommand()))
 	root.AddCommand(operatorCommand())
+	root.AddCommand(clientGroup(usageCommand()))
 	addResourcePrincipalToken(root)
 	addInstancePrincipal(root)
 	usageArgs(root)

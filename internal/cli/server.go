@@ -55,6 +55,9 @@ to another, see coffer operator migrate-seal.`,
 			cfg.Log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cfg.Out = cmd.OutOrStdout()
 			cfg.SecretKeyRule = &secretKeyRule
+			if cfg.UsageFlushInterval <= 0 || cfg.UsageRetention <= 0 {
+				return usageErrorf("--usage-flush-interval and --usage-retention must be positive")
+			}
 			if cfg.AuthFailLimit <= 0 {
 				cfg.AuthFailLimit = -1 // the flag's 0 is off; Config's 0 is the default
 			}
@@ -138,6 +141,8 @@ to another, see coffer operator migrate-seal.`,
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")
 	f.Float64Var(&cfg.AuthFailLimit, "auth-fail-limit", ociapi.DefaultAuthFailRate, "failed authentications per second allowed to each client address (IPv6: each /64; X-Forwarded-For is not trusted); beyond them and --auth-fail-burst the address gets 429 with Retry-After before its signature is checked (0 or less: no limit)")
 	f.IntVar(&cfg.AuthFailBurst, "auth-fail-burst", ociapi.DefaultAuthFailBurst, "failed authentications a client address may burst above --auth-fail-limit")
+	f.DurationVar(&cfg.UsageFlushInterval, "usage-flush-interval", time.Minute, "how often this node adds its counted API calls to the store for coffer usage (also when it seals or stops)")
+	f.DurationVar(&cfg.UsageRetention, "usage-retention", 400*24*time.Hour, "how long usage records (coffer usage) are kept")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&cfg.PKCS11.ModulePath, "pkcs11-module", "", "PKCS#11 module for HSM keys and --seal pkcs11, e.g. /usr/lib/softhsm/libsofthsm2.so (PIN from "+PKCS11PINEnv+"); without it dev mode emulates HSM keys in software")
 	f.StringVar(&cfg.PKCS11.TokenLabel, "pkcs11-token-label", "", "label of the PKCS#11 token that holds HSM keys and the --seal pkcs11 key")

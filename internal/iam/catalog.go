@@ -149,6 +149,13 @@ var resourceTypes = []resourceType{
 		VerbInspect: {"TENANCY_INSPECT"},
 		VerbUse:     {"TENANCY_UPDATE"},
 	}},
+	// OCI's Cost Analysis and Usage API are granted by `read usage-report
+	// in tenancy`; Coffer's usage report (`coffer usage`) is read the same
+	// way. OCI publishes no permission name for it: USAGE_REPORT_READ is
+	// Coffer's.
+	{name: "usage-report", adds: [VerbManage + 1][]string{
+		VerbRead: {"USAGE_REPORT_READ"},
+	}},
 }
 
 // The aggregate names a statement may use besides the individual types.
@@ -351,6 +358,12 @@ const (
 	OperationImportBackupKey = "ImportBackupKey"
 )
 
+// OperationGetUsageReport is Coffer's own operation that reports API
+// calls and secret retrievals by principal, operation or secret (`coffer
+// usage`). It needs USAGE_REPORT_READ in the tenancy, i.e. `read
+// usage-report in tenancy`, the statement OCI's cost reports need.
+const OperationGetUsageReport = "GetUsageReport"
+
 // OperationCreateInstanceCertificate is Coffer's own operation that issues
 // an instance principal leaf certificate from Coffer's instance CA (`coffer
 // iam instance-certificate`), standing in for OCI's instance metadata.
@@ -498,6 +511,8 @@ var operations = map[string]*opSpec{
 	OperationCreateResourcePrincipalSessionToken: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
 	// An instance certificate is the same: its holder acts as any instance.
 	OperationCreateInstanceCertificate: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
+	// Usage names principals and secrets of the whole tenancy.
+	OperationGetUsageReport: {checks: []Check{c("USAGE_REPORT_READ", TargetTenancy)}},
 
 	// Operator operations: who may stop every caller, or change the key
 	// everything is written with, could already grant themselves anything.

@@ -79,6 +79,9 @@
 //   - ExplainAuthorization needs POLICY_UPDATE in the tenancy (`manage
 //     policies in tenancy`): an explanation reveals that resources exist,
 //     which the 404 hides from everyone else.
+//   - GetUsageReport (`coffer usage`) needs USAGE_REPORT_READ in the
+//     tenancy (`read usage-report in tenancy`, the statement of OCI's cost
+//     analysis); the permission name is Coffer's.
 //
 // # Language decisions
 //

@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/audit"
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/usage"
 )
 
 // DefaultMaxBody is the largest request body accepted when API.MaxBody is 0.
@@ -61,6 +62,15 @@ type API struct {
 	// (grouped as AuthFailLimiter groups them); Register refuses a Public
 	// route without one.
 	PublicLimiter *RateLimiter
+	// Usage counts every finished request of a signed route by principal,
+	// operation, secret and outcome (`coffer usage`); nil counts nothing.
+	Usage UsageCounter
+}
+
+// UsageCounter counts finished requests. It is called on every request,
+// so it must be cheap and must not block on I/O (usage.Counter).
+type UsageCounter interface {
+	Count(at time.Time, call usage.Call)
 }
 
 // Observer receives one call per finished request. decision is "allow",
@@ -140,6 +150,9 @@ type Call struct {
 	replied   bool
 	status    int
 	principal string
+	// secret is the OCID of the secret the request was authorized on:
+	// from the loaded record, never from the request's own text.
+	secret string
 	// failure is why the request failed or was refused, for its log line.
 	failure string
 }
@@ -177,6 +190,7 @@ func (c *Call) Authorize(req authz.Request) error {
 		ev.PrincipalType = string(c.Principal.Type)
 	}
 	ev.Targets = audit.Targets{Vault: resourceID(req.Vault), Key: resourceID(req.Key), Secret: resourceID(req.Secret)}
+	c.secret = ev.Targets.Secret
 	if !d.Allowed {
 		ev.Reason, ev.Missing, ev.Suggestion = d.Reason, d.Missing, d.Suggestion
 	}
@@ -320,11 +334,26 @@ func (a *API) wrap(rt Route) http.Handler {
 			if a.Observer != nil {
 				a.Observer.ObserveRequest(c.Operation, c.status, c.decision, latency)
 			}
+			if a.Usage != nil && !rt.Public {
+				a.Usage.Count(start, usage.Call{Principal: c.principal, Operation: c.Operation, Secret: c.secret, Outcome: c.outcome()})
+			}
 		}()
 		if err := a.serve(c, rt); err != nil {
 			a.writeError(c, err)
 		}
 	})
+}
+
+// outcome sorts a finished request for usage: refused by policy, answered,
+// or failed otherwise.
+func (c *Call) outcome() usage.Outcome {
+	switch {
+	case c.decision == "deny":
+		return usage.Denied
+	case c.status > 0 && c.status < 400:
+		return usage.OK
+	}
+	return usage.Failed
 }
 
 // logRequest writes the request's one log line. A request that reached

@@ -41,6 +41,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/store/memledger"
 	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
+	"github.com/coffer-vault/coffer/internal/usage"
 )
 
 // DefaultListen is where the server listens when no address is given. A
@@ -140,6 +141,19 @@ type Config struct {
 	// secret's master key (docs/decisions.md#reading-a-secret-needs-use-keys). nil means on; false decides exactly
 	// by OCI's permission table, for teams that mirror a tenancy.
 	SecretKeyRule *bool
+	// UsageFlushInterval is how often the counted API calls are added to
+	// the store (`coffer usage`); 0 means one minute. They are also
+	// flushed when the server seals or stops.
+	UsageFlushInterval time.Duration
+	// UsageRetention is how long usage records are kept; 0 means
+	// usage.DefaultRetention (400 days).
+	UsageRetention time.Duration
+	// UsageMaxKeys bounds the distinct (principal, operation, secret,
+	// outcome) keys counted between flushes; 0 means usage.DefaultMaxKeys.
+	UsageMaxKeys int
+	// WrapStore, when set, wraps the store as opened, below the barrier
+	// (tests: counting or failing store operations).
+	WrapStore func(store.Store) store.Store
 	// PKCS11 selects the PKCS#11 token for HSM keys. Without a module, dev
 	// mode emulates HSM keys in software (and says so); otherwise HSM keys
 	// are refused.
@@ -220,6 +234,10 @@ type Server struct {
 	// about requests, not about the keyring.
 	authFail  *ociapi.AuthFailLimiter
 	memLedger *memledger.Ledger
+	// usageCounter counts API calls in memory, also across a seal;
+	// usage keeps them in the store while unsealed.
+	usageCounter *usage.Counter
+	usage        *usage.Service
 
 	// seal holds the seal state and opens the barrier; live is what the
 	// unsealed server serves, nil while sealed.
@@ -287,8 +305,15 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.UsageFlushInterval == 0 {
+		cfg.UsageFlushInterval = defaultUsageFlush
+	}
+	if cfg.UsageRetention == 0 {
+		cfg.UsageRetention = usage.DefaultRetention
+	}
 	var err error
-	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), authFail: newAuthFailLimiter(cfg), memLedger: memledger.New(0)}
+	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), authFail: newAuthFailLimiter(cfg), memLedger: memledger.New(0),
+		usageCounter: usage.NewCounter(cfg.UsageMaxKeys)}
 	s.metrics = newMetrics(s.CacheStats)
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -368,8 +393,9 @@ func (s *Server) goLive() {
 	s.ready.Store(true)
 	jobCtx, cancel := context.WithCancel(context.Background())
 	s.stopJobs = cancel
-	s.jobsDone.Add(2)
+	s.jobsDone.Add(3)
 	go s.runJobs(jobCtx)
+	go s.runUsageFlush(jobCtx)
 	go func() {
 		defer s.jobsDone.Done()
 		// Other nodes sharing the database may change identity data.
@@ -409,6 +435,9 @@ func (s *Server) open(ctx context.Context) error {
 	raw, err := s.openStore(ctx)
 	if err != nil {
 		return err
+	}
+	if s.cfg.WrapStore != nil {
+		raw = s.cfg.WrapStore(raw)
 	}
 	s.raw = raw
 	if err := s.seal.Start(ctx, raw); err != nil || s.cfg.Seal == seal.TypeShamir {
@@ -481,6 +510,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 		Audit:       s.auditSink(),
 		Limiter:     ociapi.NewRateLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
 		Observer:    s.metrics,
+		Usage:       s.usageCounter,
 		Replay:      &ociapi.ReplayGuard{Ledger: s.replayLedger(), Window: verifier.Skew(), Now: s.cfg.Now},
 		AuthFail:    s.authFail,
 	}
@@ -493,7 +523,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	}
 	main := http.NewServeMux()
 	w := &wiring{api: api, main: main, mgmt: mgmt, crypto: crypto}
-	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator} {
+	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}
@@ -540,6 +570,9 @@ func (s *Server) teardown(ctx context.Context) {
 		s.endpoints.close(ctx)
 		s.endpoints = nil
 	}
+	// The barrier is still open: keep what was counted.
+	s.flushUsage(ctx)
+	s.usage = nil
 	if s.KMS != nil {
 		s.KMS.Forget()
 	}
@@ -742,7 +775,8 @@ func (s *Server) runJobs(ctx context.Context) {
 }
 
 // RunJobs runs every background job once: deletions that are due, expired
-// retry tokens, replay records and identity work requests.
+// retry tokens, replay records, identity work requests and usage records
+// past their retention.
 func (s *Server) RunJobs(ctx context.Context) {
 	if n, err := s.KMS.CompleteDueDeletions(ctx); err != nil {
 		s.log.Error("vault deletion job failed", "error", err)
@@ -761,6 +795,7 @@ func (s *Server) RunJobs(ctx context.Context) {
 	if _, err := s.Identity.ExpireWorkRequests(ctx, s.cfg.Now()); err != nil {
 		s.log.Error("work request expiry failed", "error", err)
 	}
+	s.purgeUsage(ctx)
 }
 
 // replayLedger is the store's own ledger when nodes share the store
@@ -798,6 +833,8 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.http != nil {
 		_ = s.http.Shutdown(ctx)
 	}
+	// Requests have finished; the barrier is open unless sealed.
+	s.flushUsage(ctx)
 	if s.metricsSrv != nil {
 		_ = s.metricsSrv.Shutdown(ctx)
 	}

@@ -183,21 +183,9 @@ func (s *Service) UpdateCompartment(ctx context.Context, id string, in Compartme
 	}
 	var c Compartment
 	err := s.update(ctx, func(tx store.Tx) error {
-		t, err := tenancyOf(tx)
-		if err != nil {
+		var err error
+		if _, c, err = changeableCompartment(tx, id, ifMatch, "the root compartment is the tenancy; it cannot be updated here"); err != nil {
 			return err
-		}
-		if id == t.ID {
-			return errs.E(errs.Invalid, "the root compartment is the tenancy; it cannot be updated here")
-		}
-		if c, err = get[Compartment](tx, prefixCompart+id, "compartment", id); err != nil {
-			return err
-		}
-		if err := checkETag(ifMatch, c.ETag, "compartment", id); err != nil {
-			return err
-		}
-		if c.State != StateActive {
-			return errs.E(errs.IncorrectState, "compartment %s is %s", id, c.State)
 		}
 		if in.Name != nil && *in.Name != c.Name {
 			if err := tx.Delete(s.nameKey(nameCompartment, c.ParentID, c.Name)); err != nil {
@@ -235,22 +223,9 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 	}
 	var w WorkRequest
 	err := s.update(ctx, func(tx store.Tx) error {
-		t, err := tenancyOf(tx)
+		_, c, err := changeableCompartment(tx, id, ifMatch, "the root compartment cannot be deleted")
 		if err != nil {
 			return err
-		}
-		if id == t.ID {
-			return errs.E(errs.Invalid, "the root compartment cannot be deleted")
-		}
-		c, err := get[Compartment](tx, prefixCompart+id, "compartment", id)
-		if err != nil {
-			return err
-		}
-		if err := checkETag(ifMatch, c.ETag, "compartment", id); err != nil {
-			return err
-		}
-		if c.State != StateActive {
-			return errs.E(errs.IncorrectState, "compartment %s is %s", id, c.State)
 		}
 		all, err := record.List[Compartment](tx, prefixCompart)
 		if err != nil {
@@ -282,4 +257,35 @@ func (s *Service) DeleteCompartment(ctx context.Context, id, ifMatch string, usa
 		return err
 	})
 	return w, err
+}
+
+// nonRootCompartment reads the tenancy and compartment id, which must not
+// be the root compartment (the tenancy): that is Invalid, with refusal as
+// the message.
+func nonRootCompartment(r store.Reader, id, refusal string) (Tenancy, Compartment, error) {
+	t, err := tenancyOf(r)
+	if err != nil {
+		return Tenancy{}, Compartment{}, err
+	}
+	if id == t.ID {
+		return t, Compartment{}, errs.E(errs.Invalid, "%s", refusal)
+	}
+	c, err := get[Compartment](r, prefixCompart+id, "compartment", id)
+	return t, c, err
+}
+
+// changeableCompartment is nonRootCompartment for a change to the
+// compartment: it must also match ifMatch and be ACTIVE.
+func changeableCompartment(r store.Reader, id, ifMatch, refusal string) (Tenancy, Compartment, error) {
+	t, c, err := nonRootCompartment(r, id, refusal)
+	if err != nil {
+		return t, c, err
+	}
+	if err := checkETag(ifMatch, c.ETag, "compartment", id); err != nil {
+		return t, c, err
+	}
+	if c.State != StateActive {
+		return t, c, errs.E(errs.IncorrectState, "compartment %s is %s", id, c.State)
+	}
+	return t, c, nil
 }

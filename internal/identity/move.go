@@ -35,6 +35,8 @@ import (
 //     the compartment itself (both OCI rules); a move that would nest the
 //     subtree deeper than MaxCompartmentDepth.
 
+const rootNotMoved = "the root compartment (the tenancy) cannot be moved"
+
 // MoveScope returns the compartment a MoveCompartment of id into target is
 // authorized on, before anything changes: the lowest shared parent of the
 // compartment's current parent and the target, when the target is an
@@ -45,14 +47,7 @@ import (
 func (s *Service) MoveScope(ctx context.Context, id, target string) (string, error) {
 	var scope string
 	err := s.st.View(ctx, func(r store.Reader) error {
-		t, err := tenancyOf(r)
-		if err != nil {
-			return err
-		}
-		if id == t.ID {
-			return errs.E(errs.Invalid, "the root compartment (the tenancy) cannot be moved")
-		}
-		c, err := get[Compartment](r, prefixCompart+id, "compartment", id)
+		t, c, err := nonRootCompartment(r, id, rootNotMoved)
 		if err != nil {
 			return err
 		}
@@ -79,22 +74,9 @@ func (s *Service) MoveScope(ctx context.Context, id, target string) (string, err
 func (s *Service) MoveCompartment(ctx context.Context, id, target, scope, ifMatch string) (WorkRequest, error) {
 	var w WorkRequest
 	err := s.update(ctx, func(tx store.Tx) error {
-		t, err := tenancyOf(tx)
+		t, c, err := changeableCompartment(tx, id, ifMatch, rootNotMoved)
 		if err != nil {
 			return err
-		}
-		if id == t.ID {
-			return errs.E(errs.Invalid, "the root compartment (the tenancy) cannot be moved")
-		}
-		c, err := get[Compartment](tx, prefixCompart+id, "compartment", id)
-		if err != nil {
-			return err
-		}
-		if err := checkETag(ifMatch, c.ETag, "compartment", id); err != nil {
-			return err
-		}
-		if c.State != StateActive {
-			return errs.E(errs.IncorrectState, "compartment %s is %s", id, c.State)
 		}
 		tr, err := loadTree(tx, t)
 		if err != nil {
@@ -263,31 +245,16 @@ func rewriteMovedPaths(tx store.Tx, tr tree, c Compartment, target, lca string) 
 		comps = append(comps, v)
 	}
 	resolver := newCompartmentTree(t, comps)
-	for _, p := range policies {
-		if !slices.Contains(shared, p.CompartmentID) {
-			continue
+	policies = slices.DeleteFunc(policies, func(p Policy) bool { return !slices.Contains(shared, p.CompartmentID) })
+	return rewriteStatements(tx, policies, func(p Policy, i int, text string) (string, bool, error) {
+		out, ok, err := rewriteMovedStatement(text, p.CompartmentID, c.ID, tr.names(p.CompartmentID, target), func(path []string) []string {
+			return resolver.resolve(p.CompartmentID, path)
+		})
+		if err != nil {
+			return "", false, errs.Wrap(errs.Invalid, err, "policy %s statement %d names compartment %s by a path Coffer cannot rewrite for the move: %s", p.Name, i, c.Name, errs.Message(err))
 		}
-		newPath := tr.names(p.CompartmentID, target)
-		changed := false
-		for i, text := range p.Statements {
-			out, ok, err := rewriteMovedStatement(text, p.CompartmentID, c.ID, newPath, func(path []string) []string {
-				return resolver.resolve(p.CompartmentID, path)
-			})
-			if err != nil {
-				return errs.Wrap(errs.Invalid, err, "policy %s statement %d names compartment %s by a path Coffer cannot rewrite for the move: %s", p.Name, i, c.Name, errs.Message(err))
-			}
-			if ok {
-				p.Statements[i], changed = out, true
-			}
-		}
-		if changed {
-			p.ETag = etag.New()
-			if err := record.Put(tx, prefixPolicy+p.ID, p); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return out, ok, nil
+	})
 }
 
 // rewriteMovedStatement returns text with the location path that runs

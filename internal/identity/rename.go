@@ -50,12 +50,25 @@ func rewritePolicies(tx store.Tx, rn rename) error {
 		}
 		tree = newCompartmentTree(t, comps)
 	}
+	return rewriteStatements(tx, policies, func(p Policy, i int, text string) (string, bool, error) {
+		out, ok, err := rewriteStatement(text, rn, func(path []string) []string { return tree.resolve(p.CompartmentID, path) })
+		if err != nil {
+			return "", false, fmt.Errorf("identity: rename %q to %q in policy %s statement %d: %w", rn.oldName, rn.newName, p.ID, i, err)
+		}
+		return out, ok, nil
+	})
+}
+
+// rewriteStatements puts every statement i of every policy p through
+// rewrite, which returns its new text and whether it changed, and stores,
+// with a new etag, each policy that changed.
+func rewriteStatements(tx store.Tx, policies []Policy, rewrite func(p Policy, i int, text string) (string, bool, error)) error {
 	for _, p := range policies {
 		changed := false
 		for i, text := range p.Statements {
-			out, ok, err := rewriteStatement(text, rn, func(path []string) []string { return tree.resolve(p.CompartmentID, path) })
+			out, ok, err := rewrite(p, i, text)
 			if err != nil {
-				return fmt.Errorf("identity: rename %q to %q in policy %s statement %d: %w", rn.oldName, rn.newName, p.ID, i, err)
+				return err
 			}
 			if ok {
 				p.Statements[i], changed = out, true

@@ -62,7 +62,15 @@ func backupKeyErr(err error) error {
 	return err
 }
 
-func (h *Handlers) backupKeyring() (BackupKeyring, error) {
+// backupKeyCall decodes c's body into req, authorizes c and returns the
+// keyring, which Unavailable says this server lacks.
+func (h *Handlers) backupKeyCall(c *ociapi.Call, req any) (BackupKeyring, error) {
+	if err := decode(c, req); err != nil {
+		return nil, err
+	}
+	if err := h.authorize(c); err != nil {
+		return nil, err
+	}
 	if h.BackupKeys == nil {
 		return nil, errs.E(errs.Unavailable, "the backup key is not available on this server")
 	}
@@ -71,13 +79,7 @@ func (h *Handlers) backupKeyring() (BackupKeyring, error) {
 
 func (h *Handlers) exportBackupKey(c *ociapi.Call) error {
 	var req ExportBackupKeyRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	if err := h.authorize(c); err != nil {
-		return err
-	}
-	kr, err := h.backupKeyring()
+	kr, err := h.backupKeyCall(c, &req)
 	if err != nil {
 		return err
 	}
@@ -92,13 +94,7 @@ func (h *Handlers) exportBackupKey(c *ociapi.Call) error {
 
 func (h *Handlers) importBackupKey(c *ociapi.Call) error {
 	var req ImportBackupKeyRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	if err := h.authorize(c); err != nil {
-		return err
-	}
-	kr, err := h.backupKeyring()
+	kr, err := h.backupKeyCall(c, &req)
 	if err != nil {
 		return err
 	}

@@ -27,25 +27,33 @@ import (
 const envBackupKeyPassphrase = "COFFER_BACKUP_KEY_PASSPHRASE"
 
 // downloadBackup POSTs body to one of Coffer's backup download routes
-// through an SDK base client (signed as every command) and returns the
-// file.
-func downloadBackup(ctx context.Context, bc *common.BaseClient, path string, body any) ([]byte, error) {
+// through an SDK base client (signed as every command) and writes the file
+// it answers to the new file dst (0600).
+func downloadBackup(ctx context.Context, cmd *cobra.Command, bc *common.BaseClient, path string, body any, dst string) error {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(b))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.ContentLength = int64(len(b))
 	resp, err := bc.Call(ctx, req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	return io.ReadAll(io.LimitReader(resp.Body, kms.MaxBackupSize+1))
+	blob, err := io.ReadAll(io.LimitReader(resp.Body, kms.MaxBackupSize+1))
+	if err != nil {
+		return err
+	}
+	if _, err := securefile.Write(dst, blob, securefile.Options{Mode: 0o600}); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Backup written to %s (%d bytes).\n", dst, len(blob))
+	return nil
 }
 
 // backupFlags are a backup command's destination: a local file or a
@@ -66,14 +74,6 @@ func (f *backupFlags) check() error {
 			return usageErrorf("--file %s already exists", f.file)
 		}
 	}
-	return nil
-}
-
-func writeBackupFile(cmd *cobra.Command, path string, blob []byte) error {
-	if _, err := securefile.Write(path, blob, securefile.Options{Mode: 0o600}); err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "Backup written to %s (%d bytes).\n", path, len(blob))
 	return nil
 }
 
@@ -102,12 +102,8 @@ func vaultBackup() *cobra.Command {
 			}
 			return send(cmd, g, kmsVaultClient, func(ctx context.Context, c keymanagement.KmsVaultClient) (response, error) {
 				if dst.file != "" {
-					blob, err := downloadBackup(ctx, &c.BaseClient, strings.Replace(kmsvault.DownloadVaultBackupPath, "{vaultId}", id, 1),
-						map[string]bool{"isIncludeKeys": includeKeys})
-					if err != nil {
-						return response{}, err
-					}
-					if err := writeBackupFile(cmd, dst.file, blob); err != nil {
+					if err := downloadBackup(ctx, cmd, &c.BaseClient, strings.Replace(kmsvault.DownloadVaultBackupPath, "{vaultId}", id, 1),
+						map[string]bool{"isIncludeKeys": includeKeys}, dst.file); err != nil {
 						return response{}, err
 					}
 					r, err := c.GetVault(ctx, keymanagement.GetVaultRequest{VaultId: &id})
@@ -157,11 +153,7 @@ func keyBackup() *cobra.Command {
 			}
 			return send(cmd, g, managementClient(&vaultID), func(ctx context.Context, c keymanagement.KmsManagementClient) (response, error) {
 				if dst.file != "" {
-					blob, err := downloadBackup(ctx, &c.BaseClient, strings.Replace(kmsmgmt.DownloadKeyBackupPath, "{keyId}", id, 1), struct{}{})
-					if err != nil {
-						return response{}, err
-					}
-					if err := writeBackupFile(cmd, dst.file, blob); err != nil {
+					if err := downloadBackup(ctx, cmd, &c.BaseClient, strings.Replace(kmsmgmt.DownloadKeyBackupPath, "{keyId}", id, 1), struct{}{}, dst.file); err != nil {
 						return response{}, err
 					}
 					r, err := c.GetKey(ctx, keymanagement.GetKeyRequest{KeyId: &id})
@@ -250,12 +242,8 @@ backups use; backups made under the keys held before still restore.`,
 				if err != nil {
 					return err
 				}
-				c, err := newAdminClient(g, "")
-				if err != nil {
-					return err
-				}
 				var out sysapi.BackupKeyResponse
-				if err := c.post(cmd.Context(), sysapi.ExportBackupKeyPath, "POST "+sysapi.ExportBackupKeyPath, sysapi.ExportBackupKeyRequest{Passphrase: pass}, &out); err != nil {
+				if err := signedOperatorCall(cmd, g, sysapi.ExportBackupKeyPath, sysapi.ExportBackupKeyRequest{Passphrase: pass}, &out); err != nil {
 					return err
 				}
 				if _, err := securefile.Write(exportFile, []byte(out.File), securefile.Options{Mode: 0o600}); err != nil {
@@ -284,12 +272,8 @@ backups use; backups made under the keys held before still restore.`,
 				if err != nil {
 					return err
 				}
-				c, err := newAdminClient(g, "")
-				if err != nil {
-					return err
-				}
 				var out sysapi.BackupKeyResponse
-				if err := c.post(cmd.Context(), sysapi.ImportBackupKeyPath, "POST "+sysapi.ImportBackupKeyPath, sysapi.ImportBackupKeyRequest{File: string(file), Passphrase: pass}, &out); err != nil {
+				if err := signedOperatorCall(cmd, g, sysapi.ImportBackupKeyPath, sysapi.ImportBackupKeyRequest{File: string(file), Passphrase: pass}, &out); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Backup key %s imported; it seals new backups.\n", out.KeyID)

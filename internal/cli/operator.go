@@ -359,14 +359,14 @@ func printShares(w io.Writer, label string, shares []string, shareDir string) er
 	return err
 }
 
-// signedOperatorCall makes an authenticated operator call with the OCI
-// config, as the SDK's clients do.
-func signedOperatorCall(cmd *cobra.Command, g *globals, path string, out any) error {
+// signedOperatorCall POSTs in to an operator path, signed with the OCI
+// config as the SDK's clients do, and decodes the answer into out.
+func signedOperatorCall(cmd *cobra.Command, g *globals, path string, in, out any) error {
 	c, err := newAdminClient(g, "")
 	if err != nil {
 		return err
 	}
-	return c.post(cmd.Context(), path, "POST "+path, struct{}{}, out)
+	return c.post(cmd.Context(), path, "POST "+path, in, out)
 }
 
 func operatorSealCommand() *cobra.Command {
@@ -383,7 +383,7 @@ A server whose key comes from a key file or a PKCS#11 token cannot be sealed
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
 				var out sysapi.SealResponse
-				if err := signedOperatorCall(cmd, g, sysapi.SealPath, &out); err != nil {
+				if err := signedOperatorCall(cmd, g, sysapi.SealPath, struct{}{}, &out); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), "The server is sealed.")
@@ -405,7 +405,7 @@ open. Needs POLICY_UPDATE in the tenancy (the RotateKeyring operation).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runOperator(cmd, func(g *globals) error {
 				var out seal.Rotation
-				if err := signedOperatorCall(cmd, g, sysapi.RotatePath, &out); err != nil {
+				if err := signedOperatorCall(cmd, g, sysapi.RotatePath, struct{}{}, &out); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Keyring rotated: term %d is active (%d terms).\n", out.Term, out.Terms)

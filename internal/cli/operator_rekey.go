@@ -70,12 +70,8 @@ created atomically) instead of printed.`,
 					req.Share = string(share)
 					clear(share)
 				}
-				c, err := newAdminClient(g, "")
-				if err != nil {
-					return err
-				}
 				var out seal.RekeyResponse
-				if err := c.post(cmd.Context(), sysapi.RekeyPath, "POST "+sysapi.RekeyPath, req, &out); err != nil {
+				if err := signedOperatorCall(cmd, g, sysapi.RekeyPath, req, &out); err != nil {
 					return err
 				}
 				return printRekey(cmd.OutOrStdout(), out, shareDir)

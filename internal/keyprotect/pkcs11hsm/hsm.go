@@ -48,22 +48,37 @@ type Protection struct {
 	oaepOnHost atomic.Bool
 }
 
+// checkModule reports a module file cfg names but that is not there as
+// ErrHSMUnavailable.
+func checkModule(cfg keyprotect.HSMConfig) error {
+	if _, err := os.Stat(cfg.ModulePath); err != nil {
+		return fmt.Errorf("%w: PKCS#11 module: %v", keyprotect.ErrHSMUnavailable, err)
+	}
+	return nil
+}
+
+// tokenConfig is the crypto11 configuration of cfg's token, with up to
+// maxSessions sessions.
+func tokenConfig(cfg keyprotect.HSMConfig, maxSessions int) *crypto11.Config {
+	return &crypto11.Config{
+		Path:        cfg.ModulePath,
+		TokenLabel:  cfg.TokenLabel,
+		Pin:         cfg.PIN,
+		GCMIVLength: gcmNonceLen,
+		MaxSessions: maxSessions,
+	}
+}
+
 // New opens the token named by cfg and logs in. Close it when done. A
 // missing module is ErrHSMUnavailable.
 func New(cfg keyprotect.HSMConfig) (*Protection, error) {
 	if cfg.ModulePath == "" {
 		return nil, fmt.Errorf("%w: no PKCS#11 module configured", keyprotect.ErrHSMUnavailable)
 	}
-	if _, err := os.Stat(cfg.ModulePath); err != nil {
-		return nil, fmt.Errorf("%w: PKCS#11 module: %v", keyprotect.ErrHSMUnavailable, err)
+	if err := checkModule(cfg); err != nil {
+		return nil, err
 	}
-	c, err := crypto11.Configure(&crypto11.Config{
-		Path:        cfg.ModulePath,
-		TokenLabel:  cfg.TokenLabel,
-		Pin:         cfg.PIN,
-		GCMIVLength: gcmNonceLen,
-		MaxSessions: 32,
-	})
+	c, err := crypto11.Configure(tokenConfig(cfg, 32))
 	if err != nil {
 		return nil, fmt.Errorf("open PKCS#11 token %q: %w", cfg.TokenLabel, err)
 	}

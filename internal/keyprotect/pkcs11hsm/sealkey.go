@@ -5,7 +5,6 @@ package pkcs11hsm
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/ThalesGroup/crypto11"
 	"github.com/miekg/pkcs11"
@@ -35,16 +34,10 @@ func OpenSealKey(cfg keyprotect.HSMConfig, label string, generate bool) (*SealKe
 	if cfg.ModulePath == "" {
 		return nil, fmt.Errorf("%w: no PKCS#11 module configured (--pkcs11-module)", keyprotect.ErrHSMUnavailable)
 	}
-	if _, err := os.Stat(cfg.ModulePath); err != nil {
-		return nil, fmt.Errorf("%w: PKCS#11 module: %v", keyprotect.ErrHSMUnavailable, err)
+	if err := checkModule(cfg); err != nil {
+		return nil, err
 	}
-	c, err := crypto11.Configure(&crypto11.Config{
-		Path:        cfg.ModulePath,
-		TokenLabel:  cfg.TokenLabel,
-		Pin:         cfg.PIN,
-		GCMIVLength: gcmNonceLen,
-		MaxSessions: 4,
-	})
+	c, err := crypto11.Configure(tokenConfig(cfg, 4))
 	if err != nil {
 		if loginRefused(err) {
 			return nil, fmt.Errorf("%w: %w: token %q: %v", keyprotect.ErrHSMUnavailable, keyprotect.ErrHSMLogin, cfg.TokenLabel, err)

@@ -57,16 +57,7 @@ func TestRewriteStatement(t *testing.T) {
 				copy(out, tc.resolved)
 				return out
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := tc.want
-			if want == "" {
-				want = tc.in
-			}
-			if got != want || changed != (tc.want != "") {
-				t.Fatalf("got %q (changed %v), want %q", got, changed, want)
-			}
+			checkRewrite(t, tc.in, tc.want, got, changed, err)
 		})
 	}
 }
@@ -99,12 +90,7 @@ func FuzzRewriteStatement(f *testing.F) {
 				}
 				return ids
 			})
-			if err != nil && !errs.Is(err, errs.Invalid) {
-				t.Fatalf("%q: %v", stmt, err)
-			}
-			if err == nil && !changed && out != stmt {
-				t.Fatalf("unchanged but different: %q -> %q", stmt, out)
-			}
+			checkFuzzedRewrite(t, stmt, out, changed, err)
 		}
 	})
 }
@@ -221,5 +207,35 @@ func TestRenameKeepsPoliciesWorking(t *testing.T) {
 	_, err = svc.UpdateGroup(ctx, admins[0].ID, GroupInput{Name: ptr("Admins")}, "")
 	if !errs.Is(err, errs.Invalid) {
 		t.Fatalf("rename of the Administrators group: %v", err)
+	}
+}
+
+// checkRewrite fails t unless a rewrite of in gave want, or, when want is
+// "", left in as it was.
+func checkRewrite(t *testing.T, in, want, got string, changed bool, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == "" {
+		if got != in || changed {
+			t.Fatalf("got %q (changed %v), want it unchanged", got, changed)
+		}
+		return
+	}
+	if got != want || !changed {
+		t.Fatalf("got %q (changed %v), want %q", got, changed, want)
+	}
+}
+
+// checkFuzzedRewrite fails t unless a rewrite of stmt either refused it as
+// Invalid or, when it says it changed nothing, answered stmt itself.
+func checkFuzzedRewrite(t *testing.T, stmt, out string, changed bool, err error) {
+	t.Helper()
+	if err != nil && !errs.Is(err, errs.Invalid) {
+		t.Fatalf("%q: %v", stmt, err)
+	}
+	if err == nil && !changed && out != stmt {
+		t.Fatalf("unchanged but different: %q -> %q", stmt, out)
 	}
 }

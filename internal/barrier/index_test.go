@@ -109,15 +109,7 @@ func TestLegacyKeyringGainsIndexKey(t *testing.T) {
 // or every index entry would be orphaned.
 func TestIndexKeyKeptAcrossRotateAndRekey(t *testing.T) {
 	ctx := context.Background()
-	raw := memstore.New()
-	root, _ := GenerateRootKey()
-	if err := Initialize(ctx, raw, root, SealConfig{Type: SealShamir, Shares: 3, Threshold: 2}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := Unseal(ctx, raw, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, raw, root := unsealed(t)
 	want := indexOf(t, b)
 	if _, err := b.Rotate(ctx, time.Now()); err != nil {
 		t.Fatal(err)

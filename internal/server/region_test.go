@@ -249,24 +249,32 @@ func TestRegionGoSDK(t *testing.T) {
 // TestRegionNodeSDK runs testdata/regionapp-node, the same program on the
 // official OCI TypeScript/JavaScript SDK.
 func TestRegionNodeSDK(t *testing.T) {
+	r, cmd := nodeRegionApp(t, "app.js")
+	runRegionApp(t, r, cmd)
+}
+
+// nodeRegionApp starts a region and returns the command that runs script
+// of testdata/regionapp-node against it.
+func nodeRegionApp(t *testing.T, script string) (*coffertest.Region, *exec.Cmd) {
+	t.Helper()
 	files := map[string]string{}
-	for _, f := range []string{"package.json", "package-lock.json", "app.js", "dns.js"} {
+	for _, f := range []string{"package.json", "package-lock.json", script, "dns.js"} {
 		files[filepath.Join("testdata", "regionapp-node", f)] = f
 	}
 	node, dir := coffertest.NodeProject(t, files)
 	r := coffertest.StartRegion(t, realmDomain)
-	cmd := exec.Command(node, "--require", "./dns.js", "app.js")
+	cmd := exec.Command(node, "--require", "./dns.js", script)
 	cmd.Dir = dir
 	cmd.Env = subprocessEnv(t, r)
-	runRegionApp(t, r, cmd)
+	return r, cmd
 }
 
-// runRegionApp runs an acceptance program and checks what it did and which
-// host names its SDK built.
-func runRegionApp(t *testing.T, r *coffertest.Region, cmd *exec.Cmd) {
+// runProgram runs cmd, fails t if it fails or is still running after
+// limit, and returns its standard output and error.
+func runProgram(t *testing.T, cmd *exec.Cmd, limit time.Duration) (stdout, stderr string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -275,14 +283,21 @@ func runRegionApp(t *testing.T, r *coffertest.Region, cmd *exec.Cmd) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", cmd.Path, err, stdout.String(), stderr.String())
+			t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", cmd.Path, err, out.String(), errOut.String())
 		}
-	case <-time.After(2 * time.Minute):
+	case <-time.After(limit):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("%s timed out\nstdout:\n%s\nstderr:\n%s", cmd.Path, stdout.String(), stderr.String())
+		t.Fatalf("%s still running after %v\nstdout:\n%s\nstderr:\n%s", cmd.Path, limit, out.String(), errOut.String())
 	}
-	out := stdout.String()
+	return out.String(), errOut.String()
+}
+
+// runRegionApp runs an acceptance program and checks what it did and which
+// host names its SDK built.
+func runRegionApp(t *testing.T, r *coffertest.Region, cmd *exec.Cmd) {
+	t.Helper()
+	out, stderr := runProgram(t, cmd, 2*time.Minute)
 	// The Node SDK reports the endpoint with the API's base path.
 	for _, want := range []string{
 		"identity host: https://identity.local.oci." + r.Domain,
@@ -301,7 +316,7 @@ func runRegionApp(t *testing.T, r *coffertest.Region, cmd *exec.Cmd) {
 		"bundle: hello from the region\n",
 	} {
 		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s\nstderr:\n%s", want, out, stderr.String())
+			t.Errorf("output lacks %q:\n%s\nstderr:\n%s", want, out, stderr)
 		}
 	}
 }

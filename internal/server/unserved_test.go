@@ -1,14 +1,11 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -233,37 +230,13 @@ func TestUnservedDefaultRetryPolicy(t *testing.T) {
 // SDK's defaults (testdata/regionapp-node/unserved.js), against a region:
 // each of twelve calls is one request answered 501.
 func TestUnservedNodeSDK(t *testing.T) {
-	files := map[string]string{}
-	for _, f := range []string{"package.json", "package-lock.json", "unserved.js", "dns.js"} {
-		files[filepath.Join("testdata", "regionapp-node", f)] = f
-	}
-	node, dir := coffertest.NodeProject(t, files)
-	r := coffertest.StartRegion(t, realmDomain)
-	cmd := exec.Command(node, "--require", "./dns.js", "unserved.js")
-	cmd.Dir = dir
-	cmd.Env = subprocessEnv(t, r)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("unserved.js: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-		}
-	case <-time.After(time.Minute):
-		// Retries would take minutes; one request per call takes
-		// milliseconds.
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("unserved.js still running after a minute: the SDK retries\nstdout:\n%s", stdout.String())
-	}
+	r, cmd := nodeRegionApp(t, "unserved.js")
+	// Retries would take minutes; one request per call takes milliseconds,
+	// so a program still running after a minute is the SDK retrying.
+	out, _ := runProgram(t, cmd, time.Minute)
 	want := "unserved: 501 MethodNotImplemented Coffer does not serve ListTagNamespaces (GET /20160918/tagNamespaces)"
-	if n := strings.Count(stdout.String(), want); n != 12 {
-		t.Fatalf("%d of 12 calls answered %q:\n%s", n, want, stdout.String())
+	if n := strings.Count(out, want); n != 12 {
+		t.Fatalf("%d of 12 calls answered %q:\n%s", n, want, out)
 	}
 	if n := unservedCount(r.Env, "ListTagNamespaces"); n != 12 {
 		t.Fatalf("server saw %d ListTagNamespaces requests for 12 calls", n)

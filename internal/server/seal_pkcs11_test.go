@@ -15,7 +15,6 @@ import (
 	"github.com/miekg/pkcs11"
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/keymanagement"
-	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
 	"github.com/oracle/oci-go-sdk/v65/vault"
 
 	"github.com/coffer-vault/coffer/internal/barrier"
@@ -65,29 +64,6 @@ func createSecret(t *testing.T, env *coffertest.Env, content string) (secretID s
 		t.Fatalf("CreateSecret: %v", err)
 	}
 	return *s.Id
-}
-
-// readSecret reads a secret's content through the SDK; want, when not
-// nil, checks the error instead.
-func readSecret(t *testing.T, env *coffertest.Env, id, content string, want func(error)) {
-	t.Helper()
-	reader, err := sdksecrets.NewSecretsClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&reader.BaseClient, env.URL)
-	resp, err := reader.GetSecretBundle(context.Background(), sdksecrets.GetSecretBundleRequest{SecretId: &id})
-	if want != nil {
-		want(err)
-		return
-	}
-	if err != nil {
-		t.Fatalf("GetSecretBundle: %v", err)
-	}
-	c, _ := resp.SecretBundleContent.(sdksecrets.Base64SecretBundleContentDetails)
-	if c.Content == nil || *c.Content != base64.StdEncoding.EncodeToString([]byte(content)) {
-		t.Fatalf("GetSecretBundle content %v", c.Content)
-	}
 }
 
 // TestSealPKCS11Lifecycle: on SoftHSM2, the first start makes the seal key

@@ -269,9 +269,9 @@ func TestShamirLifecycle(t *testing.T) {
 	aes := keystest.Shape(keymanagement.KeyShapeAlgorithmAes, 32, "")
 	k1 := v.CreateKey(t, "before-rotate", aes, keymanagement.CreateKeyDetailsProtectionModeSoftware)
 	ct1 := encrypt(t, v, *k1.Id, "first")
-	readSecret := cachedSecret(t, env, v, *k1.Id, "sealed-secret-content")
-	readSecret(nil) // twice: the second read is served from the record cache
-	readSecret(nil)
+	read := cachedSecret(t, env, v, *k1.Id, "sealed-secret-content")
+	read(nil) // twice: the second read is served from the record cache
+	read(nil)
 
 	// Seal: unauthenticated is refused, an administrator seals.
 	code, _ = e.call(http.MethodPost, sysapi.SealPath, nil, nil)
@@ -294,7 +294,7 @@ func TestShamirLifecycle(t *testing.T) {
 		t.Fatal("crypto endpoint answered while sealed")
 	}
 	// Nothing is served from the caches while sealed.
-	readSecret(func(err error) { keystest.WantError(t, err, 503, "ServiceUnavailable") })
+	read(func(err error) { keystest.WantError(t, err, 503, "ServiceUnavailable") })
 
 	// Wrong shares: another split's share completes the threshold, the
 	// server says so and starts again from zero.
@@ -319,7 +319,7 @@ func TestShamirLifecycle(t *testing.T) {
 		t.Fatalf("GetVault after unseal: %v", err)
 	}
 	decrypt(t, v, *k1.Id, ct1, "first")
-	readSecret(nil)
+	read(nil)
 
 	// Rotate: new values use the new term, old ones still open.
 	code, body = e.call(http.MethodPost, sysapi.RotatePath, struct{}{}, env.Provider)
@@ -533,11 +533,6 @@ func cachedSecret(t *testing.T, env *coffertest.Env, v keystest.Vault, keyID, co
 		t.Fatal(err)
 	}
 	coffertest.Configure(&vaults.BaseClient, env.URL)
-	reader, err := sdksecrets.NewSecretsClientWithConfigurationProvider(env.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coffertest.Configure(&reader.BaseClient, env.URL)
 	s, err := vaults.CreateSecret(context.Background(), vault.CreateSecretRequest{CreateSecretDetails: vault.CreateSecretDetails{
 		CompartmentId: common.String(keystest.Tenancy(t, env)), VaultId: v.Id, KeyId: common.String(keyID),
 		SecretName: common.String("cached"), SecretContent: vault.Base64SecretContentDetails{
@@ -547,17 +542,29 @@ func cachedSecret(t *testing.T, env *coffertest.Env, v keystest.Vault, keyID, co
 	}
 	return func(want func(error)) {
 		t.Helper()
-		resp, err := reader.GetSecretBundle(context.Background(), sdksecrets.GetSecretBundleRequest{SecretId: s.Id})
-		if want != nil {
-			want(err)
-			return
-		}
-		if err != nil {
-			t.Fatalf("GetSecretBundle: %v", err)
-		}
-		c, _ := resp.SecretBundleContent.(sdksecrets.Base64SecretBundleContentDetails)
-		if c.Content == nil || *c.Content != base64.StdEncoding.EncodeToString([]byte(content)) {
-			t.Fatalf("GetSecretBundle content %v", c.Content)
-		}
+		readSecret(t, env, *s.Id, content, want)
+	}
+}
+
+// readSecret reads a secret's content through the SDK; want, when not
+// nil, checks the error instead.
+func readSecret(t *testing.T, env *coffertest.Env, id, content string, want func(error)) {
+	t.Helper()
+	reader, err := sdksecrets.NewSecretsClientWithConfigurationProvider(env.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coffertest.Configure(&reader.BaseClient, env.URL)
+	resp, err := reader.GetSecretBundle(context.Background(), sdksecrets.GetSecretBundleRequest{SecretId: &id})
+	if want != nil {
+		want(err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("GetSecretBundle: %v", err)
+	}
+	c, _ := resp.SecretBundleContent.(sdksecrets.Base64SecretBundleContentDetails)
+	if c.Content == nil || *c.Content != base64.StdEncoding.EncodeToString([]byte(content)) {
+		t.Fatalf("GetSecretBundle content %v", c.Content)
 	}
 }

@@ -65,13 +65,7 @@ func (c *adminClient) post(ctx context.Context, path, what string, in, out any) 
 		return &configError{fmt.Errorf("client: %w", err)}
 	}
 	c.g.configure(&bc, c.endpoint)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = int64(len(body))
-	resp, err := bc.Call(ctx, req)
+	resp, err := postJSON(ctx, &bc, path, body)
 	if err != nil {
 		return err
 	}
@@ -85,6 +79,19 @@ func (c *adminClient) post(ctx context.Context, path, what string, in, out any) 
 		return fmt.Errorf("%s: the server's answer is not JSON: %w", what, err)
 	}
 	return nil
+}
+
+// postJSON POSTs body, JSON, to path through bc, signed as the SDK's
+// clients sign, and returns the answer (a refusal is the SDK's service
+// error).
+func postJSON(ctx context.Context, bc *common.BaseClient, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = int64(len(body))
+	return bc.Call(ctx, req)
 }
 
 // checkOutputDir refuses, as a usage error naming flag, a dir that is not

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -34,13 +33,7 @@ func downloadBackup(ctx context.Context, cmd *cobra.Command, bc *common.BaseClie
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = int64(len(b))
-	resp, err := bc.Call(ctx, req)
+	resp, err := postJSON(ctx, bc, path, b)
 	if err != nil {
 		return err
 	}

@@ -482,12 +482,9 @@ func (s *Service) RestoreKey(ctx context.Context, b *Backup, vaultID, compartmen
 		return Key{}, err
 	}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		vault, err := getVault(tx, vaultID)
+		vault, err := getActiveVault(tx, vaultID, "restored only into")
 		if err != nil {
 			return err
-		}
-		if vault.State != VaultActive {
-			return errs.E(errs.IncorrectState, "vault %s is %s; keys can be restored only into an ACTIVE vault", vault.ID, vault.State)
 		}
 		return s.restoreKeyTx(tx, vault, k, vs)
 	})

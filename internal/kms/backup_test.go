@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +152,13 @@ func TestBackupKeyRestoreAfterDeletion(t *testing.T) {
 	other := d.vault(t, kms.VaultTypeVirtualPrivate)
 	if _, err := d.s.RestoreKey(ctx, bk, other.ID, v.CompartmentID); !errs.Is(err, errs.Invalid) {
 		t.Errorf("restore into another vault: %v, want Invalid", err)
+	}
+	if _, err := d.s.ScheduleVaultDeletion(ctx, v.ID, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.s.RestoreKey(ctx, bk, v.ID, v.CompartmentID)
+	if want := "keys can be restored only into an ACTIVE vault"; !errs.Is(err, errs.IncorrectState) || !strings.Contains(errs.Message(err), want) {
+		t.Errorf("restore into a vault pending deletion: %v, want IncorrectState saying %q", err, want)
 	}
 }
 

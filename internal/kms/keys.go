@@ -194,12 +194,9 @@ func (s *Service) createKey(ctx context.Context, vaultID string, in CreateKeyInp
 	v.Blob, v.PublicKey = m.Blob, m.PublicKey
 	k.CurrentVersion = v.ID
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		vault, err := getVault(tx, vaultID)
+		vault, err := getActiveVault(tx, vaultID, "created only in")
 		if err != nil {
 			return err
-		}
-		if vault.State != VaultActive {
-			return errs.E(errs.IncorrectState, "vault %s is %s; keys can be created only in an ACTIVE vault", vault.ID, vault.State)
 		}
 		if err := s.checkVersionRoom(tx, vault, k.ProtectionMode, shape); err != nil {
 			return err

@@ -42,6 +42,19 @@ func value[T any](p *T, err error) (T, error) {
 
 func getVault(r store.Reader, id string) (Vault, error) { return value(loadVault(r, id)) }
 
+// getActiveVault is getVault for a key change in the vault: a vault that is
+// not ACTIVE is IncorrectState, saying keys can be "<done> an ACTIVE vault".
+func getActiveVault(r store.Reader, id, done string) (Vault, error) {
+	v, err := getVault(r, id)
+	if err != nil {
+		return v, err
+	}
+	if v.State != VaultActive {
+		return Vault{}, errs.E(errs.IncorrectState, "vault %s is %s; keys can be %s an ACTIVE vault", v.ID, v.State, done)
+	}
+	return v, nil
+}
+
 // loadVault is getVault without the copy.
 func loadVault(r store.Reader, id string) (*Vault, error) {
 	if !ocid.Valid(id) {

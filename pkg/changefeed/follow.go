@@ -119,4 +119,3 @@ func Follow(ctx context.Context, l Lister, h Handler, opts FollowOptions) error 
 
 // Unavailable reports whether err says the service has no change feed.
 func Unavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
-

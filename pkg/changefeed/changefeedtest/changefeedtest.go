@@ -36,14 +36,13 @@ type Server struct {
 	t   testing.TB
 	pub *rsa.PublicKey
 
-	mu      sync.Mutex
-	items   []changefeed.Change
-	wake    chan struct{} // closed and replaced on every Publish
-	status  int           // when non-zero, every request gets this status
-	reset   bool          // the next answer to a cursor is a reset
-	calls   int
-	waiting int
-	polled  chan struct{} // receives when a long poll starts waiting
+	mu     sync.Mutex
+	items  []changefeed.Change
+	wake   chan struct{} // closed and replaced on every Publish
+	status int           // when non-zero, every request gets this status
+	reset  bool          // the next answer to a cursor is a reset
+	calls  int
+	polled chan struct{} // receives when a long poll starts waiting
 }
 
 // New starts a fake feed, stopped when the test ends.

@@ -3,6 +3,7 @@ package changefeed_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +187,57 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("accepted an answer without a cursor")
 		}
 	})
+}
+
+// svcErr is an SDK-style service error.
+type svcErr struct{ status int }
+
+func (e svcErr) Error() string           { return "service error" }
+func (e svcErr) GetHTTPStatusCode() int  { return e.status }
+func (e svcErr) GetMessage() string      { return "" }
+func (e svcErr) GetCode() string         { return "InvalidParameter" }
+func (e svcErr) GetOpcRequestID() string { return "" }
+
+// scripted answers calls in order and records the cursors asked for; after
+// its script it cancels the context.
+type scripted struct {
+	answers []func() (changefeed.Page, error)
+	cursors []string
+	cancel  context.CancelFunc
+}
+
+func (s *scripted) ListChanges(ctx context.Context, req changefeed.Request) (changefeed.Page, error) {
+	s.cursors = append(s.cursors, req.Cursor)
+	if len(s.answers) == 0 {
+		s.cancel()
+		return changefeed.Page{}, ctx.Err()
+	}
+	a := s.answers[0]
+	s.answers = s.answers[1:]
+	return a()
+}
+
+// A refused cursor (400) starts again from the end of the feed, with a
+// reset, instead of repeating the refused cursor forever.
+func TestFollowRefusedCursor(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	page := func(c string) func() (changefeed.Page, error) {
+		return func() (changefeed.Page, error) { return changefeed.Page{Cursor: c}, nil }
+	}
+	l := &scripted{cancel: cancel, answers: []func() (changefeed.Page, error){
+		page("c1"),
+		func() (changefeed.Page, error) { return changefeed.Page{}, svcErr{400} },
+		page("c2"),
+	}}
+	rec := newRecorder()
+	err := changefeed.Follow(ctx, l, rec, changefeed.FollowOptions{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(l.cursors); got != "[ c1  c2]" {
+		t.Fatalf("cursors asked: %q", got)
+	}
+	if len(rec.resets) != 2 {
+		t.Fatalf("%d resets, want 2 (first contact, after the refusal)", len(rec.resets))
+	}
 }

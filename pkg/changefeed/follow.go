@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
 
 	"github.com/coffer-vault/coffer/internal/retry"
 )
@@ -50,7 +53,8 @@ type FollowOptions struct {
 // returns nil) or the service turns out to have no feed (it returns an
 // error wrapping ErrUnavailable, once, and the caller keeps polling on its
 // own schedule). Other failures are logged and retried with backoff from
-// the last cursor; a 404 or 501 after the feed was reached is also treated
+// the last cursor, except a refused cursor (400), after which Follow starts
+// again from the end of the feed and calls Reset; a 404 or 501 after the feed was reached is also treated
 // as the end of the feed, since a deployment that answers it has no feed
 // now.
 func Follow(ctx context.Context, l Lister, h Handler, opts FollowOptions) error {
@@ -89,6 +93,14 @@ func Follow(ctx context.Context, l Lister, h Handler, opts FollowOptions) error 
 		if err != nil {
 			if errors.Is(err, ErrUnavailable) {
 				return err
+			}
+			var se common.ServiceError
+			if errors.As(err, &se) && se.GetHTTPStatusCode() == http.StatusBadRequest && cursor != "" {
+				// The server refuses the cursor (another deployment, a
+				// changed format): start again from the end, which
+				// resets the caller, rather than repeat the refusal.
+				log.LogAttrs(ctx, slog.LevelWarn, "changefeed: cursor refused; starting again from the end", slog.Any("error", err))
+				cursor = ""
 			}
 			failures++
 			d := backoff.Backoff(failures)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/retry"
+	"github.com/coffer-vault/coffer/pkg/changefeed"
 	"github.com/coffer-vault/coffer/pkg/secretcache"
 	"github.com/coffer-vault/coffer/pkg/securefile"
 )
@@ -44,6 +45,14 @@ type Options struct {
 	// ActionOutput receives the output of on-change commands (default
 	// os.Stderr).
 	ActionOutput io.Writer
+	// Changes, if set, is Coffer's change feed (see NewChangeFeed): Run
+	// follows it and re-renders the files of a changed secret as soon as
+	// the change is reported. Without it, or when the service has no feed
+	// (real OCI), the schedule alone refreshes.
+	Changes changefeed.Lister
+	// Follow tunes the feed's follower (zero: changefeed's defaults; its
+	// Logger defaults to Logger).
+	Follow changefeed.FollowOptions
 }
 
 // Agent keeps the files of a Plan up to date. Create it with New, run it
@@ -58,6 +67,11 @@ type Agent struct {
 
 	trigger chan struct{}
 
+	// changed signals Run that pending holds keys reported changed by
+	// the feed.
+	changed chan struct{}
+	pending map[secretcache.Key]bool // guarded by mu
+
 	// cycle serialises refreshes (Run's loop and direct Refresh calls).
 	cycle sync.Mutex
 
@@ -67,6 +81,8 @@ type Agent struct {
 
 	// testHookWritten, if set, is called after each file write.
 	testHookWritten func(path string)
+	// testHookFeedStopped, if set, is called when the follower stops.
+	testHookFeedStopped func(error)
 }
 
 // KeyStatus is what the agent knows of one secret version it reads.
@@ -111,6 +127,8 @@ func New(plan *Plan, backend secretcache.Backend, opts Options) *Agent {
 		log:     opts.Logger,
 		opts:    opts,
 		trigger: make(chan struct{}, 1),
+		changed: make(chan struct{}, 1),
+		pending: make(map[secretcache.Key]bool),
 		last:    make(map[secretcache.Key]secretcache.Secret),
 		status:  make(map[secretcache.Key]*KeyStatus),
 	}
@@ -146,8 +164,12 @@ func (a *Agent) Trigger() {
 // failures to read secrets are logged and retried, never fatal, and the
 // files keep their last good content meanwhile.
 func (a *Agent) Run(ctx context.Context) error {
+	var feed sync.WaitGroup
+	defer feed.Wait()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	failures := 0
-	for {
+	for first := true; ; first = false {
 		err := a.Refresh(ctx)
 		if ctx.Err() != nil {
 			a.log.Info("agent: stopping")
@@ -165,13 +187,37 @@ func (a *Agent) Run(ctx context.Context) error {
 			failures = 0
 			wait = a.jittered(a.plan.RefreshInterval)
 		}
-		select {
-		case <-ctx.Done():
-			a.log.Info("agent: stopping")
-			return nil
-		case <-a.trigger:
-			a.log.Info("agent: refresh requested")
-		case <-a.opts.After(wait):
+		if first && a.opts.Changes != nil {
+			// Started after the first refresh: the follower's reset on
+			// first contact refreshes once more, covering changes made
+			// between that refresh's reads and the feed's cursor.
+			feed.Add(1)
+			go func() {
+				defer feed.Done()
+				a.follow(ctx)
+			}()
+		}
+		timer := a.opts.After(wait)
+	waiting:
+		for {
+			select {
+			case <-ctx.Done():
+				a.log.Info("agent: stopping")
+				return nil
+			case <-a.trigger:
+				a.log.Info("agent: refresh requested")
+				break waiting
+			case <-timer:
+				break waiting
+			case <-a.changed:
+				// The schedule is left as it was: a change refreshes
+				// only the secrets it names.
+				_ = a.refresh(ctx, a.takePending())
+				if ctx.Err() != nil {
+					a.log.Info("agent: stopping")
+					return nil
+				}
+			}
 		}
 	}
 }
@@ -213,10 +259,19 @@ const opRefresh errs.Op = "agent.Refresh"
 // good versions. Cancelling ctx stops before the next file; an action is
 // never started after ctx is cancelled.
 func (a *Agent) Refresh(ctx context.Context) error {
+	return a.refresh(ctx, nil)
+}
+
+// refresh is Refresh restricted to the keys in only, and to the files
+// that use them; nil only means every key and file.
+func (a *Agent) refresh(ctx context.Context, only map[secretcache.Key]bool) error {
 	a.cycle.Lock()
 	defer a.cycle.Unlock()
 	var failed []error
 	for _, k := range a.keys {
+		if only != nil && !only[k] {
+			continue
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -237,6 +292,9 @@ func (a *Agent) Refresh(ctx context.Context) error {
 	for _, f := range a.plan.Files {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if only != nil && !usesAny(f, only) {
+			continue
 		}
 		changed, err := a.writeFile(f, dirs)
 		if a.testHookWritten != nil {

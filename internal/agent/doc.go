@@ -84,6 +84,12 @@
 // refreshes at once and then every refresh_interval (jittered), and on
 // Trigger (SIGHUP in `coffer agent`); after a refresh that failed it
 // retries sooner, backing off exponentially up to the interval.
+// With Options.Changes (NewChangeFeed; `coffer agent` sets it unless
+// --follow-changes=false) Run also follows Coffer's change feed after its
+// first refresh: a change to a secret it reads re-reads that secret and
+// re-renders the files that use it at once, without moving the schedule;
+// a feed reset refreshes everything. A service without a feed (real OCI)
+// is logged once at info and the schedule alone refreshes.
 // Cancelling Run's context stops it: the write in progress completes and
 // no new action starts.
 package agent

@@ -25,6 +25,12 @@ files keep their last good content and the agent retries with backoff.
 SIGTERM or SIGINT stops it: the write in progress finishes, no new action
 starts. Logs name secrets and their version numbers, never their content.
 
+Against Coffer the agent also follows the change feed (--follow-changes,
+on by default): a rotated secret's files are re-rendered as soon as the
+change is reported, without waiting for the schedule. Real OCI and older
+Coffer servers have no feed: the agent logs that once and refreshes on
+its schedule only.
+
 A missing output directory is created, with its missing parents, mode 0700
 and owned by the agent's user. When another user (files[].owner) must reach
 the file, create its directory beforehand with the access that user needs.
@@ -89,7 +95,7 @@ and a failed render leaves the file as it was.`
 // newAgentCommand is `coffer agent`.
 func newAgentCommand() *cobra.Command {
 	var configPath, logLevel, logFormat string
-	var once bool
+	var once, follow bool
 	cmd := &cobra.Command{
 		Use:   "agent --config FILE",
 		Short: "Keep secrets rendered to files, refreshed on a schedule and on SIGHUP",
@@ -99,12 +105,13 @@ func newAgentCommand() *cobra.Command {
   kill -HUP $(pidof coffer)                        # refresh now`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return reportAgent(cmd, runAgent(cmd, configPath, logLevel, logFormat, once))
+			return reportAgent(cmd, runAgent(cmd, configPath, logLevel, logFormat, once, follow))
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "the agent's JSON configuration file (see above)")
 	f.BoolVar(&once, "once", false, "render every file once and exit (non-zero if any file could not be rendered)")
+	f.BoolVar(&follow, "follow-changes", true, "follow Coffer's change feed to re-render a rotated secret at once (real OCI has none: the schedule alone refreshes)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
@@ -121,7 +128,7 @@ func reportAgent(cmd *cobra.Command, err error) error {
 	return exitError{newGlobals().reportError(cmd.ErrOrStderr(), err, hints{notFound: secretBundleNotFound})}
 }
 
-func runAgent(cmd *cobra.Command, configPath, logLevel, logFormat string, once bool) error {
+func runAgent(cmd *cobra.Command, configPath, logLevel, logFormat string, once, follow bool) error {
 	if configPath == "" {
 		return usageErrorf("agent: --config is required")
 	}
@@ -137,7 +144,11 @@ func runAgent(cmd *cobra.Command, configPath, logLevel, logFormat string, once b
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	a := agent.New(plan, client, agent.Options{Logger: log, ActionOutput: cmd.ErrOrStderr()})
+	opts := agent.Options{Logger: log, ActionOutput: cmd.ErrOrStderr()}
+	if follow && !once {
+		opts.Changes = agent.NewChangeFeed(client)
+	}
+	a := agent.New(plan, client, opts)
 	defer a.Close()
 
 	ctx, cancel := context.WithCancel(cmd.Context())

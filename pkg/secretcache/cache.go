@@ -30,6 +30,13 @@
 //     database answers 401 after a rotation), [Cache.Rejected] refetches
 //     once, rate-limited per key, instead of retrying forever.
 //   - At most MaxEntries versions are kept, least recently used evicted.
+//   - With [Options.FollowChanges] (opt in), the cache follows Coffer's
+//     change feed (pkg/changefeed): a change to a cached secret drops its
+//     entries at once (and, with refresh-ahead on, reads them again in the
+//     background), so a rotation reaches readers within a round trip, not
+//     a TTL. A feed reset drops everything. Against a service without a
+//     feed (real OCI answers 404, an older Coffer 501) the follower stops
+//     and the cache keeps its TTL behaviour.
 //
 // Content is never logged; [Secret] prints and logs as REDACTED.
 //
@@ -52,6 +59,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/retry"
+	"github.com/coffer-vault/coffer/pkg/changefeed"
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/secrets"
 )
@@ -152,6 +160,14 @@ type Options struct {
 	// Logger receives operational messages (never content). Default:
 	// discard.
 	Logger *slog.Logger
+	// FollowChanges, if set, is Coffer's change feed, followed from New
+	// until Close: usually changefeed.NewClient(secretsClient.BaseClient),
+	// so that it signs like the Secrets client. Nil (the default) changes
+	// nothing.
+	FollowChanges changefeed.Lister
+	// Follow tunes the follower (zero: changefeed's defaults; its Logger
+	// defaults to Logger).
+	Follow changefeed.FollowOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -237,6 +253,10 @@ type Cache struct {
 
 	// testHookStored, if set, is called after a fetch completes.
 	testHookStored func(Key, bool)
+	// feedDone is closed when the change-feed follower has stopped.
+	feedDone chan struct{}
+	// testHookFeed, if set, is called after each feed answer is applied.
+	testHookFeed func()
 }
 
 type entry struct {
@@ -278,6 +298,9 @@ func New(b Backend, opts Options) *Cache {
 		rejects:    make(map[Key]time.Time),
 	}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
+	if opts.FollowChanges != nil {
+		c.startFollowing(opts.FollowChanges, opts.Follow)
+	}
 	return c
 }
 
@@ -747,7 +770,7 @@ func decode(b secrets.SecretBundle, secretID string) (Secret, error) {
 // counters are the cache's metrics, updated without the lock.
 type counters struct {
 	hits, misses, coalesced, backendCalls, errors, stale,
-	refreshes, evictions, shortened, rejections atomic.Uint64
+	refreshes, evictions, shortened, rejections, feedInvalidations atomic.Uint64
 }
 
 // Stats is a snapshot of the cache's counters since New.
@@ -763,7 +786,10 @@ type Stats struct {
 	Evictions    uint64 // entries dropped by the LRU bound
 	TTLShortened uint64 // stores whose TTL was shortened
 	Rejections   uint64 // Rejected calls that refetched
-	Entries      int    // versions cached now
+	// FeedInvalidations counts entries dropped because the change feed
+	// said their secret changed, or reset.
+	FeedInvalidations uint64
+	Entries           int // versions cached now
 }
 
 // Stats returns the current counters.
@@ -783,6 +809,8 @@ func (c *Cache) Stats() Stats {
 		TTLShortened: c.stats.shortened.Load(),
 		Rejections:   c.stats.rejections.Load(),
 		Entries:      n,
+
+		FeedInvalidations: c.stats.feedInvalidations.Load(),
 	}
 	s.Saved = s.Hits + s.Coalesced
 	return s

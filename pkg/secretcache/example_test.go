@@ -7,7 +7,9 @@ import (
 	"log"
 	"time"
 
+	"github.com/coffer-vault/coffer/pkg/changefeed"
 	"github.com/coffer-vault/coffer/pkg/secretcache"
+	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/secrets"
 )
 
@@ -79,4 +81,20 @@ func ExampleCache_Rejected() {
 	// Output:
 	// 4 false <nil>
 	// secretcache: rejection already handled recently
+}
+
+// Following Coffer's change feed: the feed client signs with the Secrets
+// client's own signer and host. Against real OCI the follower finds no
+// feed (404), stops, and the cache keeps its TTLs.
+func ExampleOptions_followChanges() {
+	provider := common.DefaultConfigProvider()
+	client, err := secrets.NewSecretsClientWithConfigurationProvider(provider)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client.Host = "https://coffer.example:8443"
+	cache := secretcache.New(client, secretcache.Options{
+		FollowChanges: changefeed.NewClient(client.BaseClient),
+	})
+	defer cache.Close()
 }

@@ -364,6 +364,11 @@ const (
 // usage-report in tenancy`, the statement OCI's cost reports need.
 const OperationGetUsageReport = "GetUsageReport"
 
+// OperationListChanges is Coffer's change feed (`GET
+// /20190301/coffer/changes`): which secrets and keys changed, filtered per
+// item by the caller's right to read them.
+const OperationListChanges = "ListChanges"
+
 // OperationCreateInstanceCertificate is Coffer's own operation that issues
 // an instance principal leaf certificate from Coffer's instance CA (`coffer
 // iam instance-certificate`), standing in for OCI's instance metadata.
@@ -513,6 +518,11 @@ var operations = map[string]*opSpec{
 	OperationCreateInstanceCertificate: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
 	// Usage names principals and secrets of the whole tenancy.
 	OperationGetUsageReport: {checks: []Check{c("USAGE_REPORT_READ", TargetTenancy)}},
+	// The change feed needs no permission of its own: every item is shown
+	// only to a caller that may read its secret's bundle (GetSecretBundle)
+	// or its key (GetKey), so an authenticated caller with no policy gets
+	// a feed with no items.
+	OperationListChanges: {},
 
 	// Operator operations: who may stop every caller, or change the key
 	// everything is written with, could already grant themselves anything.

@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/ociapi/changesapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi/vaultstest"
 	"github.com/coffer-vault/coffer/internal/server"
+	"github.com/coffer-vault/coffer/internal/store/faulty"
 )
 
 type feedItem struct {
@@ -322,5 +323,73 @@ func TestChangeFeedRetentionAndShutdown(t *testing.T) {
 	}
 	if d := time.Since(stopped); d > 3*time.Second {
 		t.Errorf("stopping took %v with a long poll waiting", d)
+	}
+}
+
+// TestChangeFeedAcrossPostgresNodes: a long poll on node B wakes within a
+// second of an UpdateSecret through node A.
+func TestChangeFeedAcrossPostgresNodes(t *testing.T) {
+	node := sharedNodes(t, func(c *server.Config) { c.SyncInterval = time.Hour })
+	a, b := node(""), node("")
+	f := vaultstest.On(t, a)
+	sec := f.CreateSecret(t, "feed-pg", "v1")
+	end := mustChanges(t, b, a.Provider, url.Values{})
+	type result struct {
+		pg  feedPage
+		err error
+		at  time.Time
+	}
+	done := make(chan result, 1)
+	go func() {
+		pg, err := changes(t, b, a.Provider, feedQuery(end.Cursor, 30))
+		done <- result{pg, err, time.Now()}
+	}()
+	waitForWaiters(t, b.Server, 1)
+	if _, err := f.Vaults.UpdateSecret(context.Background(), vault.UpdateSecretRequest{SecretId: sec.Id, UpdateSecretDetails: vault.UpdateSecretDetails{
+		SecretContent: vaultstest.Content("v2")}}); err != nil {
+		t.Fatal(err)
+	}
+	updated := time.Now()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("UpdateSecret on node A to long-poll answer on node B: %v", r.at.Sub(updated))
+	if d := r.at.Sub(updated); d > time.Second {
+		t.Errorf("node B answered %v after the write on node A, want within 1s", d)
+	}
+	if got := itemsOf(r.pg, *sec.Id); len(got) != 1 || got[0].Change != "VERSION_CREATED" || got[0].CurrentVersion != 2 {
+		t.Fatalf("node B's answer: %s", r.pg.raw)
+	}
+}
+
+// TestChangeFeedRolledBackChange: an UpdateSecret whose transaction fails
+// to commit leaves no entry.
+func TestChangeFeedRolledBackChange(t *testing.T) {
+	cs := &countingStore{}
+	f := vaultstest.Start(t, coffertest.Options{Config: func(c *server.Config) { c.WrapStore = cs.wrap }})
+	env := f.Env
+	sec := f.CreateSecret(t, "feed-rollback", "v1")
+	end := mustChanges(t, env, env.Provider, url.Values{})
+	cs.mu.Lock()
+	cs.fs.FailOn(faulty.Commit, 1, nil)
+	cs.mu.Unlock()
+	_, err := f.Vaults.UpdateSecret(context.Background(), vault.UpdateSecretRequest{SecretId: sec.Id, UpdateSecretDetails: vault.UpdateSecretDetails{
+		Description: common.String("never committed")}})
+	if err == nil {
+		t.Fatal("UpdateSecret succeeded through a failing commit")
+	}
+	pg := mustChanges(t, env, env.Provider, feedQuery(end.Cursor, 0))
+	if len(pg.Items) != 0 || pg.Cursor != end.Cursor {
+		t.Fatalf("a rolled-back change left %s", pg.raw)
+	}
+	coffertest.NextSecond()
+	if _, err := f.Vaults.UpdateSecret(context.Background(), vault.UpdateSecretRequest{SecretId: sec.Id, UpdateSecretDetails: vault.UpdateSecretDetails{
+		Description: common.String("committed")}}); err != nil {
+		t.Fatal(err)
+	}
+	pg = mustChanges(t, env, env.Provider, feedQuery(end.Cursor, 0))
+	if got := itemsOf(pg, *sec.Id); len(got) != 1 || got[0].Change != "UPDATED" {
+		t.Fatalf("after the committed update: %s", pg.raw)
 	}
 }

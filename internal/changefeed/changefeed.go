@@ -137,7 +137,7 @@ type Head struct {
 // ReadHead returns the feed's head.
 func ReadHead(r store.Reader) (Head, error) {
 	c, err := loadCounter(r)
-	return Head{Last: c.Last, Floor: c.Floor, Epoch: c.Epoch}, err
+	return Head(c), err
 }
 
 // Read returns up to limit entries after sequence after, in order.

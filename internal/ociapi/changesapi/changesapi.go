@@ -8,6 +8,7 @@ package changesapi
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/authz"
@@ -112,6 +113,12 @@ func (h *Handlers) get(c *ociapi.Call) error {
 			}
 			return h.visible(ctx, c, e)
 		},
+	}
+	if q.Wait > 0 {
+		// The server's write timeout (60 s from the request) would cut a
+		// full wait's answer; this request may take its wait and a margin.
+		// A writer that cannot move its deadline keeps the server's.
+		_ = http.NewResponseController(c.W).SetWriteDeadline(time.Now().Add(q.Wait + 30*time.Second))
 	}
 	page, err := h.Feed.Changes(c.Context(), q)
 	if err != nil {

@@ -153,6 +153,10 @@ type Config struct {
 	// changefeed.DefaultMaxEntries of them); 0 means
 	// changefeed.DefaultMaxAge.
 	ChangeRetention time.Duration
+	// ChangePoll is how often a change feed long poll rereads the feed's
+	// head, which bounds how late it sees a write on another node whose
+	// notification it missed; 0 means changefeed.DefaultPoll (200 ms).
+	ChangePoll time.Duration
 	// UsageMaxKeys bounds the distinct (principal, operation, secret,
 	// outcome) keys counted between flushes; 0 means usage.DefaultMaxKeys.
 	UsageMaxKeys int

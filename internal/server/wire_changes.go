@@ -15,7 +15,7 @@ import (
 // changefeed.DefaultPoll. The feed is rebuilt on each unseal and closed on
 // seal, which ends every wait.
 func (s *Server) wireChanges(_ context.Context, w *wiring) error {
-	f, err := changefeed.New(changefeed.Config{Store: s.cache, MAC: s.names.Of})
+	f, err := changefeed.New(changefeed.Config{Store: s.cache, MAC: s.names.Of, Poll: s.cfg.ChangePoll})
 	if err != nil {
 		return err
 	}

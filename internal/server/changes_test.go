@@ -259,6 +259,31 @@ func TestChangeFeed(t *testing.T) {
 	if pg := mustChanges(t, env, env.Provider, feedQuery(string(forged), 0)); !pg.Reset || len(pg.Items) != 0 {
 		t.Fatalf("forged cursor: %s, want reset", pg.raw)
 	}
+	// Filtering writes no audit event per item: the feed call logs one line.
+	const bundleEvent, feedEvent = `"operation":"GetSecretBundle"`, `"operation":"ListChanges","principal"`
+	before, feedBefore := strings.Count(env.Logs.String(), bundleEvent), strings.Count(env.Logs.String(), feedEvent)
+	if np := mustChanges(t, env, narrow, feedQuery(start.Cursor, 0)); len(np.Items) == 0 {
+		t.Fatal("narrow user sees nothing")
+	}
+	if after := strings.Count(env.Logs.String(), bundleEvent); after != before {
+		t.Fatalf("the feed logged %d GetSecretBundle events", after-before)
+	}
+	if n := strings.Count(env.Logs.String(), feedEvent) - feedBefore; n != 1 {
+		t.Fatalf("the feed call logged %d audit events, want 1", n)
+	}
+
+	// Key state changes.
+	cur = pg.Cursor
+	if _, err := f.Vault.Mgmt.DisableKey(ctx, keymanagement.DisableKeyRequest{KeyId: &f.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Vault.Mgmt.EnableKey(ctx, keymanagement.EnableKeyRequest{KeyId: &f.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	pg = mustChanges(t, env, env.Provider, feedQuery(cur, 0))
+	if got := itemsOf(pg, f.KeyID); len(got) != 2 || got[0].Change != "DISABLED" || got[1].Change != "ENABLED" {
+		t.Fatalf("DisableKey, EnableKey: %s", pg.raw)
+	}
 	if strings.Contains(env.Logs.String(), canary) {
 		t.Fatal("content in the server's logs")
 	}

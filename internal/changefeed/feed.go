@@ -23,6 +23,11 @@ const (
 
 const zeroEpoch = "0000000000000000"
 
+// maxScan bounds the entries one answer checks: a caller far behind who may
+// see none of them gets an empty answer with an advanced cursor at once
+// rather than holding the server through the whole retention.
+const maxScan = 5000
+
 // Config wires a Feed.
 type Config struct {
 	// Store is the server's record cache; required.
@@ -214,7 +219,8 @@ func (f *Feed) Changes(ctx context.Context, q Query) (Page, error) {
 		}
 		epoch = head.Epoch
 		var items []Entry
-		for pos < head.Last && len(items) == 0 {
+		scanned := 0
+		for pos < head.Last && len(items) == 0 && scanned < maxScan {
 			var es []Entry
 			if err := f.st.View(ctx, func(r store.Reader) (err error) {
 				es, err = Read(r, pos, q.Limit)
@@ -235,12 +241,13 @@ func (f *Feed) Changes(ctx context.Context, q Query) (Page, error) {
 				}
 				pos = e.Sequence
 			}
+			scanned += len(es)
 		}
 		page := Page{Items: items, Cursor: Cursor{Seq: pos, Epoch: epoch}.Encode(f.mac)}
 		if page.Items == nil {
 			page.Items = []Entry{}
 		}
-		if len(items) > 0 || q.Wait == 0 {
+		if len(items) > 0 || q.Wait == 0 || scanned >= maxScan {
 			return page, nil
 		}
 		select {

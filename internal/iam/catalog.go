@@ -299,6 +299,10 @@ type opSpec struct {
 	keyRuleVar string
 	// selfService marks API-key operations every user may perform on himself.
 	selfService bool
+	// everyPrincipal marks an operation every authenticated principal of
+	// the tenancy may call without a policy because it shows each caller
+	// only what other operations would let it read (ListChanges).
+	everyPrincipal bool
 	// allResources marks an operation that needs `manage all-resources` on
 	// the request's compartment rather than named permissions
 	// (MoveCompartment): init fills its checks with every permission of
@@ -363,6 +367,15 @@ const (
 // usage`). It needs USAGE_REPORT_READ in the tenancy, i.e. `read
 // usage-report in tenancy`, the statement OCI's cost reports need.
 const OperationGetUsageReport = "GetUsageReport"
+
+// EveryPrincipal reports whether op is allowed to every authenticated
+// principal of the tenancy without a policy (ListChanges).
+func EveryPrincipal(op string) bool { return operations[op].everyPrincipal }
+
+// OperationListChanges is Coffer's change feed (`GET
+// /20190301/coffer/changes`): which secrets and keys changed, filtered per
+// item by the caller's right to read them.
+const OperationListChanges = "ListChanges"
 
 // OperationCreateInstanceCertificate is Coffer's own operation that issues
 // an instance principal leaf certificate from Coffer's instance CA (`coffer
@@ -513,6 +526,11 @@ var operations = map[string]*opSpec{
 	OperationCreateInstanceCertificate: {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetTenancy)}},
 	// Usage names principals and secrets of the whole tenancy.
 	OperationGetUsageReport: {checks: []Check{c("USAGE_REPORT_READ", TargetTenancy)}},
+	// The change feed needs no permission of its own: every item is shown
+	// only to a caller that may read its secret's bundle (GetSecretBundle)
+	// or its key (GetKey), so an authenticated caller with no policy gets
+	// a feed with no items.
+	OperationListChanges: {everyPrincipal: true},
 
 	// Operator operations: who may stop every caller, or change the key
 	// everything is written with, could already grant themselves anything.

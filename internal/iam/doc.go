@@ -82,6 +82,9 @@
 //   - GetUsageReport (`coffer usage`) needs USAGE_REPORT_READ in the
 //     tenancy (`read usage-report in tenancy`, the statement of OCI's cost
 //     analysis); the permission name is Coffer's.
+//   - ListChanges (the change feed) needs no permission: every principal of
+//     the tenancy may call it, and each item is shown only when the caller
+//     may read it (GetSecretBundle for a secret, GetKey for a key).
 //
 // # Language decisions
 //

@@ -644,6 +644,9 @@ func (e *Engine) exemptFromDeny(p *authz.Principal) bool {
 	return false
 }
 
+// reasonEveryPrincipal is the reason an everyPrincipal operation is allowed.
+const reasonEveryPrincipal = "allowed: every principal of the tenancy may call it; what it returns is filtered by the caller's other rights"
+
 // selfServiceAllowed: every user may list, upload and delete his own API keys
 // without a policy, as in OCI. The wire layer names the user in
 // Vars["target.user.id"].
@@ -676,6 +679,9 @@ func (e *Engine) fastAllow(req *authz.Request) (authz.Decision, bool) {
 	}
 	if op.selfService && selfServiceAllowed(req) {
 		return authz.Decision{Allowed: true, Reason: "allowed: users manage their own API keys"}, true
+	}
+	if op.everyPrincipal {
+		return authz.Decision{Allowed: true, Reason: reasonEveryPrincipal}, true
 	}
 	var buf [16]*subjIndex
 	subs := e.subjects(p, buf[:], nil)

@@ -106,6 +106,11 @@ func (e *Engine) Explain(req authz.Request) Explanation {
 		x.Reason = "allowed: users manage their own API keys"
 		return x
 	}
+	if op.everyPrincipal {
+		x.Allowed = true
+		x.Reason = reasonEveryPrincipal
+		return x
+	}
 	var dgIDs []string
 	var buf [16]*subjIndex
 	subs := e.subjects(p, buf[:], &dgIDs)

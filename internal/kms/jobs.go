@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/keyprotect"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -156,6 +157,9 @@ func (s *Service) completeVersionDeletions(ctx context.Context, k Key, now time.
 				}
 				due = append(due, v.ID)
 			}
+		}
+		if len(due) > 0 {
+			return noteKey(tx, k, changefeed.Deleted)
 		}
 		return nil
 	})

@@ -67,6 +67,9 @@ func loadVault(r store.Reader, id string) (*Vault, error) {
 }
 
 func putKey(tx store.Tx, k Key) error {
+	if err := noteKeyWrite(tx, k); err != nil {
+		return err
+	}
 	return record.Put(tx, prefixKey+k.ID, k)
 }
 

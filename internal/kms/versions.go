@@ -181,10 +181,16 @@ func (s *Service) mutateVersion(ctx context.Context, vaultID, keyID, versionID, 
 		if !etag.Matches(ifMatch, v.ETag) {
 			return errs.E(errs.PreconditionFailed, "the if-match etag does not match key version %s", versionID)
 		}
+		before := v.State
 		if err := fn(k, &v); err != nil {
 			return err
 		}
 		v.ETag = etag.New()
+		if v.State != before {
+			if err := noteKey(tx, k, keyStateChange(before, v.State)); err != nil {
+				return err
+			}
+		}
 		return putVersion(tx, v)
 	})
 	return k, v, err

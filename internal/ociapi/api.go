@@ -208,6 +208,20 @@ func (c *Call) Authorize(req authz.Request) error {
 	return nil
 }
 
+// Allowed asks the authorizer whether the caller may perform operation on
+// req's targets, recording nothing: for filtering what a call returns (the
+// change feed's items), where the call itself was authorized and audited
+// once by Authorize. It never decides a request on its own.
+func (c *Call) Allowed(operation string, req authz.Request) (bool, error) {
+	req.Principal = c.Principal
+	req.Operation = operation
+	d, err := c.api.Authorizer.Authorize(c.Context(), req)
+	if err != nil {
+		return false, fmt.Errorf("authorize %s for %s: %w", operation, c.Operation, err)
+	}
+	return d.Allowed, nil
+}
+
 func resourceID(r *authz.Resource) string {
 	if r == nil {
 		return ""

@@ -65,6 +65,21 @@ type Cache struct {
 	live atomic.Bool
 
 	hits, misses atomic.Uint64
+
+	// onChange, when set, hears every key Changed drops (OnChange).
+	onChange atomic.Pointer[func(keys []string)]
+}
+
+// OnChange makes fn hear the keys of every later invalidation: this node's
+// writes once Update returns, and other nodes' writes as the store's change
+// feed reports them. fn runs on the invalidating goroutine and must not
+// block; nil stops it.
+func (c *Cache) OnChange(fn func(keys []string)) {
+	if fn == nil {
+		c.onChange.Store(nil)
+		return
+	}
+	c.onChange.Store(&fn)
 }
 
 type shard struct {
@@ -184,6 +199,9 @@ func (c *Cache) Changed(keys []string) {
 		sh.mu.Unlock()
 	}
 	c.epoch.Add(1)
+	if fn := c.onChange.Load(); fn != nil {
+		(*fn)(keys)
+	}
 }
 
 // Lost stops serving from the cache until Live (store.ChangeWatcher).

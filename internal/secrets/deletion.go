@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/record"
@@ -42,6 +43,7 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 		var secrets, versions int
 		err := s.update(ctx, func(tx store.Tx) error {
 			secrets, versions = 0, 0
+			var gone []int64
 			rec, err := loadSecret(tx, id)
 			if err != nil {
 				return err
@@ -72,6 +74,7 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 					return err
 				}
 				versions++
+				gone = append(gone, v.Number)
 			}
 			if whole {
 				rec.LifecycleState = StateDeleted
@@ -84,6 +87,10 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 					return err
 				}
 				secrets++
+				return noteChange(tx, rec, changefeed.Deleted, now, gone...)
+			}
+			if len(gone) > 0 {
+				return noteChange(tx, rec, changefeed.Deleted, now, gone...)
 			}
 			return nil
 		})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/blindindex"
+	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/ocid"
@@ -334,6 +335,9 @@ func (s *Service) CreateSecret(ctx context.Context, req CreateSecretRequest) (*S
 		if err := rs.put(tx, id, now); err != nil {
 			return err
 		}
+		if err := noteChange(tx, rec, changefeed.Created, now, 1); err != nil {
+			return err
+		}
 		var err error
 		out, err = present(tx, rec, now)
 		return err
@@ -549,6 +553,9 @@ func (s *Service) ChangeSecretCompartment(ctx context.Context, req ChangeCompart
 			}
 			rec.CompartmentID = req.CompartmentID
 			if err := record.Put(tx, compKey(rec.CompartmentID, rec.ID), rec.ID); err != nil {
+				return err
+			}
+			if err := noteChange(tx, rec, changefeed.Updated, now); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -138,10 +139,14 @@ func (s *Service) updateInPlace(ctx context.Context, req UpdateSecretRequest, rs
 		if err := writable(rec, req.IfMatch, now); err != nil {
 			return err
 		}
+		before := rec.Stages
 		if err := applyUpdate(tx, rec, &req, now); err != nil {
 			return err
 		}
 		rec.LifecycleState, rec.Lease, rec.LeaseUntil = StateActive, "", time.Time{}
+		if err := noteStages(tx, rec, before, now); err != nil {
+			return err
+		}
 		out, err = commitSecret(tx, rec, rs, now)
 		return err
 	})
@@ -283,6 +288,9 @@ func (s *Service) sealAndFinish(ctx context.Context, w versionWrite, snap *secre
 		rec.Versions = n
 		rec.Stages.newVersion(n, w.stage)
 		rec.LifecycleState, rec.Lease, rec.LeaseUntil = StateActive, "", time.Time{}
+		if err := noteChange(tx, rec, changefeed.VersionCreated, now, n); err != nil {
+			return err
+		}
 		out, err = commitSecret(tx, rec, w.rs, now)
 		return err
 	})
@@ -356,6 +364,9 @@ func (s *Service) CancelSecretRotation(ctx context.Context, secretID, ifMatch st
 		setRotationSchedule(rec, now)
 		rec.ETag = etag.New()
 		if err := record.Put(tx, secretKey(rec.ID), rec); err != nil {
+			return err
+		}
+		if err := noteChange(tx, rec, changefeed.Updated, now); err != nil {
 			return err
 		}
 		out, err = present(tx, rec, now)

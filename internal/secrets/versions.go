@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/etag"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -63,7 +64,7 @@ func (s *Service) ScheduleSecretDeletion(ctx context.Context, req ScheduleDeleti
 	if err != nil {
 		return nil, err
 	}
-	return s.mutateSecret(ctx, req.SecretID, req.IfMatch, func(rec *secretRecord) error {
+	return s.mutateSecret(ctx, req.SecretID, req.IfMatch, changefeed.DeletionScheduled, func(rec *secretRecord) error {
 		if err := mutable(rec, now); err != nil {
 			return err
 		}
@@ -75,7 +76,7 @@ func (s *Service) ScheduleSecretDeletion(ctx context.Context, req ScheduleDeleti
 
 // CancelSecretDeletion returns a PENDING_DELETION secret to ACTIVE.
 func (s *Service) CancelSecretDeletion(ctx context.Context, secretID, ifMatch string) (*Secret, error) {
-	return s.mutateSecret(ctx, secretID, ifMatch, func(rec *secretRecord) error {
+	return s.mutateSecret(ctx, secretID, ifMatch, changefeed.DeletionCancelled, func(rec *secretRecord) error {
 		if rec.LifecycleState != StatePendingDeletion {
 			return errs.E(errs.IncorrectState, "secret is %s, not PENDING_DELETION", rec.LifecycleState)
 		}
@@ -85,7 +86,7 @@ func (s *Service) CancelSecretDeletion(ctx context.Context, secretID, ifMatch st
 	})
 }
 
-func (s *Service) mutateSecret(ctx context.Context, id, ifMatch string, fn func(*secretRecord) error) (*Secret, error) {
+func (s *Service) mutateSecret(ctx context.Context, id, ifMatch string, ch changefeed.Change, fn func(*secretRecord) error) (*Secret, error) {
 	now := s.clock()
 	var out *Secret
 	err := s.update(ctx, func(tx store.Tx) error {
@@ -103,6 +104,9 @@ func (s *Service) mutateSecret(ctx context.Context, id, ifMatch string, fn func(
 		if err := record.Put(tx, secretKey(id), rec); err != nil {
 			return err
 		}
+		if err := noteChange(tx, rec, ch, now); err != nil {
+			return err
+		}
 		out, err = present(tx, rec, now)
 		return err
 	})
@@ -118,7 +122,7 @@ func (s *Service) ScheduleSecretVersionDeletion(ctx context.Context, req Schedul
 	if err != nil {
 		return nil, err
 	}
-	return s.mutateVersion(ctx, req.SecretID, req.VersionNumber, req.IfMatch, func(r store.Reader, rec *secretRecord, v *versionRecord) error {
+	return s.mutateVersion(ctx, req.SecretID, req.VersionNumber, req.IfMatch, changefeed.DeletionScheduled, func(r store.Reader, rec *secretRecord, v *versionRecord) error {
 		if err := mutable(rec, now); err != nil {
 			return err
 		}
@@ -143,7 +147,7 @@ func (s *Service) ScheduleSecretVersionDeletion(ctx context.Context, req Schedul
 // CancelSecretVersionDeletion cancels a version's scheduled deletion.
 func (s *Service) CancelSecretVersionDeletion(ctx context.Context, secretID string, n int64, ifMatch string) (*SecretVersion, error) {
 	now := s.clock()
-	return s.mutateVersion(ctx, secretID, n, ifMatch, func(r store.Reader, rec *secretRecord, v *versionRecord) error {
+	return s.mutateVersion(ctx, secretID, n, ifMatch, changefeed.DeletionCancelled, func(r store.Reader, rec *secretRecord, v *versionRecord) error {
 		if err := mutable(rec, now); err != nil {
 			return err
 		}
@@ -162,7 +166,7 @@ func (s *Service) CancelSecretVersionDeletion(ctx context.Context, secretID stri
 	})
 }
 
-func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch string, fn func(store.Reader, *secretRecord, *versionRecord) error) (*SecretVersion, error) {
+func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch string, ch changefeed.Change, fn func(store.Reader, *secretRecord, *versionRecord) error) (*SecretVersion, error) {
 	var out SecretVersion
 	err := s.update(ctx, func(tx store.Tx) error {
 		rec, v, err := loadSecretVersion(tx, id, n)
@@ -180,6 +184,9 @@ func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch
 		}
 		v.ETag = etag.New()
 		if err := record.Put(tx, versionKey(id, n), v); err != nil {
+			return err
+		}
+		if err := noteChange(tx, rec, ch, s.clock(), n); err != nil {
 			return err
 		}
 		out = presentVersion(rec, v)

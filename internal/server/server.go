@@ -25,6 +25,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/barrier"
 	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/buildinfo"
+	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -148,6 +149,14 @@ type Config struct {
 	// UsageRetention is how long usage records are kept; 0 means
 	// usage.DefaultRetention (400 days).
 	UsageRetention time.Duration
+	// ChangeRetention is how long change feed entries are kept (at most
+	// changefeed.DefaultMaxEntries of them); 0 means
+	// changefeed.DefaultMaxAge.
+	ChangeRetention time.Duration
+	// ChangePoll is how often a change feed long poll rereads the feed's
+	// head, which bounds how late it sees a write on another node whose
+	// notification it missed; 0 means changefeed.DefaultPoll (200 ms).
+	ChangePoll time.Duration
 	// UsageMaxKeys bounds the distinct (principal, operation, secret,
 	// outcome) keys counted between flushes; 0 means usage.DefaultMaxKeys.
 	UsageMaxKeys int
@@ -241,9 +250,10 @@ type Server struct {
 
 	// seal holds the seal state and opens the barrier; live is what the
 	// unsealed server serves, nil while sealed.
-	seal  *seal.Machine
-	names *blindindex.Index // the barrier's, for names in storage keys
-	live  atomic.Pointer[liveRoutes]
+	seal    *seal.Machine
+	names   *blindindex.Index               // the barrier's, for names in storage keys
+	changes atomic.Pointer[changefeed.Feed] // the change feed, while unsealed
+	live    atomic.Pointer[liveRoutes]
 }
 
 // liveRoutes are the routes of the unsealed server and its record cache;
@@ -523,7 +533,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	}
 	main := http.NewServeMux()
 	w := &wiring{api: api, main: main, mgmt: mgmt, crypto: crypto}
-	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage} {
+	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage, s.wireChanges} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}
@@ -561,6 +571,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 func (s *Server) teardown(ctx context.Context) {
 	s.ready.Store(false)
 	s.live.Store(nil)
+	s.closeChanges()
 	if s.stopJobs != nil {
 		s.stopJobs()
 		s.jobsDone.Wait()
@@ -796,6 +807,7 @@ func (s *Server) RunJobs(ctx context.Context) {
 		s.log.Error("work request expiry failed", "error", err)
 	}
 	s.purgeUsage(ctx)
+	s.purgeChanges(ctx)
 }
 
 // replayLedger is the store's own ledger when nodes share the store
@@ -830,6 +842,8 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.endpoints != nil {
 		s.endpoints.close(ctx)
 	}
+	// Long polls end now, not when their wait runs out.
+	s.closeChanges()
 	if s.http != nil {
 		_ = s.http.Shutdown(ctx)
 	}

@@ -48,8 +48,8 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (DeletionReport, err
 			if err != nil {
 				return err
 			}
-			if rec.LifecycleState == StateDeleted {
-				return nil
+			if rec.LifecycleState == StateDeleted || rec.IsReplica {
+				return nil // a replica follows its source's deletions
 			}
 			whole := rec.LifecycleState == StatePendingDeletion && rec.TimeOfDeletion != nil && !now.Before(*rec.TimeOfDeletion)
 			vers, err := loadVersions(tx, id)
@@ -144,7 +144,7 @@ func (s *Service) RotateDue(ctx context.Context) (int, error) {
 		}
 		for _, rec := range recs {
 			rc := rec.RotationConfig
-			if rec.LifecycleState == StateDeleted || rec.LifecycleState == StatePendingDeletion ||
+			if rec.IsReplica || rec.LifecycleState == StateDeleted || rec.LifecycleState == StatePendingDeletion ||
 				rc == nil || !rc.IsScheduledRotationEnabled || rc.TargetSystemType != "" || !rec.IsAutoGenerationEnabled ||
 				rec.NextRotationTime == nil || now.Before(*rec.NextRotationTime) {
 				continue

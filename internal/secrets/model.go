@@ -86,14 +86,28 @@ type RotationConfig struct {
 	IsScheduledRotationEnabled bool   `json:"isScheduledRotationEnabled,omitempty"`
 }
 
-// ReplicationConfig is accepted only to be refused: Coffer has one region.
+// ReplicationConfig names the regions a secret is replicated to
+// (docs/replication.md). A config with no targets turns replication off,
+// which deletes the replicas.
 type ReplicationConfig struct {
-	Targets []ReplicationTarget
+	Targets []ReplicationTarget `json:"replicationTargets"`
+	// IsWriteForwardEnabled is refused when true: see docs/replication.md.
+	IsWriteForwardEnabled bool `json:"isWriteForwardEnabled,omitempty"`
 }
 
-// ReplicationTarget is one cross-region replica target.
+// ReplicationTarget is one cross-region replica target: a vault and an AES
+// key of that vault in a peer region.
 type ReplicationTarget struct {
-	TargetRegion, TargetVaultID, TargetKeyID string
+	TargetRegion  string `json:"targetRegion"`
+	TargetVaultID string `json:"targetVaultId"`
+	TargetKeyID   string `json:"targetKeyId"`
+}
+
+// SourceRegionInformation is where a replica's source secret lives.
+type SourceRegionInformation struct {
+	SourceRegion  string `json:"sourceRegion"`
+	SourceVaultID string `json:"sourceVaultId"`
+	SourceKeyID   string `json:"sourceKeyId"`
 }
 
 // Secret is a secret's metadata; it never holds content.
@@ -120,6 +134,11 @@ type Secret struct {
 	IsAutoGenerationEnabled    bool                      `json:"isAutoGenerationEnabled"`
 	CurrentVersionNumber       int64                     `json:"currentVersionNumber"`
 	TimeOfCurrentVersionExpiry *time.Time                `json:"timeOfCurrentVersionExpiry,omitempty"`
+	ReplicationConfig          *ReplicationConfig        `json:"replicationConfig,omitempty"`
+	// IsReplica marks a read-only replica of a secret of another region,
+	// described by SourceRegionInformation.
+	IsReplica               bool                     `json:"isReplica,omitempty"`
+	SourceRegionInformation *SourceRegionInformation `json:"sourceRegionInformation,omitempty"`
 	// ETag changes on every write; the wire layer returns it as the etag header.
 	ETag string `json:"etag"`
 }

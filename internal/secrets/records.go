@@ -46,6 +46,12 @@ type secretRecord struct {
 	MACKey     wrappedKey    `json:"macKey"`
 	Lease      string        `json:"lease,omitempty"`
 	LeaseUntil time.Time     `json:"leaseUntil,omitzero"`
+	// ReplicaRegions are the regions that hold or held a replica of this
+	// source secret (replica.go).
+	ReplicaRegions []string `json:"replicaRegions,omitempty"`
+	// ReplicaGeneration is, on a replica, the resynchronisation generation
+	// that last wrote it.
+	ReplicaGeneration uint64 `json:"replicaGeneration,omitempty"`
 }
 
 // versionRecord is one stored version. Sealed content and the wrapped data

@@ -253,9 +253,9 @@ func TestContentValidation(t *testing.T) {
 	_, err = e.s.CreateSecret(e.ctx, req)
 	wantKind(t, err, errs.Invalid)
 	req = e.createReq("r", "x")
-	req.ReplicationConfig = &ReplicationConfig{}
+	req.ReplicationConfig = &ReplicationConfig{Targets: []ReplicationTarget{{TargetRegion: "elsewhere", TargetVaultID: e.vault, TargetKeyID: e.key}}}
 	_, err = e.s.CreateSecret(e.ctx, req)
-	wantKind(t, err, errs.Invalid)
+	wantKind(t, err, errs.Invalid) // no peers
 }
 
 func TestNames(t *testing.T) {

@@ -36,7 +36,10 @@ func (s *Service) UpdateSecret(ctx context.Context, req UpdateSecretRequest) (*S
 	if req.Rules != nil {
 		rules = *req.Rules
 	}
-	if err := checkCommon(desc, req.Metadata, req.ReplicationConfig, rules, req.RotationConfig, req.GenerationContext, now); err != nil {
+	if err := checkCommon(desc, req.Metadata, rules, req.RotationConfig, req.GenerationContext, now); err != nil {
+		return nil, err
+	}
+	if err := s.checkReplication(req.ReplicationConfig); err != nil {
 		return nil, err
 	}
 	if req.CurrentVersionNumber != nil && *req.CurrentVersionNumber < 1 {
@@ -104,6 +107,12 @@ func applyUpdate(r store.Reader, rec *secretRecord, req *UpdateSecretRequest, no
 	if req.RotationConfig != nil {
 		rec.RotationConfig = req.RotationConfig
 		setRotationSchedule(rec, now)
+	}
+	if req.ReplicationConfig != nil {
+		rec.ReplicationConfig = req.ReplicationConfig
+		if len(rec.ReplicationConfig.Targets) == 0 {
+			rec.ReplicationConfig = nil
+		}
 	}
 	if req.CurrentVersionNumber != nil {
 		n := *req.CurrentVersionNumber

@@ -97,6 +97,9 @@ func (s *Service) mutateSecret(ctx context.Context, id, ifMatch string, ch chang
 		if err := checkIfMatch(ifMatch, rec.ETag); err != nil {
 			return err
 		}
+		if err := notReplica(rec); err != nil {
+			return err
+		}
 		if err := fn(rec); err != nil {
 			return err
 		}
@@ -174,6 +177,9 @@ func (s *Service) mutateVersion(ctx context.Context, id string, n int64, ifMatch
 			return err
 		}
 		if err := checkIfMatch(ifMatch, v.ETag); err != nil {
+			return err
+		}
+		if err := notReplica(rec); err != nil {
 			return err
 		}
 		if v.Deleted {

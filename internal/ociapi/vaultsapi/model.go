@@ -66,6 +66,7 @@ type replicationJSON struct {
 		TargetRegion  string `json:"targetRegion"`
 		TargetVaultID string `json:"targetVaultId"`
 	} `json:"replicationTargets"`
+	IsWriteForwardEnabled bool `json:"isWriteForwardEnabled"`
 }
 
 // secretJSON holds the fields CreateSecret and UpdateSecret share.
@@ -151,7 +152,7 @@ func (r *replicationJSON) domain() *secrets.ReplicationConfig {
 	if r == nil {
 		return nil
 	}
-	out := &secrets.ReplicationConfig{}
+	out := &secrets.ReplicationConfig{IsWriteForwardEnabled: r.IsWriteForwardEnabled}
 	for _, t := range r.ReplicationTargets {
 		out.Targets = append(out.Targets, secrets.ReplicationTarget{TargetRegion: t.TargetRegion, TargetVaultID: t.TargetVaultID, TargetKeyID: t.TargetKeyID})
 	}
@@ -224,7 +225,12 @@ func SecretModel(s *secrets.Secret) vault.Secret {
 		RotationStatus: vault.SecretRotationStatusEnum(s.RotationStatus), LastRotationTime: ociapi.OptTime(s.LastRotationTime),
 		NextRotationTime: ociapi.OptTime(s.NextRotationTime), SecretGenerationContext: generationModel(s.GenerationContext),
 		IsAutoGenerationEnabled: common.Bool(s.IsAutoGenerationEnabled), TimeOfCurrentVersionExpiry: ociapi.OptTime(s.TimeOfCurrentVersionExpiry),
-		IsReplica: common.Bool(false),
+		ReplicationConfig: replicationModel(s.ReplicationConfig), IsReplica: common.Bool(s.IsReplica),
+	}
+	if si := s.SourceRegionInformation; si != nil {
+		m.SourceRegionInformation = &vault.SourceRegionInformation{
+			SourceRegion: common.String(si.SourceRegion), SourceVaultId: common.String(si.SourceVaultID), SourceKeyId: common.String(si.SourceKeyID),
+		}
 	}
 	if s.CurrentVersionNumber > 0 {
 		m.CurrentVersionNumber = common.Int64(s.CurrentVersionNumber)
@@ -242,8 +248,22 @@ func summaryModel(s *secrets.Secret) vault.SecretSummary {
 		RotationStatus: m.RotationStatus, LastRotationTime: m.LastRotationTime, NextRotationTime: m.NextRotationTime,
 		SecretGenerationContext: m.SecretGenerationContext, IsAutoGenerationEnabled: m.IsAutoGenerationEnabled,
 		TimeOfCurrentVersionExpiry: m.TimeOfCurrentVersionExpiry, IsReplica: m.IsReplica,
+		ReplicationConfig: m.ReplicationConfig, SourceRegionInformation: m.SourceRegionInformation,
 		SystemTags: map[string]map[string]any{},
 	}
+}
+
+func replicationModel(c *secrets.ReplicationConfig) *vault.ReplicationConfig {
+	if c == nil {
+		return nil
+	}
+	out := &vault.ReplicationConfig{ReplicationTargets: []vault.ReplicationTarget{}, IsWriteForwardEnabled: common.Bool(c.IsWriteForwardEnabled)}
+	for _, t := range c.Targets {
+		out.ReplicationTargets = append(out.ReplicationTargets, vault.ReplicationTarget{
+			TargetRegion: common.String(t.TargetRegion), TargetVaultId: common.String(t.TargetVaultID), TargetKeyId: common.String(t.TargetKeyID),
+		})
+	}
+	return out
 }
 
 func versionModel(v *secrets.SecretVersion) vault.SecretVersion {

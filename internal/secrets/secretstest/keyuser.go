@@ -30,6 +30,9 @@ type KeyUser struct {
 	// BeforeWrap, when set, runs at the start of every WrapDataKey (outside
 	// the fake's lock); tests use it to widen race windows.
 	BeforeWrap func()
+	// Compartment, when set, is the compartment Resources reports for the
+	// fake's own keys and their vaults.
+	Compartment string
 }
 
 type key struct {
@@ -144,9 +147,16 @@ func (k *KeyUser) UnwrapDataKey(ctx context.Context, keyID, keyVersionID string,
 }
 
 // Resources implements secrets.KeyUser: the fake has no vault or key
-// records, so both come back with only their ids.
+// records, so both come back with only their ids, unless Compartment is
+// set: then a key the fake made, in its vault, comes back in Compartment.
 func (k *KeyUser) Resources(_ store.Reader, vaultID, keyID string) (vault, key *authz.Resource, err error) {
-	return &authz.Resource{ID: vaultID, VaultID: vaultID}, &authz.Resource{ID: keyID, VaultID: vaultID}, nil
+	vault, key = &authz.Resource{ID: vaultID, VaultID: vaultID}, &authz.Resource{ID: keyID, VaultID: vaultID}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if kk, ok := k.keys[keyID]; ok && k.Compartment != "" && kk.vault == vaultID {
+		vault.CompartmentID, key.CompartmentID = k.Compartment, k.Compartment
+	}
+	return vault, key, nil
 }
 
 // Opener implements secrets.KeyUser: it checks the key now and unwraps

@@ -71,6 +71,9 @@ func (k *EphemeralKey) String() string { return "peer.EphemeralKey(REDACTED)" }
 // GoString never shows the private key.
 func (k *EphemeralKey) GoString() string { return k.String() }
 
+// Format never shows the private key, whatever the verb.
+func (k *EphemeralKey) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+
 // LogValue never shows the private key.
 func (k *EphemeralKey) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 

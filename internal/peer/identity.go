@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -94,6 +95,12 @@ func LoadIdentity(path string) (*Identity, error) {
 	defer clear(block.Bytes)
 	// The parser's own errors are not wrapped: they describe the DER, and
 	// nothing of a key should reach a message.
+	// x509 ignores bytes after the DER; a damaged file could still parse.
+	var outer asn1.RawValue
+	rest, err = asn1.Unmarshal(block.Bytes, &outer)
+	if err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("%s %s does not hold a PKCS#8 private key", identityFile, path)
+	}
 	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s does not hold a PKCS#8 private key", identityFile, path)
@@ -128,23 +135,30 @@ func LoadOrCreateIdentity(path string) (id *Identity, created bool, err error) {
 }
 
 // PublicKey is the public half of the identity.
-func (id *Identity) PublicKey() PublicKey {
+func (id Identity) PublicKey() PublicKey {
 	var k PublicKey
+	if len(id.priv) != ed25519.PrivateKeySize {
+		return k
+	}
 	copy(k.k[:], id.priv.Public().(ed25519.PublicKey))
 	return k
 }
 
 // String shows the public key only.
-func (id *Identity) String() string { return "peer.Identity(" + id.PublicKey().String() + ")" }
+func (id Identity) String() string { return "peer.Identity(" + id.PublicKey().String() + ")" }
 
 // GoString shows the public key only.
-func (id *Identity) GoString() string { return id.String() }
+func (id Identity) GoString() string { return id.String() }
+
+// Format shows the public key only, whatever the verb (%d or %x of the
+// struct would otherwise print the private key's bytes).
+func (id Identity) Format(f fmt.State, _ rune) { io.WriteString(f, id.String()) }
 
 // LogValue shows the public key only.
-func (id *Identity) LogValue() slog.Value { return slog.StringValue(id.String()) }
+func (id Identity) LogValue() slog.Value { return slog.StringValue(id.String()) }
 
 // MarshalJSON writes the public key only.
-func (id *Identity) MarshalJSON() ([]byte, error) {
+func (id Identity) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]string{"publicKey": id.PublicKey().String()})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/peer"
 	"github.com/coffer-vault/coffer/internal/server"
 )
 
@@ -22,6 +23,7 @@ func newServerCommand() *cobra.Command {
 	var cfg server.Config
 	var logLevel string
 	var secretKeyRule bool
+	var peerURLs, peerKeys []string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Coffer server",
@@ -55,6 +57,11 @@ to another, see coffer operator migrate-seal.`,
 			cfg.Log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cfg.Out = cmd.OutOrStdout()
 			cfg.SecretKeyRule = &secretKeyRule
+			peers, err := parsePeers(peerURLs, peerKeys)
+			if err != nil {
+				return err
+			}
+			cfg.Peers = peers
 			if cfg.UsageFlushInterval <= 0 || cfg.UsageRetention <= 0 {
 				return usageErrorf("--usage-flush-interval and --usage-retention must be positive")
 			}
@@ -143,8 +150,44 @@ to another, see coffer operator migrate-seal.`,
 	f.IntVar(&cfg.AuthFailBurst, "auth-fail-burst", ociapi.DefaultAuthFailBurst, "failed authentications a client address may burst above --auth-fail-limit")
 	f.DurationVar(&cfg.UsageFlushInterval, "usage-flush-interval", time.Minute, "how often this node adds its counted API calls to the store for coffer usage (also when it seals or stops)")
 	f.DurationVar(&cfg.UsageRetention, "usage-retention", 400*24*time.Hour, "how long usage records (coffer usage) are kept")
+	f.StringArrayVar(&peerURLs, "peer", nil, "REGION=URL: another region of this realm, whose server is at URL; secrets may be replicated to it and replicas of its secrets are kept here (repeatable; needs --peer-key for each and --peer-identity)")
+	f.StringArrayVar(&peerKeys, "peer-key", nil, "REGION=ed25519:KEY: the peer identity of a --peer region, as `coffer operator peer-identity show` prints it there (repeatable)")
+	f.StringVar(&cfg.PeerIdentityFile, "peer-identity", "", "this region's peer identity (Ed25519 private key, mode 0600), made by `coffer operator peer-identity create`; dev default: DATA_DIR/peer-identity.pem, created when missing")
+	f.StringVar(&cfg.PeerCAFile, "peer-ca", "", "PEM CA certificate trusted, besides the system roots, for peers' HTTPS")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&cfg.PKCS11.ModulePath, "pkcs11-module", "", "PKCS#11 module for HSM keys and --seal pkcs11, e.g. /usr/lib/softhsm/libsofthsm2.so (PIN from "+PKCS11PINEnv+"); without it dev mode emulates HSM keys in software")
 	f.StringVar(&cfg.PKCS11.TokenLabel, "pkcs11-token-label", "", "label of the PKCS#11 token that holds HSM keys and the --seal pkcs11 key")
 	return cmd
+}
+
+// parsePeers joins --peer and --peer-key by region.
+func parsePeers(urls, keys []string) ([]peer.Peer, error) {
+	byRegion := map[string]peer.PublicKey{}
+	for _, k := range keys {
+		region, key, err := peer.ParsePeerKeyFlag(k)
+		if err != nil {
+			return nil, usageErrorf("--peer-key %q: %v", k, err)
+		}
+		if _, dup := byRegion[region]; dup {
+			return nil, usageErrorf("--peer-key names region %s twice", region)
+		}
+		byRegion[region] = key
+	}
+	var out []peer.Peer
+	for _, u := range urls {
+		region, url, err := peer.ParsePeerFlag(u)
+		if err != nil {
+			return nil, usageErrorf("--peer %q: %v", u, err)
+		}
+		key, ok := byRegion[region]
+		if !ok {
+			return nil, usageErrorf("--peer %s needs --peer-key %s=ed25519:... (run `coffer operator peer-identity show` in that region)", region, region)
+		}
+		delete(byRegion, region)
+		out = append(out, peer.Peer{Region: region, URL: url, Key: key})
+	}
+	for region := range byRegion {
+		return nil, usageErrorf("--peer-key %s has no --peer %s=URL", region, region)
+	}
+	return out, nil
 }

@@ -78,3 +78,7 @@ func classify(err error) (int, ErrorBody) {
 	}
 	return sc.status, ErrorBody{Code: sc.code, Message: msg}
 }
+
+// Classify is the status and OCI error body a caller is shown for err, for
+// the few handlers outside the request pipeline (the peer routes).
+func Classify(err error) (int, ErrorBody) { return classify(err) }

@@ -578,8 +578,9 @@ func (s *Service) deleteReplica(tx store.Tx, rec *secretRecord, generation uint6
 
 // FinishResync deletes, in tx, the replicas from sourceRegion that a full
 // resynchronisation of the given generation did not write: their source
-// no longer replicates them here (or no longer exists).
-func (s *Service) FinishResync(tx store.Tx, sourceRegion string, generation uint64) (int, error) {
+// no longer replicates them here (or no longer exists). Replicas in keep
+// (whose last apply failed and is being retried) are left.
+func (s *Service) FinishResync(tx store.Tx, sourceRegion string, generation uint64, keep []string) (int, error) {
 	recs, err := record.List[secretRecord](tx, prefixSecret)
 	if err != nil {
 		return 0, err
@@ -587,7 +588,8 @@ func (s *Service) FinishResync(tx store.Tx, sourceRegion string, generation uint
 	n := 0
 	for i := range recs {
 		rec := &recs[i]
-		if !rec.IsReplica || rec.LifecycleState == StateDeleted || rec.SourceRegionInformation.SourceRegion != sourceRegion || rec.ReplicaGeneration >= generation {
+		if !rec.IsReplica || rec.LifecycleState == StateDeleted || rec.SourceRegionInformation.SourceRegion != sourceRegion || rec.ReplicaGeneration >= generation ||
+			slices.Contains(keep, rec.ID) {
 			continue
 		}
 		if err := s.deleteReplica(tx, rec, generation, s.clock()); err != nil {

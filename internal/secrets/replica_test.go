@@ -243,7 +243,7 @@ func TestFinishResyncDeletesUnseenReplicas(t *testing.T) {
 	}
 	var n int
 	if _, err := p.dst.s.ApplyReplicas(p.dst.ctx, "test", items, 2, func(tx store.Tx) (err error) {
-		n, err = p.dst.s.FinishResync(tx, "test", 2)
+		n, err = p.dst.s.FinishResync(tx, "test", 2, nil)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,8 @@ import (
 	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/buildinfo"
 	"github.com/coffer-vault/coffer/internal/changefeed"
+	"github.com/coffer-vault/coffer/internal/peer"
+	"github.com/coffer-vault/coffer/internal/replication"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -163,6 +165,20 @@ type Config struct {
 	// WrapStore, when set, wraps the store as opened, below the barrier
 	// (tests: counting or failing store operations).
 	WrapStore func(store.Store) store.Store
+	// Peers are the other regions of this deployment's realm, with their
+	// URLs and peer public keys (docs/replication.md); secrets may be
+	// replicated to them and this server pulls their replicated secrets.
+	Peers []peer.Peer
+	// PeerIdentityFile holds this region's peer identity (an Ed25519
+	// private key); required with Peers. Dev mode creates
+	// DataDir/peer-identity.pem when it is empty.
+	PeerIdentityFile string
+	// PeerCAFile is a PEM CA trusted, besides the system roots, for
+	// peers' HTTPS.
+	PeerCAFile string
+	// PeerPollWait is the long poll this server asks of its peers; 0 means
+	// replication.MaxWait.
+	PeerPollWait time.Duration
 	// PKCS11 selects the PKCS#11 token for HSM keys. Without a module, dev
 	// mode emulates HSM keys in software (and says so); otherwise HSM keys
 	// are refused.
@@ -253,6 +269,10 @@ type Server struct {
 	seal    *seal.Machine
 	names   *blindindex.Index               // the barrier's, for names in storage keys
 	changes atomic.Pointer[changefeed.Feed] // the change feed, while unsealed
+	// peering is the peer identity and peers (nil without them);
+	// replicator keeps this region's replicas, rebuilt at each unseal.
+	peering    *peering
+	replicator atomic.Pointer[replication.Replicator]
 	live    atomic.Pointer[liveRoutes]
 }
 
@@ -349,6 +369,9 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.requirePrivate(s.cfg.DataDir, "data directory"); err != nil {
 		return nil, err
 	}
+	if err := s.setupPeers(); err != nil {
+		return nil, err
+	}
 	if s.realm, err = checkRealm(s.cfg); err != nil {
 		return nil, err
 	}
@@ -406,6 +429,7 @@ func (s *Server) goLive() {
 	s.jobsDone.Add(3)
 	go s.runJobs(jobCtx)
 	go s.runUsageFlush(jobCtx)
+	s.runReplicator(jobCtx)
 	go func() {
 		defer s.jobsDone.Done()
 		// Other nodes sharing the database may change identity data.
@@ -533,7 +557,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	}
 	main := http.NewServeMux()
 	w := &wiring{api: api, main: main, mgmt: mgmt, crypto: crypto}
-	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage, s.wireChanges} {
+	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage, s.wireChanges, s.wirePeers} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}
@@ -599,6 +623,7 @@ func (s *Server) teardown(ctx context.Context) {
 	}
 	s.Policies = nil
 	s.Secrets = nil
+	s.replicator.Store(nil)
 }
 
 func (s *Server) rootKey() (barrier.RootKey, error) {

@@ -13,7 +13,7 @@ import (
 // KeyUser: data keys are wrapped by the vault's master keys) and registers
 // the VaultsClient and SecretsClient routes on the main endpoint.
 func (s *Server) wireSecrets(_ context.Context, w *wiring) error {
-	svc, err := secrets.New(secrets.Config{Store: s.st, Keys: s.KMS, Names: s.names, Region: s.cfg.Region, Now: s.cfg.Now, Log: s.log})
+	svc, err := secrets.New(secrets.Config{Store: s.st, Keys: s.KMS, Names: s.names, Region: s.cfg.Region, Now: s.cfg.Now, Log: s.log, PeerRegions: s.PeerRegions()})
 	if err != nil {
 		return fmt.Errorf("secrets service: %w", err)
 	}

@@ -1,0 +1,181 @@
+// Package replication carries secrets from the region that owns them to the
+// peer regions their replicationConfig names (docs/replication.md).
+//
+// A replica region pulls: its Replicator long-polls each peer with a
+// PullRequest, and the peer's Source answers with the replicas that changed,
+// found through the source's change feed and sealed to a one-time key of
+// the puller (package peer). Each answer is applied at the replica in one
+// store transaction together with the replica's position (its cursor), so
+// a replica that stops, crashes or loses its peer resumes where it stood
+// and applies nothing twice or half. A position the source no longer holds
+// (the feed's retention passed) or a first contact starts a full
+// resynchronisation: every replicated secret is sent again, and replicas
+// the source no longer names are deleted at its end.
+//
+// The package knows neither HTTP nor SQL: the server carries PullRequests
+// over signed peer requests (Transport) and the secrets service reads and
+// writes the records.
+package replication
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/changefeed"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/ocid"
+	"github.com/coffer-vault/coffer/internal/secrets"
+)
+
+// Bounds of one pull.
+const (
+	// MaxWait bounds a long poll.
+	MaxWait = 30 * time.Second
+	// MaxResend bounds the secrets a replica may ask to be sent again.
+	MaxResend = 20
+	// ResyncPage is how many secrets one resynchronisation answer carries.
+	ResyncPage = 100
+	// FeedPage is how many feed entries one incremental answer reads.
+	FeedPage = 500
+)
+
+// PullRequest is what a replica asks of its source.
+type PullRequest struct {
+	// Cursor is the replica's position in the source's change feed; ""
+	// asks for the current end, which starts a resynchronisation.
+	Cursor string `json:"cursor,omitempty"`
+	// Resync asks for a page of every secret replicated to the replica,
+	// after the secret OCID After.
+	Resync bool   `json:"resync,omitempty"`
+	After  string `json:"after,omitempty"`
+	// WaitSeconds bounds the long poll of an incremental pull.
+	WaitSeconds int `json:"waitSeconds,omitempty"`
+	// Resend names secrets whose replicas failed to apply earlier.
+	Resend []string `json:"resend,omitempty"`
+	// RecipientKey is the replica's one-time X25519 public key; the
+	// answer's replicas are sealed to it.
+	RecipientKey []byte `json:"recipientKey"`
+}
+
+// PullResponse is the source's answer.
+type PullResponse struct {
+	// Cursor is the position after this answer (unchanged by a resync page).
+	Cursor string `json:"cursor"`
+	// Reset says the replica's cursor is no longer held: resynchronise.
+	Reset bool `json:"reset,omitempty"`
+	// Next is, for a resync page, where the next page starts; "" ends it.
+	Next string `json:"next,omitempty"`
+	// Envelope holds the JSON of the replicas, sealed to RecipientKey.
+	Envelope []byte `json:"envelope,omitempty"`
+	// Count is how many replicas the envelope holds.
+	Count int `json:"count"`
+	// OldestChange is when the oldest change this answer carries was
+	// committed at the source (for the lag).
+	OldestChange *time.Time `json:"oldestChange,omitempty"`
+}
+
+// payload is the envelope's plaintext.
+type payload struct {
+	Secrets []secrets.ReplicaSecret `json:"secrets"`
+}
+
+// Sealer seals plaintext to a recipient's one-time key, binding it to the
+// exchange (package peer's Seal).
+type Sealer func(recipient, binding, plaintext []byte) ([]byte, error)
+
+// Source answers the pulls of peer regions.
+type Source struct {
+	Region  string
+	Secrets *secrets.Service
+	// Feed returns the change feed while the server is unsealed (nil
+	// otherwise).
+	Feed func() *changefeed.Feed
+	Seal Sealer
+}
+
+// Pull answers req from the peer region replica; the envelope is bound to
+// binding, which names the exchange (peer.ExchangeContext).
+func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req PullRequest) (*PullResponse, error) {
+	if len(req.RecipientKey) != 32 {
+		return nil, errs.E(errs.Invalid, "recipientKey must be a 32-byte X25519 public key")
+	}
+	if req.WaitSeconds < 0 || time.Duration(req.WaitSeconds)*time.Second > MaxWait {
+		return nil, errs.E(errs.Invalid, "waitSeconds must be between 0 and %d", int(MaxWait/time.Second))
+	}
+	if len(req.Resend) > MaxResend {
+		return nil, errs.E(errs.Invalid, "resend names more than %d secrets", MaxResend)
+	}
+	for _, id := range append(slices.Clone(req.Resend), req.After) {
+		if id != "" && (!ocid.Valid(id) || ocid.TypeOf(id) != ocid.Secret) {
+			return nil, errs.E(errs.Invalid, "resend and after must be secret OCIDs")
+		}
+	}
+	feed := s.Feed()
+	if feed == nil {
+		return nil, errs.E(errs.Unavailable, "the source region is sealed")
+	}
+	resp := &PullResponse{Cursor: req.Cursor}
+	var ids []string
+	if req.Resync {
+		page, err := s.Secrets.ReplicatedIDs(ctx, replica, req.After, ResyncPage)
+		if err != nil {
+			return nil, fmt.Errorf("replication: listing the secrets replicated to %s: %w", replica, err)
+		}
+		ids = page
+		if len(page) == ResyncPage {
+			resp.Next = page[len(page)-1]
+		}
+	} else {
+		pg, err := feed.Changes(ctx, changefeed.Query{
+			Cursor: req.Cursor, Wait: time.Duration(req.WaitSeconds) * time.Second, Limit: FeedPage, Caller: "peer:" + replica,
+			Visible: func(ctx context.Context, e changefeed.Entry) (bool, error) {
+				if e.Kind != changefeed.KindSecret {
+					return false, nil
+				}
+				return s.Secrets.ReplicatedTo(ctx, replica, e.ID)
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		resp.Cursor, resp.Reset = pg.Cursor, pg.Reset || req.Cursor == ""
+		for _, e := range pg.Items {
+			if !slices.Contains(ids, e.ID) {
+				ids = append(ids, e.ID)
+			}
+			if resp.OldestChange == nil || e.Time.Before(*resp.OldestChange) {
+				t := e.Time
+				resp.OldestChange = &t
+			}
+		}
+	}
+	for _, id := range req.Resend {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return resp, nil
+	}
+	items, err := s.Secrets.ExportReplicas(ctx, replica, ids)
+	if err != nil {
+		return nil, fmt.Errorf("replication: exporting to %s: %w", replica, err)
+	}
+	defer secrets.Zero(items)
+	if len(items) == 0 {
+		return resp, nil
+	}
+	plain, err := json.Marshal(payload{Secrets: items})
+	if err != nil {
+		return nil, fmt.Errorf("replication: encoding replicas: %w", err)
+	}
+	defer clear(plain)
+	if resp.Envelope, err = s.Seal(req.RecipientKey, binding, plain); err != nil {
+		return nil, errs.Wrap(errs.Invalid, err, "recipientKey is not a usable X25519 public key")
+	}
+	resp.Count = len(items)
+	return resp, nil
+}

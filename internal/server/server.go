@@ -26,8 +26,6 @@ import (
 	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/buildinfo"
 	"github.com/coffer-vault/coffer/internal/changefeed"
-	"github.com/coffer-vault/coffer/internal/peer"
-	"github.com/coffer-vault/coffer/internal/replication"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -37,7 +35,9 @@ import (
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/operations"
 	"github.com/coffer-vault/coffer/internal/ociapi/sysapi"
+	"github.com/coffer-vault/coffer/internal/peer"
 	"github.com/coffer-vault/coffer/internal/recordcache"
+	"github.com/coffer-vault/coffer/internal/replication"
 	"github.com/coffer-vault/coffer/internal/seal"
 	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -273,7 +273,7 @@ type Server struct {
 	// replicator keeps this region's replicas, rebuilt at each unseal.
 	peering    *peering
 	replicator atomic.Pointer[replication.Replicator]
-	live    atomic.Pointer[liveRoutes]
+	live       atomic.Pointer[liveRoutes]
 }
 
 // liveRoutes are the routes of the unsealed server and its record cache;

@@ -60,8 +60,9 @@ type Replicator struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	mu     sync.Mutex
-	status map[string]*SourceStatus
+	mu      sync.Mutex
+	started time.Time
+	status  map[string]*SourceStatus
 	failed map[string]map[string]string // source -> secret -> why
 }
 
@@ -72,15 +73,18 @@ type SourceStatus struct {
 	Connected bool `json:"connected"`
 	// Resyncing is true during a full resynchronisation.
 	Resyncing bool `json:"resyncing"`
-	// Lag is how far behind the replica was at the last answer: the age
-	// of the oldest change it carried when applied, 0 when caught up.
-	Lag time.Duration `json:"lagNanos"`
+	// Lag bounds how late the replicas are: the age, when applied, of the
+	// oldest change the last answer carried (0 when caught up); while the
+	// source cannot be reached, at least the time since it last answered.
+	Lag        time.Duration `json:"-"`
+	LagSeconds float64       `json:"lagSeconds"`
 	// LastApplied is when the last answer was applied.
 	LastApplied time.Time `json:"lastApplied,omitzero"`
 	// LastContact is when the source last answered.
 	LastContact time.Time `json:"lastContact,omitzero"`
-	// Applied and Deleted count replicas written since start.
-	Applied, Deleted int64
+	// Applied and Deleted count replicas written since this node started.
+	Applied int64 `json:"applied"`
+	Deleted int64 `json:"deleted"`
 	// LastError is the last failure of a pull, "" after a success.
 	LastError string `json:"lastError,omitempty"`
 	// Failed names secrets whose replica could not be applied, with why.
@@ -105,6 +109,13 @@ func (r *Replicator) Status() []SourceStatus {
 			st = *s
 		}
 		st.Failed = maps.Clone(r.failed[src])
+		switch {
+		case !st.Connected && !st.LastContact.IsZero():
+			st.Lag = max(st.Lag, r.now().Sub(st.LastContact))
+		case st.LastContact.IsZero() && !r.started.IsZero():
+			st.Lag = r.now().Sub(r.started)
+		}
+		st.LagSeconds = st.Lag.Seconds()
 		out = append(out, st)
 	}
 	return out
@@ -126,6 +137,9 @@ func (r *Replicator) setStatus(src string, fn func(*SourceStatus)) {
 
 // Run replicates from every source until ctx ends.
 func (r *Replicator) Run(ctx context.Context) {
+	r.mu.Lock()
+	r.started = r.now()
+	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, src := range r.Sources {
 		wg.Add(1)

@@ -30,7 +30,8 @@ here. Nothing is sent to a server: these commands read and write the file.`,
 	var file string
 	create := &cobra.Command{
 		Use: "create --file FILE", Short: "Make a new peer identity in a new file (0600) and print its public key",
-		Args: cobra.NoArgs,
+		Example: `  coffer operator peer-identity create --file /var/lib/coffer/peer-identity.pem`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, err := peer.CreateIdentity(file)
 			if err != nil {
@@ -42,7 +43,8 @@ here. Nothing is sent to a server: these commands read and write the file.`,
 	}
 	show := &cobra.Command{
 		Use: "show --file FILE", Short: "Print the public key of a peer identity: what peers pass as --peer-key REGION=KEY",
-		Args: cobra.NoArgs,
+		Example: `  coffer operator peer-identity show --file /var/lib/coffer/peer-identity.pem`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, err := peer.LoadIdentity(file)
 			if err != nil {
@@ -62,7 +64,8 @@ here. Nothing is sent to a server: these commands read and write the file.`,
 
 // operatorReplicationCommand is `coffer operator replication status`.
 func operatorReplicationCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "replication", Short: "Cross-region replication of this region's replicas"}
+	cmd := &cobra.Command{Use: "replication", Short: "Cross-region replication of this region's replicas",
+		Example: `  coffer operator replication status`}
 	var asJSON bool
 	status := &cobra.Command{
 		Use:   "status",
@@ -127,7 +130,7 @@ func printReplicationStatus(cmd *cobra.Command, st sysapi.ReplicationStatusRespo
 			contact = s.LastContact.UTC().Format(time.RFC3339)
 		}
 		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%s\t%s\n", s.Source, s.Connected,
-			(time.Duration(s.LagSeconds*float64(time.Second))).Round(time.Millisecond), s.Applied+s.Deleted, len(s.Failed), contact, s.LastError)
+			(time.Duration(s.LagSeconds * float64(time.Second))).Round(time.Millisecond), s.Applied+s.Deleted, len(s.Failed), contact, s.LastError)
 	}
 	_ = tw.Flush()
 	for _, s := range st.Sources {

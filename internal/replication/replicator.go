@@ -64,6 +64,8 @@ type Replicator struct {
 	started time.Time
 	status  map[string]*SourceStatus
 	failed map[string]map[string]string // source -> secret -> why
+	// incomplete are secrets to ask for whole at the next pull.
+	incomplete map[string][]string
 }
 
 // SourceStatus is how replication from one source stands on this node.
@@ -216,13 +218,21 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		}
 	}
 	r.mu.Lock()
+	for _, id := range r.incomplete[src] {
+		if len(req.Resend) < MaxResend && !slices.Contains(req.Resend, id) {
+			req.Resend = append(req.Resend, id)
+		}
+	}
 	for id := range r.failed[src] {
-		if len(req.Resend) < MaxResend {
+		if len(req.Resend) < MaxResend && !slices.Contains(req.Resend, id) {
 			req.Resend = append(req.Resend, id)
 		}
 	}
 	r.mu.Unlock()
 	slices.Sort(req.Resend)
+	if len(req.Resend) > 0 {
+		req.WaitSeconds = 0 // what is asked for again is answered at once
+	}
 	resp, binding, err := r.Transport.Pull(ctx, src, req)
 	if err != nil {
 		return err
@@ -266,7 +276,7 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		return nil
 	}
 	r.mu.Lock()
-	keep := slices.Collect(maps.Keys(r.failed[src]))
+	keep := append(slices.Collect(maps.Keys(r.failed[src])), r.incomplete[src]...)
 	r.mu.Unlock()
 	gen := pos.Generation
 	res, err := r.Secrets.ApplyReplicas(ctx, src, items, gen, func(tx store.Tx) error {
@@ -301,6 +311,16 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 	}
 	for id, why := range res.Failed {
 		r.failed[src][id] = why.Error()
+	}
+	if r.incomplete == nil {
+		r.incomplete = map[string][]string{}
+	}
+	// What was asked for is now held or listed again.
+	r.incomplete[src] = slices.DeleteFunc(r.incomplete[src], func(id string) bool { return slices.Contains(req.Resend, id) })
+	for _, id := range res.Incomplete {
+		if !slices.Contains(r.incomplete[src], id) {
+			r.incomplete[src] = append(r.incomplete[src], id)
+		}
 	}
 	r.mu.Unlock()
 	for id, why := range res.Failed {

@@ -22,14 +22,13 @@ import (
 // region is one side: a store, its secrets service and a fake key user
 // with one vault and AES key.
 type region struct {
-	name         string
-	st           *recordcache.Cache
-	svc          *secrets.Service
-	ku           *secretstest.KeyUser
-	vault, key   string
-	compartment  string
-	feed         *changefeed.Feed
-	transportHit func()
+	name        string
+	st          *recordcache.Cache
+	svc         *secrets.Service
+	ku          *secretstest.KeyUser
+	vault, key  string
+	compartment string
+	feed        *changefeed.Feed
 }
 
 func newRegion(t *testing.T, name, peer string) *region {

@@ -64,7 +64,7 @@ type Replicator struct {
 	mu      sync.Mutex
 	started time.Time
 	status  map[string]*SourceStatus
-	failed map[string]map[string]string // source -> secret -> why
+	failed  map[string]map[string]string // source -> secret -> why
 	// incomplete are secrets to ask for whole at the next pull.
 	incomplete map[string][]string
 }

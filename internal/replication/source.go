@@ -26,6 +26,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/secrets"
 )
@@ -58,6 +59,8 @@ type PullRequest struct {
 	// RecipientKey is the replica's one-time X25519 public key; the
 	// answer's replicas are sealed to it.
 	RecipientKey []byte `json:"recipientKey"`
+	// Vaults acknowledges the vault replicas the replica applied (vaults.go).
+	Vaults []kms.VaultAck `json:"vaults,omitempty"`
 }
 
 // PullResponse is the source's answer.
@@ -80,6 +83,7 @@ type PullResponse struct {
 // payload is the envelope's plaintext.
 type payload struct {
 	Secrets []secrets.ReplicaSecret `json:"secrets"`
+	Vaults  []kms.ReplicaVault      `json:"vaults,omitempty"`
 }
 
 // Sealer seals plaintext to a recipient's one-time key, binding it to the
@@ -90,6 +94,8 @@ type Sealer func(recipient, binding, plaintext []byte) ([]byte, error)
 type Source struct {
 	Region  string
 	Secrets *secrets.Service
+	// KMS exports vault replicas; nil replicates secrets only.
+	KMS *kms.Service
 	// Feed returns the change feed while the server is unsealed (nil
 	// otherwise).
 	Feed func() *changefeed.Feed
@@ -113,12 +119,16 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 			return nil, errs.E(errs.Invalid, "resend and after must be secret OCIDs")
 		}
 	}
+	if err := checkAcks(req.Vaults); err != nil {
+		return nil, err
+	}
 	feed := s.Feed()
 	if feed == nil {
 		return nil, errs.E(errs.Unavailable, "the source region is sealed")
 	}
 	resp := &PullResponse{Cursor: req.Cursor}
 	var ids []string
+	var entries []changefeed.Entry
 	if req.Resync {
 		page, err := s.Secrets.ReplicatedIDs(ctx, replica, req.After, ResyncPage)
 		if err != nil {
@@ -132,6 +142,9 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 		pg, err := feed.Changes(ctx, changefeed.Query{
 			Cursor: req.Cursor, Wait: time.Duration(req.WaitSeconds) * time.Second, Limit: FeedPage, Caller: "peer:" + replica,
 			Visible: func(ctx context.Context, e changefeed.Entry) (bool, error) {
+				if _, ok, err := s.vaultEntry(ctx, replica, e); ok || err != nil {
+					return ok, err
+				}
 				if e.Kind != changefeed.KindSecret {
 					return false, nil
 				}
@@ -142,8 +155,9 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 			return nil, err
 		}
 		resp.Cursor, resp.Reset = pg.Cursor, pg.Reset || req.Cursor == ""
+		entries = pg.Items
 		for _, e := range pg.Items {
-			if !slices.Contains(ids, e.ID) {
+			if e.Kind == changefeed.KindSecret && !slices.Contains(ids, e.ID) {
 				ids = append(ids, e.ID)
 			}
 			if resp.OldestChange == nil || e.Time.Before(*resp.OldestChange) {
@@ -157,7 +171,11 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
+	vaultIDs, err := s.pullVaults(ctx, replica, req, entries)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 && len(vaultIDs) == 0 {
 		return resp, nil
 	}
 	items, err := s.Secrets.ExportReplicas(ctx, replica, ids)
@@ -165,10 +183,17 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 		return nil, fmt.Errorf("replication: exporting to %s: %w", replica, err)
 	}
 	defer secrets.Zero(items)
-	if len(items) == 0 {
+	var vaults []kms.ReplicaVault
+	if len(vaultIDs) > 0 {
+		if vaults, err = s.KMS.ExportVaultReplicas(ctx, replica, vaultIDs); err != nil {
+			return nil, fmt.Errorf("replication: exporting vaults to %s: %w", replica, err)
+		}
+		defer kms.WipeVaults(vaults)
+	}
+	if len(items) == 0 && len(vaults) == 0 {
 		return resp, nil
 	}
-	plain, err := json.Marshal(payload{Secrets: items})
+	plain, err := json.Marshal(payload{Secrets: items, Vaults: vaults})
 	if err != nil {
 		return nil, fmt.Errorf("replication: encoding replicas: %w", err)
 	}
@@ -176,6 +201,6 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	if resp.Envelope, err = s.Seal(req.RecipientKey, binding, plain); err != nil {
 		return nil, errs.Wrap(errs.Invalid, err, "recipientKey is not a usable X25519 public key")
 	}
-	resp.Count = len(items)
+	resp.Count = len(items) + len(vaults)
 	return resp, nil
 }

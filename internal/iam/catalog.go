@@ -429,8 +429,8 @@ var operations = map[string]*opSpec{
 	"GetWrappingKey":             {checks: []Check{c("VAULT_READ", TargetVault)}},
 	// Not in Oracle's table; read level, as GetWrappingKey.
 	"GetReplicationStatus": {checks: []Check{c("VAULT_READ", TargetVault)}},
-	"ImportKeyVersion":           {checks: []Check{c("KEY_IMPORT", TargetKey)}},
-	"BackupKey":                  {checks: []Check{c("KEY_BACKUP", TargetKey)}},
+	"ImportKeyVersion":     {checks: []Check{c("KEY_IMPORT", TargetKey)}},
+	"BackupKey":            {checks: []Check{c("KEY_BACKUP", TargetKey)}},
 	// Restores are authorized in the compartment the key goes into.
 	"RestoreKeyFromFile":        {checks: []Check{c("KEY_RESTORE", TargetCompartment)}},
 	"RestoreKeyFromObjectStore": {checks: []Check{c("KEY_RESTORE", TargetCompartment)}},

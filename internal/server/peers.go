@@ -134,7 +134,7 @@ func (s *Server) wirePeers(_ context.Context, w *wiring) error {
 	w.main.Handle("POST "+PeerPullPath, &peerPullHandler{p: s.peering, src: src, region: s.cfg.Region, log: s.log})
 	s.replicator.Store(&replication.Replicator{
 		Region: s.cfg.Region, Sources: s.peering.peers.Regions(), Store: s.st, Secrets: s.Secrets,
-		Vaults: &replication.VaultReplicas{KMS: s.KMS, Compartment: s.Identity.TenancyID, Endpoints: s.endpoints.VaultEndpoints, Opened: s.endpoints.Opened},
+		Vaults:    &replication.VaultReplicas{KMS: s.KMS, Compartment: s.Identity.TenancyID, Endpoints: s.endpoints.VaultEndpoints, Opened: s.endpoints.Opened},
 		Transport: &peerTransport{p: s.peering, self: s.cfg.Region},
 		NewKey:    func() (replication.OneTimeKey, error) { return peer.NewEphemeralKey() },
 		Log:       s.log, Wait: s.cfg.PeerPollWait, Now: s.cfg.Now,

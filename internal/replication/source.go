@@ -126,6 +126,9 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	if feed == nil {
 		return nil, errs.E(errs.Unavailable, "the source region is sealed")
 	}
+	if err := s.ackVaults(ctx, replica, req); err != nil {
+		return nil, err
+	}
 	resp := &PullResponse{Cursor: req.Cursor}
 	var ids []string
 	var entries []changefeed.Entry

@@ -77,15 +77,24 @@ func (s *Source) vaultEntry(ctx context.Context, replica string, e changefeed.En
 	return e.VaultID, ok, err
 }
 
-// pullVaults records the replica's acknowledgements and returns the vaults
-// an answer carries: those of entries, and for the first page of a
-// resynchronisation every vault replicated to replica.
+// ackVaults records the replica's acknowledgements, before the pull
+// waits for changes.
+func (s *Source) ackVaults(ctx context.Context, replica string, req PullRequest) error {
+	if s.KMS == nil || len(req.Vaults) == 0 {
+		return nil
+	}
+	if err := s.KMS.AckVaultReplicas(ctx, replica, req.Vaults); err != nil {
+		return fmt.Errorf("replication: recording the acknowledgements of %s: %w", replica, err)
+	}
+	return nil
+}
+
+// pullVaults returns the vaults an answer carries: those of entries, and
+// for the first page of a resynchronisation every vault replicated to
+// replica.
 func (s *Source) pullVaults(ctx context.Context, replica string, req PullRequest, entries []changefeed.Entry) ([]string, error) {
 	if s.KMS == nil {
 		return nil, nil
-	}
-	if err := s.KMS.AckVaultReplicas(ctx, replica, req.Vaults); err != nil {
-		return nil, fmt.Errorf("replication: recording the acknowledgements of %s: %w", replica, err)
 	}
 	if req.Resync && req.After == "" {
 		return s.KMS.ReplicatedVaultIDs(ctx, replica)

@@ -62,7 +62,7 @@ rotate and rekey sign their request with the OCI config like every other command
 	}
 	cmd.AddCommand(operatorStatusCommand(), operatorInitCommand(), operatorUnsealCommand(),
 		operatorSealCommand(), operatorRotateCommand(), operatorRekeyCommand(), operatorRekeyFileCommand(),
-		operatorMigrateSealCommand(), operatorBackupKeyCommand())
+		operatorMigrateSealCommand(), operatorBackupKeyCommand(), operatorPeerIdentityCommand(), operatorReplicationCommand())
 	return clientGroup(cmd)
 }
 

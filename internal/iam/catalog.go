@@ -336,6 +336,11 @@ const OperationCreateResourcePrincipalSessionToken = "CreateResourcePrincipalSes
 // everything written next; rekeying replaces the root key and its shares.
 // All need POLICY_UPDATE in the tenancy, i.e. administrators who could
 // grant themselves anything.
+// OperationGetRegionReplicationStatus is Coffer's own operation that
+// reports cross-region replication on one node (`coffer operator
+// replication status`); it needs VAULT_INSPECT in the tenancy.
+const OperationGetRegionReplicationStatus = "GetRegionReplicationStatus"
+
 const (
 	OperationSealServer    = "SealServer"
 	OperationRotateKeyring = "RotateKeyring"
@@ -544,6 +549,9 @@ var operations = map[string]*opSpec{
 	OperationRekeyRootKey:    {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
 	OperationExportBackupKey: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
 	OperationImportBackupKey: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	// Which regions this one replicates from, how far behind and why not:
+	// ids of failing secrets, no content.
+	OperationGetRegionReplicationStatus: {checks: []Check{c("VAULT_INSPECT", TargetTenancy)}},
 }
 
 // permCompartmentInspect is checked by name on the hot path (instances hold it

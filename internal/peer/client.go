@@ -47,52 +47,50 @@ func NewClient(self *Identity, selfRegion string, p Peer, hc *http.Client) *Clie
 // may be trusted.
 var ErrUnauthenticatedPeer = errors.New("peer could not be authenticated")
 
-// Do POSTs body (JSON) to the peer's URL followed by path (which starts
-// with "/" and may carry a query), signed, and returns the answer's status
-// and body once its signature verifies, whatever the status. A 3xx answer
-// is returned, not followed, and like any other must be signed.
-func (c *Client) Do(ctx context.Context, path string, body []byte) (status int, respBody []byte, err error) {
-	ex, err := c.Exchange(ctx, path, body)
-	return ex.Status, ex.Body, err
-}
-
-// Exchanged is one signed request and its authenticated answer.
-type Exchanged struct {
+// Response is a peer's authenticated answer.
+type Response struct {
 	Status int
 	Body   []byte
-	// Nonce is the request's nonce, which the answer is bound to (and an
-	// envelope in it, through ExchangeContext).
+	// Nonce is the request's, to which the answer is bound: open the
+	// envelopes in Body with ExchangeContext(peer, self, Nonce).
 	Nonce string
 }
 
-// Exchange is Do that also returns the request's nonce.
-func (c *Client) Exchange(ctx context.Context, path string, body []byte) (Exchanged, error) {
-	status, respBody, nonce, err := c.do(ctx, path, body)
-	return Exchanged{Status: status, Body: respBody, Nonce: nonce}, err
+// Do is Exchange returning the status and body only.
+func (c *Client) Do(ctx context.Context, path string, body []byte) (status int, respBody []byte, err error) {
+	resp, err := c.Exchange(ctx, path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.Status, resp.Body, nil
 }
 
-func (c *Client) do(ctx context.Context, path string, body []byte) (status int, respBody []byte, nonce string, err error) {
+// Exchange POSTs body (JSON) to the peer's URL followed by path (which
+// starts with "/" and may carry a query), signed, and returns the answer
+// once its signature verifies, whatever the status. A 3xx answer is
+// returned, not followed, and like any other must be signed.
+func (c *Client) Exchange(ctx context.Context, path string, body []byte) (*Response, error) {
 	if c.peer.URL == nil {
-		return 0, nil, "", fmt.Errorf("peer %s: no URL configured", c.peer.Region)
+		return nil, fmt.Errorf("peer %s: no URL configured", c.peer.Region)
 	}
 	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.ContainsAny(path, "#\\") {
-		return 0, nil, "", fmt.Errorf("peer %s: request path must start with one \"/\" and hold no fragment", c.peer.Region)
+		return nil, fmt.Errorf("peer %s: request path must start with one \"/\" and hold no fragment", c.peer.Region)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.peer.URL.String()+path, nil)
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("peer %s: build request: %w", c.peer.Region, err)
+		return nil, fmt.Errorf("peer %s: build request: %w", c.peer.Region, err)
 	}
 	if req.URL.Host != c.peer.URL.Host {
-		return 0, nil, "", fmt.Errorf("peer %s: request path changes the host", c.peer.Region)
+		return nil, fmt.Errorf("peer %s: request path changes the host", c.peer.Region)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	nonce, err = c.id.SignRequest(req, c.self, c.peer.Region, body, c.now())
+	nonce, err := c.id.SignRequest(req, c.self, c.peer.Region, body, c.now())
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("peer %s: %w", c.peer.Region, err)
+		return nil, fmt.Errorf("peer %s: %w", c.peer.Region, err)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("peer %s: %w", c.peer.Region, err)
+		return nil, fmt.Errorf("peer %s: %w", c.peer.Region, err)
 	}
 	defer resp.Body.Close()
 	max := c.MaxResponse
@@ -101,14 +99,13 @@ func (c *Client) do(ctx context.Context, path string, body []byte) (status int, 
 	}
 	var buf bytes.Buffer
 	if _, err := io.Copy(&buf, io.LimitReader(resp.Body, max+1)); err != nil {
-		return 0, nil, "", fmt.Errorf("peer %s: read response: %w", c.peer.Region, err)
+		return nil, fmt.Errorf("peer %s: read response: %w", c.peer.Region, err)
 	}
 	if int64(buf.Len()) > max {
-		return 0, nil, "", fmt.Errorf("peer %s: response larger than %d bytes", c.peer.Region, max)
+		return nil, fmt.Errorf("peer %s: response larger than %d bytes", c.peer.Region, max)
 	}
-	respBody = buf.Bytes()
-	if err := VerifyResponse(c.peer.Key, resp, respBody, c.peer.Region, c.self, nonce); err != nil {
-		return 0, nil, "", fmt.Errorf("peer %s answered %d: %w: %w", c.peer.Region, resp.StatusCode, ErrUnauthenticatedPeer, err)
+	if err := VerifyResponse(c.peer.Key, resp, buf.Bytes(), c.peer.Region, c.self, nonce); err != nil {
+		return nil, fmt.Errorf("peer %s answered %d: %w: %w", c.peer.Region, resp.StatusCode, ErrUnauthenticatedPeer, err)
 	}
-	return resp.StatusCode, respBody, nonce, nil
+	return &Response{Status: resp.StatusCode, Body: buf.Bytes(), Nonce: nonce}, nil
 }

@@ -162,7 +162,14 @@ func (id Identity) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]string{"publicKey": id.PublicKey().String()})
 }
 
-func (id *Identity) sign(msg []byte) []byte { return ed25519.Sign(id.priv, msg) }
+// sign panics on an Identity not made by CreateIdentity or LoadIdentity:
+// signing with no key is a programming error, never a runtime condition.
+func (id *Identity) sign(msg []byte) []byte {
+	if len(id.priv) != ed25519.PrivateKeySize {
+		panic("peer: signing with a zero Identity; use CreateIdentity or LoadIdentity")
+	}
+	return ed25519.Sign(id.priv, msg)
+}
 
 // publicKeyPrefix starts the text form of a PublicKey.
 const publicKeyPrefix = "ed25519:"

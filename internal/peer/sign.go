@@ -140,9 +140,12 @@ type seenEntry struct {
 	expires time.Time
 }
 
-// NewVerifier makes the verifier of region self, which accepts requests
-// from peers, with now as its clock.
+// NewVerifier makes the verifier of region self (peers.Self()), which
+// accepts requests from peers, with now as its clock (time.Now if nil).
 func NewVerifier(self string, peers *Peers, now func() time.Time) *Verifier {
+	if now == nil {
+		now = time.Now
+	}
 	return &Verifier{self: self, peers: peers, now: now, max: MaxNonces, seen: map[seenKey]struct{}{}}
 }
 
@@ -203,7 +206,8 @@ func (v *Verifier) VerifyRequest(r *http.Request, body []byte) (Request, error) 
 }
 
 // requestTarget is the target as the client sent it: the request line's
-// own text on a server, independent of what routing did to r.URL.
+// own text on a server, independent of what routing did to r.URL. A
+// reverse proxy in front must pass it unchanged.
 func requestTarget(r *http.Request) string {
 	if strings.HasPrefix(r.RequestURI, "/") {
 		return r.RequestURI

@@ -353,6 +353,16 @@ func TestClientRoundTrip(t *testing.T) {
 	if err != nil || status != 200 || string(body) != `{"from":"eu-frankfurt-1","got":{"a":1}}` {
 		t.Fatalf("Do = %d %s %v", status, body, err)
 	}
+	// Exchange tells the nonce the source verified and bound its answer to.
+	var seen string
+	s.answer = func(w http.ResponseWriter, req Request, body []byte) {
+		seen = req.Nonce
+		s.id.SignResponse(w.Header(), source, req.From, req.Nonce, 200, nil)
+	}
+	resp, err := c.Exchange(context.Background(), "/p", nil)
+	if err != nil || resp.Nonce == "" || resp.Nonce != seen || resp.Status != 200 || len(resp.Body) != 0 {
+		t.Fatalf("Exchange = %+v %v (source saw nonce %q)", resp, err, seen)
+	}
 	// Signed errors are answers like any other.
 	s.answer = func(w http.ResponseWriter, req Request, body []byte) {
 		out := []byte(`{"code":"NotFound"}`)

@@ -49,12 +49,10 @@ var errMoved = errors.New("replication: the position moved under this pull")
 
 // Replicator keeps this region's replicas of each source region's secrets.
 type Replicator struct {
-	Region  string
-	Sources []string
-	Store   store.Store
-	Secrets *secrets.Service
-	// Vaults applies vault replicas; nil replicates secrets only.
-	Vaults    *VaultReplicas
+	Region    string
+	Sources   []string
+	Store     store.Store
+	Secrets   *secrets.Service
 	Transport Transport
 	NewKey    func() (OneTimeKey, error)
 	Log       *slog.Logger
@@ -62,10 +60,15 @@ type Replicator struct {
 	Wait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Vaults applies vault replicas; nil replicates secrets only.
+	Vaults *VaultReplicas
 
-	mu     sync.Mutex
-	status map[string]*SourceStatus
-	failed map[string]map[string]string // source -> secret -> why
+	mu      sync.Mutex
+	started time.Time
+	status  map[string]*SourceStatus
+	failed  map[string]map[string]string // source -> secret -> why
+	// incomplete are secrets to ask for whole at the next pull.
+	incomplete map[string][]string
 }
 
 // SourceStatus is how replication from one source stands on this node.
@@ -75,15 +78,18 @@ type SourceStatus struct {
 	Connected bool `json:"connected"`
 	// Resyncing is true during a full resynchronisation.
 	Resyncing bool `json:"resyncing"`
-	// Lag is how far behind the replica was at the last answer: the age
-	// of the oldest change it carried when applied, 0 when caught up.
-	Lag time.Duration `json:"lagNanos"`
+	// Lag bounds how late the replicas are: the age, when applied, of the
+	// oldest change the last answer carried (0 when caught up); while the
+	// source cannot be reached, at least the time since it last answered.
+	Lag        time.Duration `json:"-"`
+	LagSeconds float64       `json:"lagSeconds"`
 	// LastApplied is when the last answer was applied.
 	LastApplied time.Time `json:"lastApplied,omitzero"`
 	// LastContact is when the source last answered.
 	LastContact time.Time `json:"lastContact,omitzero"`
-	// Applied and Deleted count replicas written since start.
-	Applied, Deleted int64
+	// Applied and Deleted count replicas written since this node started.
+	Applied int64 `json:"applied"`
+	Deleted int64 `json:"deleted"`
 	// LastError is the last failure of a pull, "" after a success.
 	LastError string `json:"lastError,omitempty"`
 	// Failed names secrets whose replica could not be applied, with why.
@@ -108,6 +114,13 @@ func (r *Replicator) Status() []SourceStatus {
 			st = *s
 		}
 		st.Failed = maps.Clone(r.failed[src])
+		switch {
+		case !st.Connected && !st.LastContact.IsZero():
+			st.Lag = max(st.Lag, r.now().Sub(st.LastContact))
+		case st.LastContact.IsZero() && !r.started.IsZero():
+			st.Lag = r.now().Sub(r.started)
+		}
+		st.LagSeconds = st.Lag.Seconds()
 		out = append(out, st)
 	}
 	return out
@@ -129,6 +142,9 @@ func (r *Replicator) setStatus(src string, fn func(*SourceStatus)) {
 
 // Run replicates from every source until ctx ends.
 func (r *Replicator) Run(ctx context.Context) {
+	r.mu.Lock()
+	r.started = r.now()
+	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, src := range r.Sources {
 		wg.Add(1)
@@ -205,13 +221,21 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		}
 	}
 	r.mu.Lock()
+	for _, id := range r.incomplete[src] {
+		if len(req.Resend) < MaxResend && !slices.Contains(req.Resend, id) {
+			req.Resend = append(req.Resend, id)
+		}
+	}
 	for id := range r.failed[src] {
-		if len(req.Resend) < MaxResend {
+		if len(req.Resend) < MaxResend && !slices.Contains(req.Resend, id) {
 			req.Resend = append(req.Resend, id)
 		}
 	}
 	r.mu.Unlock()
 	slices.Sort(req.Resend)
+	if len(req.Resend) > 0 {
+		req.WaitSeconds = 0 // what is asked for again is answered at once
+	}
 	if req.Vaults, err = r.vaultAcks(ctx, src); err != nil {
 		return fmt.Errorf("replication: listing the vault replicas of %s: %w", src, err)
 	}
@@ -260,7 +284,7 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		return nil
 	}
 	r.mu.Lock()
-	keep := slices.Collect(maps.Keys(r.failed[src]))
+	keep := append(slices.Collect(maps.Keys(r.failed[src])), r.incomplete[src]...)
 	r.mu.Unlock()
 	gen := pos.Generation
 	va, err := r.prepareVaults(ctx, src, vaults, finish)
@@ -303,6 +327,16 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 	}
 	for id, why := range res.Failed {
 		r.failed[src][id] = why.Error()
+	}
+	if r.incomplete == nil {
+		r.incomplete = map[string][]string{}
+	}
+	// What was asked for is now held or listed again.
+	r.incomplete[src] = slices.DeleteFunc(r.incomplete[src], func(id string) bool { return slices.Contains(req.Resend, id) })
+	for _, id := range res.Incomplete {
+		if !slices.Contains(r.incomplete[src], id) {
+			r.incomplete[src] = append(r.incomplete[src], id)
+		}
 	}
 	r.mu.Unlock()
 	for id, why := range res.Failed {

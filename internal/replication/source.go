@@ -132,6 +132,7 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	resp := &PullResponse{Cursor: req.Cursor}
 	var ids []string
 	var entries []changefeed.Entry
+	var only map[string][]int64
 	if req.Resync {
 		page, err := s.Secrets.ReplicatedIDs(ctx, replica, req.After, ResyncPage)
 		if err != nil {
@@ -159,17 +160,33 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 		}
 		resp.Cursor, resp.Reset = pg.Cursor, pg.Reset || req.Cursor == ""
 		entries = pg.Items
+		// New versions carry their content; other changes carry the
+		// secret's metadata only (a replica that then lacks a version
+		// asks for the secret again, whole, with Resend).
+		only = map[string][]int64{}
 		for _, e := range pg.Items {
-			if e.Kind == changefeed.KindSecret && !slices.Contains(ids, e.ID) {
-				ids = append(ids, e.ID)
-			}
 			if resp.OldestChange == nil || e.Time.Before(*resp.OldestChange) {
 				t := e.Time
 				resp.OldestChange = &t
 			}
+			if e.Kind != changefeed.KindSecret {
+				continue // vault and key entries: vaults.go
+			}
+			if !slices.Contains(ids, e.ID) {
+				ids = append(ids, e.ID)
+			}
+			switch e.Change {
+			case changefeed.Created, changefeed.VersionCreated:
+				only[e.ID] = append(only[e.ID], e.Versions...)
+			default:
+				if _, ok := only[e.ID]; !ok {
+					only[e.ID] = []int64{}
+				}
+			}
 		}
 	}
 	for _, id := range req.Resend {
+		delete(only, id) // whole
 		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
@@ -181,7 +198,7 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	if len(ids) == 0 && len(vaultIDs) == 0 {
 		return resp, nil
 	}
-	items, err := s.Secrets.ExportReplicas(ctx, replica, ids)
+	items, err := s.Secrets.ExportReplicas(ctx, replica, ids, only)
 	if err != nil {
 		return nil, fmt.Errorf("replication: exporting to %s: %w", replica, err)
 	}

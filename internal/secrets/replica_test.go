@@ -33,7 +33,7 @@ func (p *replicaPair) target() *ReplicationConfig {
 // sync exports ids from the source and applies them at the replica.
 func (p *replicaPair) sync(t *testing.T, ids ...string) ApplyResult {
 	t.Helper()
-	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", ids)
+	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", ids, nil)
 	if err != nil {
 		t.Fatalf("ExportReplicas: %v", err)
 	}
@@ -207,7 +207,7 @@ func TestReplicaNameTakenFailsThatSecretOnly(t *testing.T) {
 		}
 		ids = append(ids, sec.ID)
 	}
-	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", ids)
+	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", ids, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestFinishResyncDeletesUnseenReplicas(t *testing.T) {
 	}
 	p.sync(t, ids...)
 	// Generation 2 sees only the first.
-	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", ids[:1])
+	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", ids[:1], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,5 +265,52 @@ func TestReplicaContentNeverPrints(t *testing.T) {
 		if bytes.Contains([]byte(s), []byte("canary")) {
 			t.Fatalf("printed %q", s)
 		}
+	}
+}
+
+func TestReplicaAsksAgainForVersionsItLacks(t *testing.T) {
+	p := newReplicaPair(t)
+	sec := p.src.create(t, "late", "v1")
+	p.src.put(t, sec.ID, "v2", StageCurrent)
+	// Replication is turned on after two versions: the change carries no
+	// content, so the replica cannot be written yet.
+	if _, err := p.src.s.UpdateSecret(p.src.ctx, UpdateSecretRequest{SecretID: sec.ID, ReplicationConfig: p.target()}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", []string{sec.ID}, map[string][]int64{sec.ID: {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range items[0].Versions {
+		if v.Content != nil {
+			t.Fatalf("version %d carried content though none was asked for", v.Number)
+		}
+	}
+	res, err := p.dst.s.ApplyReplicas(p.dst.ctx, "test", items, 1, func(store.Tx) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Incomplete, []string{sec.ID}) || res.Applied != 0 || len(res.Failed) != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if _, err := p.dst.s.GetSecret(p.dst.ctx, sec.ID); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("an incomplete replica was written: %v", err)
+	}
+	p.sync(t, sec.ID) // whole
+	if got := p.dst.read(t, sec.ID, BundleSelector{Stage: StagePrevious}); got != "v1" {
+		t.Fatalf("PREVIOUS = %q", got)
+	}
+	// A new version alone now carries just its own content.
+	p.src.put(t, sec.ID, "v3", StageCurrent)
+	items, err = p.src.s.ExportReplicas(p.src.ctx, "b", []string{sec.ID}, map[string][]int64{sec.ID: {3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = p.dst.s.ApplyReplicas(p.dst.ctx, "test", items, 1, func(store.Tx) error { return nil })
+	if err != nil || res.Applied != 1 || len(res.Incomplete) != 0 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if got := p.dst.read(t, sec.ID, BundleSelector{}); got != "v3" {
+		t.Fatalf("CURRENT = %q", got)
 	}
 }

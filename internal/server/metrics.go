@@ -14,6 +14,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/buildinfo"
 	"github.com/coffer-vault/coffer/internal/recordcache"
+	"github.com/coffer-vault/coffer/internal/replication"
 )
 
 // metrics counts requests by operation, status and authorization decision
@@ -133,4 +134,39 @@ func (s *Server) MetricsURL() string {
 		return ""
 	}
 	return "http://" + s.metricsAddr + "/metrics"
+}
+
+// replicationCollector exports how this node's replicas of each peer region
+// stand, read at scrape time.
+type replicationCollector func() []replication.SourceStatus
+
+var (
+	replLagDesc = prometheus.NewDesc("coffer_replication_lag_seconds",
+		"How late this region's replicas of a source region may be: the age of the oldest change in the last answer applied (0 when caught up), or the time since the source last answered while it cannot be reached.", []string{"source_region"}, nil)
+	replConnectedDesc = prometheus.NewDesc("coffer_replication_connected",
+		"1 while the last pull from the source region succeeded.", []string{"source_region"}, nil)
+	replAppliedDesc = prometheus.NewDesc("coffer_replication_applied_total",
+		"Replicas written (created, updated or deleted) from the source region since this node started.", []string{"source_region"}, nil)
+	replFailedDesc = prometheus.NewDesc("coffer_replication_failed_secrets",
+		"Secrets of the source region whose replica could not be applied and is being retried.", []string{"source_region"}, nil)
+)
+
+func (c replicationCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- replLagDesc
+	ch <- replConnectedDesc
+	ch <- replAppliedDesc
+	ch <- replFailedDesc
+}
+
+func (c replicationCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c() {
+		connected := 0.0
+		if st.Connected {
+			connected = 1
+		}
+		ch <- prometheus.MustNewConstMetric(replLagDesc, prometheus.GaugeValue, st.Lag.Seconds(), st.Source)
+		ch <- prometheus.MustNewConstMetric(replConnectedDesc, prometheus.GaugeValue, connected, st.Source)
+		ch <- prometheus.MustNewConstMetric(replAppliedDesc, prometheus.CounterValue, float64(st.Applied+st.Deleted), st.Source)
+		ch <- prometheus.MustNewConstMetric(replFailedDesc, prometheus.GaugeValue, float64(len(st.Failed)), st.Source)
+	}
 }

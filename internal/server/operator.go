@@ -38,7 +38,7 @@ func (s *Server) wireOperator(_ context.Context, w *wiring) error {
 	h := &sysapi.Handlers{Seal: s.seal, TenancyID: func(ctx context.Context) (string, error) {
 		t, err := id.Tenancy(ctx)
 		return t.ID, err
-	}, BackupKeys: s.keyring}
+	}, BackupKeys: s.keyring, Replication: regionReplication{s}}
 	w.register(w.api, w.main, h.Routes()...)
 	return nil
 }

@@ -258,3 +258,13 @@ func (t *peerTransport) Pull(ctx context.Context, source string, req replication
 	}
 	return &resp, peer.ExchangeContext(source, t.self, ex.Nonce), nil
 }
+
+// regionReplication is what the operator API reports of replication.
+type regionReplication struct{ s *Server }
+
+func (r regionReplication) Region() string        { return r.s.cfg.Region }
+func (r regionReplication) PeerPublicKey() string { return r.s.PeerPublicKey() }
+func (r regionReplication) PeerRegions() []string { return r.s.PeerRegions() }
+func (r regionReplication) ReplicationStatus() []replication.SourceStatus {
+	return r.s.ReplicationStatus()
+}

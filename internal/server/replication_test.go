@@ -237,6 +237,18 @@ func TestSecretReplicationAcrossRegions(t *testing.T) {
 		return err == nil && s.LifecycleState == vault.SecretLifecycleStateDeleted, err
 	})
 
+	// The status the operator sees: connected, what was applied; then the
+	// source goes away and the status says so.
+	st := p.dst.Env.Server.ReplicationStatus()
+	if len(st) != 1 || st[0].Source != p.srcRegion || !st[0].Connected || st[0].Applied+st[0].Deleted < 2 || len(st[0].Failed) != 0 {
+		t.Fatalf("replication status = %+v", st)
+	}
+	p.src.Env.Stop()
+	awaitReplica(t, p.dst, "the source reported unreachable", func(context.Context) (bool, error) {
+		st := p.dst.Env.Server.ReplicationStatus()
+		return !st[0].Connected && st[0].LastError != "", nil
+	})
+
 	for name, logs := range map[string]string{"source": p.src.Env.Logs.String(), "replica": p.dst.Env.Logs.String()} {
 		if strings.Contains(logs, canary) {
 			t.Fatalf("the %s region logged secret content", name)

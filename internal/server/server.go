@@ -345,6 +345,7 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Log, nodeID: newNodeID(), authFail: newAuthFailLimiter(cfg), memLedger: memledger.New(0),
 		usageCounter: usage.NewCounter(cfg.UsageMaxKeys)}
 	s.metrics = newMetrics(s.CacheStats)
+	s.metrics.registry.MustRegister(replicationCollector(s.ReplicationStatus))
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}

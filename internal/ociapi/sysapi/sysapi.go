@@ -57,6 +57,9 @@ type Handlers struct {
 	// BackupKeys exports and imports the keyring's backup key; nil
 	// refuses both.
 	BackupKeys BackupKeyring
+	// Replication reports this region's replication; nil reports a region
+	// without peers.
+	Replication Replication
 }
 
 // PublicRoutes are the routes served without a signature.
@@ -70,13 +73,13 @@ func (h *Handlers) PublicRoutes() []ociapi.Route {
 
 // Routes are the signed routes, served by the unsealed server.
 func (h *Handlers) Routes() []ociapi.Route {
-	return []ociapi.Route{
+	return append([]ociapi.Route{
 		{Pattern: "POST " + SealPath, Operation: iam.OperationSealServer, Handler: h.seal},
 		{Pattern: "POST " + RotatePath, Operation: iam.OperationRotateKeyring, Handler: h.rotate},
 		{Pattern: "POST " + RekeyPath, Operation: iam.OperationRekeyRootKey, Handler: h.rekey},
 		{Pattern: "POST " + ExportBackupKeyPath, Operation: iam.OperationExportBackupKey, Handler: h.exportBackupKey},
 		{Pattern: "POST " + ImportBackupKeyPath, Operation: iam.OperationImportBackupKey, Handler: h.importBackupKey},
-	}
+	}, h.replicationRoutes()...)
 }
 
 // decode decodes the body into v and clears the body, which may hold a

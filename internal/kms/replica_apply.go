@@ -394,9 +394,10 @@ func (s *Service) deleteVaultReplica(tx store.Tx, b *VaultBatch, v Vault, opID s
 	return noteVault(tx, v, vaultStateChange(from, v.State))
 }
 
-// FinishVaultResync deletes, in tx, the replica vaults from sourceRegion
+// FinishVaultResync deletes, in tx, the replica vaults from b's source
 // that a full resynchronisation of generation did not write: the source
-// no longer replicates them here. The material goes with b's.
+// no longer replicates them here. Vaults b failed to apply are kept. The
+// material goes with b's.
 func (s *Service) FinishVaultResync(tx store.Tx, b *VaultBatch, generation uint64) (int, error) {
 	all, err := record.List[Vault](tx, prefixVault)
 	if err != nil {
@@ -404,7 +405,9 @@ func (s *Service) FinishVaultResync(tx store.Tx, b *VaultBatch, generation uint6
 	}
 	n := 0
 	for _, v := range all {
-		if v.SourceRegion != b.source || v.State == VaultDeleted || v.ReplicaGeneration >= generation {
+		if v.SourceRegion != b.source || v.State == VaultDeleted || v.ReplicaGeneration >= generation || b.Failed[v.ID] != nil {
+			// A vault that failed to apply is kept as it was: the source
+			// named it.
 			continue
 		}
 		if err := s.deleteVaultReplica(tx, b, v, v.ReplicaOpID, generation, s.now().UTC()); err != nil {

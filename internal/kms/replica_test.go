@@ -302,3 +302,56 @@ func FuzzReplicaVault(f *testing.F) {
 		})
 	})
 }
+
+// TestFinishVaultResync: a resynchronisation that does not name a replica
+// vault deletes it; one it names again is kept.
+func TestFinishVaultResync(t *testing.T) {
+	a, b := newRegion(t, "eu-a-1", "eu-b-1"), newRegion(t, "eu-b-1", "eu-a-1")
+	var ids []string
+	for i := range 2 {
+		v, _ := a.s.CreateVault(ctx, kms.CreateVaultInput{CompartmentID: "ocid1.tenancy.oc1..t", DisplayName: fmt.Sprint("v", i), VaultType: kms.VaultTypeDefault})
+		if _, err := a.s.CreateKey(ctx, v.ID, kms.CreateKeyInput{CompartmentID: v.CompartmentID, DisplayName: "k", Shape: aes256, ProtectionMode: kms.ModeSoftware}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.s.CreateVaultReplica(ctx, v.ID, "eu-b-1", ""); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+	replicate(t, a, b, 1, ids...)
+	// Generation 2 names only the first vault, then finishes.
+	items, err := a.s.ExportVaultReplicas(ctx, "eu-b-1", ids[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kms.WipeVaults(items)
+	batch, err := b.s.PrepareVaultReplicas(ctx, "eu-a-1", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err = b.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := b.s.ApplyVaultReplicas(tx, batch, "ocid1.tenancy.oc1..replica", 2); err != nil {
+			return err
+		}
+		n, err = b.s.FinishVaultResync(tx, batch, 2)
+		return err
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("FinishVaultResync = %d, %v", n, err)
+	}
+	if _, err := b.s.Committed(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := b.s.GetVault(ctx, ids[0])
+	gone, _ := b.s.GetVault(ctx, ids[1])
+	if kept.State != kms.VaultActive || gone.State != kms.VaultDeleted {
+		t.Fatalf("after the resync: named %s, not named %s", kept.State, gone.State)
+	}
+	// This region's own vaults are never touched by a resync.
+	own, _ := b.s.CreateVault(ctx, kms.CreateVaultInput{CompartmentID: "ocid1.tenancy.oc1..b", DisplayName: "own", VaultType: kms.VaultTypeDefault})
+	_ = b.st.Update(ctx, func(tx store.Tx) error { _, err := b.s.FinishVaultResync(tx, batch, 3); return err })
+	if got, _ := b.s.GetVault(ctx, own.ID); got.State != kms.VaultActive {
+		t.Fatalf("own vault = %s", got.State)
+	}
+}

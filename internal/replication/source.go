@@ -191,7 +191,7 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 			ids = append(ids, id)
 		}
 	}
-	vaultIDs, err := s.pullVaults(ctx, replica, req, entries)
+	vaultIDs, err := s.pullVaults(ctx, replica, req, resp, entries)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 // Vault replicas ride the same pulls as secrets (docs/replication.md#vault-replicas):
 // the source's feed has KEY and VAULT entries for the vaults replicated to
 // the puller, each answer carries those vaults whole (kms.ReplicaVault),
-// the first page of a resynchronisation carries every one, and the replica
+// the last page of a resynchronisation carries every one, and the replica
 // applies them in the transaction of its position, with the secrets of
 // the same answer. Each pull acknowledges the replication operations the
 // replica applied (kms.VaultAck), so the source can report them REPLICATED.
@@ -90,13 +90,14 @@ func (s *Source) ackVaults(ctx context.Context, replica string, req PullRequest)
 }
 
 // pullVaults returns the vaults an answer carries: those of entries, and
-// for the first page of a resynchronisation every vault replicated to
-// replica.
-func (s *Source) pullVaults(ctx context.Context, replica string, req PullRequest, entries []changefeed.Entry) ([]string, error) {
+// for the last page of a resynchronisation (the one that ends it, so the
+// replica deletes what it did not name in the same transaction) every
+// vault replicated to replica.
+func (s *Source) pullVaults(ctx context.Context, replica string, req PullRequest, resp *PullResponse, entries []changefeed.Entry) ([]string, error) {
 	if s.KMS == nil {
 		return nil, nil
 	}
-	if req.Resync && req.After == "" {
+	if req.Resync && resp.Next == "" {
 		return s.KMS.ReplicatedVaultIDs(ctx, replica)
 	}
 	var ids []string

@@ -234,6 +234,44 @@ func TestVaultReplicaAcrossRegions(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A fresh replica region (first contact: a full resynchronisation)
+	// receives every vault replicated to it, and nothing of the replica
+	// deleted before.
+	v2 := keystest.NewVault(t, p.src.Env, keymanagement.CreateVaultDetailsVaultTypeVirtualPrivate)
+	k2 := v2.CreateKey(t, "k2", keystest.Shape(keymanagement.KeyShapeAlgorithmAes, 32, ""), keymanagement.CreateKeyDetailsProtectionModeSoftware)
+	e2, err := v2.Crypto.Encrypt(ctx, keymanagement.EncryptRequest{EncryptDataDetails: keymanagement.EncryptDataDetails{
+		KeyId: k2.Id, Plaintext: common.String(base64.StdEncoding.EncodeToString([]byte(canary + "-resync")))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.dst.Env.Stop()
+	second, err := srcKMS.CreateVaultReplica(ctx, keymanagement.CreateVaultReplicaRequest{VaultId: v2.Id,
+		CreateVaultReplicaDetails: keymanagement.CreateVaultReplicaDetails{ReplicaRegion: common.String(p.dstRegion)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.dstDSN, p.dstDir, p.dst = postgresDSN(t), coffertest.DataDir(t), nil
+	p.startReplica()
+	awaitReplica(t, p.dst, "the second vault after a resynchronisation", func(ctx context.Context) (bool, error) {
+		g, err := dstKMS().GetVault(ctx, keymanagement.GetVaultRequest{VaultId: v2.Id})
+		return err == nil && g.LifecycleState == keymanagement.VaultLifecycleStateActive, err
+	})
+	g, err := dstKMS().GetVault(ctx, keymanagement.GetVaultRequest{VaultId: v2.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := keystest.Clients(t, p.dst.Env, g.Vault)
+	d2, err := r2.Crypto.Decrypt(ctx, keymanagement.DecryptRequest{DecryptDataDetails: keymanagement.DecryptDataDetails{KeyId: k2.Id, Ciphertext: e2.Ciphertext}})
+	if err != nil || *d2.Plaintext != base64.StdEncoding.EncodeToString([]byte(canary+"-resync")) {
+		t.Fatalf("decrypt after the resynchronisation: %v", err)
+	}
+	_, err = dstKMS().GetVault(ctx, keymanagement.GetVaultRequest{VaultId: v.Id})
+	wantStatus(t, err, http.StatusNotFound, "")
+	awaitReplica(t, p.dst, "the second replication REPLICATED", func(context.Context) (bool, error) {
+		r, err := v2.Mgmt.GetReplicationStatus(ctx, keymanagement.GetReplicationStatusRequest{ReplicationId: second.OpcWorkRequestId})
+		return err == nil && r.ReplicaDetails[0].Status == keymanagement.ReplicaDetailsStatusReplicated, err
+	})
+
 	for name, logs := range map[string]string{"source": p.src.Env.Logs.String(), "replica": p.dst.Env.Logs.String()} {
 		if strings.Contains(logs, canary) || strings.Contains(logs, base64.StdEncoding.EncodeToString([]byte(canary))[:16]) {
 			t.Fatalf("the %s region logged plaintext", name)
@@ -255,4 +293,44 @@ func TestVaultReplicaUnknownStatus(t *testing.T) {
 	_, err = keystest.VaultClient(t, env, env.Provider).CreateVaultReplica(context.Background(), keymanagement.CreateVaultReplicaRequest{VaultId: v.Id,
 		CreateVaultReplicaDetails: keymanagement.CreateVaultReplicaDetails{ReplicaRegion: common.String("eu-other-1")}})
 	wantStatus(t, err, http.StatusBadRequest, "no peers")
+}
+
+// TestChangeFeedHidesVaultEntries: the feed holds VAULT entries for
+// replication, and ListChanges shows none of them, even to the
+// administrator; the key change between them is shown.
+func TestChangeFeedHidesVaultEntries(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	ctx := context.Background()
+	v := keystest.NewVault(t, env, keymanagement.CreateVaultDetailsVaultTypeDefault)
+	start := mustChanges(t, env, env.Provider, feedQuery("", 0)).Cursor
+	v.CreateKey(t, "before", keystest.Shape(keymanagement.KeyShapeAlgorithmAes, 32, ""), keymanagement.CreateKeyDetailsProtectionModeSoftware)
+	vc := keystest.VaultClient(t, env, env.Provider)
+	if _, err := vc.UpdateVault(ctx, keymanagement.UpdateVaultRequest{VaultId: v.Id, UpdateVaultDetails: keymanagement.UpdateVaultDetails{DisplayName: common.String("renamed")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vc.ScheduleVaultDeletion(ctx, keymanagement.ScheduleVaultDeletionRequest{VaultId: v.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vc.CancelVaultDeletion(ctx, keymanagement.CancelVaultDeletionRequest{VaultId: v.Id}); err != nil {
+		t.Fatal(err)
+	}
+	k := v.CreateKey(t, "after", keystest.Shape(keymanagement.KeyShapeAlgorithmAes, 32, ""), keymanagement.CreateKeyDetailsProtectionModeSoftware)
+	pg := mustChanges(t, env, env.Provider, feedQuery(start, 0))
+	keys := 0
+	for _, it := range pg.Items {
+		if it.Kind != "KEY" && it.Kind != "SECRET" {
+			t.Fatalf("ListChanges showed %s", pg.raw)
+		}
+		if it.ID == *k.Id {
+			keys++
+		}
+	}
+	if keys == 0 {
+		t.Fatalf("the key's change is missing: %s", pg.raw)
+	}
+	// before CREATED, UpdateVault, the schedule (key, vault), the cancel
+	// (key, vault), after CREATED: seven entries, four shown.
+	if n := len(pg.Items); n != 4 || pg.Items[n-1].Sequence-pg.Items[0].Sequence != 6 {
+		t.Fatalf("want 4 of 7 entries shown: %s", pg.raw)
+	}
 }

@@ -193,6 +193,41 @@ func TestVaultReplicaAcrossRegions(t *testing.T) {
 	})
 	_, err = dec(rsaKey, *ctRSA.Ciphertext, keymanagement.DecryptDataDetailsEncryptionAlgorithmRsaOaepSha256)
 	wantStatus(t, err, http.StatusConflict, "DISABLED")
+	// Deletion scheduled and cancelled at the source.
+	keyState := func(want keymanagement.KeyLifecycleStateEnum) func(context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			k, err := r.Mgmt.GetKey(ctx, keymanagement.GetKeyRequest{KeyId: rsaKey.Id})
+			return err == nil && k.LifecycleState == want, err
+		}
+	}
+	if _, err := v.Mgmt.ScheduleKeyDeletion(ctx, keymanagement.ScheduleKeyDeletionRequest{KeyId: rsaKey.Id}); err != nil {
+		t.Fatal(err)
+	}
+	awaitReplica(t, p.dst, "the key's deletion scheduled", keyState(keymanagement.KeyLifecycleStatePendingDeletion))
+	if _, err := v.Mgmt.CancelKeyDeletion(ctx, keymanagement.CancelKeyDeletionRequest{KeyId: rsaKey.Id}); err != nil {
+		t.Fatal(err)
+	}
+	awaitReplica(t, p.dst, "the key's deletion cancelled", keyState(keymanagement.KeyLifecycleStateDisabled))
+	// The vault's deletion scheduled and cancelled at the source.
+	vaultState := func(want keymanagement.VaultLifecycleStateEnum) func(context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			g, err := dstKMS().GetVault(ctx, keymanagement.GetVaultRequest{VaultId: v.Id})
+			return err == nil && g.LifecycleState == want, err
+		}
+	}
+	if _, err := srcKMS.ScheduleVaultDeletion(ctx, keymanagement.ScheduleVaultDeletionRequest{VaultId: v.Id}); err != nil {
+		t.Fatal(err)
+	}
+	awaitReplica(t, p.dst, "the vault's deletion scheduled", vaultState(keymanagement.VaultLifecycleStatePendingDeletion))
+	if _, err := srcKMS.CancelVaultDeletion(ctx, keymanagement.CancelVaultDeletionRequest{VaultId: v.Id}); err != nil {
+		t.Fatal(err)
+	}
+	awaitReplica(t, p.dst, "the vault's deletion cancelled", vaultState(keymanagement.VaultLifecycleStateActive))
+	// The replica region reports the replication it applied.
+	rs, err := r.Mgmt.GetReplicationStatus(ctx, keymanagement.GetReplicationStatusRequest{ReplicationId: common.String(opID)})
+	if err != nil || len(rs.ReplicaDetails) != 1 || *rs.ReplicaDetails[0].Region != p.dstRegion || rs.ReplicaDetails[0].Status != keymanagement.ReplicaDetailsStatusReplicated {
+		t.Fatalf("GetReplicationStatus at the replica = %+v, %v", rs.ReplicationStatusDetails, err)
+	}
 
 	// The replica region stops; a key made meanwhile is there after it
 	// restarts.

@@ -153,6 +153,10 @@ type Query struct {
 	// Visible reports whether the caller may see an entry. It must not
 	// record anything per entry.
 	Visible func(context.Context, Entry) (bool, error)
+	// Filter, when set instead of Visible, keeps the visible entries of
+	// one page read at a time (a page is up to Limit entries): for
+	// callers that look entries up in the store, in one read per page.
+	Filter func(context.Context, []Entry) ([]Entry, error)
 }
 
 // Page is the feed's answer.
@@ -160,6 +164,8 @@ type Page struct {
 	Items  []Entry
 	Cursor string
 	Reset  bool
+	// More says entries after Cursor existed when the page was read.
+	More bool
 }
 
 // Changes answers q: the visible entries after its cursor, waiting up to
@@ -231,19 +237,29 @@ func (f *Feed) Changes(ctx context.Context, q Query) (Page, error) {
 			if len(es) == 0 {
 				break
 			}
-			for _, e := range es {
-				ok, err := q.Visible(ctx, e)
+			if q.Filter != nil {
+				last := es[len(es)-1].Sequence
+				kept, err := q.Filter(ctx, es)
 				if err != nil {
 					return Page{}, err
 				}
-				if ok {
-					items = append(items, e)
+				items = append(items, kept...)
+				pos = last
+			} else {
+				for _, e := range es {
+					ok, err := q.Visible(ctx, e)
+					if err != nil {
+						return Page{}, err
+					}
+					if ok {
+						items = append(items, e)
+					}
+					pos = e.Sequence
 				}
-				pos = e.Sequence
 			}
 			scanned += len(es)
 		}
-		page := Page{Items: items, Cursor: Cursor{Seq: pos, Epoch: epoch}.Encode(f.mac)}
+		page := Page{Items: items, Cursor: Cursor{Seq: pos, Epoch: epoch}.Encode(f.mac), More: pos < head.Last}
 		if page.Items == nil {
 			page.Items = []Entry{}
 		}

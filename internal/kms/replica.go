@@ -331,20 +331,25 @@ func (s *Service) GetReplicationStatus(v Vault, id string) (ReplicationStatus, e
 	return ReplicationStatus{}, errs.E(errs.NotFound, "replication %s of vault %s not found or not authorized", id, v.ID)
 }
 
-// VaultReplicatedTo reports whether the vault id is, or was until its
-// deletion there, replicated to region: whether region must hear of its
-// changes and of its keys'.
-func (s *Service) VaultReplicatedTo(ctx context.Context, region, id string) (bool, error) {
-	ok := false
+// VaultsReplicatedTo reports which of the vaults ids are, or were until
+// their replica's deletion there, replicated to region: whether region must
+// hear of their changes and of their keys'. One read.
+func (s *Service) VaultsReplicatedTo(ctx context.Context, region string, ids []string) (map[string]bool, error) {
+	ok := map[string]bool{}
 	err := s.cache.Read(ctx, func(r store.Reader) error {
-		v, err := loadVault(r, id)
-		if errs.Is(err, errs.NotFound) {
-			return nil
+		clear(ok)
+		for _, id := range ids {
+			v, err := loadVault(r, id)
+			if errs.Is(err, errs.NotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if v.Replication != nil && v.Replication.Region == region {
+				ok[id] = true
+			}
 		}
-		if err != nil {
-			return err
-		}
-		ok = v.Replication != nil && v.Replication.Region == region
 		return nil
 	})
 	return ok, err

@@ -119,8 +119,8 @@ func TestVaultReplicaExportApply(t *testing.T) {
 	if st, _ := a.s.GetReplicationStatus(src, op); st.Status != kms.ReplicationReplicating {
 		t.Fatalf("status before the replica applied = %+v", st)
 	}
-	if ok, _ := a.s.VaultReplicatedTo(ctx, "eu-b-1", v.ID); !ok {
-		t.Fatal("VaultReplicatedTo = false")
+	if ok, _ := a.s.VaultsReplicatedTo(ctx, "eu-b-1", []string{v.ID, "ocid1.vault.oc1..none"}); !ok[v.ID] || len(ok) != 1 {
+		t.Fatalf("VaultsReplicatedTo = %v", ok)
 	}
 
 	tgt, err := a.s.LoadCryptoTarget(ctx, v.ID, k.ID, "")

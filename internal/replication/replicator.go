@@ -78,11 +78,16 @@ type SourceStatus struct {
 	Connected bool `json:"connected"`
 	// Resyncing is true during a full resynchronisation.
 	Resyncing bool `json:"resyncing"`
-	// Lag bounds how late the replicas are: the age, when applied, of the
-	// oldest change the last answer carried (0 when caught up); while the
-	// source cannot be reached, at least the time since it last answered.
+	// Lag is how far behind the replicas are: 0 when the last answer
+	// reached the source's newest change, else the age, when applied, of
+	// the oldest change it carried; while the source cannot be reached, at
+	// least the time since it last answered.
 	Lag        time.Duration `json:"-"`
 	LagSeconds float64       `json:"lagSeconds"`
+	// LastDelay is the age, when applied, of the oldest change of the
+	// last answer that carried changes: how long changes take to arrive.
+	LastDelay        time.Duration `json:"-"`
+	LastDelaySeconds float64       `json:"lastDelaySeconds"`
 	// LastApplied is when the last answer was applied.
 	LastApplied time.Time `json:"lastApplied,omitzero"`
 	// LastContact is when the source last answered.
@@ -120,7 +125,7 @@ func (r *Replicator) Status() []SourceStatus {
 		case st.LastContact.IsZero() && !r.started.IsZero():
 			st.Lag = r.now().Sub(r.started)
 		}
-		st.LagSeconds = st.Lag.Seconds()
+		st.LagSeconds, st.LastDelaySeconds = st.Lag.Seconds(), st.LastDelay.Seconds()
 		out = append(out, st)
 	}
 	return out
@@ -348,8 +353,11 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		s.LastApplied = now
 		s.Resyncing = next.Resync
 		s.Lag = 0
-		if resp.OldestChange != nil {
+		if resp.OldestChange != nil && (resp.More || next.Resync) {
 			s.Lag = max(now.Sub(*resp.OldestChange), 0)
+		}
+		if resp.OldestChange != nil {
+			s.LastDelay = max(now.Sub(*resp.OldestChange), 0)
 		}
 	})
 	return nil

@@ -78,6 +78,9 @@ type PullResponse struct {
 	// OldestChange is when the oldest change this answer carries was
 	// committed at the source (for the lag).
 	OldestChange *time.Time `json:"oldestChange,omitempty"`
+	// More says the source held changes beyond Cursor when it answered:
+	// the replica is not caught up after applying this answer.
+	More bool `json:"more,omitempty"`
 }
 
 // payload is the envelope's plaintext.
@@ -145,20 +148,34 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	} else {
 		pg, err := feed.Changes(ctx, changefeed.Query{
 			Cursor: req.Cursor, Wait: time.Duration(req.WaitSeconds) * time.Second, Limit: FeedPage, Caller: "peer:" + replica,
-			Visible: func(ctx context.Context, e changefeed.Entry) (bool, error) {
-				if _, ok, err := s.vaultEntry(ctx, replica, e); ok || err != nil {
-					return ok, err
+			Filter: func(ctx context.Context, es []changefeed.Entry) ([]changefeed.Entry, error) {
+				var ids []string
+				for _, e := range es {
+					if e.Kind == changefeed.KindSecret {
+						ids = append(ids, e.ID)
+					}
 				}
-				if e.Kind != changefeed.KindSecret {
-					return false, nil
+				ok, err := s.Secrets.ReplicatedTo(ctx, replica, ids)
+				if err != nil {
+					return nil, err
 				}
-				return s.Secrets.ReplicatedTo(ctx, replica, e.ID)
+				vaults, err := s.replicatedVaults(ctx, replica, es)
+				if err != nil {
+					return nil, err
+				}
+				var kept []changefeed.Entry
+				for _, e := range es {
+					if (e.Kind == changefeed.KindSecret && ok[e.ID]) || (e.Kind != changefeed.KindSecret && vaults[e.VaultID]) {
+						kept = append(kept, e)
+					}
+				}
+				return kept, nil
 			},
 		})
 		if err != nil {
 			return nil, err
 		}
-		resp.Cursor, resp.Reset = pg.Cursor, pg.Reset || req.Cursor == ""
+		resp.Cursor, resp.Reset, resp.More = pg.Cursor, pg.Reset || req.Cursor == "", pg.More
 		entries = pg.Items
 		// New versions carry their content; other changes carry the
 		// secret's metadata only (a replica that then lacks a version

@@ -67,14 +67,23 @@ func checkAcks(acks []kms.VaultAck) error {
 	return nil
 }
 
-// vaultEntry reports whether a feed entry concerns the vaults replicated to
-// replica, and which vault.
-func (s *Source) vaultEntry(ctx context.Context, replica string, e changefeed.Entry) (string, bool, error) {
-	if s.KMS == nil || (e.Kind != changefeed.KindKey && e.Kind != changefeed.KindVault) {
-		return "", false, nil
+// replicatedVaults reports, of the vaults named by the KEY and VAULT
+// entries of es, those replicated (or whose replica was deleted) to
+// replica, in one read.
+func (s *Source) replicatedVaults(ctx context.Context, replica string, es []changefeed.Entry) (map[string]bool, error) {
+	if s.KMS == nil {
+		return nil, nil
 	}
-	ok, err := s.KMS.VaultReplicatedTo(ctx, replica, e.VaultID)
-	return e.VaultID, ok, err
+	var ids []string
+	for _, e := range es {
+		if (e.Kind == changefeed.KindKey || e.Kind == changefeed.KindVault) && !slices.Contains(ids, e.VaultID) {
+			ids = append(ids, e.VaultID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.KMS.VaultsReplicatedTo(ctx, replica, ids)
 }
 
 // ackVaults records the replica's acknowledgements, before the pull

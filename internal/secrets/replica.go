@@ -173,23 +173,27 @@ func Zero(rs []ReplicaSecret) {
 	}
 }
 
-// ReplicatedTo reports whether the secret id is, or was, replicated to
-// region: whether region must hear of its changes.
-func (s *Service) ReplicatedTo(ctx context.Context, region, id string) (bool, error) {
-	ok := false
+// ReplicatedTo returns those of ids that are, or were, replicated to
+// region: whose changes region must hear of. One read serves them all.
+func (s *Service) ReplicatedTo(ctx context.Context, region string, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
 	err := s.cache.Read(ctx, func(r store.Reader) error {
-		rec, err := loadSecret(r, id)
-		if errs.Is(err, errs.NotFound) {
-			ok = false
-			return nil
+		clear(out)
+		for _, id := range ids {
+			rec, err := loadSecret(r, id)
+			if errs.Is(err, errs.NotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if slices.Contains(rec.ReplicaRegions, region) {
+				out[id] = true
+			}
 		}
-		if err != nil {
-			return err
-		}
-		ok = slices.Contains(rec.ReplicaRegions, region)
 		return nil
 	})
-	return ok, err
+	return out, err
 }
 
 // ReplicatedIDs lists, in OCID order after after, up to limit secrets

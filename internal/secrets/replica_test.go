@@ -158,7 +158,7 @@ func TestReplicationDisabledDeletesReplica(t *testing.T) {
 	if ids, _ := p.src.s.ReplicatedIDs(p.src.ctx, "b", "", 10); len(ids) != 0 {
 		t.Fatalf("ReplicatedIDs after disabling = %v", ids)
 	}
-	if ok, _ := p.src.s.ReplicatedTo(p.src.ctx, "b", sec.ID); !ok {
+	if m, _ := p.src.s.ReplicatedTo(p.src.ctx, "b", []string{sec.ID}); !m[sec.ID] {
 		t.Fatal("region b must still hear of the secret so that it deletes its replica")
 	}
 	if res := p.sync(t, sec.ID); res.Deleted != 1 {

@@ -142,7 +142,9 @@ type replicationCollector func() []replication.SourceStatus
 
 var (
 	replLagDesc = prometheus.NewDesc("coffer_replication_lag_seconds",
-		"How late this region's replicas of a source region may be: the age of the oldest change in the last answer applied (0 when caught up), or the time since the source last answered while it cannot be reached.", []string{"source_region"}, nil)
+		"How far behind this region's replicas of a source region are: 0 when the last answer applied reached the source's newest change, else the age of the oldest change it carried; while the source cannot be reached, at least the time since it last answered.", []string{"source_region"}, nil)
+	replDelayDesc = prometheus.NewDesc("coffer_replication_delay_seconds",
+		"The age, when applied here, of the oldest change in the last answer from the source region that carried changes: how long a change takes to arrive.", []string{"source_region"}, nil)
 	replConnectedDesc = prometheus.NewDesc("coffer_replication_connected",
 		"1 while the last pull from the source region succeeded.", []string{"source_region"}, nil)
 	replAppliedDesc = prometheus.NewDesc("coffer_replication_applied_total",
@@ -153,6 +155,7 @@ var (
 
 func (c replicationCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- replLagDesc
+	ch <- replDelayDesc
 	ch <- replConnectedDesc
 	ch <- replAppliedDesc
 	ch <- replFailedDesc
@@ -165,6 +168,7 @@ func (c replicationCollector) Collect(ch chan<- prometheus.Metric) {
 			connected = 1
 		}
 		ch <- prometheus.MustNewConstMetric(replLagDesc, prometheus.GaugeValue, st.Lag.Seconds(), st.Source)
+		ch <- prometheus.MustNewConstMetric(replDelayDesc, prometheus.GaugeValue, st.LastDelay.Seconds(), st.Source)
 		ch <- prometheus.MustNewConstMetric(replConnectedDesc, prometheus.GaugeValue, connected, st.Source)
 		ch <- prometheus.MustNewConstMetric(replAppliedDesc, prometheus.CounterValue, float64(st.Applied+st.Deleted), st.Source)
 		ch <- prometheus.MustNewConstMetric(replFailedDesc, prometheus.GaugeValue, float64(len(st.Failed)), st.Source)

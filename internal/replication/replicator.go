@@ -56,7 +56,8 @@ type Replicator struct {
 	Transport Transport
 	NewKey    func() (OneTimeKey, error)
 	Log       *slog.Logger
-	// Wait is the long poll asked of a source; 0 means MaxWait.
+	// Wait is the long poll asked of a source (whole seconds, at most
+	// MaxWait); 0 means MaxWait, negative no waiting (tests).
 	Wait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -220,9 +221,11 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 	defer key.Destroy()
 	req := PullRequest{Cursor: pos.Cursor, Resync: pos.Resync, After: pos.After, RecipientKey: key.Public()}
 	if pos.Cursor != "" && !pos.Resync {
-		req.WaitSeconds = int(max(r.Wait, time.Second) / time.Second)
-		if r.Wait == 0 {
+		switch {
+		case r.Wait == 0:
 			req.WaitSeconds = int(MaxWait / time.Second)
+		case r.Wait > 0:
+			req.WaitSeconds = int(min(max(r.Wait, time.Second), MaxWait) / time.Second)
 		}
 	}
 	r.mu.Lock()

@@ -18,8 +18,10 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"fmt"
 	"slices"
 	"time"
@@ -108,19 +110,8 @@ type Source struct {
 // Pull answers req from the peer region replica; the envelope is bound to
 // binding, which names the exchange (peer.ExchangeContext).
 func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req PullRequest) (*PullResponse, error) {
-	if len(req.RecipientKey) != 32 {
-		return nil, errs.E(errs.Invalid, "recipientKey must be a 32-byte X25519 public key")
-	}
-	if req.WaitSeconds < 0 || time.Duration(req.WaitSeconds)*time.Second > MaxWait {
-		return nil, errs.E(errs.Invalid, "waitSeconds must be between 0 and %d", int(MaxWait/time.Second))
-	}
-	if len(req.Resend) > MaxResend {
-		return nil, errs.E(errs.Invalid, "resend names more than %d secrets", MaxResend)
-	}
-	for _, id := range append(slices.Clone(req.Resend), req.After) {
-		if id != "" && (!ocid.Valid(id) || ocid.TypeOf(id) != ocid.Secret) {
-			return nil, errs.E(errs.Invalid, "resend and after must be secret OCIDs")
-		}
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	if err := checkAcks(req.Vaults); err != nil {
 		return nil, err
@@ -240,4 +231,38 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	}
 	resp.Count = len(items) + len(vaults)
 	return resp, nil
+}
+
+// DecodePullRequest reads a pull request's body strictly: one JSON object
+// of PullRequest's fields, nothing unknown, nothing after it, and values in
+// their bounds.
+func DecodePullRequest(body []byte) (PullRequest, error) {
+	var req PullRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return PullRequest{}, errs.E(errs.CannotParse, "the pull request is not JSON of the pull request's shape")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return PullRequest{}, errs.E(errs.CannotParse, "the pull request has data after its JSON object")
+	}
+	return req, req.check()
+}
+
+func (req PullRequest) check() error {
+	if len(req.RecipientKey) != 32 {
+		return errs.E(errs.Invalid, "recipientKey must be a 32-byte X25519 public key")
+	}
+	if req.WaitSeconds < 0 || time.Duration(req.WaitSeconds)*time.Second > MaxWait {
+		return errs.E(errs.Invalid, "waitSeconds must be between 0 and %d", int(MaxWait/time.Second))
+	}
+	if len(req.Resend) > MaxResend {
+		return errs.E(errs.Invalid, "resend names more than %d secrets", MaxResend)
+	}
+	for _, id := range append(slices.Clone(req.Resend), req.After) {
+		if id != "" && (!ocid.Valid(id) || ocid.TypeOf(id) != ocid.Secret) {
+			return errs.E(errs.Invalid, "resend and after must be secret OCIDs")
+		}
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -186,11 +185,9 @@ func (h *peerPullHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, from, nonce, errs.Wrap(errs.Unauthenticated, err, "the request is not signed by a peer of this region"))
 		return
 	}
-	var pr replication.PullRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&pr); err != nil || dec.More() {
-		h.fail(w, req.From, req.Nonce, errs.E(errs.CannotParse, "the pull request is not valid JSON of the pull request's shape"))
+	pr, err := replication.DecodePullRequest(body)
+	if err != nil {
+		h.fail(w, req.From, req.Nonce, err)
 		return
 	}
 	resp, err := h.src.Pull(r.Context(), req.From, peer.ExchangeContext(h.region, req.From, req.Nonce), pr)

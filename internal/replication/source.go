@@ -21,8 +21,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -111,9 +111,6 @@ type Source struct {
 // binding, which names the exchange (peer.ExchangeContext).
 func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req PullRequest) (*PullResponse, error) {
 	if err := req.check(); err != nil {
-		return nil, err
-	}
-	if err := checkAcks(req.Vaults); err != nil {
 		return nil, err
 	}
 	feed := s.Feed()
@@ -264,5 +261,5 @@ func (req PullRequest) check() error {
 			return errs.E(errs.Invalid, "resend and after must be secret OCIDs")
 		}
 	}
-	return nil
+	return checkAcks(req.Vaults)
 }

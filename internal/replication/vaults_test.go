@@ -1,7 +1,7 @@
 package replication
 
 import (
-	"encoding/json"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -37,18 +37,16 @@ func TestCheckAcks(t *testing.T) {
 	}
 }
 
-// FuzzPullRequest: a pull request's body, decoded as the peer handler
-// does, is accepted or refused by checkAcks without a panic.
-func FuzzPullRequest(f *testing.F) {
-	f.Add([]byte(`{"recipientKey":"AAAA","vaults":[{"vaultId":"ocid1.vault.oc1.r.a","replicationId":"x","managementEndpoint":"http://[::1"}]}`))
-	f.Add([]byte(`{"vaults":[]}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var req PullRequest
-		if json.Unmarshal(body, &req) != nil {
-			return
-		}
-		if err := checkAcks(req.Vaults); err != nil && !errs.Is(err, errs.Invalid) {
-			t.Fatalf("not a 400: %v", err)
-		}
-	})
+// TestDecodePullRequestAcks: the strict decoder checks acknowledgements
+// (FuzzDecodePullRequest covers the rest with this seed).
+func TestDecodePullRequestAcks(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	ok := `{"recipientKey":"` + key + `","vaults":[{"vaultId":"` + ocid.New(ocid.Vault, "r") + `","replicationId":"` + ocid.New(ocid.VaultReplication, "r") + `","managementEndpoint":"http://127.0.1.4:8200"}]}`
+	if _, err := DecodePullRequest([]byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+	bad := `{"recipientKey":"` + key + `","vaults":[{"vaultId":"x","replicationId":"y"}]}`
+	if _, err := DecodePullRequest([]byte(bad)); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("bad acks: %v", err)
+	}
 }

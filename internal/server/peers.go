@@ -48,6 +48,10 @@ func (s *Server) setupPeers() error {
 	if path == "" && s.cfg.Dev {
 		path = filepath.Join(s.cfg.DataDir, devPeerIdentity)
 	}
+	if len(s.cfg.Peers) == 0 && peer.CheckRegion(s.cfg.Region) != nil {
+		// A region name peers could not use: nothing to replicate with.
+		return nil
+	}
 	if path == "" {
 		if len(s.cfg.Peers) > 0 {
 			return errors.New("--peer needs --peer-identity FILE: this region's identity toward its peers (create one with `coffer operator peer-identity create --file FILE`)")
@@ -60,7 +64,7 @@ func (s *Server) setupPeers() error {
 		var created bool
 		id, created, err = peer.LoadOrCreateIdentity(path)
 		if created {
-			s.log.Info("peer identity created", "file", path)
+			s.log.Debug("peer identity created", "file", path)
 		}
 	} else {
 		id, err = peer.LoadIdentity(path)
@@ -70,7 +74,7 @@ func (s *Server) setupPeers() error {
 	}
 	peers, err := peer.NewPeers(s.cfg.Region, s.cfg.Peers)
 	if err != nil {
-		return err
+		return fmt.Errorf("--region %s and --peer: %w", s.cfg.Region, err)
 	}
 	hc, err := peerHTTPClient(s.cfg.PeerCAFile)
 	if err != nil {
@@ -82,7 +86,9 @@ func (s *Server) setupPeers() error {
 		p.clients[region] = peer.NewClient(id, s.cfg.Region, pr, hc)
 	}
 	s.peering = p
-	s.log.Info("peer identity", "region", s.cfg.Region, "public_key", id.PublicKey().String(), "peers", peers.Regions())
+	if len(s.cfg.Peers) > 0 {
+		s.log.Info("peer identity", "region", s.cfg.Region, "public_key", id.PublicKey().String(), "peers", peers.Regions())
+	}
 	return nil
 }
 

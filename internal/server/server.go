@@ -370,10 +370,10 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.requirePrivate(s.cfg.DataDir, "data directory"); err != nil {
 		return nil, err
 	}
-	if err := s.setupPeers(); err != nil {
+	if s.realm, err = checkRealm(s.cfg); err != nil {
 		return nil, err
 	}
-	if s.realm, err = checkRealm(s.cfg); err != nil {
+	if err := s.setupPeers(); err != nil {
 		return nil, err
 	}
 	if err := s.devCertificate(); err != nil {

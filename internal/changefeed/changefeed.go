@@ -30,6 +30,9 @@ type Kind string
 const (
 	KindSecret Kind = "SECRET"
 	KindKey    Kind = "KEY"
+	// KindVault entries are vault changes, for replication between
+	// regions; the public change feed does not show them.
+	KindVault Kind = "VAULT"
 )
 
 // Change says how it changed.

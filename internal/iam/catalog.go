@@ -411,6 +411,9 @@ var operations = map[string]*opSpec{
 	"RestoreVaultFromObjectStore": {checks: []Check{c("VAULT_RESTORE", TargetCompartment)}},
 	// OperationDownloadVaultBackup is BackupVault answering with the file.
 	OperationDownloadVaultBackup: {checks: []Check{c("VAULT_BACKUP", TargetVault)}},
+	"CreateVaultReplica":         {checks: []Check{c("VAULT_REPLICATE", TargetVault)}},
+	"DeleteVaultReplica":         {checks: []Check{c("VAULT_REPLICATE", TargetVault)}},
+	"ListVaultReplicas":          {checks: []Check{c("VAULT_INSPECT", TargetVault)}},
 
 	// KmsManagement
 	"CreateKey":                  {checks: []Check{c("KEY_CREATE", TargetCompartment), c("VAULT_CREATE_KEY", TargetVault)}},
@@ -429,8 +432,10 @@ var operations = map[string]*opSpec{
 	"ScheduleKeyVersionDeletion": {checks: []Check{c("KEY_DELETE", TargetKey)}},
 	"CancelKeyVersionDeletion":   {checks: []Check{c("KEY_DELETE", TargetKey)}},
 	"GetWrappingKey":             {checks: []Check{c("VAULT_READ", TargetVault)}},
-	"ImportKeyVersion":           {checks: []Check{c("KEY_IMPORT", TargetKey)}},
-	"BackupKey":                  {checks: []Check{c("KEY_BACKUP", TargetKey)}},
+	// Not in Oracle's table; read level, as GetWrappingKey.
+	"GetReplicationStatus": {checks: []Check{c("VAULT_READ", TargetVault)}},
+	"ImportKeyVersion":     {checks: []Check{c("KEY_IMPORT", TargetKey)}},
+	"BackupKey":            {checks: []Check{c("KEY_BACKUP", TargetKey)}},
 	// Restores are authorized in the compartment the key goes into.
 	"RestoreKeyFromFile":        {checks: []Check{c("KEY_RESTORE", TargetCompartment)}},
 	"RestoreKeyFromObjectStore": {checks: []Check{c("KEY_RESTORE", TargetCompartment)}},

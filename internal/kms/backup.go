@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/barrier"
 	"github.com/coffer-vault/coffer/internal/errs"
@@ -411,6 +412,7 @@ func (s *Service) restoreKeyTx(tx store.Tx, vault Vault, k Key, vs []KeyVersion)
 func restoredKey(k Key, compartmentID string) Key {
 	k.CompartmentID = compartmentID
 	k.RestoredFromKeyID = k.ID
+	k.SourceRegion = ""
 	k.ETag = etag.New()
 	return k
 }
@@ -425,6 +427,8 @@ func (s *Service) RestoreVault(ctx context.Context, b *Backup, compartmentID str
 	v := b.content.Vault
 	v.CompartmentID, v.State, v.TimeOfDeletion = compartmentID, VaultActive, nil
 	v.RestoredFromVaultID, v.ETag = v.ID, etag.New()
+	// A restored vault is this region's own, even from a replica's backup.
+	v.Replication, v.SourceRegion, v.ReplicaOpID, v.ReplicaGeneration, v.ReplicaApplied = nil, "", "", 0, time.Time{}
 	keys := make([]Key, len(b.content.Keys))
 	versions := make([][]KeyVersion, len(b.content.Keys))
 	for i, bk := range b.content.Keys {

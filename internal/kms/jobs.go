@@ -47,6 +47,11 @@ func (s *Service) RunKeyJobs(ctx context.Context) (KeyJobResult, error) {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		if k.SourceRegion != "" {
+			// A replica key follows its source: deletions and
+			// rotations reach it from there.
+			continue
+		}
 		if k.State == KeyPendingDeletion && k.TimeOfDeletion != nil && !k.TimeOfDeletion.After(now) {
 			done, err := s.completeKeyDeletion(ctx, k.ID, now)
 			note(err)

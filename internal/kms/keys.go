@@ -83,7 +83,9 @@ type Key struct {
 	// RestoredFromKeyID is the key a restore made this one from (its own
 	// OCID: a restore keeps it).
 	RestoredFromKeyID string `json:"restoredFromKeyId,omitempty"`
-	ETag              string `json:"etag"`
+	// SourceRegion is, at a replica, the region of the source key.
+	SourceRegion string `json:"sourceRegion,omitempty"`
+	ETag         string `json:"etag"`
 }
 
 // AutoRotation is a key's automatic rotation (autoKeyRotationDetails).
@@ -171,8 +173,14 @@ func (s *Service) createKey(ctx context.Context, vaultID string, in CreateKeyInp
 	if err != nil {
 		return Key{}, err
 	}
+	if err := notReplicaVault(&vault); err != nil {
+		return Key{}, err
+	}
 	if vault.State != VaultActive {
 		return Key{}, errs.E(errs.IncorrectState, "vault %s is %s; keys can be created only in an ACTIVE vault", vault.ID, vault.State)
+	}
+	if flavour == flavourHSM && vault.Replication != nil && !vault.Replication.Deleted {
+		return Key{}, errs.E(errs.Invalid, "vault %s is replicated to region %s, and the material of a key kept in the PKCS#11 HSM cannot leave the token: create a SOFTWARE key, or delete the replica first", vault.ID, vault.Replication.Region)
 	}
 	now := s.now().UTC()
 	rot, err := s.newAutoRotation(vault, AutoRotation{}, in.AutoRotation, now)
@@ -466,6 +474,9 @@ func (s *Service) mutateKey(ctx context.Context, vaultID, keyID, ifMatch string,
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		var err error
 		if k, err = getVaultKey(tx, vaultID, keyID); err != nil {
+			return err
+		}
+		if err := notReplicaKeyVault(tx, vaultID); err != nil {
 			return err
 		}
 		if !etag.Matches(ifMatch, k.ETag) {

@@ -49,6 +49,9 @@ func getActiveVault(r store.Reader, id, done string) (Vault, error) {
 	if err != nil {
 		return v, err
 	}
+	if err := notReplicaVault(&v); err != nil {
+		return Vault{}, err
+	}
 	if v.State != VaultActive {
 		return Vault{}, errs.E(errs.IncorrectState, "vault %s is %s; keys can be %s an ACTIVE vault", v.ID, v.State, done)
 	}

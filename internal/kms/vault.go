@@ -78,7 +78,16 @@ type Vault struct {
 	// RestoredFromVaultID is the vault a restore made this one from (its
 	// own OCID: a restore keeps it).
 	RestoredFromVaultID string `json:"restoredFromVaultId,omitempty"`
-	ETag                string `json:"etag"`
+	// Replication is, at the source, the vault's replica (replica.go).
+	Replication *VaultReplication `json:"replication,omitempty"`
+	// SourceRegion is, at a replica, the region of the source vault;
+	// ReplicaOpID the replication operation last applied, ReplicaGeneration
+	// the resynchronisation that wrote it and ReplicaApplied when.
+	SourceRegion      string    `json:"sourceRegion,omitempty"`
+	ReplicaOpID       string    `json:"replicaOpId,omitempty"`
+	ReplicaGeneration uint64    `json:"replicaGeneration,omitempty"`
+	ReplicaApplied    time.Time `json:"replicaApplied,omitzero"`
+	ETag              string    `json:"etag"`
 }
 
 // Service manages vaults and keys.
@@ -95,6 +104,7 @@ type Service struct {
 	dataKeys atomic.Pointer[dataKeys]
 	limits   atomic.Pointer[Limits] // nil: DefaultLimits
 	backup   atomic.Pointer[backupSealerBox]
+	peers    []string // guarded by protMu
 }
 
 // New returns a Service over st. now may be nil (time.Now).
@@ -371,14 +381,21 @@ func (s *Service) mutateVaultTx(ctx context.Context, id, ifMatch string, fn func
 		if v, err = getVault(tx, id); err != nil {
 			return err
 		}
+		if err := notReplicaVault(&v); err != nil {
+			return err
+		}
 		if !etag.Matches(ifMatch, v.ETag) {
 			return errs.E(errs.PreconditionFailed, "the if-match etag does not match vault %s", id)
 		}
+		from := v.State
 		if err := fn(tx, &v); err != nil {
 			return err
 		}
 		v.ETag = etag.New()
-		return putVault(tx, v)
+		if err := putVault(tx, v); err != nil {
+			return err
+		}
+		return noteVault(tx, v, vaultStateChange(from, v.State))
 	})
 	return v, err
 }
@@ -414,7 +431,8 @@ func (s *Service) CompleteDueDeletions(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, v := range all {
-		if v.State != VaultPendingDeletion || v.TimeOfDeletion == nil || v.TimeOfDeletion.After(now) {
+		if v.State != VaultPendingDeletion || v.TimeOfDeletion == nil || v.TimeOfDeletion.After(now) || !v.IsPrimary() {
+			// A replica's deletion completes when its source's does.
 			continue
 		}
 		_, err := s.mutateVault(ctx, v.ID, "", func(v *Vault) error {

@@ -27,6 +27,9 @@ func (s *Service) rotate(ctx context.Context, vaultID, keyID, origin string, aut
 	if err != nil {
 		return KeyVersion{}, err
 	}
+	if err := s.cache.Read(ctx, func(r store.Reader) error { return notReplicaKeyVault(r, vaultID) }); err != nil {
+		return KeyVersion{}, err
+	}
 	if k.State != KeyEnabled {
 		return KeyVersion{}, errs.E(errs.IncorrectState, "key %s is %s; only an ENABLED key can be rotated", k.ID, k.State)
 	}
@@ -56,6 +59,9 @@ func (s *Service) rotate(ctx context.Context, vaultID, keyID, origin string, aut
 		}
 		vault, err := getVault(tx, vaultID)
 		if err != nil {
+			return err
+		}
+		if err := notReplicaVault(&vault); err != nil {
 			return err
 		}
 		if err := s.checkVersionRoom(tx, vault, k.ProtectionMode, k.Shape); err != nil {
@@ -176,6 +182,9 @@ func (s *Service) mutateVersion(ctx context.Context, vaultID, keyID, versionID, 
 			return err
 		}
 		if v, err = getVersion(tx, keyID, versionID); err != nil {
+			return err
+		}
+		if err := notReplicaKeyVault(tx, vaultID); err != nil {
 			return err
 		}
 		if !etag.Matches(ifMatch, v.ETag) {

@@ -31,6 +31,9 @@ const (
 	Secret          = "vaultsecret"
 	WrappingKey     = "wrappingkey"
 	KmsEndpointHint = "kms"
+	// VaultReplication names a create or delete of a vault replica (its
+	// replicationId).
+	VaultReplication = "vaultreplication"
 	// WorkRequest, AvailabilityDomain and FaultDomain are the identity
 	// service's work requests and the region's layout.
 	WorkRequest        = "workrequest"

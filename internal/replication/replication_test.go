@@ -322,6 +322,7 @@ func FuzzDecodePullRequest(f *testing.F) {
 	f.Add([]byte(`{"cursor":"c","waitSeconds":30,"recipientKey":"` + key + `"}`))
 	f.Add([]byte(`{"resync":true,"after":"` + ocid.New(ocid.Secret, "x") + `","recipientKey":"` + key + `"}`))
 	f.Add([]byte(`{"recipientKey":null}`))
+	f.Add([]byte(`{"recipientKey":"` + key + `","vaults":[{"vaultId":"` + ocid.New(ocid.Vault, "x") + `","replicationId":"` + ocid.New(ocid.VaultReplication, "x") + `","cryptoEndpoint":"http://[::1"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := DecodePullRequest(body)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/retry"
 	"github.com/coffer-vault/coffer/internal/secrets"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -60,6 +61,8 @@ type Replicator struct {
 	Wait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Vaults applies vault replicas; nil replicates secrets only.
+	Vaults *VaultReplicas
 
 	mu      sync.Mutex
 	started time.Time
@@ -241,6 +244,9 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 	if len(req.Resend) > 0 {
 		req.WaitSeconds = 0 // what is asked for again is answered at once
 	}
+	if req.Vaults, err = r.vaultAcks(ctx, src); err != nil {
+		return fmt.Errorf("replication: listing the vault replicas of %s: %w", src, err)
+	}
 	resp, binding, err := r.Transport.Pull(ctx, src, req)
 	if err != nil {
 		return err
@@ -261,6 +267,7 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		next.Cursor = resp.Cursor
 	}
 	var items []secrets.ReplicaSecret
+	var vaults []kms.ReplicaVault
 	if len(resp.Envelope) > 0 {
 		plain, err := key.Open(resp.Envelope, binding)
 		if err != nil {
@@ -272,14 +279,15 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		if err != nil {
 			return fmt.Errorf("replication: the answer of %s did not decode: %w", src, err)
 		}
-		items = p.Secrets
+		items, vaults = p.Secrets, p.Vaults
 		defer secrets.Zero(items)
+		defer kms.WipeVaults(vaults)
 	}
 	if resp.Reset {
 		// Nothing of a reset answer is applied: the resync sends it again.
-		items = nil
+		items, vaults = nil, nil
 	}
-	if pos == next && len(items) == 0 {
+	if pos == next && len(items) == 0 && len(vaults) == 0 {
 		r.caughtUp(src)
 		return nil
 	}
@@ -287,6 +295,10 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 	keep := append(slices.Collect(maps.Keys(r.failed[src])), r.incomplete[src]...)
 	r.mu.Unlock()
 	gen := pos.Generation
+	va, err := r.prepareVaults(ctx, src, vaults, finish)
+	if err != nil {
+		return err
+	}
 	res, err := r.Secrets.ApplyReplicas(ctx, src, items, gen, func(tx store.Tx) error {
 		cur, err := record.Get[position](tx, stateKey(src))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -294,6 +306,9 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 		}
 		if cur != pos {
 			return errMoved
+		}
+		if err := va.apply(tx, gen, finish); err != nil {
+			return err
 		}
 		if finish {
 			n, err := r.Secrets.FinishResync(tx, src, gen, keep)
@@ -309,6 +324,7 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 	if err != nil {
 		return err
 	}
+	va.committed(ctx)
 	now := r.now()
 	r.mu.Lock()
 	if r.failed[src] == nil {

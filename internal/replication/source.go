@@ -28,6 +28,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/changefeed"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/kms"
 	"github.com/coffer-vault/coffer/internal/ocid"
 	"github.com/coffer-vault/coffer/internal/secrets"
 )
@@ -60,6 +61,8 @@ type PullRequest struct {
 	// RecipientKey is the replica's one-time X25519 public key; the
 	// answer's replicas are sealed to it.
 	RecipientKey []byte `json:"recipientKey"`
+	// Vaults acknowledges the vault replicas the replica applied (vaults.go).
+	Vaults []kms.VaultAck `json:"vaults,omitempty"`
 }
 
 // PullResponse is the source's answer.
@@ -85,6 +88,7 @@ type PullResponse struct {
 // payload is the envelope's plaintext.
 type payload struct {
 	Secrets []secrets.ReplicaSecret `json:"secrets"`
+	Vaults  []kms.ReplicaVault      `json:"vaults,omitempty"`
 }
 
 // Sealer seals plaintext to a recipient's one-time key, binding it to the
@@ -95,6 +99,8 @@ type Sealer func(recipient, binding, plaintext []byte) ([]byte, error)
 type Source struct {
 	Region  string
 	Secrets *secrets.Service
+	// KMS exports vault replicas; nil replicates secrets only.
+	KMS *kms.Service
 	// Feed returns the change feed while the server is unsealed (nil
 	// otherwise).
 	Feed func() *changefeed.Feed
@@ -111,8 +117,12 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	if feed == nil {
 		return nil, errs.E(errs.Unavailable, "the source region is sealed")
 	}
+	if err := s.ackVaults(ctx, replica, req); err != nil {
+		return nil, err
+	}
 	resp := &PullResponse{Cursor: req.Cursor}
 	var ids []string
+	var entries []changefeed.Entry
 	var only map[string][]int64
 	if req.Resync {
 		page, err := s.Secrets.ReplicatedIDs(ctx, replica, req.After, ResyncPage)
@@ -137,9 +147,13 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 				if err != nil {
 					return nil, err
 				}
+				vaults, err := s.replicatedVaults(ctx, replica, es)
+				if err != nil {
+					return nil, err
+				}
 				var kept []changefeed.Entry
 				for _, e := range es {
-					if e.Kind == changefeed.KindSecret && ok[e.ID] {
+					if (e.Kind == changefeed.KindSecret && ok[e.ID]) || (e.Kind != changefeed.KindSecret && vaults[e.VaultID]) {
 						kept = append(kept, e)
 					}
 				}
@@ -150,11 +164,19 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 			return nil, err
 		}
 		resp.Cursor, resp.Reset, resp.More = pg.Cursor, pg.Reset || req.Cursor == "", pg.More
+		entries = pg.Items
 		// New versions carry their content; other changes carry the
 		// secret's metadata only (a replica that then lacks a version
 		// asks for the secret again, whole, with Resend).
 		only = map[string][]int64{}
 		for _, e := range pg.Items {
+			if resp.OldestChange == nil || e.Time.Before(*resp.OldestChange) {
+				t := e.Time
+				resp.OldestChange = &t
+			}
+			if e.Kind != changefeed.KindSecret {
+				continue // vault and key entries: vaults.go
+			}
 			if !slices.Contains(ids, e.ID) {
 				ids = append(ids, e.ID)
 			}
@@ -166,10 +188,6 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 					only[e.ID] = []int64{}
 				}
 			}
-			if resp.OldestChange == nil || e.Time.Before(*resp.OldestChange) {
-				t := e.Time
-				resp.OldestChange = &t
-			}
 		}
 	}
 	for _, id := range req.Resend {
@@ -178,7 +196,11 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
+	vaultIDs, err := s.pullVaults(ctx, replica, req, resp, entries)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 && len(vaultIDs) == 0 {
 		return resp, nil
 	}
 	items, err := s.Secrets.ExportReplicas(ctx, replica, ids, only)
@@ -186,10 +208,17 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 		return nil, fmt.Errorf("replication: exporting to %s: %w", replica, err)
 	}
 	defer secrets.Zero(items)
-	if len(items) == 0 {
+	var vaults []kms.ReplicaVault
+	if len(vaultIDs) > 0 {
+		if vaults, err = s.KMS.ExportVaultReplicas(ctx, replica, vaultIDs); err != nil {
+			return nil, fmt.Errorf("replication: exporting vaults to %s: %w", replica, err)
+		}
+		defer kms.WipeVaults(vaults)
+	}
+	if len(items) == 0 && len(vaults) == 0 {
 		return resp, nil
 	}
-	plain, err := json.Marshal(payload{Secrets: items})
+	plain, err := json.Marshal(payload{Secrets: items, Vaults: vaults})
 	if err != nil {
 		return nil, fmt.Errorf("replication: encoding replicas: %w", err)
 	}
@@ -197,7 +226,7 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 	if resp.Envelope, err = s.Seal(req.RecipientKey, binding, plain); err != nil {
 		return nil, errs.Wrap(errs.Invalid, err, "recipientKey is not a usable X25519 public key")
 	}
-	resp.Count = len(items)
+	resp.Count = len(items) + len(vaults)
 	return resp, nil
 }
 
@@ -232,5 +261,5 @@ func (req PullRequest) check() error {
 			return errs.E(errs.Invalid, "resend and after must be secret OCIDs")
 		}
 	}
-	return nil
+	return checkAcks(req.Vaults)
 }

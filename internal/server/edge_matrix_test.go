@@ -397,7 +397,10 @@ func edgeFixtures(t *testing.T, env *coffertest.Env, nobody common.Configuration
 		"policyId": *p.Id, "fake:policyId": ocid.New(ocid.Policy, ""),
 		"fake:compartmentId": ocid.New(ocid.Compartment, ""),
 		"vaultId":            *v.Id, "fake:vaultId": ocid.New(ocid.Vault, "dev"),
-		"keyId": *k.Id, "fake:keyId": ocid.New(ocid.Key, "dev"),
+		// No replication exists in a single region: a well-formed id that
+		// names nothing (404 for everyone).
+		"replicationId": ocid.New(ocid.VaultReplication, "dev"),
+		"keyId":         *k.Id, "fake:keyId": ocid.New(ocid.Key, "dev"),
 		"keyVersionId": *k.CurrentKeyVersion, "fake:keyVersionId": ocid.New(ocid.KeyVersion, "dev"),
 		"secretId": *s.Id, "fake:secretId": ocid.New(ocid.Secret, "dev"),
 		"secretVersionNumber": "1", "fake:secretVersionNumber": "99",

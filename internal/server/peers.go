@@ -23,9 +23,10 @@ import (
 // PeerPullPath is where a replica region pulls this region's changes.
 const PeerPullPath = "/coffer/v1/peer/secrets/pull"
 
-// peerMaxBody bounds a pull request's body (a cursor, a key and at most
-// replication.MaxResend OCIDs).
-const peerMaxBody = 16 << 10
+// peerMaxBody bounds a pull request's body (a cursor, a key, at most
+// replication.MaxResend OCIDs and replication.MaxVaultAcks
+// acknowledgements).
+const peerMaxBody = 32 << 10
 
 // devPeerIdentity is the dev-mode peer identity file under the data
 // directory.
@@ -134,10 +135,11 @@ func (s *Server) wirePeers(_ context.Context, w *wiring) error {
 	if s.peering == nil {
 		return nil
 	}
-	src := &replication.Source{Region: s.cfg.Region, Secrets: s.Secrets, Feed: s.changes.Load, Seal: peer.Seal}
+	src := &replication.Source{Region: s.cfg.Region, Secrets: s.Secrets, KMS: s.KMS, Feed: s.changes.Load, Seal: peer.Seal}
 	w.main.Handle("POST "+PeerPullPath, &peerPullHandler{p: s.peering, src: src, region: s.cfg.Region, log: s.log})
 	s.replicator.Store(&replication.Replicator{
 		Region: s.cfg.Region, Sources: s.peering.peers.Regions(), Store: s.st, Secrets: s.Secrets,
+		Vaults:    &replication.VaultReplicas{KMS: s.KMS, Compartment: s.Identity.TenancyID, Endpoints: s.endpoints.VaultEndpoints, Opened: s.endpoints.Opened},
 		Transport: &peerTransport{p: s.peering, self: s.cfg.Region},
 		NewKey:    func() (replication.OneTimeKey, error) { return peer.NewEphemeralKey() },
 		Log:       s.log, Wait: s.cfg.PeerPollWait, Now: s.cfg.Now,

@@ -37,11 +37,13 @@ type regionPair struct {
 	dstDSN       string
 	dstUnseal    string
 	src, dst     *vaultstest.Fixture
+	// srcExtra are more peers of the source (regions that need not run).
+	srcExtra []peer.Peer
 }
 
-func newRegionPair(t *testing.T) *regionPair {
+func newRegionPair(t *testing.T, srcExtra ...peer.Peer) *regionPair {
 	t.Helper()
-	p := &regionPair{t: t, srcRegion: "eu-src-1", dstRegion: "eu-dst-1",
+	p := &regionPair{t: t, srcRegion: "eu-src-1", dstRegion: "eu-dst-1", srcExtra: srcExtra,
 		srcAddr: "127.0.0.1:" + freePort(t), dstAddr: "127.0.0.1:" + freePort(t),
 		srcDir: coffertest.DataDir(t), dstDir: coffertest.DataDir(t), dstDSN: postgresDSN(t), dstUnseal: unsealKey(t)}
 	keys := coffertest.DataDir(t)
@@ -75,7 +77,7 @@ func (p *regionPair) startSource() {
 	dst.Key = p.dstKey
 	env := coffertest.Start(p.t, coffertest.Options{DataDir: p.srcDir, Listen: p.srcAddr, Config: func(c *server.Config) {
 		c.Region = p.srcRegion
-		c.Peers = []peer.Peer{*dst}
+		c.Peers = append([]peer.Peer{*dst}, p.srcExtra...)
 		c.PeerIdentityFile = p.srcID
 		c.PeerPollWait = 5 * time.Second
 	}})

@@ -512,6 +512,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	s.st = s.cache
 	s.Identity = identity.New(s.st, s.names, s.cfg.Region, s.cfg.Now)
 	s.KMS = kms.New(s.st, s.cfg.Region, s.cfg.Now)
+	s.KMS.SetPeers(s.PeerRegions())
 	if s.cfg.DataKeyCache >= 0 {
 		s.KMS.CacheDataKeys(s.cfg.DataKeyCache, s.cfg.CacheHSMDataKeys)
 	}

@@ -13,12 +13,13 @@ import (
 const DownloadKeyBackupPath = "/coffer/v1/kms/keys/{keyId}/backup"
 
 // backupKey loads and authorizes the key and seals its backup.
-func (h *Handlers) backupKey(c *ociapi.Call) (kms.Key, []byte, error) {
+func (h *Handlers) backupKey(c *ociapi.Call) (kms.Vault, kms.Key, []byte, error) {
 	v, k, err := h.load(c)
 	if err != nil {
-		return k, nil, err
+		return v, k, nil, err
 	}
-	return h.KMS.BackupKey(c.Context(), v.ID, k.ID)
+	k, blob, err := h.KMS.BackupKey(c.Context(), v.ID, k.ID)
+	return v, k, blob, err
 }
 
 // backup is OCI's BackupKey: the file goes to a pre-authenticated request
@@ -39,14 +40,14 @@ func (h *Handlers) backup(c *ociapi.Call) error {
 	if err := h.Uploader.Check(uri); err != nil {
 		return err
 	}
-	k, blob, err := h.backupKey(c)
+	v, k, blob, err := h.backupKey(c)
 	if err != nil {
 		return err
 	}
 	if err := h.Uploader.Upload(c.Context(), uri, blob); err != nil {
 		return err
 	}
-	return c.Reply(k.ETag, KeyModel(k))
+	return c.Reply(k.ETag, KeyModel(v, k))
 }
 
 // download is BackupKey answering with the file.
@@ -54,7 +55,7 @@ func (h *Handlers) download(c *ociapi.Call) error {
 	if err := c.DecodeOptional(&struct{}{}); err != nil {
 		return err
 	}
-	_, blob, err := h.backupKey(c)
+	_, _, blob, err := h.backupKey(c)
 	if err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func (h *Handlers) restoreFromFile(c *ociapi.Call) error {
 		return err
 	}
 	c.W.Header().Set("opc-content-md5", sum)
-	return c.Reply(k.ETag, KeyModel(k))
+	return c.Reply(k.ETag, KeyModel(v, k))
 }
 
 // restoreFromObjectStore is OCI's RestoreKeyFromObjectStore, which Coffer

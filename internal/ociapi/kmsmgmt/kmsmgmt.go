@@ -65,6 +65,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST " + k + "/keyVersions/{keyVersionId}/actions/scheduleDeletion", Operation: "ScheduleKeyVersionDeletion", RetryToken: true, Handler: h.scheduleVersionDeletion},
 		{Pattern: "POST " + k + "/keyVersions/{keyVersionId}/actions/cancelDeletion", Operation: "CancelKeyVersionDeletion", RetryToken: true, Handler: h.cancelVersionDeletion},
 		{Pattern: "GET /20180608/wrappingKeys", Operation: "GetWrappingKey", Handler: h.wrappingKey},
+		{Pattern: "GET /20180608/replicaOperations/{replicationId}/status", Operation: "GetReplicationStatus", Handler: h.replicationStatus},
 		{Pattern: "POST " + k + "/actions/backup", Operation: "BackupKey", RetryToken: true, Handler: h.backup},
 		{Pattern: "POST /20180608/keys/actions/restoreFromFile", Operation: "RestoreKeyFromFile", RetryToken: true, MaxBody: kms.MaxBackupSize, Handler: h.restoreFromFile},
 		{Pattern: "POST /20180608/keys/actions/restoreFromObjectStore", Operation: "RestoreKeyFromObjectStore", RetryToken: true, Handler: h.restoreFromObjectStore},
@@ -161,7 +162,7 @@ func rotationModel(r kms.AutoRotation) *keymanagement.AutoKeyRotationDetails {
 }
 
 // KeyModel converts a key to the SDK's model.
-func KeyModel(k kms.Key) keymanagement.Key {
+func KeyModel(v kms.Vault, k kms.Key) keymanagement.Key {
 	ff, def := keyTags(k)
 	return keymanagement.Key{
 		CompartmentId: common.String(k.CompartmentID), CurrentKeyVersion: common.String(k.CurrentVersion),
@@ -169,10 +170,20 @@ func KeyModel(k kms.Key) keymanagement.Key {
 		LifecycleState: keymanagement.KeyLifecycleStateEnum(k.State), TimeCreated: &common.SDKTime{Time: k.TimeCreated},
 		VaultId: common.String(k.VaultID), DefinedTags: def, FreeformTags: ff,
 		ProtectionMode: keymanagement.KeyProtectionModeEnum(k.ProtectionMode), TimeOfDeletion: ociapi.OptTime(k.TimeOfDeletion),
-		IsPrimary: common.Bool(true), IsAutoRotationEnabled: common.Bool(k.AutoRotation.Enabled),
+		IsPrimary: common.Bool(k.SourceRegion == ""), IsAutoRotationEnabled: common.Bool(k.AutoRotation.Enabled),
 		AutoKeyRotationDetails: rotationModel(k.AutoRotation),
 		RestoredFromKeyId:      ociapi.OptString(k.RestoredFromKeyID),
+		ReplicaDetails:         keyReplicaDetails(v),
 	}
+}
+
+// keyReplicaDetails: the keys and versions of a replicated vault report
+// the vault's replicationId.
+func keyReplicaDetails(v kms.Vault) *keymanagement.KeyReplicaDetails {
+	if id := v.ReplicationID(); id != "" {
+		return &keymanagement.KeyReplicaDetails{ReplicationId: common.String(id)}
+	}
+	return nil
 }
 
 func keySummary(k kms.Key) keymanagement.KeySummary {
@@ -188,13 +199,16 @@ func keySummary(k kms.Key) keymanagement.KeySummary {
 }
 
 // VersionModel converts a key version to the SDK's model.
-func VersionModel(k kms.Key, v kms.KeyVersion) keymanagement.KeyVersion {
+func VersionModel(vault kms.Vault, k kms.Key, v kms.KeyVersion) keymanagement.KeyVersion {
 	m := keymanagement.KeyVersion{
 		CompartmentId: common.String(k.CompartmentID), Id: common.String(v.ID), KeyId: common.String(v.KeyID),
 		TimeCreated: &common.SDKTime{Time: v.TimeCreated}, VaultId: common.String(v.VaultID),
 		LifecycleState: keymanagement.KeyVersionLifecycleStateEnum(v.State),
 		Origin:         keymanagement.KeyVersionOriginEnum(v.Origin), TimeOfDeletion: ociapi.OptTime(v.TimeOfDeletion),
-		IsPrimary: common.Bool(true), IsAutoRotated: common.Bool(v.IsAutoRotated),
+		IsPrimary: common.Bool(k.SourceRegion == ""), IsAutoRotated: common.Bool(v.IsAutoRotated),
+	}
+	if id := vault.ReplicationID(); id != "" {
+		m.ReplicaDetails = &keymanagement.KeyVersionReplicaDetails{ReplicationId: common.String(id)}
 	}
 	if pem := v.PublicKeyPEM(); pem != "" {
 		m.PublicKey = common.String(pem)
@@ -292,7 +306,7 @@ func (h *Handlers) createKey(c *ociapi.Call, d newKey, check func() error, mk fu
 	if err != nil {
 		return err
 	}
-	return c.Reply(k.ETag, KeyModel(k))
+	return c.Reply(k.ETag, KeyModel(v, k))
 }
 
 func (h *Handlers) create(c *ociapi.Call) error {
@@ -375,11 +389,11 @@ func (h *Handlers) list(c *ociapi.Call) error {
 }
 
 func (h *Handlers) get(c *ociapi.Call) error {
-	_, k, err := h.load(c)
+	v, k, err := h.load(c)
 	if err != nil {
 		return err
 	}
-	return c.Reply(k.ETag, KeyModel(k))
+	return c.Reply(k.ETag, KeyModel(v, k))
 }
 
 func (h *Handlers) update(c *ociapi.Call) error {
@@ -398,7 +412,7 @@ func (h *Handlers) update(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Reply(k.ETag, KeyModel(k))
+	return c.Reply(k.ETag, KeyModel(v, k))
 }
 
 func (h *Handlers) keyAction(c *ociapi.Call, act func(ctx context.Context, vaultID, keyID, ifMatch string) (kms.Key, error)) error {
@@ -410,7 +424,7 @@ func (h *Handlers) keyAction(c *ociapi.Call, act func(ctx context.Context, vault
 	if err != nil {
 		return err
 	}
-	return c.Reply(k.ETag, KeyModel(k))
+	return c.Reply(k.ETag, KeyModel(v, k))
 }
 
 func (h *Handlers) enable(c *ociapi.Call) error  { return h.keyAction(c, h.KMS.EnableKey) }
@@ -470,7 +484,7 @@ func (h *Handlers) createVersion(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Reply(kv.ETag, VersionModel(k, kv))
+	return c.Reply(kv.ETag, VersionModel(v, k, kv))
 }
 
 func (h *Handlers) importVersion(c *ociapi.Call) error {
@@ -490,7 +504,7 @@ func (h *Handlers) importVersion(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Reply(kv.ETag, VersionModel(k, kv))
+	return c.Reply(kv.ETag, VersionModel(v, k, kv))
 }
 
 func (h *Handlers) listVersions(c *ociapi.Call) error {
@@ -520,7 +534,7 @@ func (h *Handlers) getVersion(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Reply(kv.ETag, VersionModel(k, kv))
+	return c.Reply(kv.ETag, VersionModel(v, k, kv))
 }
 
 func (h *Handlers) scheduleVersionDeletion(c *ociapi.Call) error {
@@ -536,7 +550,7 @@ func (h *Handlers) scheduleVersionDeletion(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Reply(kv.ETag, VersionModel(k, kv))
+	return c.Reply(kv.ETag, VersionModel(v, k, kv))
 }
 
 func (h *Handlers) cancelVersionDeletion(c *ociapi.Call) error {
@@ -548,7 +562,7 @@ func (h *Handlers) cancelVersionDeletion(c *ociapi.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Reply(kv.ETag, VersionModel(k, kv))
+	return c.Reply(kv.ETag, VersionModel(v, k, kv))
 }
 
 func (h *Handlers) wrappingKey(c *ociapi.Call) error {
@@ -568,4 +582,27 @@ func (h *Handlers) wrappingKey(c *ociapi.Call) error {
 		LifecycleState: keymanagement.WrappingKeyLifecycleStateEnabled, PublicKey: common.String(w.PublicKeyPEM()),
 		TimeCreated: &common.SDKTime{Time: w.TimeCreated}, VaultId: common.String(v.ID),
 	})
+}
+
+// replicationStatus is OCI's GetReplicationStatus for a replication of the
+// endpoint's vault (kmsvault's CreateVaultReplica and DeleteVaultReplica).
+func (h *Handlers) replicationStatus(c *ociapi.Call) error {
+	id, err := c.PathID("replicationId", ocid.VaultReplication)
+	if err != nil {
+		return err
+	}
+	v, err := h.vault(c)
+	if err != nil {
+		return err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: v.CompartmentID, Vault: v.Resource()}); err != nil {
+		return err
+	}
+	st, err := h.KMS.GetReplicationStatus(v, id)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", keymanagement.ReplicationStatusDetails{ReplicaDetails: []keymanagement.ReplicaDetails{{
+		Region: common.String(st.Region), Status: keymanagement.ReplicaDetailsStatusEnum(st.Status),
+	}}})
 }

@@ -3,7 +3,9 @@
 package kmsvault
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
@@ -53,6 +55,9 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST /20180608/vaults/actions/restoreFromFile", Operation: "RestoreVaultFromFile", RetryToken: true, MaxBody: kms.MaxBackupSize, Handler: h.restoreFromFile},
 		{Pattern: "POST /20180608/vaults/actions/restoreFromObjectStore", Operation: "RestoreVaultFromObjectStore", RetryToken: true, Handler: h.restoreFromObjectStore},
 		{Pattern: "POST " + DownloadVaultBackupPath, Operation: iam.OperationDownloadVaultBackup, ReadOnly: true, Handler: h.download},
+		{Pattern: "POST /20180608/vaults/{vaultId}/actions/createReplica", Operation: "CreateVaultReplica", RetryToken: true, Handler: h.createReplica},
+		{Pattern: "POST /20180608/vaults/{vaultId}/actions/deleteReplica", Operation: "DeleteVaultReplica", RetryToken: true, Handler: h.deleteReplica},
+		{Pattern: "GET /20180608/vaults/{vaultId}/actions/listReplicas", Operation: "ListVaultReplicas", Handler: h.listReplicas},
 	}
 }
 
@@ -72,11 +77,19 @@ func (h *Handlers) Model(v kms.Vault) keymanagement.Vault {
 		WrappingkeyId:       common.String(v.WrappingKeyID),
 		FreeformTags:        ff,
 		DefinedTags:         def,
-		IsPrimary:           common.Bool(true),
+		IsPrimary:           common.Bool(v.IsPrimary()),
 		RestoredFromVaultId: ociapi.OptString(v.RestoredFromVaultID),
-		IsVaultReplicable:   common.Bool(false),
+		IsVaultReplicable:   common.Bool(true),
 		TimeOfDeletion:      ociapi.OptTime(v.TimeOfDeletion),
+		ReplicaDetails:      replicaDetails(v),
 	}
+}
+
+func replicaDetails(v kms.Vault) *keymanagement.VaultReplicaDetails {
+	if id := v.ReplicationID(); id != "" {
+		return &keymanagement.VaultReplicaDetails{ReplicationId: common.String(id)}
+	}
+	return nil
 }
 
 func (h *Handlers) summary(v kms.Vault) keymanagement.VaultSummary {
@@ -350,4 +363,79 @@ func (h *Handlers) restoreFromObjectStore(c *ociapi.Call) error {
 		return err
 	}
 	return errs.E(errs.Invalid, "RestoreVaultFromObjectStore is not available in Coffer, which has no Object Storage; use RestoreVaultFromFile")
+}
+
+// replicaRequest is CreateVaultReplicaDetails and DeleteVaultReplicaDetails
+// as Coffer reads them: replicaVaultMetadata (EXTERNAL vaults only) is
+// refused.
+type replicaRequest struct {
+	ReplicaRegion        *string         `json:"replicaRegion"`
+	ReplicaVaultMetadata json.RawMessage `json:"replicaVaultMetadata"`
+}
+
+func (h *Handlers) replicaRegion(c *ociapi.Call) (string, error) {
+	var d replicaRequest
+	if err := c.Decode(&d); err != nil {
+		return "", err
+	}
+	if m := bytes.TrimSpace(d.ReplicaVaultMetadata); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
+		return "", errs.E(errs.Invalid, "replicaVaultMetadata is for EXTERNAL vaults, which Coffer does not support")
+	}
+	region := ociapi.Deref(d.ReplicaRegion)
+	if region == "" {
+		return "", errs.E(errs.Missing, "replicaRegion is required")
+	}
+	return region, nil
+}
+
+// createReplica is OCI's CreateVaultReplica: 202 with the replication's
+// id as the work request id (GetReplicationStatus follows it).
+func (h *Handlers) createReplica(c *ociapi.Call) error {
+	return h.replicaOp(c, h.KMS.CreateVaultReplica)
+}
+
+// deleteReplica is OCI's DeleteVaultReplica.
+func (h *Handlers) deleteReplica(c *ociapi.Call) error {
+	return h.replicaOp(c, h.KMS.DeleteVaultReplica)
+}
+
+func (h *Handlers) replicaOp(c *ociapi.Call, op func(ctx context.Context, vaultID, region, ifMatch string) (string, error)) error {
+	region, err := h.replicaRegion(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	id, err := op(c.Context(), v.ID, region, c.IfMatch())
+	if err != nil {
+		return err
+	}
+	c.W.Header().Set("opc-work-request-id", id)
+	return c.ReplyEmpty(http.StatusAccepted, "")
+}
+
+// listReplicas is OCI's ListVaultReplicas: a vault has one replica at most.
+func (h *Handlers) listReplicas(c *ociapi.Call) error {
+	if _, err := c.List(ociapi.ListSpec{SortBy: keymanagement.GetListVaultReplicasSortByEnumStringValues()}); err != nil {
+		return err
+	}
+	v, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	reps := h.KMS.ListVaultReplicas(v)
+	out := make([]keymanagement.VaultReplicaSummary, 0, len(reps))
+	for _, r := range reps {
+		mgmt, crypto := r.ManagementEndpoint, r.CryptoEndpoint
+		if !v.IsPrimary() {
+			mgmt, crypto = h.Endpoints.VaultEndpoints(v)
+		}
+		out = append(out, keymanagement.VaultReplicaSummary{
+			Region: common.String(r.Region), Status: keymanagement.VaultReplicaSummaryStatusEnum(r.Status),
+			ManagementEndpoint: ociapi.OptString(mgmt), CryptoEndpoint: ociapi.OptString(crypto),
+		})
+	}
+	return c.ReplyList(out, "")
 }

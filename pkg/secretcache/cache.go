@@ -681,30 +681,60 @@ func (c *Cache) call(ctx context.Context, key Key) (Secret, error) {
 	}
 	md := common.RequestMetadata{RetryPolicy: &c.noRetry}
 	if key.SecretID != "" {
-		resp, err := c.backend.GetSecretBundle(ctx, secrets.GetSecretBundleRequest{
-			SecretId:          &key.SecretID,
-			VersionNumber:     vn,
-			SecretVersionName: name,
-			Stage:             secrets.GetSecretBundleStageEnum(key.Stage),
-			RequestMetadata:   md,
+		resp, err := uncancelled(ctx, func(ctx context.Context) (secrets.GetSecretBundleResponse, error) {
+			return c.backend.GetSecretBundle(ctx, secrets.GetSecretBundleRequest{
+				SecretId:          &key.SecretID,
+				VersionNumber:     vn,
+				SecretVersionName: name,
+				Stage:             secrets.GetSecretBundleStageEnum(key.Stage),
+				RequestMetadata:   md,
+			})
 		})
 		if err != nil {
 			return Secret{}, c.withRetryAfter(err, resp.RawResponse)
 		}
 		return decode(resp.SecretBundle, key.SecretID)
 	}
-	resp, err := c.backend.GetSecretBundleByName(ctx, secrets.GetSecretBundleByNameRequest{
-		VaultId:           &key.VaultID,
-		SecretName:        &key.Name,
-		VersionNumber:     vn,
-		SecretVersionName: name,
-		Stage:             secrets.GetSecretBundleByNameStageEnum(key.Stage),
-		RequestMetadata:   md,
+	resp, err := uncancelled(ctx, func(ctx context.Context) (secrets.GetSecretBundleByNameResponse, error) {
+		return c.backend.GetSecretBundleByName(ctx, secrets.GetSecretBundleByNameRequest{
+			VaultId:           &key.VaultID,
+			SecretName:        &key.Name,
+			VersionNumber:     vn,
+			SecretVersionName: name,
+			Stage:             secrets.GetSecretBundleByNameStageEnum(key.Stage),
+			RequestMetadata:   md,
+		})
 	})
 	if err != nil {
 		return Secret{}, c.withRetryAfter(err, resp.RawResponse)
 	}
 	return decode(resp.SecretBundle, "")
+}
+
+// uncancelled runs one SDK call with a context the caller's cancellation
+// does not reach, and stops waiting for it when ctx ends. The OCI Go SDK's
+// common.Retry (v65.130.0, common/retry.go) answers an ended context by
+// returning a variable its worker goroutine writes without
+// synchronization, a data race that the race detector reports when an
+// agent is stopped during a read. The abandoned request is bounded by the
+// client's own timeout; its answer is dropped.
+func uncancelled[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call(context.WithoutCancel(ctx))
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func (c *Cache) withRetryAfter(err error, r *http.Response) error {

@@ -297,7 +297,8 @@ type opSpec struct {
 	// keyRuleVar, if set, makes keyRule apply only when the request carries
 	// this Vars entry with value "true" (UpdateSecret with new content).
 	keyRuleVar string
-	// selfService marks API-key operations every user may perform on himself.
+	// selfService marks credential operations (API keys, console password)
+	// every user may perform on himself.
 	selfService bool
 	// everyPrincipal marks an operation every authenticated principal of
 	// the tenancy may call without a policy because it shows each caller
@@ -477,41 +478,45 @@ var operations = map[string]*opSpec{
 	"ListSecretBundleVersions": {checks: []Check{c("SECRET_BUNDLE_INSPECT", TargetSecret)}},
 
 	// Identity
-	"GetTenancy":               {checks: []Check{c("TENANCY_INSPECT", TargetTenancy)}},
-	"ListRegionSubscriptions":  {checks: []Check{c("TENANCY_INSPECT", TargetTenancy)}},
-	"GetCompartment":           {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
-	"ListCompartments":         {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
-	"CreateCompartment":        {checks: []Check{c("COMPARTMENT_CREATE", TargetCompartment)}},
-	"UpdateCompartment":        {checks: []Check{c("COMPARTMENT_UPDATE", TargetCompartment)}},
-	"DeleteCompartment":        {checks: []Check{c("COMPARTMENT_DELETE", TargetCompartment)}},
-	"GetUser":                  {checks: []Check{c("USER_INSPECT", TargetCompartment)}},
-	"ListUsers":                {checks: []Check{c("USER_INSPECT", TargetCompartment)}},
-	"CreateUser":               {checks: []Check{c("USER_CREATE", TargetCompartment)}},
-	"UpdateUser":               {checks: []Check{c("USER_UPDATE", TargetCompartment)}},
-	"DeleteUser":               {checks: []Check{c("USER_DELETE", TargetCompartment)}},
-	"UpdateUserState":          {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_UNBLOCK", TargetCompartment)}}, // Oracle's IAM API table
-	"UploadApiKey":             {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_ADD", TargetCompartment)}, selfService: true},
-	"ListApiKeys":              {checks: []Check{c("USER_READ", TargetCompartment)}, selfService: true},
-	"DeleteApiKey":             {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_REMOVE", TargetCompartment)}, selfService: true},
-	"GetGroup":                 {checks: []Check{c("GROUP_INSPECT", TargetCompartment)}},
-	"ListGroups":               {checks: []Check{c("GROUP_INSPECT", TargetCompartment)}},
-	"CreateGroup":              {checks: []Check{c("GROUP_CREATE", TargetCompartment)}},
-	"UpdateGroup":              {checks: []Check{c("GROUP_UPDATE", TargetCompartment)}},
-	"DeleteGroup":              {checks: []Check{c("GROUP_DELETE", TargetCompartment)}},
-	"AddUserToGroup":           {checks: []Check{c("GROUP_UPDATE", TargetCompartment), c("USER_UPDATE", TargetCompartment)}},
-	"RemoveUserFromGroup":      {checks: []Check{c("GROUP_UPDATE", TargetCompartment), c("USER_UPDATE", TargetCompartment)}},
-	"GetUserGroupMembership":   {checks: []Check{c("USER_INSPECT", TargetCompartment), c("GROUP_INSPECT", TargetCompartment)}},
-	"ListUserGroupMemberships": {checks: []Check{c("GROUP_INSPECT", TargetCompartment), c("USER_INSPECT", TargetCompartment)}},
-	"GetDynamicGroup":          {checks: []Check{c("DYNAMIC_GROUP_INSPECT", TargetCompartment)}},
-	"ListDynamicGroups":        {checks: []Check{c("DYNAMIC_GROUP_INSPECT", TargetCompartment)}},
-	"CreateDynamicGroup":       {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetCompartment)}},
-	"UpdateDynamicGroup":       {checks: []Check{c("DYNAMIC_GROUP_UPDATE", TargetCompartment)}},
-	"DeleteDynamicGroup":       {checks: []Check{c("DYNAMIC_GROUP_DELETE", TargetCompartment)}},
-	"GetPolicy":                {checks: []Check{c("POLICY_READ", TargetCompartment)}},
-	"ListPolicies":             {checks: []Check{c("POLICY_READ", TargetCompartment)}},
-	"CreatePolicy":             {checks: []Check{c("POLICY_CREATE", TargetCompartment)}},
-	"UpdatePolicy":             {checks: []Check{c("POLICY_UPDATE", TargetCompartment)}},
-	"DeletePolicy":             {checks: []Check{c("POLICY_DELETE", TargetCompartment)}},
+	"GetTenancy":              {checks: []Check{c("TENANCY_INSPECT", TargetTenancy)}},
+	"ListRegionSubscriptions": {checks: []Check{c("TENANCY_INSPECT", TargetTenancy)}},
+	"GetCompartment":          {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
+	"ListCompartments":        {checks: []Check{c("COMPARTMENT_INSPECT", TargetCompartment)}},
+	"CreateCompartment":       {checks: []Check{c("COMPARTMENT_CREATE", TargetCompartment)}},
+	"UpdateCompartment":       {checks: []Check{c("COMPARTMENT_UPDATE", TargetCompartment)}},
+	"DeleteCompartment":       {checks: []Check{c("COMPARTMENT_DELETE", TargetCompartment)}},
+	"GetUser":                 {checks: []Check{c("USER_INSPECT", TargetCompartment)}},
+	"ListUsers":               {checks: []Check{c("USER_INSPECT", TargetCompartment)}},
+	"CreateUser":              {checks: []Check{c("USER_CREATE", TargetCompartment)}},
+	"UpdateUser":              {checks: []Check{c("USER_UPDATE", TargetCompartment)}},
+	"DeleteUser":              {checks: []Check{c("USER_DELETE", TargetCompartment)}},
+	"UpdateUserState":         {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_UNBLOCK", TargetCompartment)}}, // Oracle's IAM API table
+	"UploadApiKey":            {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_ADD", TargetCompartment)}, selfService: true},
+	"ListApiKeys":             {checks: []Check{c("USER_READ", TargetCompartment)}, selfService: true},
+	"DeleteApiKey":            {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_APIKEY_REMOVE", TargetCompartment)}, selfService: true},
+	// Oracle's IAM API table; OCI's user credentials page: every user may
+	// create or reset his own console password.
+	"CreateOrResetUIPassword":      {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_UIPASS_RESET", TargetCompartment)}, selfService: true},
+	"GetUserUIPasswordInformation": {checks: []Check{c("USER_READ", TargetCompartment)}, selfService: true},
+	"GetGroup":                     {checks: []Check{c("GROUP_INSPECT", TargetCompartment)}},
+	"ListGroups":                   {checks: []Check{c("GROUP_INSPECT", TargetCompartment)}},
+	"CreateGroup":                  {checks: []Check{c("GROUP_CREATE", TargetCompartment)}},
+	"UpdateGroup":                  {checks: []Check{c("GROUP_UPDATE", TargetCompartment)}},
+	"DeleteGroup":                  {checks: []Check{c("GROUP_DELETE", TargetCompartment)}},
+	"AddUserToGroup":               {checks: []Check{c("GROUP_UPDATE", TargetCompartment), c("USER_UPDATE", TargetCompartment)}},
+	"RemoveUserFromGroup":          {checks: []Check{c("GROUP_UPDATE", TargetCompartment), c("USER_UPDATE", TargetCompartment)}},
+	"GetUserGroupMembership":       {checks: []Check{c("USER_INSPECT", TargetCompartment), c("GROUP_INSPECT", TargetCompartment)}},
+	"ListUserGroupMemberships":     {checks: []Check{c("GROUP_INSPECT", TargetCompartment), c("USER_INSPECT", TargetCompartment)}},
+	"GetDynamicGroup":              {checks: []Check{c("DYNAMIC_GROUP_INSPECT", TargetCompartment)}},
+	"ListDynamicGroups":            {checks: []Check{c("DYNAMIC_GROUP_INSPECT", TargetCompartment)}},
+	"CreateDynamicGroup":           {checks: []Check{c("DYNAMIC_GROUP_CREATE", TargetCompartment)}},
+	"UpdateDynamicGroup":           {checks: []Check{c("DYNAMIC_GROUP_UPDATE", TargetCompartment)}},
+	"DeleteDynamicGroup":           {checks: []Check{c("DYNAMIC_GROUP_DELETE", TargetCompartment)}},
+	"GetPolicy":                    {checks: []Check{c("POLICY_READ", TargetCompartment)}},
+	"ListPolicies":                 {checks: []Check{c("POLICY_READ", TargetCompartment)}},
+	"CreatePolicy":                 {checks: []Check{c("POLICY_CREATE", TargetCompartment)}},
+	"UpdatePolicy":                 {checks: []Check{c("POLICY_UPDATE", TargetCompartment)}},
+	"DeletePolicy":                 {checks: []Check{c("POLICY_DELETE", TargetCompartment)}},
 
 	// Identity: moving compartments, work requests, the region's layout.
 	// Oracle's IAM policy reference: MoveCompartment has no permission of

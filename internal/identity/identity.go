@@ -228,6 +228,11 @@ type Service struct {
 	// resolver checks statement names on policy writes; set by
 	// NewPolicyEngine.
 	resolver atomic.Pointer[StatementResolver]
+
+	// PasswordParams are the argon2id parameters of new console password
+	// hashes (DefaultPasswordParams); set before use.
+	PasswordParams PasswordParams
+	hashSem        chan struct{}
 }
 
 type cachedKey struct {
@@ -245,7 +250,8 @@ func New(st store.Store, names *blindindex.Index, region string, now func() time
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, names: names, now: now, region: region, keys: map[authn.APIKeyID]cachedKey{}}
+	return &Service{st: st, names: names, now: now, region: region, keys: map[authn.APIKeyID]cachedKey{},
+		PasswordParams: DefaultPasswordParams, hashSem: make(chan struct{}, hashSlots)}
 }
 
 // OnChange registers fn to run after every identity write (for example to

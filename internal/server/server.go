@@ -137,6 +137,11 @@ type Config struct {
 	// negative turns the limit off.
 	AuthFailLimit float64
 	AuthFailBurst int
+	// ConsoleIdleTimeout ends a console session after this long without a
+	// request, ConsoleSessionLifetime in any case; 0 means
+	// console.DefaultIdleTimeout (30 min) and DefaultAbsoluteTimeout (12 h).
+	ConsoleIdleTimeout     time.Duration
+	ConsoleSessionLifetime time.Duration
 	// Authorizer replaces the built-in authorizer (tests).
 	Authorizer authz.Authorizer
 	// SecretKeyRule is Coffer's rule that reading a secret bundle, and
@@ -559,7 +564,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	}
 	main := http.NewServeMux()
 	w := &wiring{api: api, main: main, mgmt: mgmt, crypto: crypto}
-	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage, s.wireChanges, s.wirePeers} {
+	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage, s.wireChanges, s.wirePeers, s.wireConsole} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}

@@ -1,5 +1,6 @@
 // Package identity keeps Coffer's identity records: the tenancy, its
-// compartment tree, users and their API keys, groups and memberships,
+// compartment tree, users with their API keys and console passwords
+// (uipassword.go: argon2id hashes, console logins), groups and memberships,
 // dynamic groups, policies and work requests; it also derives the region's
 // availability and fault domains (region.go). It resolves API keys to principals for
 // authentication and hands the policy engine a snapshot of what it needs.
@@ -233,6 +234,7 @@ type Service struct {
 	// hashes (DefaultPasswordParams); set before use.
 	PasswordParams PasswordParams
 	hashSem        chan struct{}
+	hashes         atomic.Uint64 // argon2id hashes computed (tests)
 }
 
 type cachedKey struct {

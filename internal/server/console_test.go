@@ -197,3 +197,26 @@ func TestConsoleSessionOnTwoNodes(t *testing.T) {
 		t.Fatalf("node a after logout on b: %d", status)
 	}
 }
+
+// /console redirects to the page, with the console's headers.
+func TestConsoleRedirect(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(env.URL + "/console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/console/" || resp.Header.Get("Content-Security-Policy") != console.ContentSecurityPolicy {
+		t.Fatalf("GET /console: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = http.Get(env.URL + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(b, []byte("Sign in")) {
+		t.Fatalf("GET /console/: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/coffer-vault/coffer/internal/console"
 	"github.com/coffer-vault/coffer/internal/ociapi"
@@ -32,5 +33,6 @@ func (s *Server) wireConsole(_ context.Context, w *wiring) error {
 	}
 	w.registerVia(api, w.main, console.Mux{Mux: w.main}, h.Routes()...)
 	w.main.Handle("/console/", console.NotFound)
+	w.main.Handle("GET /console", console.Secure(http.RedirectHandler("/console/", http.StatusMovedPermanently)))
 	return nil
 }

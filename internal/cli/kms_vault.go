@@ -53,7 +53,7 @@ func kmsVaultCommand() *cobra.Command {
 	return group("vault", "Vaults: containers of keys and secrets, each with its own management and crypto endpoint",
 		`  coffer kms management vault get --vault-id $VAULT --query 'data."management-endpoint"' --raw-output`,
 		vaultCreate(), vaultGet(), vaultList(), vaultUpdate(), vaultScheduleDeletion(), vaultCancelDeletion(), vaultGetUsage(),
-		vaultBackup(), vaultRestore())
+		vaultBackup(), vaultRestore(), vaultCreateReplica(), vaultDeleteReplica(), vaultListReplicas(), vaultReplicationStatus())
 }
 
 func vaultCreate() *cobra.Command {

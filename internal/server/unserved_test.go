@@ -88,19 +88,20 @@ func TestUnservedAnswers(t *testing.T) {
 		status                 int
 		code, message, allow   string
 	}{
-		{"main", "POST", vaultPath + "/actions/createReplica", 501, "MethodNotImplemented",
-			"Coffer does not serve CreateVaultReplica (POST /20180608/vaults/{vaultId}/actions/createReplica)", ""},
+		{"main", "POST", "/20180608/hsmClusters/ocid1.hsmcluster.oc1..x/actions/changeCompartment", 501, "MethodNotImplemented",
+			"Coffer does not serve ChangeHsmClusterCompartment (POST /20180608/hsmClusters/{hsmClusterId}/actions/changeCompartment)", ""},
 		{"main", "GET", "/20160918/tagNamespaces?compartmentId=x", 501, "MethodNotImplemented",
 			"Coffer does not serve ListTagNamespaces (GET /20160918/tagNamespaces)", ""},
 		{"main", "POST", "/20180608/ekmsPrivateEndpoints", 501, "MethodNotImplemented",
 			"Coffer does not serve CreateEkmsPrivateEndpoint (POST /20180608/ekmsPrivateEndpoints)", ""},
 		{"main", "GET", "/20180608/hsmClusters/ocid1.hsmcluster.oc1..x/hsmPartitions", 501, "MethodNotImplemented",
 			"Coffer does not serve ListHsmPartitions (GET /20180608/hsmClusters/{hsmClusterId}/hsmPartitions)", ""},
-		// The vault endpoints answer the same way for key operations.
-		{"management", "GET", "/20180608/replicaOperations/r1/status", 501, "MethodNotImplemented",
-			"Coffer does not serve GetReplicationStatus (GET /20180608/replicaOperations/{replicationId}/status)", ""},
-		{"crypto", "GET", "/20180608/replicaOperations/r1/status", 501, "MethodNotImplemented",
-			"Coffer does not serve GetReplicationStatus", ""},
+		// The vault endpoints answer the same way (every KmsManagement and
+		// KmsCrypto operation is served; these are other clients').
+		{"management", "GET", "/20180608/hsmClusters", 501, "MethodNotImplemented",
+			"Coffer does not serve ListHsmClusters (GET /20180608/hsmClusters)", ""},
+		{"crypto", "GET", "/20180608/ekmsPrivateEndpoints/ocid1.ekmsprivateendpoint.oc1..x", 501, "MethodNotImplemented",
+			"Coffer does not serve GetEkmsPrivateEndpoint", ""},
 		{"management", "GET", "/20160918/tagNamespaces", 501, "MethodNotImplemented",
 			"Coffer does not serve ListTagNamespaces", ""},
 		// Served, on another endpoint.
@@ -155,8 +156,9 @@ func TestUnservedAnswers(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`coffer_requests_total{decision="none",operation="CreateVaultReplica",status="501"} 1`,
-		`coffer_requests_total{decision="none",operation="GetReplicationStatus",status="501"} 2`,
+		`coffer_requests_total{decision="none",operation="ChangeHsmClusterCompartment",status="501"} 1`,
+		`coffer_requests_total{decision="none",operation="ListHsmClusters",status="501"} 1`,
+		`coffer_requests_total{decision="none",operation="GetEkmsPrivateEndpoint",status="501"} 1`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)
@@ -204,25 +206,26 @@ func TestUnservedDefaultRetryPolicy(t *testing.T) {
 		t.Fatalf("server saw %d ListTagNamespaces requests for %d calls", n, calls)
 	}
 
-	vc, err := keymanagement.NewKmsVaultClientWithConfigurationProvider(env.Provider)
+	hc, err := keymanagement.NewKmsHsmClusterClientWithConfigurationProvider(env.Provider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc.Host = env.URL
-	_, err = vc.ListVaultReplicas(ctx, keymanagement.ListVaultReplicasRequest{VaultId: v.Id})
-	keystest.WantError(t, err, http.StatusNotImplemented, "MethodNotImplemented", "Coffer does not serve ListVaultReplicas")
-	if n := unservedCount(env, "ListVaultReplicas"); n != 1 {
-		t.Fatalf("server saw %d ListVaultReplicas requests for one call", n)
+	hc.Host = env.URL
+	_, err = hc.ListHsmClusters(ctx, keymanagement.ListHsmClustersRequest{CompartmentId: &root})
+	keystest.WantError(t, err, http.StatusNotImplemented, "MethodNotImplemented", "Coffer does not serve ListHsmClusters")
+	if n := unservedCount(env, "ListHsmClusters"); n != 1 {
+		t.Fatalf("server saw %d ListHsmClusters requests for one call", n)
 	}
 
-	mc, err := keymanagement.NewKmsManagementClientWithConfigurationProvider(env.Provider, *v.ManagementEndpoint)
+	ec, err := keymanagement.NewEkmClientWithConfigurationProvider(env.Provider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = mc.GetReplicationStatus(ctx, keymanagement.GetReplicationStatusRequest{ReplicationId: common.String("r1")})
-	keystest.WantError(t, err, http.StatusNotImplemented, "MethodNotImplemented", "Coffer does not serve GetReplicationStatus")
-	if n := unservedCount(env, "GetReplicationStatus"); n != 1 {
-		t.Fatalf("server saw %d GetReplicationStatus requests for one call", n)
+	ec.Host = *v.ManagementEndpoint // an unserved operation on a vault endpoint too
+	_, err = ec.ListEkmsPrivateEndpoints(ctx, keymanagement.ListEkmsPrivateEndpointsRequest{CompartmentId: &root})
+	keystest.WantError(t, err, http.StatusNotImplemented, "MethodNotImplemented", "Coffer does not serve ListEkmsPrivateEndpoints")
+	if n := unservedCount(env, "ListEkmsPrivateEndpoints"); n != 1 {
+		t.Fatalf("server saw %d ListEkmsPrivateEndpoints requests for one call", n)
 	}
 }
 
@@ -262,10 +265,10 @@ func TestUnservedRegionHosts(t *testing.T) {
 	}
 	hc := regionHTTP(r)
 	for _, tc := range []struct{ host, method, path, name string }{
-		{"kms.local." + realmDomain, "POST", "/20180608/vaults/" + *v.Id + "/actions/createReplica", "CreateVaultReplica"},
+		{"kms.local." + realmDomain, "GET", "/20180608/hsmClusters", "ListHsmClusters"},
 		{"identity.local.oci." + realmDomain, "GET", "/20160918/tagNamespaces", "ListTagNamespaces"},
-		{strings.TrimPrefix(*v.ManagementEndpoint, "https://"), "GET", "/20180608/replicaOperations/r1/status", "GetReplicationStatus"},
-		{strings.TrimPrefix(*v.CryptoEndpoint, "https://"), "GET", "/20180608/replicaOperations/r1/status", "GetReplicationStatus"},
+		{strings.TrimPrefix(*v.ManagementEndpoint, "https://"), "GET", "/20180608/ekmsPrivateEndpoints", "ListEkmsPrivateEndpoints"},
+		{strings.TrimPrefix(*v.CryptoEndpoint, "https://"), "GET", "/20180608/ekmsPrivateEndpoints", "ListEkmsPrivateEndpoints"},
 	} {
 		req, err := http.NewRequest(tc.method, "https://"+r.Addr+tc.path, nil)
 		if err != nil {

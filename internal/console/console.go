@@ -206,6 +206,10 @@ var NotFound = Secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Reque
 	ociapi.WriteError(w, r, errs.E(errs.NoRoute, "no console page or action at %s %s", r.Method, r.URL.Path))
 }))
 
+// ExpireSessions deletes the sessions past their timeouts, for the
+// server's background jobs; it returns how many.
+func (h *Handler) ExpireSessions(ctx context.Context) (int, error) { return h.sessions.expire(ctx) }
+
 // sessionInfo is what the console's script learns of its session.
 type sessionInfo struct {
 	UserName  string `json:"userName"`

@@ -35,6 +35,7 @@ func (allowAll) Authorize(context.Context, authz.Request) (authz.Decision, error
 
 type harness struct {
 	t        *testing.T
+	console  *console.Handler
 	clock    *clocktest.Clock
 	ids      *identity.Service
 	st       *memstore.Store
@@ -79,6 +80,7 @@ func newHarness(t *testing.T, tls bool, opt func(*console.Options)) *harness {
 		opt(&o)
 	}
 	ch := console.New(o)
+	h.console = ch
 	api := &ociapi.API{Verifier: ch, Authorizer: allowAll{}, Log: o.Log, PublicLimiter: ociapi.NewRateLimiter(1000, 1000)}
 	mux := http.NewServeMux()
 	api.Register(console.Mux{Mux: mux}, ch.Routes()...)
@@ -424,4 +426,25 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 		t.Fatalf("login with the old password: %d", r.status)
 	}
 	h.login()
+}
+
+// The background job deletes expired sessions and keeps live ones.
+func TestExpireSessions(t *testing.T) {
+	h := newHarness(t, false, func(o *console.Options) { o.IdleTimeout = 30 * time.Minute })
+	for range 3 {
+		h.login()
+	}
+	h.clock.Advance(20 * time.Minute)
+	ck, _ := h.login()
+	h.clock.Advance(15 * time.Minute)
+	n, err := h.console.ExpireSessions(context.Background())
+	if err != nil || n != 3 {
+		t.Fatalf("ExpireSessions = %d, %v; want 3", n, err)
+	}
+	if left := h.sessionCount(); left != 1 {
+		t.Fatalf("%d sessions left, want 1", left)
+	}
+	if r := h.req("GET", "/console/session", "", ck, nil); r.status != http.StatusOK {
+		t.Fatalf("the live session: %d", r.status)
+	}
 }

@@ -146,3 +146,47 @@ func (s *sessions) delete(ctx context.Context, id sessionID) error {
 	}
 	return nil
 }
+
+// expirePage is how many sessions one pass of expire reads at a time.
+const expirePage = 500
+
+// expire deletes the sessions past their idle or absolute timeout (a
+// background job: a session is also deleted when presented expired).
+func (s *sessions) expire(ctx context.Context) (int, error) {
+	now, after, n := s.now(), "", 0
+	for {
+		var due []string
+		var page []store.Entry
+		err := s.st.View(ctx, func(r store.Reader) (err error) {
+			page, err = r.List(prefixSession, after, expirePage)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("console: expire sessions: %w", err)
+		}
+		for _, e := range page {
+			rec, err := record.Decode[session](e)
+			if err != nil || now.Sub(rec.Created) >= s.absolute || now.Sub(rec.LastSeen) >= s.idle {
+				due = append(due, e.Key)
+			}
+		}
+		if len(due) > 0 {
+			err := s.st.Update(ctx, func(tx store.Tx) error {
+				for _, k := range due {
+					if err := tx.Delete(k); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return n, fmt.Errorf("console: expire sessions: %w", err)
+			}
+			n += len(due)
+		}
+		if len(page) < expirePage {
+			return n, nil
+		}
+		after = page[len(page)-1].Key
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/buildinfo"
 	"github.com/coffer-vault/coffer/internal/changefeed"
+	"github.com/coffer-vault/coffer/internal/console"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -254,6 +255,8 @@ type Server struct {
 	hsm         io.Closer // the PKCS#11 token, when configured
 	// keyring is the open barrier, for the backup key's operator routes.
 	keyring *barrier.Barrier
+	// console serves /console/; its expired sessions are a background job.
+	console *console.Handler
 	// hsmEmulated: HSM keys are emulated in software (dev, no module).
 	hsmEmulated bool
 	// tempDir is the dev data directory Start made, removed by Close.
@@ -818,8 +821,8 @@ func (s *Server) runJobs(ctx context.Context) {
 }
 
 // RunJobs runs every background job once: deletions that are due, expired
-// retry tokens, replay records, identity work requests and usage records
-// past their retention.
+// retry tokens, replay records, identity work requests, usage records
+// past their retention and expired console sessions.
 func (s *Server) RunJobs(ctx context.Context) {
 	if n, err := s.KMS.CompleteDueDeletions(ctx); err != nil {
 		s.log.Error("vault deletion job failed", "error", err)
@@ -840,6 +843,7 @@ func (s *Server) RunJobs(ctx context.Context) {
 	}
 	s.purgeUsage(ctx)
 	s.purgeChanges(ctx)
+	s.expireConsoleSessions(ctx)
 }
 
 // replayLedger is the store's own ledger when nodes share the store

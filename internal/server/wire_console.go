@@ -31,8 +31,22 @@ func (s *Server) wireConsole(_ context.Context, w *wiring) error {
 		Limiter: w.api.Limiter, Observer: w.api.Observer, Usage: w.api.Usage, AuthFail: w.api.AuthFail,
 		PublicLimiter: ociapi.NewRateLimiter(consolePublicRate, consolePublicBurst),
 	}
+	s.console = h
 	w.registerVia(api, w.main, console.Mux{Mux: w.main}, h.Routes()...)
 	w.main.Handle("/console/", console.NotFound)
 	w.main.Handle("GET /console", console.Secure(http.RedirectHandler("/console/", http.StatusMovedPermanently)))
 	return nil
+}
+
+// expireConsoleSessions deletes expired console sessions (a background
+// job).
+func (s *Server) expireConsoleSessions(ctx context.Context) {
+	if s.console == nil {
+		return
+	}
+	if n, err := s.console.ExpireSessions(ctx); err != nil {
+		s.log.Error("console session expiry failed", "error", err)
+	} else if n > 0 {
+		s.log.Info("console sessions expired", "count", n)
+	}
 }

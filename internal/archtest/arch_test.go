@@ -52,7 +52,7 @@ const module = "github.com/coffer-vault/coffer/"
 var domain = []string{"internal/kms", "internal/secrets", "internal/iam", "internal/barrier", "internal/identity", "internal/keyprotect", "internal/seal", "internal/usage"}
 
 // wire packages: no SQL at any depth.
-var wire = []string{"internal/ociapi", "internal/authn"}
+var wire = []string{"internal/ociapi", "internal/authn", "internal/console"}
 
 func isSQL(path string) bool {
 	return path == "database/sql" || strings.HasPrefix(path, "modernc.org/sqlite") ||

@@ -188,7 +188,7 @@ func iamUserCommand() *cobra.Command {
 	update.Flags().StringVar(&uDesc, "description", "", "a new description")
 	update.Flags().StringVar(&uEmail, "email", "", "a new email address")
 
-	return group("user", "Users and their API keys",
+	return group("user", "Users, their API keys and console passwords",
 		`  coffer iam user api-key upload --user-id $USER_ID --key-file ~/.oci/alice_public.pem`,
 		create, getLeaf(users, `  coffer iam user get --user-id $USER_ID`, identityClient), lst, update,
 		deleteLeaf(users, `  coffer iam user delete --user-id $USER_ID --force`, identityClient,
@@ -197,7 +197,49 @@ func iamUserCommand() *cobra.Command {
 				return err
 			}),
 		iamAPIKeyCommand(),
+		iamUIPasswordCommand(),
 	)
+}
+
+// iamUIPasswordCommand: the console password. The server generates it and
+// shows it once, in this command's output; it keeps only a hash.
+func iamUIPasswordCommand() *cobra.Command {
+	var uid string
+	reset := leaf("create-or-reset", "Create or reset a user's console password; the new password is shown once",
+		`  coffer iam user ui-password create-or-reset --user-id $USER_ID --query data.password --raw-output`,
+		hints{}, []string{"user-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateOrResetUIPassword(cmd.Context(), identity.CreateOrResetUIPasswordRequest{UserId: &uid})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.UiPassword})
+		})
+	reset.Flags().StringVar(&uid, "user-id", "", "the OCID of the user [required]")
+
+	var gid string
+	get := leaf("get", "Show whether and since when a user has a console password (never the password)",
+		`  coffer iam user ui-password get --user-id $USER_ID`,
+		hints{}, []string{"user-id"},
+		func(cmd *cobra.Command, g *globals) error {
+			c, err := g.identityClient()
+			if err != nil {
+				return err
+			}
+			r, err := c.GetUserUIPasswordInformation(cmd.Context(), identity.GetUserUIPasswordInformationRequest{UserId: &gid})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), response{data: r.UiPasswordInformation, etag: r.Etag})
+		})
+	get.Flags().StringVar(&gid, "user-id", "", "the OCID of the user [required]")
+
+	return group("ui-password", "A user's console password",
+		`  coffer iam user ui-password create-or-reset --user-id $USER_ID`, reset, get)
 }
 
 // tenancyListLeaf builds the list command of a tenancy-wide resource (users,

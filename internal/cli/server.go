@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-vault/coffer/internal/console"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/peer"
 	"github.com/coffer-vault/coffer/internal/server"
@@ -148,6 +149,8 @@ to another, see coffer operator migrate-seal.`,
 	f.IntVar(&cfg.RateBurst, "rate-burst", 20, "requests a principal may burst above --rate-limit")
 	f.Float64Var(&cfg.AuthFailLimit, "auth-fail-limit", ociapi.DefaultAuthFailRate, "failed authentications per second allowed to each client address (IPv6: each /64; X-Forwarded-For is not trusted); beyond them and --auth-fail-burst the address gets 429 with Retry-After before its signature is checked (0 or less: no limit)")
 	f.IntVar(&cfg.AuthFailBurst, "auth-fail-burst", ociapi.DefaultAuthFailBurst, "failed authentications a client address may burst above --auth-fail-limit")
+	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout, "end a web console session after this long without a request")
+	f.DurationVar(&cfg.ConsoleSessionLifetime, "console-session-lifetime", console.DefaultAbsoluteTimeout, "end a web console session this long after its login, active or not")
 	f.DurationVar(&cfg.UsageFlushInterval, "usage-flush-interval", time.Minute, "how often this node adds its counted API calls to the store for coffer usage (also when it seals or stops)")
 	f.DurationVar(&cfg.UsageRetention, "usage-retention", 400*24*time.Hour, "how long usage records (coffer usage) are kept")
 	f.StringArrayVar(&peerURLs, "peer", nil, "REGION=URL: another region of this realm, whose server is at URL; secrets may be replicated to it and replicas of its secrets are kept here (repeatable; needs --peer-key for each and --peer-identity)")

@@ -51,6 +51,7 @@ const (
 	TooManyRequests                // 429 TooManyRequests
 	NotImplemented                 // 501 MethodNotImplemented
 	Unavailable                    // 503 ServiceUnavailable
+	Forbidden                      // 403 NotAllowed
 )
 
 var kindText = [...]string{
@@ -74,6 +75,7 @@ var kindText = [...]string{
 	TooManyRequests:    "too many requests",
 	NotImplemented:     "not implemented",
 	Unavailable:        "unavailable",
+	Forbidden:          "not allowed",
 }
 
 // String is the kind in a few words; it is safe to show to a caller, and

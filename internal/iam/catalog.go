@@ -297,7 +297,8 @@ type opSpec struct {
 	// keyRuleVar, if set, makes keyRule apply only when the request carries
 	// this Vars entry with value "true" (UpdateSecret with new content).
 	keyRuleVar string
-	// selfService marks API-key operations every user may perform on himself.
+	// selfService marks credential operations (API keys, console password)
+	// every user may perform on himself.
 	selfService bool
 	// everyPrincipal marks an operation every authenticated principal of
 	// the tenancy may call without a policy because it shows each caller
@@ -512,6 +513,11 @@ var operations = map[string]*opSpec{
 	"CreatePolicy":             {checks: []Check{c("POLICY_CREATE", TargetCompartment)}},
 	"UpdatePolicy":             {checks: []Check{c("POLICY_UPDATE", TargetCompartment)}},
 	"DeletePolicy":             {checks: []Check{c("POLICY_DELETE", TargetCompartment)}},
+
+	// Console passwords: Oracle's IAM API table; OCI's user credentials
+	// page says every user may create or reset his own.
+	"CreateOrResetUIPassword":      {checks: []Check{c("USER_UPDATE", TargetCompartment), c("USER_UIPASS_RESET", TargetCompartment)}, selfService: true},
+	"GetUserUIPasswordInformation": {checks: []Check{c("USER_READ", TargetCompartment)}, selfService: true},
 
 	// Identity: moving compartments, work requests, the region's layout.
 	// Oracle's IAM policy reference: MoveCompartment has no permission of

@@ -647,7 +647,8 @@ func (e *Engine) exemptFromDeny(p *authz.Principal) bool {
 // reasonEveryPrincipal is the reason an everyPrincipal operation is allowed.
 const reasonEveryPrincipal = "allowed: every principal of the tenancy may call it; what it returns is filtered by the caller's other rights"
 
-// selfServiceAllowed: every user may list, upload and delete his own API keys
+// selfServiceAllowed: every user may list, upload and delete his own API keys,
+// and create or reset his own console password,
 // without a policy, as in OCI. The wire layer names the user in
 // Vars["target.user.id"].
 func selfServiceAllowed(req *authz.Request) bool {
@@ -678,7 +679,7 @@ func (e *Engine) fastAllow(req *authz.Request) (authz.Decision, bool) {
 		return authz.Decision{}, false
 	}
 	if op.selfService && selfServiceAllowed(req) {
-		return authz.Decision{Allowed: true, Reason: "allowed: users manage their own API keys"}, true
+		return authz.Decision{Allowed: true, Reason: "allowed: users manage their own credentials (API keys, console password)"}, true
 	}
 	if op.everyPrincipal {
 		return authz.Decision{Allowed: true, Reason: reasonEveryPrincipal}, true

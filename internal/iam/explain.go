@@ -103,7 +103,7 @@ func (e *Engine) Explain(req authz.Request) Explanation {
 	}
 	if op.selfService && selfServiceAllowed(&req) {
 		x.Allowed = true
-		x.Reason = "allowed: users manage their own API keys"
+		x.Reason = "allowed: users manage their own credentials (API keys, console password)"
 		return x
 	}
 	if op.everyPrincipal {

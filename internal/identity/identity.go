@@ -1,5 +1,6 @@
 // Package identity keeps Coffer's identity records: the tenancy, its
-// compartment tree, users and their API keys, groups and memberships,
+// compartment tree, users with their API keys and console passwords
+// (uipassword.go: argon2id hashes, console logins), groups and memberships,
 // dynamic groups, policies and work requests; it also derives the region's
 // availability and fault domains (region.go). It resolves API keys to principals for
 // authentication and hands the policy engine a snapshot of what it needs.
@@ -228,6 +229,12 @@ type Service struct {
 	// resolver checks statement names on policy writes; set by
 	// NewPolicyEngine.
 	resolver atomic.Pointer[StatementResolver]
+
+	// PasswordParams are the argon2id parameters of new console password
+	// hashes (DefaultPasswordParams); set before use.
+	PasswordParams PasswordParams
+	hashSem        chan struct{}
+	hashes         atomic.Uint64 // argon2id hashes computed (tests)
 }
 
 type cachedKey struct {
@@ -245,7 +252,8 @@ func New(st store.Store, names *blindindex.Index, region string, now func() time
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, names: names, now: now, region: region, keys: map[authn.APIKeyID]cachedKey{}}
+	return &Service{st: st, names: names, now: now, region: region, keys: map[authn.APIKeyID]cachedKey{},
+		PasswordParams: DefaultPasswordParams, hashSem: make(chan struct{}, hashSlots)}
 }
 
 // OnChange registers fn to run after every identity write (for example to

@@ -117,7 +117,7 @@ func (s *Service) UpdateUserState(ctx context.Context, id string, blocked bool, 
 	})
 }
 
-// DeleteUser deletes a user and its API keys. As in OCI, the user must
+// DeleteUser deletes a user, its API keys and its console password. As in OCI, the user must
 // first be removed from every group.
 func (s *Service) DeleteUser(ctx context.Context, id, ifMatch string) error {
 	return s.update(ctx, func(tx store.Tx) error {
@@ -143,6 +143,9 @@ func (s *Service) DeleteUser(ctx context.Context, id, ifMatch string) error {
 			if err := tx.Delete(k.Key); err != nil {
 				return err
 			}
+		}
+		if err := tx.Delete(prefixUIPassword + id); err != nil {
+			return err
 		}
 		if err := tx.Delete(s.nameKey(nameUser, "", u.Name)); err != nil {
 			return err

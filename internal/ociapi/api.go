@@ -267,6 +267,16 @@ func (c *Call) ReplyBinary(body []byte) {
 	c.replied, c.status = true, http.StatusOK
 }
 
+// ReplyBytes writes body with the given status and Content-Type (the
+// console's page and its assets).
+func (c *Call) ReplyBytes(status int, contentType string, body []byte) {
+	c.W.Header().Set("Content-Type", contentType)
+	c.W.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	c.W.WriteHeader(status)
+	_, _ = c.W.Write(body)
+	c.replied, c.status = true, status
+}
+
 // ReplyEmpty writes a response with no body (operations without a response
 // model), with an etag header when etag is not empty.
 func (c *Call) ReplyEmpty(status int, etag string) error {

@@ -68,6 +68,10 @@ func NewAuthFailLimiter(perSecond float64, burst int) *AuthFailLimiter {
 	return &AuthFailLimiter{rate: perSecond, burst: float64(max(burst, 1)), buckets: map[netip.Prefix]*authBucket{}}
 }
 
+// ClientKey is the address block a request's RemoteAddr is throttled as
+// (the address, or its /64 for IPv6), for limiters outside this package.
+func ClientKey(remoteAddr string) netip.Prefix { return clientKey(remoteAddr) }
+
 // clientKey is the bucket of a request's RemoteAddr; an address that does
 // not parse (not TCP) falls in the shared zero bucket.
 func clientKey(remoteAddr string) netip.Prefix {

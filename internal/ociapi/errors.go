@@ -26,6 +26,7 @@ var errorTable = map[errs.Kind]statusCode{
 	errs.RelatedNotFound:    {http.StatusBadRequest, "RelatedResourceNotAuthorizedOrNotFound"},
 	errs.Disabled:           {http.StatusBadRequest, "ResourceDisabled"},
 	errs.Unauthenticated:    {http.StatusUnauthorized, "NotAuthenticated"},
+	errs.Forbidden:          {http.StatusForbidden, "NotAllowed"},
 	errs.NotFound:           {http.StatusNotFound, "NotAuthorizedOrNotFound"},
 	errs.NoRoute:            {http.StatusNotFound, "NotFound"},
 	errs.MethodNotAllowed:   {http.StatusMethodNotAllowed, "MethodNotAllowed"},

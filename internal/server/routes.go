@@ -35,7 +35,13 @@ func (s *Server) Routes() []RouteInfo {
 
 // register adds routes to mux through api and records them for Routes.
 func (w *wiring) register(api *ociapi.API, mux *http.ServeMux, routes ...ociapi.Route) {
-	api.Register(mux, routes...)
+	w.registerVia(api, mux, mux, routes...)
+}
+
+// registerVia is register with the handlers added through via, a wrapper
+// of mux (the console's, which adds its headers).
+func (w *wiring) registerVia(api *ociapi.API, mux *http.ServeMux, via ociapi.Mux, routes ...ociapi.Route) {
+	api.Register(via, routes...)
 	endpoint := EndpointMain
 	switch mux {
 	case w.mgmt:

@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/blindindex"
 	"github.com/coffer-vault/coffer/internal/buildinfo"
 	"github.com/coffer-vault/coffer/internal/changefeed"
+	"github.com/coffer-vault/coffer/internal/console"
 	"github.com/coffer-vault/coffer/internal/devmode"
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -137,6 +138,11 @@ type Config struct {
 	// negative turns the limit off.
 	AuthFailLimit float64
 	AuthFailBurst int
+	// ConsoleIdleTimeout ends a console session after this long without a
+	// request, ConsoleSessionLifetime in any case; 0 means
+	// console.DefaultIdleTimeout (30 min) and DefaultAbsoluteTimeout (12 h).
+	ConsoleIdleTimeout     time.Duration
+	ConsoleSessionLifetime time.Duration
 	// Authorizer replaces the built-in authorizer (tests).
 	Authorizer authz.Authorizer
 	// SecretKeyRule is Coffer's rule that reading a secret bundle, and
@@ -249,6 +255,8 @@ type Server struct {
 	hsm         io.Closer // the PKCS#11 token, when configured
 	// keyring is the open barrier, for the backup key's operator routes.
 	keyring *barrier.Barrier
+	// console serves /console/; its expired sessions are a background job.
+	console *console.Handler
 	// hsmEmulated: HSM keys are emulated in software (dev, no module).
 	hsmEmulated bool
 	// tempDir is the dev data directory Start made, removed by Close.
@@ -559,7 +567,7 @@ func (s *Server) build(ctx context.Context, b *barrier.Barrier) error {
 	}
 	main := http.NewServeMux()
 	w := &wiring{api: api, main: main, mgmt: mgmt, crypto: crypto}
-	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage, s.wireChanges, s.wirePeers} {
+	for _, wire := range []func(context.Context, *wiring) error{s.wireVaults, s.wireKeys, s.wireSecrets, s.wireIdentity, s.wireOperator, s.wireUsage, s.wireChanges, s.wirePeers, s.wireConsole} {
 		if err := wire(ctx, w); err != nil {
 			return err
 		}
@@ -813,8 +821,8 @@ func (s *Server) runJobs(ctx context.Context) {
 }
 
 // RunJobs runs every background job once: deletions that are due, expired
-// retry tokens, replay records, identity work requests and usage records
-// past their retention.
+// retry tokens, replay records, identity work requests, usage records
+// past their retention and expired console sessions.
 func (s *Server) RunJobs(ctx context.Context) {
 	if n, err := s.KMS.CompleteDueDeletions(ctx); err != nil {
 		s.log.Error("vault deletion job failed", "error", err)
@@ -835,6 +843,7 @@ func (s *Server) RunJobs(ctx context.Context) {
 	}
 	s.purgeUsage(ctx)
 	s.purgeChanges(ctx)
+	s.expireConsoleSessions(ctx)
 }
 
 // replayLedger is the store's own ledger when nodes share the store

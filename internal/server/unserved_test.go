@@ -23,9 +23,9 @@ import (
 // cofferExtension reports whether a route is Coffer's own rather than one
 // of the four OCI API families: the operator API and the actions under a
 // "coffer" path segment, and OCI's instance federation endpoint (served by
-// OCI's auth service, not Identity).
+// OCI's auth service, not Identity), and the web console under /console/.
 func cofferExtension(operation, path string) bool {
-	return strings.Contains(path+"/", "/coffer/") || operation == "X509Federation"
+	return strings.Contains(path+"/", "/coffer/") || operation == "X509Federation" || strings.HasPrefix(path, "/console/")
 }
 
 // TestRoutesAreOCIOperations: every route Coffer serves is the SDK's

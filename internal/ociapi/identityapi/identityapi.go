@@ -1,7 +1,7 @@
 // Package identityapi serves the OCI IdentityClient operations Coffer
 // supports (tenancy, regions and region subscriptions, availability and
 // fault domains, compartments and moving them, work requests, users, API
-// keys, groups, memberships, dynamic groups, policies) over
+// keys, console passwords, groups, memberships, dynamic groups, policies) over
 // internal/identity, and Coffer's own administrator-only explain API.
 //
 // Decisions where OCI's behaviour is not documented or not observable here:
@@ -78,6 +78,8 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "POST " + base + "/users/{userId}/apiKeys", Operation: "UploadApiKey", RetryToken: true, Handler: h.uploadAPIKey},
 		{Pattern: "GET " + base + "/users/{userId}/apiKeys", Operation: "ListApiKeys", Handler: h.listAPIKeys},
 		{Pattern: "DELETE " + base + "/users/{userId}/apiKeys/{fingerprint}", Operation: "DeleteApiKey", Handler: h.deleteAPIKey},
+		{Pattern: "POST " + base + "/users/{userId}/uiPassword", Operation: "CreateOrResetUIPassword", Handler: h.createOrResetUIPassword},
+		{Pattern: "GET " + base + "/users/{userId}/uiPassword", Operation: "GetUserUIPasswordInformation", Handler: h.getUIPasswordInformation},
 
 		{Pattern: "POST " + base + "/groups", Operation: "CreateGroup", RetryToken: true, Handler: createInTenancy(h, groups, newGroupVars, h.createGroup)},
 		{Pattern: "GET " + base + "/groups", Operation: "ListGroups", Handler: h.listGroups},
@@ -264,7 +266,7 @@ func userModel(u idn.User) identity.User {
 		Description: common.String(u.Description), TimeCreated: &common.SDKTime{Time: u.TimeCreated},
 		LifecycleState: identity.UserLifecycleStateEnum(u.State), IsMfaActivated: common.Bool(false),
 		EmailVerified: common.Bool(false), FreeformTags: ff, DefinedTags: def,
-		Capabilities: &identity.UserCapabilities{CanUseApiKeys: common.Bool(true), CanUseConsolePassword: common.Bool(false),
+		Capabilities: &identity.UserCapabilities{CanUseApiKeys: common.Bool(true), CanUseConsolePassword: common.Bool(true),
 			CanUseAuthTokens: common.Bool(false), CanUseSmtpCredentials: common.Bool(false), CanUseDbCredentials: common.Bool(false),
 			CanUseCustomerSecretKeys: common.Bool(false), CanUseOAuth2ClientCredentials: common.Bool(false)}}
 	if u.Email != "" {
@@ -365,6 +367,41 @@ func (h *Handlers) deleteAPIKey(c *ociapi.Call) error {
 		return err
 	}
 	return c.ReplyEmpty(http.StatusNoContent, "")
+}
+
+// createOrResetUIPassword generates a console password and returns it
+// once. It honours no opc-retry-token: a replayed answer would put the
+// password in the retry-token store.
+func (h *Handlers) createOrResetUIPassword(c *ociapi.Call) error {
+	u, err := h.users().load(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.Identity.CreateOrResetUIPassword(c.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	m := uiPasswordModel(p.UIPassword)
+	m.Password = common.String(string(p.Password))
+	return c.Reply("", m)
+}
+
+func (h *Handlers) getUIPasswordInformation(c *ociapi.Call) error {
+	u, err := h.users().load(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.Identity.UIPasswordInformation(c.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", identity.UiPasswordInformation{UserId: common.String(p.UserID),
+		TimeCreated: &common.SDKTime{Time: p.TimeCreated}, LifecycleState: identity.UiPasswordInformationLifecycleStateEnum(p.State)})
+}
+
+func uiPasswordModel(p idn.UIPassword) identity.UiPassword {
+	return identity.UiPassword{UserId: common.String(p.UserID), TimeCreated: &common.SDKTime{Time: p.TimeCreated},
+		LifecycleState: identity.UiPasswordLifecycleStateEnum(p.State)}
 }
 
 // ---- groups and memberships ----

@@ -1,0 +1,380 @@
+// Package console serves Coffer's web console under /console/: a login
+// with the console password an administrator set (CreateOrResetUIPassword),
+// sessions in the store, and the console's own small JSON API, on which
+// every action goes through the same authorization and audit as the OCI
+// API, as the logged-in user.
+//
+// # Sessions
+//
+// A login checks the user name and password (internal/identity: argon2id,
+// compared in constant time; an unknown user costs one hash as a wrong
+// password does) and makes a session: a 256-bit random id, sent only as the
+// cookie coffer_session (HttpOnly, SameSite=Strict, Path=/console/, Secure
+// when the request came over TLS), and stored under the SHA-256 of the id
+// in the server's store, so every node sharing the store accepts it. A
+// session ends after IdleTimeout without a request (30 min), after
+// AbsoluteTimeout in any case (12 h), at logout, and when the user's
+// password is reset, the user is blocked or deleted (the session carries
+// the password's stamp, checked on every request).
+//
+// Failed logins are throttled per client address and per user name
+// (token buckets; 429 with Retry-After, before any hash is computed).
+//
+// # Requests
+//
+// Routes are ociapi routes on an ociapi.API whose Verifier is the session
+// (Handler.Verify): the pipeline, the log line, metrics, usage counting
+// and Call.Authorize with its audit event are the API's own. A change
+// (any method but GET and HEAD) needs the session's CSRF token in the
+// X-Coffer-CSRF header and an Origin (or else Referer) of the console's
+// own origin; a GET changes nothing. Every response under /console/ has a
+// strict Content-Security-Policy (no inline script or style, no framing),
+// nosniff, no referrer and Cache-Control: no-store (Secure).
+//
+// An action of the console is the OCI operation it performs, under its
+// OCI name (GET /console/api/compartments is ListCompartments), so
+// policies, explain and the audit log treat it as the same call made with
+// an API key. docs/console.md has the design.
+package console
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/authz"
+	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/identity"
+	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 12 * time.Hour
+	// DefaultNameFailures failed logins per user name, then one more per
+	// DefaultFailureRefill.
+	DefaultNameFailures = 5
+	// DefaultAddrFailures failed logins per client address (IPv6: /64).
+	DefaultAddrFailures  = 20
+	DefaultFailureRefill = time.Minute
+)
+
+// CSRFHeader carries the session's CSRF token on every change.
+const CSRFHeader = "X-Coffer-CSRF"
+
+// ContentSecurityPolicy is sent with every console response: only the
+// console's own scripts, styles and connections, nothing inline, no
+// plugins, no framing.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Users checks console logins and gives a session its principal
+// (*identity.Service).
+type Users interface {
+	CheckUIPassword(ctx context.Context, userName string, password []byte) (identity.ConsoleUser, error)
+	ConsolePrincipal(ctx context.Context, userID, stamp string) (*authz.Principal, error)
+}
+
+// Compartments lists compartments (*identity.Service).
+type Compartments interface {
+	TenancyID(ctx context.Context) (string, error)
+	ListCompartments(ctx context.Context, in identity.ListCompartmentsInput) ([]identity.Compartment, string, error)
+}
+
+// Options configure a Handler. Zero durations and counts take the
+// defaults.
+type Options struct {
+	Users        Users
+	Compartments Compartments
+	// Store keeps the sessions: the server's store above the barrier.
+	Store           store.Store
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	NameFailures    int
+	AddrFailures    int
+	FailureRefill   time.Duration
+	Now             func() time.Time // nil: time.Now
+	Log             *slog.Logger     // nil: discard
+}
+
+// Handler serves the console.
+type Handler struct {
+	users        Users
+	compartments Compartments
+	sessions     *sessions
+	byName       *failLimiter
+	byAddr       *failLimiter
+	now          func() time.Time
+	log          *slog.Logger
+}
+
+// New returns a console Handler.
+func New(o Options) *Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	o.IdleTimeout = cmp(o.IdleTimeout, DefaultIdleTimeout)
+	o.AbsoluteTimeout = cmp(o.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	o.FailureRefill = cmp(o.FailureRefill, DefaultFailureRefill)
+	if o.NameFailures <= 0 {
+		o.NameFailures = DefaultNameFailures
+	}
+	if o.AddrFailures <= 0 {
+		o.AddrFailures = DefaultAddrFailures
+	}
+	return &Handler{
+		users: o.Users, compartments: o.Compartments, now: o.Now, log: o.Log,
+		sessions: &sessions{st: o.Store, now: o.Now, idle: o.IdleTimeout, absolute: o.AbsoluteTimeout},
+		byName:   newFailLimiter(o.NameFailures, o.FailureRefill),
+		byAddr:   newFailLimiter(o.AddrFailures, o.FailureRefill),
+	}
+}
+
+func cmp(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Routes returns the console's routes, for an ociapi.API whose Verifier is
+// h and which has a PublicLimiter. Register them through Mux, so every
+// response carries the console's headers.
+func (h *Handler) Routes() []ociapi.Route {
+	return []ociapi.Route{
+		{Pattern: "GET /console/{$}", Operation: "ConsolePage", Public: true, Handler: asset("index.html", "text/html; charset=utf-8")},
+		{Pattern: "GET /console/app.js", Operation: "ConsolePage", Public: true, Handler: asset("app.js", "text/javascript; charset=utf-8")},
+		{Pattern: "GET /console/app.css", Operation: "ConsolePage", Public: true, Handler: asset("app.css", "text/css; charset=utf-8")},
+		{Pattern: "POST /console/login", Operation: "ConsoleLogin", Public: true, Handler: h.login},
+		{Pattern: "POST /console/logout", Operation: "ConsoleLogout", Handler: h.logout},
+		{Pattern: "GET /console/session", Operation: "ConsoleSession", Handler: h.session},
+		// The console's API: each route is an OCI operation, authorized
+		// and audited under its name.
+		{Pattern: "GET /console/api/compartments", Operation: "ListCompartments", Handler: h.listCompartments},
+	}
+}
+
+//go:embed assets
+var assets embed.FS
+
+func asset(name, contentType string) ociapi.HandlerFunc {
+	body, err := assets.ReadFile("assets/" + name)
+	if err != nil {
+		panic("console: missing asset " + name)
+	}
+	return func(c *ociapi.Call) error {
+		c.ReplyBytes(http.StatusOK, contentType, body)
+		return nil
+	}
+}
+
+// Mux registers handlers on an ociapi.Mux with the console's headers.
+type Mux struct{ ociapi.Mux }
+
+// Handle implements ociapi.Mux.
+func (m Mux) Handle(pattern string, h http.Handler) { m.Mux.Handle(pattern, Secure(h)) }
+
+// Secure sets the headers every console response carries.
+func Secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// NotFound answers a path under /console/ that is no console route, with
+// the console's headers.
+var NotFound = Secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ociapi.WriteError(w, r, errs.E(errs.NoRoute, "no console page or action at %s %s", r.Method, r.URL.Path))
+}))
+
+// ExpireSessions deletes the sessions past their timeouts, for the
+// server's background jobs; it returns how many.
+func (h *Handler) ExpireSessions(ctx context.Context) (int, error) { return h.sessions.expire(ctx) }
+
+// sessionInfo is what the console's script learns of its session.
+type sessionInfo struct {
+	UserName  string `json:"userName"`
+	UserID    string `json:"userId"`
+	CSRFToken string `json:"csrfToken"`
+}
+
+// sameOrigin reports whether a request's Origin, or when it has none its
+// Referer, is the origin it was sent to. A request with neither is not.
+func sameOrigin(r *http.Request) bool {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	self := scheme + "://" + strings.ToLower(r.Host)
+	if o := r.Header.Get("Origin"); o != "" {
+		return strings.ToLower(o) == self
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		return err == nil && strings.ToLower(u.Scheme+"://"+u.Host) == self
+	}
+	return false
+}
+
+func changes(method string) bool { return method != http.MethodGet && method != http.MethodHead }
+
+// cookieID is the session id of a request's cookie.
+func cookieID(r *http.Request) (sessionID, bool) {
+	ck, err := r.Cookie(CookieName)
+	if err != nil {
+		return sessionID{}, false
+	}
+	return parseSessionID(ck.Value)
+}
+
+// Verify implements ociapi.Verifier: the session of the request's cookie
+// gives the principal; a change also needs the session's CSRF token and
+// the console's own origin.
+func (h *Handler) Verify(ctx context.Context, r *http.Request, _ []byte) (*authz.Principal, error) {
+	id, ok := cookieID(r)
+	if !ok {
+		return nil, errs.E(errs.Unauthenticated, "no console session cookie")
+	}
+	rec, err := h.sessions.get(ctx, id)
+	if errors.Is(err, errNoSession) {
+		return nil, errs.E(errs.Unauthenticated, "the console session is unknown or expired")
+	} else if err != nil {
+		return nil, err
+	}
+	if changes(r.Method) {
+		if !sameOrigin(r) {
+			return nil, errs.E(errs.Forbidden, "a console change must come from the console's own origin (Origin or Referer)")
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(rec.CSRF)) != 1 {
+			return nil, errs.E(errs.Forbidden, "a console change needs the session's CSRF token in the %s header", CSRFHeader)
+		}
+	}
+	p, err := h.users.ConsolePrincipal(ctx, rec.UserID, rec.Stamp)
+	if errors.Is(err, identity.ErrSessionEnded) {
+		if err := h.sessions.delete(ctx, id); err != nil {
+			return nil, err
+		}
+		return nil, errs.E(errs.Unauthenticated, "the console session ended: the user's password was reset, or the user blocked or deleted")
+	}
+	return p, err
+}
+
+func (h *Handler) login(c *ociapi.Call) error {
+	if !sameOrigin(c.R) {
+		return errs.E(errs.Forbidden, "a console login must come from the console's own origin (Origin or Referer)")
+	}
+	req, err := decodeLogin(c.R.Header.Get("Content-Type"), c.Body)
+	if err != nil {
+		return err
+	}
+	defer clear(req.Password)
+	now := h.now()
+	addr, name := ociapi.ClientKey(c.R.RemoteAddr).String(), strings.ToLower(req.UserName)
+	ap, ok, wait := h.byAddr.admit(addr, now)
+	if !ok {
+		return throttled(c, wait, "this address")
+	}
+	np, ok, wait := h.byName.admit(name, now)
+	if !ok {
+		h.byAddr.succeeded(ap)
+		return throttled(c, wait, "this user name")
+	}
+	u, err := h.users.CheckUIPassword(c.Context(), req.UserName, req.Password)
+	if errors.Is(err, identity.ErrBadLogin) {
+		h.byAddr.failed(addr, ap, now)
+		h.byName.failed(name, np, now)
+		return errs.E(errs.Unauthenticated, "console login failed: wrong user name or password")
+	}
+	// Anything else is the server's failure, not a guess.
+	h.byAddr.succeeded(ap)
+	h.byName.succeeded(np)
+	if err != nil {
+		return err
+	}
+	id, rec, err := h.sessions.create(c.Context(), u.UserID, u.UserName, u.Stamp)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(c.W, &http.Cookie{Name: CookieName, Value: id.encode(), Path: "/console/", HttpOnly: true,
+		Secure: c.R.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(h.sessions.absolute / time.Second)})
+	h.log.Info("console login", "request_id", c.RequestID, "user", u.UserID)
+	return c.Reply("", sessionInfo{UserName: rec.UserName, UserID: rec.UserID, CSRFToken: rec.CSRF})
+}
+
+func throttled(c *ociapi.Call, wait time.Duration, what string) error {
+	secs := int(wait/time.Second) + 1
+	c.W.Header().Set("Retry-After", strconv.Itoa(secs))
+	return errs.E(errs.TooManyRequests, "too many failed console logins from %s; retry after %d s", what, secs)
+}
+
+func (h *Handler) logout(c *ociapi.Call) error {
+	if id, ok := cookieID(c.R); ok {
+		if err := h.sessions.delete(c.Context(), id); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(c.W, &http.Cookie{Name: CookieName, Value: "", Path: "/console/", HttpOnly: true,
+		Secure: c.R.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	return c.ReplyEmpty(http.StatusNoContent, "")
+}
+
+func (h *Handler) session(c *ociapi.Call) error {
+	id, _ := cookieID(c.R) // Verify accepted it
+	rec, err := h.sessions.get(c.Context(), id)
+	if errors.Is(err, errNoSession) {
+		return errs.E(errs.Unauthenticated, "the console session ended")
+	} else if err != nil {
+		return err
+	}
+	return c.Reply("", sessionInfo{UserName: rec.UserName, UserID: rec.UserID, CSRFToken: rec.CSRF})
+}
+
+// compartment is a compartment as the console shows it.
+type compartment struct {
+	ID             string    `json:"id"`
+	ParentID       string    `json:"compartmentId"`
+	Name           string    `json:"name"`
+	Description    string    `json:"description"`
+	LifecycleState string    `json:"lifecycleState"`
+	TimeCreated    time.Time `json:"timeCreated"`
+}
+
+// listCompartments is ListCompartments of the whole tenancy as the user:
+// authorized on the tenancy, as the API's compartmentIdInSubtree=true.
+func (h *Handler) listCompartments(c *ociapi.Call) error {
+	tenancy, err := h.compartments.TenancyID(c.Context())
+	if err != nil {
+		return err
+	}
+	if err := c.Authorize(authz.Request{CompartmentID: tenancy}); err != nil {
+		return err
+	}
+	items, _, err := h.compartments.ListCompartments(c.Context(), identity.ListCompartmentsInput{ParentID: tenancy, Subtree: true,
+		ListOptions: identity.ListOptions{Limit: 1000, SortBy: "NAME"}})
+	if err != nil {
+		return err
+	}
+	return c.ReplyList(ociapi.Models(items, func(v identity.Compartment) compartment {
+		return compartment{ID: v.ID, ParentID: v.ParentID, Name: v.Name, Description: v.Description,
+			LifecycleState: v.State, TimeCreated: v.TimeCreated}
+	}), "")
+}

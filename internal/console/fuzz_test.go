@@ -1,0 +1,50 @@
+package console
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeLogin: any body and Content-Type decode to a bounded login or
+// an error; no error ever holds the password it was given.
+func FuzzDecodeLogin(f *testing.F) {
+	f.Add("application/json", []byte(`{"userName":"alice","password":"PW-CANARY"}`))
+	f.Add("application/json; charset=utf-8", []byte(`{"userName":"a\u0000","password":"PW-CANARY"}`))
+	f.Add("application/x-www-form-urlencoded", []byte(`userName=alice&password=PW-CANARY`))
+	f.Add("application/x-www-form-urlencoded", []byte(`userName=a&userName=b&password=%zz`))
+	f.Add("text/plain", []byte(`x`))
+	f.Add("", []byte(nil))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		req, err := decodeLogin(contentType, body)
+		if err != nil {
+			if bytes.Contains(body, []byte("PW-CANARY")) && strings.Contains(err.Error(), "PW-CANARY") {
+				t.Fatalf("error holds the password: %v", err)
+			}
+			return
+		}
+		if req.UserName == "" || len(req.UserName) > maxUserName || len(req.Password) == 0 || len(req.Password) > maxPassword {
+			t.Fatalf("accepted out of bounds: name %q, password of %d bytes", req.UserName, len(req.Password))
+		}
+	})
+}
+
+// FuzzParseSessionID: a cookie value is accepted only as the one canonical
+// encoding of a 32-byte id.
+func FuzzParseSessionID(f *testing.F) {
+	f.Add(newSessionID().encode())
+	f.Add(strings.Repeat("A", 43))
+	f.Add(strings.Repeat("_", 43))
+	f.Add(strings.Repeat("A", 42) + "B") // non-zero padding bits
+	f.Add("")
+	f.Add(strings.Repeat("A", 44))
+	f.Fuzz(func(t *testing.T, v string) {
+		id, ok := parseSessionID(v)
+		if !ok {
+			return
+		}
+		if id.encode() != v {
+			t.Fatalf("accepted %q, which encodes back as %q", v, id.encode())
+		}
+	})
+}

@@ -1,0 +1,299 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/console"
+)
+
+// The console's elements, as CSS selectors. Where the page is still being
+// built (issue 17) a selector lists the planned id first and today's
+// second, so the test holds on both pages.
+const (
+	selUser     = "#login-user, #userName"
+	selPassword = "#login-password, #password"
+	selSubmit   = "#login-submit, #login button[type=submit]"
+	selLogout   = "#logout"
+	selDenied   = "#denied, #listError"
+	selCompItem = "#compartments li"
+)
+
+// recordCSP runs in every document before the page's own scripts (DevTools
+// injects it; the page's CSP does not apply to it) and records the page's
+// CSP violations, in the order the page sees them.
+const recordCSP = `window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.__csp.push(e.effectiveDirective + " " + e.blockedURI + " " + (e.sample || "")));`
+
+// injectScripts tries the usual ways of running script that a strict CSP
+// exists to stop: an inline <script> element, an inline event handler in
+// markup put in with innerHTML, and a string given to setTimeout (eval;
+// an eval called straight from DevTools' evaluation would be exempt from
+// the CSP). Each sets a flag if it runs.
+const injectScripts = `(() => {
+  const d = document.createElement("div");
+  d.id = "csp-probe";
+  d.innerHTML = '<img src="csp-probe-missing.png" onerror="window.__ranAttr = true">';
+  document.body.appendChild(d);
+  const s = document.createElement("script");
+  s.textContent = "window.__ranInline = true";
+  d.appendChild(s);
+  setTimeout("window.__ranEval = true", 0);
+  return true;
+})()`
+
+// injected reports which of injectScripts' scripts ran.
+const injected = `[!!window.__ranInline, !!window.__ranAttr, !!window.__ranEval]`
+
+// The console in a real browser (headless Chromium): log in, see the
+// session and the compartments, the CSP holding against injected script,
+// no session id where script can read it, log out; and as a user without
+// a policy, the denial on the page.
+func TestConsoleBrowser(t *testing.T) {
+	env := coffertest.Start(t, coffertest.Options{})
+	bg := context.Background()
+	ic := env.Identity(t)
+	tenancy := env.Tenancy(t)
+	for _, name := range []string{"apps", "payments"} {
+		if _, err := ic.CreateCompartment(bg, identity.CreateCompartmentRequest{CreateCompartmentDetails: identity.CreateCompartmentDetails{
+			CompartmentId: &tenancy, Name: common.String(name), Description: common.String(name)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adminID, _ := env.Provider.UserOCID()
+	u, err := ic.GetUser(bg, identity.GetUserRequest{UserId: &adminID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminName, adminPassword := *u.Name, uiPassword(t, env, adminID)
+	nobodyID, _ := env.NewUser(t, "console-nobody").UserOCID()
+	nobodyPassword := uiPassword(t, env, nobodyID)
+
+	tab := coffertest.Browser(t)
+	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
+	defer cancel()
+	messages := chromedp.Console(ctx)
+	b := &browserT{t: t, ctx: ctx}
+
+	// Without a CSP the injected scripts run: the probe can see a failure.
+	b.do(chromedp.Navigate("about:blank"))
+	b.eval(injectScripts)
+	b.poll(`window.__ranAttr === true && window.__ranEval === true`)
+	if ran := evalAs[[]bool](b, injected); !ran[0] || !ran[1] || !ran[2] {
+		t.Fatalf("without a CSP the probe's scripts did not all run: %v", ran)
+	}
+
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordCSP}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(
+		chromedp.EmulateViewport(1024, 640),
+		chromedp.Navigate(env.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS(selUser)),
+	)
+	b.screenshot("console-login.png")
+	if !evalAs[bool](b, `document.querySelector("script:not([src])") === null`) {
+		t.Fatal("the page has an inline script")
+	}
+
+	b.login(adminName, adminPassword)
+	b.poll(fmt.Sprintf(`document.querySelectorAll(%s).length === 2`, js(selCompItem)))
+	if got := evalAs[string](b, fmt.Sprintf(`[...document.querySelectorAll(%s)].map((li) => li.textContent).join("|")`, js(selCompItem))); !strings.Contains(got, "apps") || !strings.Contains(got, "payments") {
+		t.Fatalf("compartments on the page: %q", got)
+	}
+	b.screenshot("console-compartments.png")
+
+	// The session cookie is HttpOnly and SameSite=Strict, and its id is
+	// nowhere script can read it.
+	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{env.URL + "/console/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session *network.Cookie
+	for _, c := range cookies.Cookies {
+		if c.Name == console.CookieName {
+			session = c
+		}
+	}
+	if session == nil || !session.HTTPOnly || session.SameSite != network.CookieSameSiteStrict || session.Path != "/console/" {
+		t.Fatalf("session cookie: %+v", session)
+	}
+	readable := evalAs[string](b, `JSON.stringify([document.cookie, Object.entries(localStorage), Object.entries(sessionStorage)])`)
+	for what, secret := range map[string]string{"the cookie's name": console.CookieName, "the session id": session.Value, "the password": adminPassword} {
+		if strings.Contains(readable, secret) {
+			t.Fatalf("script can read %s (cookies and storage, %d characters)", what, len(readable))
+		}
+	}
+
+	// The page itself broke no CSP rule; injected script does not run and
+	// is reported as a violation.
+	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
+		t.Fatalf("the console violates its own CSP: %q", v)
+	}
+	b.eval(injectScripts)
+	b.poll(`["script-src-elem ", "script-src-attr ", "script-src "].every((d) => window.__csp.some((v) => v.startsWith(d)))`)
+	if ran := evalAs[[]bool](b, injected); ran[0] || ran[1] || ran[2] {
+		t.Fatalf("injected scripts ran under the CSP (inline, handler, eval): %v", ran)
+	}
+	v := evalAs[[]string](b, `window.__csp`)
+	for _, directive := range []string{"script-src-elem ", "script-src-attr ", "script-src "} {
+		if !containsPrefix(v, directive) {
+			t.Fatalf("no %s violation reported: %q", directive, v)
+		}
+	}
+	b.eval(`document.getElementById("csp-probe").remove(); window.__csp = []`)
+
+	// Logging out ends the session: the login form again, the cookie
+	// gone, and the server no longer knows it.
+	b.do(chromedp.Click(chromedp.CSS(selLogout)), chromedp.WaitVisible(chromedp.CSS(selUser)))
+	b.poll(fmt.Sprintf(`!document.body.innerText.includes(%s)`, js(adminName)))
+	if status := evalAs[int](b, `fetch("session").then((r) => r.status)`, chromedp.EvalAwaitPromise); status != 401 {
+		t.Fatalf("session after logout: %d", status)
+	}
+	if c := evalAs[string](b, `document.cookie`); c != "" {
+		t.Fatalf("cookies after logout: %q", c)
+	}
+	if status, _, _ := consoleDo(t, env.URL, "GET", "/console/session", "", &consoleUser{cookie: &http.Cookie{Name: session.Name, Value: session.Value}}); status != 401 {
+		t.Fatalf("the logged-out session still works outside the browser: %d", status)
+	}
+
+	// A user without a policy logs in and is told why the list is empty:
+	// the API's 404 NotAuthorizedOrNotFound, shown on the page.
+	b.login("console-nobody", nobodyPassword)
+	var apiErr struct {
+		Status        int
+		Code, Message string
+	}
+	raw := evalAs[string](b, `fetch("api/compartments").then(async (r) => JSON.stringify(Object.assign({status: r.status}, await r.json())))`, chromedp.EvalAwaitPromise)
+	if err := json.Unmarshal([]byte(raw), &apiErr); err != nil || apiErr.Status != 404 || apiErr.Code != "NotAuthorizedOrNotFound" || apiErr.Message == "" {
+		t.Fatalf("nobody's compartments from the browser: %s", raw)
+	}
+	b.poll(fmt.Sprintf(`(document.querySelector(%s) || {}).textContent === %s`, js(selDenied), js(apiErr.Message)))
+	if n := evalAs[int](b, fmt.Sprintf(`document.querySelectorAll(%s).length`, js(selCompItem))); n != 0 {
+		t.Fatalf("a denied user sees %d compartments", n)
+	}
+	b.screenshot("console-denied.png")
+
+	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
+		t.Fatalf("the console violates its own CSP: %q", v)
+	}
+	cancel()
+	for m, err := range messages {
+		if err != nil {
+			break
+		}
+		if m.IsException() {
+			t.Errorf("uncaught exception in the page: %s", m)
+		}
+	}
+}
+
+// browserT runs chromedp actions for a test, failing it on an error.
+type browserT struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b *browserT) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browserT) eval(expr string) {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](expr))
+}
+
+// poll waits until the JavaScript expression expr is true in the page, or
+// 20 s have passed. It checks again on the page's own timer; chromedp.Poll
+// would build the check with new Function, which the console's CSP (no
+// 'unsafe-eval') refuses.
+func (b *browserT) poll(expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	wait := `new Promise((resolve) => {
+  const check = () => {
+    let ok = false;
+    try { ok = !!(` + expr + `); } catch (_) {}
+    if (ok) { resolve(true); } else { setTimeout(check, 20); }
+  };
+  check();
+})`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](wait, chromedp.EvalAwaitPromise)); err != nil {
+		b.t.Fatalf("waiting for %s: %v", expr, err)
+	}
+}
+
+// login signs in through the form and waits for the user's name on the
+// page.
+func (b *browserT) login(name, password string) {
+	b.t.Helper()
+	b.do(chromedp.WaitVisible(chromedp.CSS(selUser)))
+	b.eval(`document.querySelector(` + js(selUser) + `).value = ""`) // the form keeps the last name
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(selUser), name),
+		chromedp.SendKeys(chromedp.CSS(selPassword), password),
+		chromedp.Click(chromedp.CSS(selSubmit)),
+	)
+	b.poll(fmt.Sprintf(`document.body.innerText.includes(%s)`, js(name)))
+}
+
+// screenshot writes a PNG of the page to $COFFER_CONSOLE_SCREENSHOTS/name
+// (nothing when the variable is unset); docs/console/ holds the ones the
+// README shows.
+func (b *browserT) screenshot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("COFFER_CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func evalAs[T any](b *browserT, expr string, opts ...chromedp.EvaluateOption) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, opts...))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// js quotes s as a JavaScript string literal.
+func js(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}

@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/oracle/oci-go-sdk/v65/common"
 	"github.com/oracle/oci-go-sdk/v65/identity"
@@ -65,6 +67,7 @@ const injected = `[!!window.__ranInline, !!window.__ranAttr, !!window.__ranEval]
 // no session id where script can read it, log out; and as a user without
 // a policy, the denial on the page.
 func TestConsoleBrowser(t *testing.T) {
+	tab := coffertest.Browser(t)
 	env := coffertest.Start(t, coffertest.Options{})
 	bg := context.Background()
 	ic := env.Identity(t)
@@ -84,14 +87,20 @@ func TestConsoleBrowser(t *testing.T) {
 	nobodyID, _ := env.NewUser(t, "console-nobody").UserOCID()
 	nobodyPassword := uiPassword(t, env, nobodyID)
 
-	tab := coffertest.Browser(t)
 	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
 	defer cancel()
-	messages := chromedp.Console(ctx)
 	b := &browserT{t: t, ctx: ctx}
+	exceptions := b.recordExceptions()
 
-	// Without a CSP the injected scripts run: the probe can see a failure.
+	// An exception the page throws is recorded by the time the next
+	// command returns; without a CSP the injected scripts run: the probes
+	// can see a failure.
 	b.do(chromedp.Navigate("about:blank"))
+	b.eval(`setTimeout(() => { throw new Error("exception-probe"); }); setTimeout(() => { window.__after = true; })`)
+	b.poll(`window.__after === true`)
+	if got := exceptions(); len(got) != 1 || !strings.Contains(got[0], "exception-probe") {
+		t.Fatalf("exceptions recorded: %q", got)
+	}
 	b.eval(injectScripts)
 	b.poll(`window.__ranAttr === true && window.__ranEval === true`)
 	if ran := evalAs[[]bool](b, injected); !ran[0] || !ran[1] || !ran[2] {
@@ -129,7 +138,10 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	}
 	if session == nil || !session.HTTPOnly || session.SameSite != network.CookieSameSiteStrict || session.Path != "/console/" {
-		t.Fatalf("session cookie: %+v", session)
+		if session != nil {
+			t.Fatalf("session cookie: HttpOnly=%v SameSite=%q Path=%q", session.HTTPOnly, session.SameSite, session.Path)
+		}
+		t.Fatal("no session cookie in the browser")
 	}
 	readable := evalAs[string](b, `JSON.stringify([document.cookie, Object.entries(localStorage), Object.entries(sessionStorage)])`)
 	for what, secret := range map[string]string{"the cookie's name": console.CookieName, "the session id": session.Value, "the password": adminPassword} {
@@ -144,7 +156,9 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("the console violates its own CSP: %q", v)
 	}
 	b.eval(injectScripts)
-	b.poll(`["script-src-elem ", "script-src-attr ", "script-src "].every((d) => window.__csp.some((v) => v.startsWith(d)))`)
+	// Each probe ends by running or by a violation report; wait for all.
+	b.poll(`[["__ranInline", "script-src-elem "], ["__ranAttr", "script-src-attr "], ["__ranEval", "script-src "]].every(
+  ([ran, directive]) => window[ran] || window.__csp.some((v) => v.startsWith(directive)))`)
 	if ran := evalAs[[]bool](b, injected); ran[0] || ran[1] || ran[2] {
 		t.Fatalf("injected scripts ran under the CSP (inline, handler, eval): %v", ran)
 	}
@@ -191,14 +205,8 @@ func TestConsoleBrowser(t *testing.T) {
 	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
 		t.Fatalf("the console violates its own CSP: %q", v)
 	}
-	cancel()
-	for m, err := range messages {
-		if err != nil {
-			break
-		}
-		if m.IsException() {
-			t.Errorf("uncaught exception in the page: %s", m)
-		}
+	if got := exceptions(); len(got) != 0 {
+		t.Fatalf("the console threw: %q", got)
 	}
 }
 
@@ -238,6 +246,39 @@ func (b *browserT) poll(expr string) {
 })`
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](wait, chromedp.EvalAwaitPromise)); err != nil {
 		b.t.Fatalf("waiting for %s: %v", expr, err)
+	}
+}
+
+// recordExceptions records the uncaught exceptions of the tab's pages;
+// the function it returns gives those recorded since its last call. An
+// exception the page throws before a command's reply is recorded by the
+// time the command returns (chromedp.Listen sees events in order).
+func (b *browserT) recordExceptions() func() []string {
+	b.t.Helper()
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		if e, ok := ev.(*cdpruntime.EventExceptionThrown); ok {
+			text := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				text += " " + e.ExceptionDetails.Exception.Description
+			}
+			mu.Lock()
+			got = append(got, text)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		return out
 	}
 }
 

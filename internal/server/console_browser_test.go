@@ -294,6 +294,10 @@ func (b *browserT) login(name, password string) {
 		chromedp.Click(chromedp.CSS(selSubmit)),
 	)
 	b.poll(fmt.Sprintf(`document.body.innerText.includes(%s)`, js(name)))
+	// The page marks the form hidden once signed in.
+	if !evalAs[bool](b, `document.querySelector("#login").hidden`) {
+		b.t.Fatal("the login form is not hidden after signing in")
+	}
 }
 
 // screenshot writes a PNG of the page to $COFFER_CONSOLE_SCREENSHOTS/name

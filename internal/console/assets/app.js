@@ -50,15 +50,17 @@ async function api(method, path, body, what) {
 }
 
 function clearMessages() {
-  for (const id of ["denied", "error"]) { $(id).hidden = true; $(id).textContent = ""; }
+  for (const id of ["denied", "denied-why", "error"]) { $(id).hidden = true; $(id).textContent = ""; }
 }
 
 function failed(e) {
   if (e instanceof SignedOut) { return; }
   if (e instanceof APIError && e.code === "NotAuthorizedOrNotFound") {
-    $("denied").textContent = "Denied, or not found (" + e.what + "): no policy lets you " + e.what +
-      " here, or it does not exist. An administrator can ask why with: coffer iam explain";
+    $("denied").textContent = e.message;
+    $("denied-why").textContent = "No policy lets you do " + e.what + " here, or it does not exist." +
+      " An administrator can ask why with: coffer iam explain";
     $("denied").hidden = false;
+    $("denied-why").hidden = false;
     return;
   }
   $("error").textContent = (e.what ? e.what + ": " : "") + (e.code ? e.code + ": " : "") + e.message;
@@ -88,6 +90,8 @@ function table(headers, tbodyID, rows) {
     el("tbody", { id: tbodyID }, ...rows)));
 }
 
+function when(t) { return t ? new Date(t).toLocaleString() : ""; }
+
 function fact(dl, name, value) { dl.append(el("dt", { text: name }), el("dd", { text: value || "" })); }
 
 // ---- pages ----
@@ -96,13 +100,17 @@ async function compartmentsPage() {
   const list = await api("GET", "api/compartments", undefined, "ListCompartments");
   const children = {};
   for (const c of list) { (children[c.compartmentId] = children[c.compartmentId] || []).push(c); }
-  const item = (id, name, state) => {
-    const li = el("li", { "data-id": id }, link("#/vaults/" + enc(id), name), state ? " (" + state + ")" : "");
-    const kids = children[id] || [];
-    if (kids.length) { li.append(el("ul", {}, ...kids.map((c) => item(c.id, c.name, c.lifecycleState)))); }
+  // #compartments holds one item per compartment (the tenancy, the root,
+  // is the line above it), children nested under their parent.
+  const item = (c) => {
+    const li = el("li", { "data-id": c.id }, link("#/vaults/" + enc(c.id), c.name), " (" + c.lifecycleState + ")");
+    const kids = children[c.id] || [];
+    if (kids.length) { li.append(el("ul", {}, ...kids.map(item))); }
     return li;
   };
-  return [el("h2", { text: "Compartments" }), el("ul", { id: "compartments", class: "tree" }, item(tenancy, "Root compartment (tenancy)"))];
+  return [el("h2", { text: "Compartments" }),
+    el("p", {}, link("#/vaults/" + enc(tenancy), "Root compartment (tenancy)")),
+    el("ul", { id: "compartments", class: "tree" }, ...(children[tenancy] || []).map(item))];
 }
 
 async function vaultsPage(compartment) {
@@ -140,7 +148,7 @@ async function keyPage(vaultID, keyID) {
   const dl = el("dl");
   fact(dl, "OCID", k.id);
   fact(dl, "State", k.lifecycleState);
-  fact(dl, "Algorithm", k.keyShape ? k.keyShape.algorithm + " " + k.keyShape.length : "");
+  fact(dl, "Algorithm", k.keyShape ? k.keyShape.algorithm + " " + k.keyShape.length + " bytes" : "");
   fact(dl, "Protection", k.protectionMode);
   fact(dl, "Current version", k.currentKeyVersion);
   const action = (id, text, path, op) => el("button", { id: id, type: "button", text: text,
@@ -151,7 +159,7 @@ async function keyPage(vaultID, keyID) {
   return [el("h2", { text: "Key " + k.displayName }), dl, actions, el("h3", { text: "Versions" }),
     table(["Version", "State", "Created"], "versions", versions.map((kv) => el("tr", { "data-id": kv.id },
       el("td", { class: "id", text: kv.id + (kv.id === k.currentKeyVersion ? " (current)" : "") }),
-      el("td", { text: kv.lifecycleState }), el("td", { text: kv.timeCreated }))))];
+      el("td", { text: kv.lifecycleState }), el("td", { text: when(kv.timeCreated) }))))];
 }
 
 async function secretPage(secretID) {
@@ -170,7 +178,7 @@ async function secretPage(secretID) {
         "aria-label": "Make version " + v.versionNumber + " current",
         click: () => change(() => api("POST", base, { currentVersionNumber: v.versionNumber }, "UpdateSecret")) });
     return el("tr", { "data-id": String(v.versionNumber) }, el("td", { text: String(v.versionNumber) }),
-      el("td", { text: stages.join(", ") }), el("td", { text: v.timeCreated }), el("td", {}, promote));
+      el("td", { text: stages.join(", ") }), el("td", { text: when(v.timeCreated) }), el("td", {}, promote));
   });
   const content = el("pre", { id: "content", "aria-label": "Secret content" });
   const reveal = el("button", { id: "reveal", type: "button", text: "Reveal" });
@@ -283,6 +291,7 @@ $("login").addEventListener("submit", async (ev) => {
 
 $("logout").addEventListener("click", async () => {
   await fetch("logout", { method: "POST", credentials: "same-origin", headers: { "X-Coffer-CSRF": csrf } });
+  history.replaceState(null, "", location.pathname); // the next user starts at the top
   show(null);
 });
 

@@ -11,10 +11,12 @@ import (
 	"testing"
 
 	"github.com/oracle/oci-go-sdk/v65/identity"
+	"github.com/oracle/oci-go-sdk/v65/keymanagement"
 	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
 	"github.com/oracle/oci-go-sdk/v65/vault"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi/vaultstest"
 )
 
@@ -105,6 +107,16 @@ func TestConsolePagesRead(t *testing.T) {
 	// A malformed vault id is refused before anything is read.
 	if status, body := p.do(t, "GET", "/console/api/vaults/not..an%00ocid/keys"+q, "", p.admin); status != http.StatusBadRequest {
 		t.Errorf("bad vault id: %d %s", status, body)
+	}
+	// A key named under another vault is not found: the path's vault is
+	// the management endpoint the API would serve it on.
+	other := keystest.NewVault(t, f.Env, keymanagement.CreateVaultDetailsVaultTypeDefault)
+	if status, body := p.do(t, "GET", "/console/api/vaults/"+*other.Id+"/keys/"+keyID, "", p.admin); status != http.StatusNotFound {
+		t.Errorf("a key under another vault: %d %s", status, body)
+	}
+	// The session names the tenancy, where the pages start.
+	if status, body := p.do(t, "GET", "/console/session", "", p.nobody); status != http.StatusOK || !bytes.Contains(body, []byte(`"tenancyId":"`+tenancy+`"`)) {
+		t.Errorf("session: %d %s", status, body)
 	}
 	if strings.Contains(f.Env.Logs.String(), p.canary) {
 		t.Error("the server log holds the secret's content")

@@ -31,6 +31,7 @@ var apiRoutes = []apiRoute{
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/versions", operation: "CreateKeyVersion", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/enable", operation: "EnableKey", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/disable", operation: "DisableKey", vault: true},
+	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/scheduleDeletion", operation: "ScheduleKeyDeletion", vault: true},
 	{pattern: "GET /console/api/secrets", operation: "ListSecrets"},
 	{pattern: "GET /console/api/secrets/{secretId}", operation: "GetSecret"},
 	{pattern: "POST /console/api/secrets/{secretId}", operation: "UpdateSecret"},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -178,6 +179,7 @@ func TestConsoleChanges(t *testing.T) {
 		{"DisableKey", "/console/api/vaults/" + vaultID + "/keys/" + keyID + "/disable", "", `"DISABLED"`},
 		{"EnableKey", "/console/api/vaults/" + vaultID + "/keys/" + keyID + "/enable", "", `"ENABLED"`},
 		{"ScheduleSecretDeletion", "/console/api/secrets/" + p.secretID + "/scheduleDeletion", "", ""},
+		{"ScheduleKeyDeletion", "/console/api/vaults/" + vaultID + "/keys/" + keyID + "/scheduleDeletion", "", ""},
 	}
 	noCSRF := &consoleUser{cookie: p.admin.cookie}
 	wrongCSRF := &consoleUser{cookie: p.admin.cookie, csrf: p.nobody.csrf}
@@ -194,8 +196,11 @@ func TestConsoleChanges(t *testing.T) {
 		if status/100 != 2 || !bytes.Contains(b, []byte(c.want)) {
 			t.Errorf("admin %s: %d %s", c.op, status, b)
 		}
+		if bytes.Contains(b, []byte(p.canary+"-2")) || bytes.Contains(b, []byte(base64.StdEncoding.EncodeToString([]byte(p.canary+"-2")))) {
+			t.Errorf("admin %s: the answer holds the new version's content", c.op)
+		}
 	}
-	for _, op := range []string{"UpdateSecret", "CreateKeyVersion", "DisableKey", "EnableKey", "ScheduleSecretDeletion"} {
+	for _, op := range []string{"UpdateSecret", "CreateKeyVersion", "DisableKey", "EnableKey", "ScheduleSecretDeletion", "ScheduleKeyDeletion"} {
 		evs := auditLines(f.Env, op, p.adminID)
 		if len(evs) == 0 || evs[len(evs)-1]["allowed"] != true {
 			t.Errorf("admin's %s audit events: %v", op, evs)
@@ -209,7 +214,76 @@ func TestConsoleChanges(t *testing.T) {
 	if err != nil || *s.CurrentVersionNumber != 1 || s.LifecycleState != "PENDING_DELETION" {
 		t.Fatalf("the secret after the console's changes: %v %+v", err, s.Secret)
 	}
+	k, err := f.Vault.Mgmt.GetKey(context.Background(), keymanagement.GetKeyRequest{KeyId: &keyID})
+	if err != nil || k.LifecycleState != keymanagement.KeyLifecycleStatePendingDeletion {
+		t.Fatalf("the key after the console's changes: %v %s", err, k.LifecycleState)
+	}
 	if strings.Contains(f.Env.Logs.String(), p.canary) {
 		t.Fatal("the server log holds the secret's content")
+	}
+}
+
+// The console's API routes answer malformed ids, queries and bodies, as
+// a signed-in administrator with the CSRF token, with an OCI error and
+// never a 5xx (the edge matrix reaches them only without a session).
+func TestConsoleBadInput(t *testing.T) {
+	p := startConsolePair(t)
+	valid := map[string]string{"vaultId": *p.f.Vault.Id, "keyId": p.f.KeyID, "secretId": p.secretID}
+	param := regexp.MustCompile(`\{[a-zA-Z]+\}`)
+	n := 0
+	for _, rt := range p.f.Env.Server.Routes() {
+		method, tmpl, _ := strings.Cut(rt.Pattern, " ")
+		if !strings.HasPrefix(tmpl, "/console/api/") {
+			continue
+		}
+		fill := func(bad, with string) string {
+			return param.ReplaceAllStringFunc(tmpl, func(m string) string {
+				name := m[1 : len(m)-1]
+				if name == bad {
+					return with
+				}
+				return valid[name]
+			})
+		}
+		var paths []string
+		for _, m := range param.FindAllString(tmpl, -1) {
+			for _, seg := range badSegments {
+				paths = append(paths, fill(m[1:len(m)-1], seg))
+			}
+		}
+		for _, qs := range badQueries {
+			paths = append(paths, fill("", "")+"?"+qs)
+		}
+		bodies := map[string][]byte{"none": nil}
+		if method == "POST" {
+			bodies = badBodies()
+		}
+		for _, path := range paths {
+			for name, body := range bodies {
+				if name != "none" && strings.Contains(path, "?") {
+					continue // bodies once, with good ids
+				}
+				status, b := p.do(t, method, path, string(body), p.admin)
+				n++
+				var e struct{ Code, Message string }
+				if status >= 500 || (status >= 400 && (json.Unmarshal(b, &e) != nil || e.Code == "" || e.Message == "")) {
+					t.Errorf("%s %s body %s: %d %.200s", method, path, name, status, b)
+				}
+			}
+		}
+		for name, body := range bodies {
+			if name == "none" {
+				continue
+			}
+			status, b := p.do(t, method, fill("", ""), string(body), p.admin)
+			n++
+			var e struct{ Code, Message string }
+			if status >= 500 || (status >= 400 && (json.Unmarshal(b, &e) != nil || e.Code == "")) {
+				t.Errorf("%s %s body %s: %d %.200s", method, tmpl, name, status, b)
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d requests: are the console's routes in Server.Routes?", n)
 	}
 }

@@ -155,7 +155,13 @@ async function keyPage(vaultID, keyID) {
     click: () => change(() => api("POST", base + path, undefined, op)) });
   const actions = el("div", { class: "actions" }, action("rotate", "Rotate", "/versions", "CreateKeyVersion"),
     k.lifecycleState === "DISABLED" ? action("key-enable", "Enable", "/enable", "EnableKey") : null,
-    k.lifecycleState === "ENABLED" ? action("key-disable", "Disable", "/disable", "DisableKey") : null);
+    k.lifecycleState === "ENABLED" ? action("key-disable", "Disable", "/disable", "DisableKey") : null,
+    k.lifecycleState === "ENABLED" || k.lifecycleState === "DISABLED" ? el("button", { id: "key-schedule-deletion", type: "button",
+      class: "danger", text: "Schedule deletion", click: () => {
+        if (window.confirm("Schedule the deletion of key " + k.displayName + " (in 30 days)?")) {
+          change(() => api("POST", base + "/scheduleDeletion", undefined, "ScheduleKeyDeletion"));
+        }
+      } }) : null);
   return [el("h2", { text: "Key " + k.displayName }), dl, actions, el("h3", { text: "Versions" }),
     table(["Version", "State", "Created"], "versions", versions.map((kv) => el("tr", { "data-id": kv.id },
       el("td", { class: "id", text: kv.id + (kv.id === k.currentKeyVersion ? " (current)" : "") }),

@@ -215,6 +215,17 @@ type sessionInfo struct {
 	UserName  string `json:"userName"`
 	UserID    string `json:"userId"`
 	CSRFToken string `json:"csrfToken"`
+	// TenancyID is the root compartment, where the pages start.
+	TenancyID string `json:"tenancyId"`
+}
+
+// info is what the login and GET /console/session answer.
+func (h *Handler) info(ctx context.Context, rec session) (sessionInfo, error) {
+	tenancy, err := h.compartments.TenancyID(ctx)
+	if err != nil {
+		return sessionInfo{}, err
+	}
+	return sessionInfo{UserName: rec.UserName, UserID: rec.UserID, CSRFToken: rec.CSRF, TenancyID: tenancy}, nil
 }
 
 // sameOrigin reports whether a request's Origin, or when it has none its
@@ -317,7 +328,11 @@ func (h *Handler) login(c *ociapi.Call) error {
 	http.SetCookie(c.W, &http.Cookie{Name: CookieName, Value: id.encode(), Path: "/console/", HttpOnly: true,
 		Secure: c.R.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(h.sessions.absolute / time.Second)})
 	h.log.Info("console login", "request_id", c.RequestID, "user", u.UserID)
-	return c.Reply("", sessionInfo{UserName: rec.UserName, UserID: rec.UserID, CSRFToken: rec.CSRF})
+	info, err := h.info(c.Context(), rec)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", info)
 }
 
 func throttled(c *ociapi.Call, wait time.Duration, what string) error {
@@ -345,7 +360,11 @@ func (h *Handler) session(c *ociapi.Call) error {
 	} else if err != nil {
 		return err
 	}
-	return c.Reply("", sessionInfo{UserName: rec.UserName, UserID: rec.UserID, CSRFToken: rec.CSRF})
+	info, err := h.info(c.Context(), rec)
+	if err != nil {
+		return err
+	}
+	return c.Reply("", info)
 }
 
 // compartment is a compartment as the console shows it.

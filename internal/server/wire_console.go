@@ -6,6 +6,10 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/console"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt"
+	"github.com/coffer-vault/coffer/internal/ociapi/kmsvault"
+	"github.com/coffer-vault/coffer/internal/ociapi/secretsapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi"
 )
 
 // Requests per second (and burst) each client address may make to the
@@ -33,6 +37,15 @@ func (s *Server) wireConsole(_ context.Context, w *wiring) error {
 	}
 	s.console = h
 	w.registerVia(api, w.main, console.Mux{Mux: w.main}, h.Routes()...)
+	// The pages' routes are the API's own handlers under console paths: the
+	// same loading, authorization, audit and replies, as the session's user.
+	pages := console.APIRoutes(
+		(&kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity}).Routes(),
+		(&kmsmgmt.Handlers{KMS: s.KMS, Compartments: s.Identity}).Routes(),
+		(&vaultsapi.Handlers{Secrets: s.Secrets, Targets: s.KMS, Compartments: s.Identity}).Routes(),
+		(&secretsapi.Handlers{Secrets: s.Secrets}).Routes(),
+	)
+	w.registerVia(api, w.main, console.Mux{Mux: w.main}, pages...)
 	w.main.Handle("/console/", console.NotFound)
 	w.main.Handle("GET /console", console.Secure(http.RedirectHandler("/console/", http.StatusMovedPermanently)))
 	return nil

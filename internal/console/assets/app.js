@@ -1,55 +1,295 @@
-// Coffer console: the login and the session. No inline script (the CSP
-// forbids it); the CSRF token lives in this page's memory only.
+// Coffer console. No inline script (the CSP forbids it); the CSRF token
+// and a revealed secret's content live in this page's memory and DOM only:
+// never in the URL, history, storage or a cache. Pages are views under the
+// URL's fragment (#/vault/<id>, ...), which holds only OCIDs.
 "use strict";
 
 let csrf = "";
+let tenancy = "";
+let generation = 0; // the current view; a slow answer for an older one is dropped
 
 function $(id) { return document.getElementById(id); }
 
+// el builds an element: attributes (text via textContent, never HTML) and
+// children (nodes or strings).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) { continue; }
+    if (k === "text") { e.textContent = v; } else if (k === "click") { e.addEventListener("click", v); } else { e.setAttribute(k, v === true ? "" : v); }
+  }
+  for (const c of children) { if (c !== null && c !== undefined) { e.append(c); } }
+  return e;
+}
+
+class APIError extends Error {
+  constructor(status, code, message, what) { super(message); this.status = status; this.code = code; this.what = what; }
+}
+class SignedOut extends Error {}
+
+// api calls the console's API; a change carries the CSRF token. Answers
+// are never cached (the server says no-store; so does the request).
+async function api(method, path, body, what) {
+  const opts = { method: method, credentials: "same-origin", cache: "no-store", headers: {} };
+  if (method !== "GET") { opts.headers["X-Coffer-CSRF"] = csrf; }
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, opts);
+  if (resp.status === 401) {
+    show(null);
+    throw new SignedOut();
+  }
+  if (!resp.ok) {
+    let e = {};
+    try { e = await resp.json(); } catch (_) { /* not JSON */ }
+    throw new APIError(resp.status, e.code || "", e.message || resp.statusText, what);
+  }
+  return resp.status === 204 ? null : resp.json();
+}
+
+function clearMessages() {
+  for (const id of ["denied", "denied-why", "error"]) { $(id).hidden = true; $(id).textContent = ""; }
+}
+
+function failed(e) {
+  if (e instanceof SignedOut) { return; }
+  if (e instanceof APIError && e.code === "NotAuthorizedOrNotFound") {
+    $("denied").textContent = e.message;
+    $("denied-why").textContent = "No policy lets you do " + e.what + " here, or it does not exist." +
+      " An administrator can ask why with: coffer iam explain";
+    $("denied").hidden = false;
+    $("denied-why").hidden = false;
+    return;
+  }
+  $("error").textContent = (e.what ? e.what + ": " : "") + (e.code ? e.code + ": " : "") + e.message;
+  $("error").hidden = false;
+}
+
 function show(info) {
   csrf = info ? info.csrfToken : "";
+  tenancy = info ? info.tenancyId : "";
   $("login").hidden = !!info;
-  $("home").hidden = !info;
+  $("nav").hidden = !info;
   $("logout").hidden = !info;
   $("who").hidden = !info;
   $("who").textContent = info ? "Signed in as " + info.userName : "";
-  if (info) { listCompartments(); }
+  $("view").replaceChildren();
+  clearMessages();
+  if (info) { route(); } else { $("login-user").focus(); }
 }
 
-async function errorText(resp) {
+function link(href, text) { return el("a", { href: href, text: text }); }
+function enc(s) { return encodeURIComponent(s); }
+function q(params) { return "?" + new URLSearchParams(params).toString(); }
+
+function table(headers, tbodyID, rows) {
+  return el("div", { class: "scroll" }, el("table", {},
+    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col", text: h })))),
+    el("tbody", { id: tbodyID }, ...rows)));
+}
+
+function when(t) { return t ? new Date(t).toLocaleString() : ""; }
+
+function fact(dl, name, value) { dl.append(el("dt", { text: name }), el("dd", { text: value || "" })); }
+
+// ---- pages ----
+
+async function compartmentsPage() {
+  const list = await api("GET", "api/compartments", undefined, "ListCompartments");
+  const children = {};
+  for (const c of list) { (children[c.compartmentId] = children[c.compartmentId] || []).push(c); }
+  // #compartments holds one item per compartment (the tenancy, the root,
+  // is the line above it), children nested under their parent.
+  const item = (c) => {
+    const li = el("li", { "data-id": c.id }, link("#/vaults/" + enc(c.id), c.name), " (" + c.lifecycleState + ")");
+    const kids = children[c.id] || [];
+    if (kids.length) { li.append(el("ul", {}, ...kids.map(item))); }
+    return li;
+  };
+  return [el("h2", { text: "Compartments" }),
+    el("p", {}, link("#/vaults/" + enc(tenancy), "Root compartment (tenancy)")),
+    el("ul", { id: "compartments", class: "tree" }, ...(children[tenancy] || []).map(item))];
+}
+
+async function vaultsPage(compartment) {
+  const vaults = await api("GET", "api/vaults" + q({ compartmentId: compartment }), undefined, "ListVaults");
+  return [el("h2", { text: "Vaults" }), el("p", { class: "id", text: "Compartment " + compartment }),
+    vaults.length ? null : el("p", { text: "No vaults in this compartment." }),
+    el("ul", { id: "vaults" }, ...vaults.map((v) => el("li", { "data-id": v.id },
+      link("#/vault/" + enc(v.id), v.displayName), " (" + v.lifecycleState + ")")))];
+}
+
+async function vaultPage(vaultID) {
+  const v = await api("GET", "api/vaults/" + enc(vaultID), undefined, "GetVault");
+  const base = "api/vaults/" + enc(vaultID);
+  const [keys, secrets] = await Promise.all([
+    api("GET", base + "/keys" + q({ compartmentId: v.compartmentId }), undefined, "ListKeys"),
+    api("GET", "api/secrets" + q({ compartmentId: v.compartmentId, vaultId: vaultID }), undefined, "ListSecrets"),
+  ]);
+  const dl = el("dl");
+  fact(dl, "OCID", v.id);
+  fact(dl, "State", v.lifecycleState);
+  fact(dl, "Compartment", v.compartmentId);
+  return [el("h2", { text: "Vault " + v.displayName }), dl,
+    el("h3", { text: "Keys" }),
+    el("ul", { id: "keys" }, ...keys.map((k) => el("li", { "data-id": k.id },
+      link("#/key/" + enc(vaultID) + "/" + enc(k.id), k.displayName), " (" + k.lifecycleState + ")"))),
+    el("h3", { text: "Secrets" }),
+    el("ul", { id: "secrets" }, ...secrets.map((s) => el("li", { "data-id": s.id },
+      link("#/secret/" + enc(s.id), s.secretName), " (" + s.lifecycleState + ")")))];
+}
+
+async function keyPage(vaultID, keyID) {
+  const base = "api/vaults/" + enc(vaultID) + "/keys/" + enc(keyID);
+  const [k, versions] = await Promise.all([api("GET", base, undefined, "GetKey"),
+    api("GET", base + "/versions", undefined, "ListKeyVersions")]);
+  const dl = el("dl");
+  fact(dl, "OCID", k.id);
+  fact(dl, "State", k.lifecycleState);
+  fact(dl, "Algorithm", k.keyShape ? k.keyShape.algorithm + " " + k.keyShape.length + " bytes" : "");
+  fact(dl, "Protection", k.protectionMode);
+  fact(dl, "Current version", k.currentKeyVersion);
+  const action = (id, text, path, op) => el("button", { id: id, type: "button", text: text,
+    click: () => change(() => api("POST", base + path, undefined, op)) });
+  const actions = el("div", { class: "actions" }, action("rotate", "Rotate", "/versions", "CreateKeyVersion"),
+    k.lifecycleState === "DISABLED" ? action("key-enable", "Enable", "/enable", "EnableKey") : null,
+    k.lifecycleState === "ENABLED" ? action("key-disable", "Disable", "/disable", "DisableKey") : null,
+    k.lifecycleState === "ENABLED" || k.lifecycleState === "DISABLED" ? el("button", { id: "key-schedule-deletion", type: "button",
+      class: "danger", text: "Schedule deletion", click: () => {
+        if (window.confirm("Schedule the deletion of key " + k.displayName + " (in 30 days)?")) {
+          change(() => api("POST", base + "/scheduleDeletion", undefined, "ScheduleKeyDeletion"));
+        }
+      } }) : null);
+  return [el("h2", { text: "Key " + k.displayName }), dl, actions, el("h3", { text: "Versions" }),
+    table(["Version", "State", "Created"], "versions", versions.map((kv) => el("tr", { "data-id": kv.id },
+      el("td", { class: "id", text: kv.id + (kv.id === k.currentKeyVersion ? " (current)" : "") }),
+      el("td", { text: kv.lifecycleState }), el("td", { text: when(kv.timeCreated) }))))];
+}
+
+async function secretPage(secretID) {
+  const base = "api/secrets/" + enc(secretID);
+  const [s, versions] = await Promise.all([api("GET", base, undefined, "GetSecret"),
+    api("GET", base + "/versions", undefined, "ListSecretVersions")]);
+  const dl = el("dl");
+  fact(dl, "OCID", s.id);
+  fact(dl, "State", s.lifecycleState);
+  fact(dl, "Current version", String(s.currentVersionNumber));
+  fact(dl, "Vault", s.vaultId);
+  const rows = versions.map((v) => {
+    const stages = v.stages || [];
+    const promote = stages.includes("CURRENT") || v.timeOfDeletion ? null :
+      el("button", { type: "button", class: "promote", text: "Make current",
+        "aria-label": "Make version " + v.versionNumber + " current",
+        click: () => change(() => api("POST", base, { currentVersionNumber: v.versionNumber }, "UpdateSecret")) });
+    return el("tr", { "data-id": String(v.versionNumber) }, el("td", { text: String(v.versionNumber) }),
+      el("td", { text: stages.join(", ") }), el("td", { text: when(v.timeCreated) }), el("td", {}, promote));
+  });
+  const content = el("pre", { id: "content", "aria-label": "Secret content" });
+  const reveal = el("button", { id: "reveal", type: "button", text: "Reveal" });
+  const hide = el("button", { id: "hide", type: "button", text: "Hide", hidden: true });
+  const mine = generation;
+  reveal.addEventListener("click", async () => {
+    clearMessages();
+    try {
+      const bundle = await api("POST", base + "/reveal", undefined, "GetSecretBundle");
+      if (mine !== generation) { return; } // navigated away meanwhile
+      content.textContent = decode(bundle.secretBundleContent ? bundle.secretBundleContent.content : "");
+      reveal.hidden = true;
+      hide.hidden = false;
+      hide.focus();
+    } catch (e) { failed(e); }
+  });
+  hide.addEventListener("click", () => {
+    content.textContent = "";
+    hide.hidden = true;
+    reveal.hidden = false;
+    reveal.focus();
+  });
+  const text = el("textarea", { id: "new-version-content", name: "content", rows: "4", autocomplete: "off",
+    spellcheck: "false", required: true });
+  const form = el("form", { id: "new-version", class: "stack" }, el("label", { for: "new-version-content", text: "New version content" }),
+    text, el("button", { id: "new-version-submit", type: "submit", text: "Create version" }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = { secretContent: { contentType: "BASE64", content: encode(text.value) } };
+    text.value = "";
+    change(() => api("POST", base, body, "UpdateSecret"));
+  });
+  const del = el("button", { id: "schedule-deletion", type: "button", class: "danger", text: "Schedule deletion",
+    hidden: s.lifecycleState !== "ACTIVE",
+    click: () => {
+      if (window.confirm("Schedule the deletion of secret " + s.secretName + "?")) {
+        change(() => api("POST", base + "/scheduleDeletion", undefined, "ScheduleSecretDeletion"));
+      }
+    } });
+  return [el("h2", { text: "Secret " + s.secretName }), dl,
+    el("h3", { text: "Content" }), el("div", { class: "actions" }, reveal, hide), content,
+    el("h3", { text: "Versions" }), table(["Version", "Stages", "Created", ""], "versions", rows),
+    el("h3", { text: "New version" }), form, el("div", { class: "actions" }, del)];
+}
+
+// change runs a change, then shows the page again with what it did.
+async function change(fn) {
+  clearMessages();
   try {
-    const e = await resp.json();
-    return e.message || resp.statusText;
-  } catch (_) {
-    return resp.statusText;
-  }
+    await fn();
+    await route();
+  } catch (e) { failed(e); }
 }
 
-async function listCompartments() {
-  const ul = $("compartments");
-  ul.replaceChildren();
-  $("listError").textContent = "";
-  const resp = await fetch("api/compartments", { credentials: "same-origin" });
-  if (!resp.ok) {
-    $("listError").textContent = await errorText(resp);
-    return;
+function decode(b64) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+  return new TextDecoder().decode(bytes);
+}
+
+function encode(text) {
+  let bin = "";
+  for (const b of new TextEncoder().encode(text)) { bin += String.fromCharCode(b); }
+  return btoa(bin);
+}
+
+// route shows the view the fragment names. Navigating removes the previous
+// view, a revealed content with it.
+async function route() {
+  const mine = ++generation;
+  const view = $("view");
+  view.replaceChildren();
+  clearMessages();
+  if (!csrf) { return; }
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"]]) {
+    if (parts[0] === page) { $(id).setAttribute("aria-current", "page"); } else { $(id).removeAttribute("aria-current"); }
   }
-  for (const c of await resp.json()) {
-    const li = document.createElement("li");
-    li.textContent = c.name + " (" + c.lifecycleState + ")";
-    ul.appendChild(li);
+  try {
+    let nodes;
+    switch (parts[0]) {
+    case "vaults": nodes = await vaultsPage(parts[1] || tenancy); break;
+    case "vault": nodes = await vaultPage(parts[1]); break;
+    case "key": nodes = await keyPage(parts[1], parts[2]); break;
+    case "secret": nodes = await secretPage(parts[1]); break;
+    default: nodes = await compartmentsPage();
+    }
+    if (mine === generation) { view.replaceChildren(...nodes.filter((n) => n)); }
+  } catch (e) {
+    if (mine === generation) { failed(e); }
   }
 }
 
 $("login").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("loginError").textContent = "";
-  const body = JSON.stringify({ userName: $("userName").value, password: $("password").value });
-  $("password").value = "";
-  const resp = await fetch("login", { method: "POST", credentials: "same-origin",
+  const body = JSON.stringify({ userName: $("login-user").value, password: $("login-password").value });
+  $("login-password").value = "";
+  const resp = await fetch("login", { method: "POST", credentials: "same-origin", cache: "no-store",
     headers: { "Content-Type": "application/json" }, body: body });
   if (!resp.ok) {
-    $("loginError").textContent = await errorText(resp);
+    let msg = resp.statusText;
+    try { msg = (await resp.json()).message || msg; } catch (_) { /* not JSON */ }
+    $("loginError").textContent = msg;
     return;
   }
   show(await resp.json());
@@ -57,10 +297,16 @@ $("login").addEventListener("submit", async (ev) => {
 
 $("logout").addEventListener("click", async () => {
   await fetch("logout", { method: "POST", credentials: "same-origin", headers: { "X-Coffer-CSRF": csrf } });
+  history.replaceState(null, "", location.pathname); // the next user starts at the top
   show(null);
 });
 
+window.addEventListener("hashchange", route);
+// Leaving the page (or putting it in the back-forward cache) drops the view.
+window.addEventListener("pagehide", () => { generation++; $("view").replaceChildren(); });
+window.addEventListener("pageshow", (ev) => { if (ev.persisted) { route(); } });
+
 (async () => {
-  const resp = await fetch("session", { credentials: "same-origin" });
+  const resp = await fetch("session", { credentials: "same-origin", cache: "no-store" });
   show(resp.ok ? await resp.json() : null);
 })();

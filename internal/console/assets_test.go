@@ -1,0 +1,59 @@
+package console_test
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The page's static rules: every input of the page has a label, every
+// page id the browser tests use is in the page or its script, and the
+// script never writes HTML from strings, storage, or anything to
+// evaluate (the CSP would refuse eval, and the content must stay out of
+// storage).
+func TestAssetsRules(t *testing.T) {
+	html, err := os.ReadFile("assets/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile("assets/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`<(input|textarea|select)[^>]*\bid="([^"]+)"`).FindAllStringSubmatch(string(html), -1) {
+		if !strings.Contains(string(html), `<label for="`+m[2]+`"`) {
+			t.Errorf("input #%s has no label", m[2])
+		}
+	}
+	if n := strings.Count(string(html), "<input") + strings.Count(string(html), "<textarea"); n != len(regexp.MustCompile(`<(input|textarea)[^>]*\bid=`).FindAllString(string(html), -1)) {
+		t.Error("an input of the page has no id, so no label can name it")
+	}
+	// The script's inputs are labelled where it builds them.
+	if !strings.Contains(string(js), `el("label", { for: "new-version-content"`) {
+		t.Error("the new-version box has no label")
+	}
+	both := string(html) + string(js)
+	for _, id := range []string{"login-user", "login-password", "login-submit", "logout", "nav-compartments", "nav-vaults",
+		"compartments", "vaults", "keys", "secrets", "versions", "reveal", "hide", "content", "new-version-content",
+		"new-version-submit", "denied"} {
+		if !strings.Contains(both, `id="`+id+`"`) && !strings.Contains(both, `id: "`+id+`"`) && !strings.Contains(both, `"`+id+`", `) {
+			t.Errorf("page id #%s is gone (docs/console.md lists it)", id)
+		}
+	}
+	for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "localStorage", "sessionStorage",
+		"indexedDB", "eval(", "new Function", "pushState"} {
+		if strings.Contains(string(js), banned) {
+			t.Errorf("app.js uses %s", banned)
+		}
+	}
+	css, err := os.ReadFile("assets/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"prefers-color-scheme: dark", ":focus-visible", "max-width: 30rem"} {
+		if !strings.Contains(string(css), want) {
+			t.Errorf("app.css lacks %s", want)
+		}
+	}
+}

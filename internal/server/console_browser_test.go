@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/console"
+	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi/vaultstest"
 )
 
 // The console's elements (docs/console.md lists the page ids).
@@ -343,4 +345,79 @@ func containsPrefix(list []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// A secret's page in a real browser: the content is nowhere in the page or
+// its storage until Reveal, is gone after Hide and after leaving the page,
+// never in the URL; a user without a policy sees the denial, not the
+// content.
+func TestConsoleBrowserReveal(t *testing.T) {
+	tab := coffertest.Browser(t)
+	env := coffertest.Start(t, coffertest.Options{})
+	f := vaultstest.On(t, env)
+	canary := "browser-canary-" + strings.Repeat("4", 20)
+	secretID := *f.CreateSecret(t, "browser-secret", canary).Id
+	adminID, _ := env.Provider.UserOCID()
+	u, err := env.Identity(t).GetUser(context.Background(), identity.GetUserRequest{UserId: &adminID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminPassword := uiPassword(t, env, adminID)
+	nobodyID, _ := env.NewUser(t, "reveal-nobody").UserOCID()
+	nobodyPassword := uiPassword(t, env, nobodyID)
+
+	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
+	defer cancel()
+	b := &browserT{t: t, ctx: ctx}
+	exceptions := b.recordExceptions()
+	// holds is true when the page's markup, text, URL or storage holds the
+	// content, in clear or base64.
+	holds := `[document.documentElement.outerHTML, document.body.innerText, location.href,
+  JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])].some((s) =>
+  s.includes(` + js(canary) + `) || s.includes(` + js(base64.StdEncoding.EncodeToString([]byte(canary))) + `))`
+	content := `document.querySelector("#content").textContent`
+
+	b.do(chromedp.Navigate(env.URL + "/console/"))
+	b.login(*u.Name, adminPassword)
+	b.eval(`location.hash = "#/secret/" + ` + js(secretID))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#reveal")))
+	if evalAs[bool](b, holds) {
+		t.Fatal("the secret's page holds its content before Reveal")
+	}
+	b.do(chromedp.Click(chromedp.CSS("#reveal")))
+	b.poll(content + ` === ` + js(canary))
+	if !evalAs[bool](b, holds) {
+		t.Fatal("the check does not see the revealed content")
+	}
+	b.do(chromedp.Click(chromedp.CSS("#hide")))
+	b.poll(content + ` === ""`)
+	if evalAs[bool](b, holds) {
+		t.Fatal("the page holds the content after Hide")
+	}
+
+	// Revealed, then away to the compartments and back: hidden again.
+	b.do(chromedp.Click(chromedp.CSS("#reveal")))
+	b.poll(content + ` === ` + js(canary))
+	b.eval(`location.hash = "#/compartments"`)
+	b.do(chromedp.WaitVisible(chromedp.CSS("#compartments")))
+	if evalAs[bool](b, holds) {
+		t.Fatal("the page holds the content after leaving the secret")
+	}
+	b.eval(`history.back()`)
+	b.do(chromedp.WaitVisible(chromedp.CSS("#reveal")))
+	if evalAs[bool](b, holds) || evalAs[string](b, content) != "" {
+		t.Fatal("the content is back without Reveal after returning to the secret")
+	}
+
+	// A user without a policy: the denial, never the content.
+	b.do(chromedp.Click(chromedp.CSS(selLogout)), chromedp.WaitVisible(chromedp.CSS(selUser)))
+	b.login("reveal-nobody", nobodyPassword)
+	b.eval(`location.hash = "#/secret/" + ` + js(secretID))
+	b.poll(`document.querySelector(` + js(selDenied) + `).checkVisibility()`)
+	if evalAs[bool](b, holds) {
+		t.Fatal("a user without a policy sees the content")
+	}
+	if got := exceptions(); len(got) != 0 {
+		t.Fatalf("the console threw: %q", got)
+	}
 }

@@ -107,9 +107,7 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("without a CSP the probe's scripts did not all run: %v", ran)
 	}
 
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordCSP}); err != nil {
-		t.Fatal(err)
-	}
+	b.recordCSP()
 	b.do(
 		chromedp.EmulateViewport(1024, 640),
 		chromedp.Navigate(env.URL+"/console/"),
@@ -253,6 +251,15 @@ func (b *browserT) poll(expr string) {
 	}
 }
 
+// recordCSP makes every document the tab loads from now on record its CSP
+// violations in window.__csp.
+func (b *browserT) recordCSP() {
+	b.t.Helper()
+	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordCSP}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 // recordExceptions records the uncaught exceptions of the tab's pages;
 // the function it returns gives those recorded since its last call. An
 // exception the page throws before a command's reply is recorded by the
@@ -377,6 +384,7 @@ func TestConsoleBrowserReveal(t *testing.T) {
   s.includes(` + js(canary) + `) || s.includes(` + js(base64.StdEncoding.EncodeToString([]byte(canary))) + `))`
 	content := `document.querySelector("#content").textContent`
 
+	b.recordCSP()
 	b.do(chromedp.Navigate(env.URL + "/console/"))
 	b.login(*u.Name, adminPassword)
 	b.eval(`location.hash = "#/secret/" + ` + js(secretID))
@@ -416,6 +424,9 @@ func TestConsoleBrowserReveal(t *testing.T) {
 	b.poll(`document.querySelector(` + js(selDenied) + `).checkVisibility()`)
 	if evalAs[bool](b, holds) {
 		t.Fatal("a user without a policy sees the content")
+	}
+	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
+		t.Fatalf("the console violates its own CSP: %q", v)
 	}
 	if got := exceptions(); len(got) != 0 {
 		t.Fatalf("the console threw: %q", got)

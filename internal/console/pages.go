@@ -38,11 +38,15 @@ var apiRoutes = []apiRoute{
 	{pattern: "GET /console/api/secrets/{secretId}/versions", operation: "ListSecretVersions"},
 	{pattern: "POST /console/api/secrets/{secretId}/scheduleDeletion", operation: "ScheduleSecretDeletion"},
 	{pattern: "POST /console/api/secrets/{secretId}/reveal", operation: "GetSecretBundle", readOnly: true},
+	// The "why can't X do Y" page: Coffer's explain API, a read sent as
+	// POST because the question is a JSON body.
+	{pattern: "POST /console/api/explain", operation: "ExplainAuthorization", readOnly: true},
 }
 
 // APIRoutes returns the console's routes for vaults, keys and secrets:
 // each is an OCI operation served by the API's own handler (ops: the
-// routes of kmsvault, kmsmgmt, vaultsapi and secretsapi), so it loads,
+// routes of kmsvault, kmsmgmt, vaultsapi, secretsapi and identityapi's
+// explain), so it loads,
 // authorizes, audits and answers exactly as the same call made with an
 // API key, as the session's user. A key route names its vault in the path
 // where the API takes it from the management endpoint. It panics when an

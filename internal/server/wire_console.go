@@ -6,6 +6,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/console"
 	"github.com/coffer-vault/coffer/internal/ociapi"
+	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsvault"
 	"github.com/coffer-vault/coffer/internal/ociapi/secretsapi"
@@ -44,6 +45,7 @@ func (s *Server) wireConsole(_ context.Context, w *wiring) error {
 		(&kmsmgmt.Handlers{KMS: s.KMS, Compartments: s.Identity}).Routes(),
 		(&vaultsapi.Handlers{Secrets: s.Secrets, Targets: s.KMS, Compartments: s.Identity}).Routes(),
 		(&secretsapi.Handlers{Secrets: s.Secrets}).Routes(),
+		(&identityapi.Handlers{Identity: s.Identity, Authorizer: w.api.Authorizer, Explain: s.explainer()}).Routes(),
 	)
 	w.registerVia(api, w.main, console.Mux{Mux: w.main}, pages...)
 	w.main.Handle("/console/", console.NotFound)

@@ -37,12 +37,21 @@ func (s *Server) wireIdentity(ctx context.Context, w *wiring) error {
 		Region:     s.cfg.Region,
 		Usage:      []identity.CompartmentUsage{s.KMS},
 		Authorizer: w.api.Authorizer,
-		Explain:    &identityapi.Explainer{Identity: s.Identity, Engine: s.Policies, Vaults: s.KMS, Keys: s.KMS},
+		Explain:    s.explainer(),
 	}
 	if s.Secrets != nil {
 		h.Usage = append(h.Usage, s.Secrets)
-		h.Explain.Secrets = s.Secrets
 	}
 	w.register(w.api, w.main, h.Routes()...)
 	return nil
+}
+
+// explainer is the explain API's engine over the served domains (the
+// policy engine must be wired: wireIdentity does it).
+func (s *Server) explainer() *identityapi.Explainer {
+	x := &identityapi.Explainer{Identity: s.Identity, Engine: s.Policies, Vaults: s.KMS, Keys: s.KMS}
+	if s.Secrets != nil {
+		x.Secrets = s.Secrets
+	}
+	return x
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,6 +204,30 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("a denied user sees the compartments: %q", text)
 	}
 	b.screenshot("console-denied.png")
+
+	// The denial links to the explain page with the question filled in
+	// (OCIDs and the operation only); an administrator who opens it sees
+	// the engine's answer and the statement to add.
+	b.poll(`document.querySelector("#denied-explain").checkVisibility()`)
+	fragment := evalAs[string](b, `new URL(document.querySelector("#denied-explain").href).hash`)
+	q, err := url.ParseQuery(strings.TrimPrefix(fragment, "#/explain/"))
+	if err != nil || !strings.HasPrefix(fragment, "#/explain/") || q.Get("userId") != nobodyID || q.Get("operation") != "ListCompartments" ||
+		q.Get("compartmentId") != tenancy || len(q) != 3 {
+		t.Fatalf("the denial's explain link: %q", fragment)
+	}
+	b.do(chromedp.Click(chromedp.CSS(selLogout)), chromedp.WaitVisible(chromedp.CSS(selUser)))
+	b.login(adminName, adminPassword)
+	b.eval(`location.hash = ` + js(fragment))
+	b.poll(`document.querySelector("#explain-operation") && document.querySelector("#explain-operation").value === "ListCompartments"`)
+	b.do(chromedp.Click(chromedp.CSS("#explain-submit")))
+	b.poll(`document.querySelector("#explain-suggestion") && document.querySelector("#explain-suggestion").textContent !== ""`)
+	if d := evalAs[string](b, `document.querySelector("#explain-decision").textContent`); d != "DENIED" {
+		t.Fatalf("the explain page's decision: %q", d)
+	}
+	if s := evalAs[string](b, `document.querySelector("#explain-suggestion").textContent`); !strings.Contains(s, "Allow ") {
+		t.Fatalf("the explain page's suggestion: %q", s)
+	}
+	b.screenshot("console-explain.png")
 
 	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
 		t.Fatalf("the console violates its own CSP: %q", v)

@@ -6,6 +6,8 @@
 
 let csrf = "";
 let tenancy = "";
+let userID = "";
+let target = {}; // the current view's resource as the explain API names it (OCIDs only)
 let generation = 0; // the current view; a slow answer for an older one is dropped
 
 function $(id) { return document.getElementById(id); }
@@ -51,6 +53,16 @@ async function api(method, path, body, what) {
 
 function clearMessages() {
   for (const id of ["denied", "denied-why", "error"]) { $(id).hidden = true; $(id).textContent = ""; }
+  $("denied-explain").hidden = true;
+  $("denied-explain").removeAttribute("href");
+}
+
+// explainLink is the explain page's fragment for a question: OCIDs and an
+// operation name only, never content.
+function explainLink(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) { if (v) { p.set(k, v); } }
+  return "#/explain/" + p.toString();
 }
 
 function failed(e) {
@@ -61,6 +73,8 @@ function failed(e) {
       " An administrator can ask why with: coffer iam explain";
     $("denied").hidden = false;
     $("denied-why").hidden = false;
+    $("denied-explain").href = explainLink(Object.assign({ userId: userID, operation: e.what }, target));
+    $("denied-explain").hidden = false;
     return;
   }
   $("error").textContent = (e.what ? e.what + ": " : "") + (e.code ? e.code + ": " : "") + e.message;
@@ -70,6 +84,7 @@ function failed(e) {
 function show(info) {
   csrf = info ? info.csrfToken : "";
   tenancy = info ? info.tenancyId : "";
+  userID = info ? info.userId : "";
   $("login").hidden = !!info;
   $("nav").hidden = !info;
   $("logout").hidden = !info;
@@ -230,6 +245,63 @@ async function secretPage(secretID) {
     el("h3", { text: "New version" }), form, el("div", { class: "actions" }, del)];
 }
 
+// The operations the console's pages call, offered on the explain page
+// (any operation the explain API knows may be typed).
+const explainOps = ["ListCompartments", "ListVaults", "GetVault", "ListKeys", "GetKey", "ListKeyVersions",
+  "CreateKeyVersion", "EnableKey", "DisableKey", "ScheduleKeyDeletion", "ListSecrets", "GetSecret", "UpdateSecret",
+  "ListSecretVersions", "ScheduleSecretDeletion", "GetSecretBundle"];
+
+// explainFields are the explain page's inputs: [id, label, the API's field].
+const explainFields = [
+  ["explain-user", "User OCID", "userId"],
+  ["explain-group", "or group OCID", "groupId"],
+  ["explain-operation", "Operation", "operation"],
+  ["explain-compartment", "Compartment OCID", "compartmentId"],
+  ["explain-vault", "Vault OCID", "vaultId"],
+  ["explain-key", "Key OCID", "keyId"],
+  ["explain-secret", "Secret OCID", "secretId"],
+];
+
+// explainPage asks the explain API why a user or group can or cannot do
+// an operation, and shows its decision, reason and the statement to add
+// exactly as the API returns them.
+function explainPage(params) {
+  const form = el("form", { id: "explain", class: "stack" });
+  const inputs = {};
+  for (const [id, label, field] of explainFields) {
+    const input = el("input", { id: id, name: field, autocomplete: "off", spellcheck: "false",
+      list: field === "operation" ? "explain-operations" : null, value: params.get(field) || "" });
+    inputs[field] = input;
+    form.append(el("label", { for: id, text: label }), input);
+  }
+  form.append(el("datalist", { id: "explain-operations" }, ...explainOps.map((o) => el("option", { value: o }))),
+    el("button", { id: "explain-submit", type: "submit", text: "Explain" }));
+  const result = el("div", { id: "explain-result", "aria-live": "polite" });
+  const mine = generation;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearMessages();
+    result.replaceChildren();
+    const v = (f) => inputs[f].value.trim() || undefined;
+    const body = { principal: { userId: v("userId"), groupId: v("groupId") }, operation: v("operation"),
+      compartmentId: v("compartmentId"), vaultId: v("vaultId"), keyId: v("keyId"), secretId: v("secretId") };
+    try {
+      const x = await api("POST", "api/explain", body, "ExplainAuthorization");
+      if (mine !== generation) { return; }
+      result.replaceChildren(
+        el("p", {}, el("strong", { id: "explain-decision", text: x.allowed ? "ALLOWED" : "DENIED" }),
+          " " + x.operation + " for " + x.principal),
+        el("p", { id: "explain-reason", text: x.reason }),
+        x.suggestion ? el("h3", { text: "Statement to add" }) : null,
+        x.suggestion ? el("pre", {}, el("code", { id: "explain-suggestion", text: x.suggestion })) : null,
+        ...(x.notes || []).map((n) => el("p", { class: "note", text: n })));
+    } catch (e) { failed(e); }
+  });
+  return [el("h2", { text: "Why can't X do Y?" }),
+    el("p", { text: "Asks the policy engine how it decides an operation for a user or a group, and which statement would allow it." }),
+    form, result];
+}
+
 // change runs a change, then shows the page again with what it did.
 async function change(fn) {
   clearMessages();
@@ -260,8 +332,16 @@ async function route() {
   view.replaceChildren();
   clearMessages();
   if (!csrf) { return; }
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"]]) {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const parts = raw.split("/").map(decodeURIComponent);
+  switch (parts[0]) {
+  case "vaults": target = { compartmentId: parts[1] || tenancy }; break;
+  case "vault": target = { vaultId: parts[1] }; break;
+  case "key": target = { vaultId: parts[1], keyId: parts[2] }; break;
+  case "secret": target = { secretId: parts[1] }; break;
+  default: target = { compartmentId: tenancy };
+  }
+  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"], ["nav-explain", "explain"]]) {
     if (parts[0] === page) { $(id).setAttribute("aria-current", "page"); } else { $(id).removeAttribute("aria-current"); }
   }
   try {
@@ -271,6 +351,7 @@ async function route() {
     case "vault": nodes = await vaultPage(parts[1]); break;
     case "key": nodes = await keyPage(parts[1], parts[2]); break;
     case "secret": nodes = await secretPage(parts[1]); break;
+    case "explain": nodes = explainPage(new URLSearchParams(raw.slice("explain/".length))); break;
     default: nodes = await compartmentsPage();
     }
     if (mine === generation) { view.replaceChildren(...nodes.filter((n) => n)); }

@@ -111,8 +111,8 @@ type Handler struct {
 	users        Users
 	compartments Compartments
 	sessions     *sessions
-	byName       *failLimiter
-	byAddr       *failLimiter
+	byName       *ociapi.FailLimiter[string]
+	byAddr       *ociapi.FailLimiter[string]
 	now          func() time.Time
 	log          *slog.Logger
 }
@@ -300,24 +300,24 @@ func (h *Handler) login(c *ociapi.Call) error {
 	defer clear(req.Password)
 	now := h.now()
 	addr, name := ociapi.ClientKey(c.R.RemoteAddr).String(), strings.ToLower(req.UserName)
-	ap, ok, wait := h.byAddr.admit(addr, now)
+	ap, ok, wait := h.byAddr.Admit(addr, now)
 	if !ok {
 		return throttled(c, wait, "this address")
 	}
-	np, ok, wait := h.byName.admit(name, now)
+	np, ok, wait := h.byName.Admit(name, now)
 	if !ok {
-		h.byAddr.succeeded(ap)
+		h.byAddr.Succeeded(ap)
 		return throttled(c, wait, "this user name")
 	}
 	u, err := h.users.CheckUIPassword(c.Context(), req.UserName, req.Password)
 	if errors.Is(err, identity.ErrBadLogin) {
-		h.byAddr.failed(addr, ap, now)
-		h.byName.failed(name, np, now)
+		h.byAddr.Failed(addr, ap, now)
+		h.byName.Failed(name, np, now)
 		return errs.E(errs.Unauthenticated, "console login failed: wrong user name or password")
 	}
 	// Anything else is the server's failure, not a guess.
-	h.byAddr.succeeded(ap)
-	h.byName.succeeded(np)
+	h.byAddr.Succeeded(ap)
+	h.byName.Succeeded(np)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package ociapi
 
 import (
 	"net/netip"
-	"sync"
 	"time"
 )
 
@@ -38,25 +37,7 @@ const maxAuthFailAddrs = 100_000
 // share one bucket: under a flood from that many addresses a new client's
 // requests may be throttled with the flood's, but memory stays bounded.
 type AuthFailLimiter struct {
-	rate  float64 // tokens per second
-	burst float64
-
-	mu      sync.Mutex
-	buckets map[netip.Prefix]*authBucket
-	swept   time.Time
-}
-
-type authBucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// refill adds what accrued since the last look, up to burst.
-func (b *authBucket) refill(now time.Time, rate, burst float64) {
-	if now.After(b.last) {
-		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
-		b.last = now
-	}
+	l *FailLimiter[netip.Prefix]
 }
 
 // NewAuthFailLimiter allows perSecond failures per address with the given
@@ -65,7 +46,7 @@ func NewAuthFailLimiter(perSecond float64, burst int) *AuthFailLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &AuthFailLimiter{rate: perSecond, burst: float64(max(burst, 1)), buckets: map[netip.Prefix]*authBucket{}}
+	return &AuthFailLimiter{l: NewFailLimiter[netip.Prefix](perSecond, burst, maxAuthFailAddrs)}
 }
 
 // ClientKey is the address block a request's RemoteAddr is throttled as
@@ -89,7 +70,7 @@ func clientKey(remoteAddr string) netip.Prefix {
 
 // AuthPass is what Admit hands a request from an address that failed
 // lately: a token of its bucket, held while the signature is checked.
-type AuthPass struct{ b *authBucket }
+type AuthPass = FailPass
 
 // Admit reports whether a request from remoteAddr may be checked now, and
 // if not, how long until one may. When the address has a bucket, an
@@ -100,81 +81,24 @@ func (l *AuthFailLimiter) Admit(remoteAddr string, now time.Time) (AuthPass, boo
 	if l == nil {
 		return AuthPass{}, true, 0
 	}
-	key := clientKey(remoteAddr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) < maxAuthFailAddrs {
-			return AuthPass{}, true, 0
-		}
-		if b, ok = l.buckets[netip.Prefix{}]; !ok {
-			return AuthPass{}, true, 0
-		}
-	}
-	b.refill(now, l.rate, l.burst)
-	if b.tokens < 1 {
-		return AuthPass{}, false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	}
-	b.tokens--
-	return AuthPass{b}, true, 0
+	return l.l.Admit(clientKey(remoteAddr), now)
 }
 
 // Succeeded gives back the token an admitted request held: its signature
 // was good.
 func (l *AuthFailLimiter) Succeeded(p AuthPass) {
-	if l == nil || p.b == nil {
-		return
+	if l != nil {
+		l.l.Succeeded(p)
 	}
-	l.mu.Lock()
-	p.b.tokens = min(l.burst, p.b.tokens+1)
-	l.mu.Unlock()
 }
 
 // Failed records a failed authentication from remoteAddr; the token p
 // holds, if any, is the one it spends.
 func (l *AuthFailLimiter) Failed(remoteAddr string, p AuthPass, now time.Time) {
-	if l == nil || p.b != nil {
-		return
-	}
-	key := clientKey(remoteAddr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Second || len(l.buckets) >= maxAuthFailAddrs {
-		l.sweep(now)
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxAuthFailAddrs {
-			key = netip.Prefix{}
-		}
-		if b, ok = l.buckets[key]; !ok {
-			b = &authBucket{tokens: l.burst, last: now}
-			l.buckets[key] = b
-		}
-	}
-	b.refill(now, l.rate, l.burst)
-	b.tokens = max(0, b.tokens-1)
-}
-
-// sweep drops refilled buckets. Under a wide flood it would run on every
-// failure, so it runs at most once a second.
-func (l *AuthFailLimiter) sweep(now time.Time) {
-	if now.Sub(l.swept) < time.Second && !now.Before(l.swept) {
-		return
-	}
-	l.swept = now
-	for k, b := range l.buckets {
-		b.refill(now, l.rate, l.burst)
-		if b.tokens >= l.burst {
-			delete(l.buckets, k)
-		}
+	if l != nil {
+		l.l.Failed(clientKey(remoteAddr), p, now)
 	}
 }
 
 // tracked returns the number of buckets held (tests).
-func (l *AuthFailLimiter) tracked() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
-}
+func (l *AuthFailLimiter) tracked() int { return l.l.tracked() }

@@ -347,6 +347,12 @@ func (s *Service) ApplyReplicas(ctx context.Context, sourceRegion string, items 
 		if it.Dropped || it.Secret.LifecycleState == StateDeleted {
 			continue
 		}
+		// The peer is authenticated, but what it sends is still checked
+		// before it becomes a storage key or a record.
+		if err := checkReplicaItem(it); err != nil {
+			res.Failed[it.Secret.ID] = err
+			continue
+		}
 		if rec := held[it.Secret.ID]; rec != nil && !rec.IsReplica {
 			res.Failed[it.Secret.ID] = errs.E(errs.Invalid, "a secret of this region has the OCID %s", it.Secret.ID)
 			continue
@@ -616,4 +622,21 @@ func (s *Service) FinishResync(tx store.Tx, sourceRegion string, generation uint
 		n++
 	}
 	return n, nil
+}
+
+// checkReplicaItem applies to a received replica the checks a created
+// secret passes: its OCID, its name and its version numbers.
+func checkReplicaItem(it ReplicaSecret) error {
+	if err := checkOCID("secret id", it.Secret.ID, ocid.Secret); err != nil {
+		return err
+	}
+	if err := checkName(it.Secret.Name); err != nil {
+		return err
+	}
+	for _, v := range it.Versions {
+		if v.Number < 1 {
+			return errs.E(errs.Invalid, "version number %d is not a version number", v.Number)
+		}
+	}
+	return nil
 }

@@ -314,3 +314,31 @@ func TestReplicaAsksAgainForVersionsItLacks(t *testing.T) {
 		t.Fatalf("CURRENT = %q", got)
 	}
 }
+
+func TestReplicaFromPeerChecked(t *testing.T) {
+	p := newReplicaPair(t)
+	req := p.src.createReq("good", "v1")
+	req.ReplicationConfig = p.target()
+	sec, err := p.src.s.CreateSecret(p.src.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := p.src.s.ExportReplicas(p.src.ctx, "b", []string{sec.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badID, badName, badVersion := items[0], items[0], items[0]
+	badID.Secret.ID = "secrets/../x"
+	badName.Secret.Name = "no/slash"
+	badVersion.Versions = []ReplicaVersion{{Number: 0, Content: ReplicaContent("x")}}
+	res, err := p.dst.s.ApplyReplicas(p.dst.ctx, "test", []ReplicaSecret{badID, badName, badVersion}, 1, func(store.Tx) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 0 || len(res.Failed) != 2 { // badName and badVersion share the good OCID
+		t.Fatalf("result %+v", res)
+	}
+	if _, err := p.dst.s.GetSecret(p.dst.ctx, sec.ID); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("a refused replica was stored: %v", err)
+	}
+}

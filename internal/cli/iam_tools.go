@@ -443,17 +443,7 @@ func lintContext(cmd *cobra.Command, g *globals, c identity.IdentityClient, stmt
 	if err != nil {
 		return "", nil, &configError{fmt.Errorf("tenancy OCID: %w", err)}
 	}
-	named := map[string]bool{}
-	for _, s := range stmts {
-		st, err := iam.Parse(s)
-		if err != nil || st.Subject.Kind != iam.SubjectDynamicGroup {
-			continue
-		}
-		for _, r := range st.Subject.Refs {
-			named[strings.ToLower(r.ID)] = true
-			named[strings.ToLower(r.Name)] = true
-		}
-	}
+	named := iam.DynamicGroupsNamed(stmts)
 	if len(named) == 0 {
 		return tenancy, nil, nil
 	}

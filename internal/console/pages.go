@@ -38,6 +38,23 @@ var apiRoutes = []apiRoute{
 	{pattern: "GET /console/api/secrets/{secretId}/versions", operation: "ListSecretVersions"},
 	{pattern: "POST /console/api/secrets/{secretId}/scheduleDeletion", operation: "ScheduleSecretDeletion"},
 	{pattern: "POST /console/api/secrets/{secretId}/reveal", operation: "GetSecretBundle", readOnly: true},
+	// Identity pages: users, groups and dynamic groups to read; policies
+	// to read and edit, with lint as the editor types (LintPolicy, a read
+	// sent as POST because the statements are a JSON body).
+	{pattern: "GET /console/api/users", operation: "ListUsers"},
+	{pattern: "GET /console/api/users/{userId}", operation: "GetUser"},
+	{pattern: "GET /console/api/users/{userId}/uiPassword", operation: "GetUserUIPasswordInformation"},
+	{pattern: "GET /console/api/groups", operation: "ListGroups"},
+	{pattern: "GET /console/api/groups/{groupId}", operation: "GetGroup"},
+	{pattern: "GET /console/api/userGroupMemberships", operation: "ListUserGroupMemberships"},
+	{pattern: "GET /console/api/dynamicGroups", operation: "ListDynamicGroups"},
+	{pattern: "GET /console/api/dynamicGroups/{dynamicGroupId}", operation: "GetDynamicGroup"},
+	{pattern: "GET /console/api/policies", operation: "ListPolicies"},
+	{pattern: "POST /console/api/policies", operation: "CreatePolicy"},
+	{pattern: "GET /console/api/policies/{policyId}", operation: "GetPolicy"},
+	{pattern: "POST /console/api/policies/{policyId}", operation: "UpdatePolicy"},
+	{pattern: "DELETE /console/api/policies/{policyId}", operation: "DeletePolicy"},
+	{pattern: "POST /console/api/policies/lint", operation: "LintPolicy", readOnly: true},
 	// The "why can't X do Y" page: Coffer's explain API, a read sent as
 	// POST because the question is a JSON body.
 	{pattern: "POST /console/api/explain", operation: "ExplainAuthorization", readOnly: true},

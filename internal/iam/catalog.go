@@ -324,6 +324,11 @@ const VarUpdatesContent = "coffer.updatesSecretContent"
 // anything already.
 const OperationExplainAuthorization = "ExplainAuthorization"
 
+// OperationLintPolicy is Coffer's own operation that lints a policy's
+// statements for the console's policy editor. It needs POLICY_READ in the
+// compartment the policy would be attached to, as ListPolicies does.
+const OperationLintPolicy = "LintPolicy"
+
 // OperationCreateResourcePrincipalSessionToken is Coffer's own operation
 // that mints a resource-principal session token (`coffer iam
 // resource-principal-token`), standing in for the platform that gives OCI
@@ -534,6 +539,7 @@ var operations = map[string]*opSpec{
 
 	// Coffer administration
 	OperationExplainAuthorization: {checks: []Check{c("POLICY_UPDATE", TargetTenancy)}},
+	OperationLintPolicy:           {checks: []Check{c("POLICY_READ", TargetCompartment)}},
 	// Minting a resource-principal token lets its holder act as any
 	// resource, which is as much as creating a dynamic group that matches
 	// it: the same permission, in the tenancy.

@@ -273,3 +273,25 @@ func formatLocation(l Location) string {
 	}
 	return "compartment " + strings.Join(parts, ":")
 }
+
+// DynamicGroupsNamed returns the dynamic groups the statements' subjects
+// name, by lower-cased name and OCID, so a caller can fetch just those
+// for LintOptions.DynamicGroups. Statements that do not parse name none.
+func DynamicGroupsNamed(statements []string) map[string]bool {
+	named := map[string]bool{}
+	for _, s := range statements {
+		st, err := Parse(s)
+		if err != nil || st.Subject.Kind != SubjectDynamicGroup {
+			continue
+		}
+		for _, r := range st.Subject.Refs {
+			if r.ID != "" {
+				named[strings.ToLower(r.ID)] = true
+			}
+			if r.Name != "" {
+				named[strings.ToLower(r.Name)] = true
+			}
+		}
+	}
+	return named
+}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/authz"
 	"github.com/coffer-vault/coffer/internal/errs"
+	"github.com/coffer-vault/coffer/internal/iam"
 	idn "github.com/coffer-vault/coffer/internal/identity"
 	"github.com/coffer-vault/coffer/internal/ociapi"
 	"github.com/coffer-vault/coffer/internal/ocid"
@@ -105,6 +106,7 @@ func (h *Handlers) Routes() []ociapi.Route {
 		{Pattern: "DELETE " + base + "/policies/{policyId}", Operation: "DeletePolicy", Handler: policies.remove(h.Identity.DeletePolicy)},
 	}
 	rs = append(rs, h.moveRoutes()...)
+	rs = append(rs, ociapi.Route{Pattern: "POST " + LintPath, Operation: iam.OperationLintPolicy, ReadOnly: true, MaxBody: lintMaxBody, Handler: h.lintPolicy})
 	if h.Explain != nil {
 		rs = append(rs, ociapi.Route{Pattern: "POST " + ExplainPath, Operation: "ExplainAuthorization", ReadOnly: true, Handler: h.Explain.serve})
 	}

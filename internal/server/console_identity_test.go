@@ -1,0 +1,302 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/console"
+	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
+)
+
+// The identity pages' read routes are the Identity operations as the
+// session's user: the administrator reads, a user without a policy gets
+// the API's 404, each audited once under its OCI name.
+func TestConsoleIdentityPagesRead(t *testing.T) {
+	p := startConsolePair(t)
+	env := p.f.Env
+	ctx := context.Background()
+	ic := env.Identity(t)
+	tenancy := p.f.Tenancy
+	g, err := ic.CreateGroup(ctx, identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
+		CompartmentId: &tenancy, Name: common.String("console-readers"), Description: common.String("d")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.AddUserToGroup(ctx, identity.AddUserToGroupRequest{AddUserToGroupDetails: identity.AddUserToGroupDetails{
+		UserId: &p.nobodyID, GroupId: g.Id}}); err != nil {
+		t.Fatal(err)
+	}
+	env.AllowDynamicGroup(t, "console-apps", "ALL {instance.compartment.id = '"+tenancy+"'}", "read secret-bundles in tenancy")
+	dgs, err := ic.ListDynamicGroups(ctx, identity.ListDynamicGroupsRequest{CompartmentId: &tenancy, Name: common.String("console-apps")})
+	if err != nil || len(dgs.Items) != 1 {
+		t.Fatalf("ListDynamicGroups: %v %d", err, len(dgs.Items))
+	}
+	pols, err := ic.ListPolicies(ctx, identity.ListPoliciesRequest{CompartmentId: &tenancy, Name: common.String("console-apps-grants")})
+	if err != nil || len(pols.Items) != 1 {
+		t.Fatalf("ListPolicies: %v %d", err, len(pols.Items))
+	}
+	q := "?compartmentId=" + url.QueryEscape(tenancy)
+	routes := []struct{ op, path, want string }{
+		{"ListUsers", "/console/api/users" + q, p.nobodyID},
+		{"GetUser", "/console/api/users/" + p.adminID, p.adminID},
+		{"GetUserUIPasswordInformation", "/console/api/users/" + p.adminID + "/uiPassword", `"timeCreated"`},
+		{"ListGroups", "/console/api/groups" + q, *g.Id},
+		{"GetGroup", "/console/api/groups/" + *g.Id, `"console-readers"`},
+		{"ListUserGroupMemberships", "/console/api/userGroupMemberships" + q + "&groupId=" + *g.Id, p.nobodyID},
+		{"ListDynamicGroups", "/console/api/dynamicGroups" + q, *dgs.Items[0].Id},
+		{"GetDynamicGroup", "/console/api/dynamicGroups/" + *dgs.Items[0].Id, "instance.compartment.id"},
+		{"ListPolicies", "/console/api/policies" + q, *pols.Items[0].Id},
+		{"GetPolicy", "/console/api/policies/" + *pols.Items[0].Id, "read secret-bundles in tenancy"},
+	}
+	for _, r := range routes {
+		adminBefore, nobodyBefore := len(auditLines(env, r.op, p.adminID)), len(auditLines(env, r.op, p.nobodyID))
+		status, body := p.do(t, "GET", r.path, "", p.admin)
+		if status != http.StatusOK || !bytes.Contains(body, []byte(r.want)) {
+			t.Errorf("admin %s: %d %s", r.op, status, body)
+		}
+		if status, body := p.do(t, "GET", r.path, "", p.nobody); !notAuthorized(status, body) {
+			t.Errorf("nobody %s: %d %s", r.op, status, body)
+		}
+		if evs := auditLines(env, r.op, p.adminID); len(evs) != adminBefore+1 || evs[len(evs)-1]["allowed"] != true {
+			t.Errorf("admin's %s audit events: %v", r.op, evs)
+		}
+		if evs := auditLines(env, r.op, p.nobodyID); len(evs) != nobodyBefore+1 || evs[len(evs)-1]["allowed"] != false {
+			t.Errorf("nobody's %s audit events: %v", r.op, evs)
+		}
+	}
+	// Bad ids are refused before anything is read.
+	for _, path := range []string{"/console/api/users/ocid1.group.oc1..aaaa", "/console/api/policies/not..an%00ocid",
+		"/console/api/groups" + "?compartmentId=x", "/console/api/userGroupMemberships" + q + "&groupId=ocid1.user.oc1..aaaa"} {
+		if status, body := p.do(t, "GET", path, "", p.admin); status/100 != 4 || !bytes.Contains(body, []byte(`"code"`)) {
+			t.Errorf("%s: %d %s", path, status, body)
+		}
+	}
+}
+
+// consoleIfMatch sends a console change with an If-Match header.
+func consoleIfMatch(t *testing.T, base, method, path, body, ifMatch string, u *consoleUser) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", base)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("If-Match", ifMatch)
+	req.AddCookie(&http.Cookie{Name: u.cookie.Name, Value: u.cookie.Value})
+	req.Header.Set(console.CSRFHeader, u.csrf)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, resp.Header, b.Bytes()
+}
+
+// The policy editor's changes are CreatePolicy, UpdatePolicy (with the
+// If-Match of the version the editor loaded) and DeletePolicy as the
+// session's user: applied for the administrator and seen through the SDK,
+// refused without the CSRF token and to a user without a policy.
+func TestConsolePolicyEditor(t *testing.T) {
+	p := startConsolePair(t)
+	env := p.f.Env
+	ctx := context.Background()
+	ic := env.Identity(t)
+	tenancy := p.f.Tenancy
+	create := `{"compartmentId":"` + tenancy + `","name":"console-made","description":"from the console",` +
+		`"statements":["allow group Administrators to read vaults in tenancy"]}`
+	noCSRF := &consoleUser{cookie: p.admin.cookie}
+	if status, b := p.do(t, "POST", "/console/api/policies", create, noCSRF); status != http.StatusForbidden {
+		t.Errorf("create without the CSRF token: %d %s", status, b)
+	}
+	if status, b := p.do(t, "POST", "/console/api/policies", create, p.nobody); !notAuthorized(status, b) {
+		t.Errorf("nobody's create: %d %s", status, b)
+	}
+	// A statement CreatePolicy refuses is the API's 400 with its message.
+	bad := strings.Replace(create, "read vaults", "reed vaults", 1)
+	if status, b := p.do(t, "POST", "/console/api/policies", bad, p.admin); status != http.StatusBadRequest || !bytes.Contains(b, []byte("statements[0]")) {
+		t.Errorf("invalid statement: %d %s", status, b)
+	}
+	status, b := p.do(t, "POST", "/console/api/policies", create, p.admin)
+	var pol identity.Policy
+	if status != http.StatusOK || json.Unmarshal(b, &pol) != nil || pol.Id == nil {
+		t.Fatalf("create: %d %s", status, b)
+	}
+	got, err := ic.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: pol.Id})
+	if err != nil || *got.Description != "from the console" {
+		t.Fatalf("the SDK sees %v %v", got.Policy, err)
+	}
+	path := "/console/api/policies/" + *pol.Id
+	update := `{"statements":["allow group Administrators to read vaults in tenancy","allow group Administrators to read keys in tenancy"]}`
+	// An edit made from a stale page is refused, not lost over the newer one.
+	if status, _, b := consoleIfMatch(t, env.URL, "POST", path, update, `"stale"`, p.admin); status != http.StatusPreconditionFailed {
+		t.Errorf("stale If-Match: %d %s", status, b)
+	}
+	if status, _, b := consoleIfMatch(t, env.URL, "POST", path, update, *got.Etag, p.admin); status != http.StatusOK {
+		t.Fatalf("update: %d %s", status, b)
+	}
+	got, err = ic.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: pol.Id})
+	if err != nil || len(got.Statements) != 2 {
+		t.Fatalf("the SDK sees %v %v", got.Policy, err)
+	}
+	if status, b := p.do(t, "DELETE", path, "", p.nobody); !notAuthorized(status, b) {
+		t.Errorf("nobody's delete: %d %s", status, b)
+	}
+	if status, b := p.do(t, "DELETE", path, "", noCSRF); status != http.StatusForbidden {
+		t.Errorf("delete without the CSRF token: %d %s", status, b)
+	}
+	if status, b := p.do(t, "DELETE", path, "", p.admin); status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", status, b)
+	}
+	if got, err := ic.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: pol.Id}); err == nil && got.LifecycleState != identity.PolicyLifecycleStateDeleted {
+		t.Errorf("after delete the SDK sees %v", got.LifecycleState)
+	}
+	for _, op := range []string{"CreatePolicy", "UpdatePolicy", "DeletePolicy"} {
+		if evs := auditLines(env, op, p.adminID); len(evs) == 0 {
+			t.Errorf("%s not audited for the administrator", op)
+		}
+	}
+}
+
+// lintAPI posts body to the lint API signed as p (the administrator when
+// nil).
+func lintAPI(t *testing.T, env *coffertest.Env, p common.ConfigurationProvider, body string) (int, []byte) {
+	t.Helper()
+	if p == nil {
+		p = env.Provider
+	}
+	return coffertest.Signed(t, common.DefaultRequestSigner(p), http.MethodPost, env.URL+identityapi.LintPath, []byte(body), time.Now())
+}
+
+func lintFindings(t *testing.T, b []byte) identityapi.LintResponse {
+	t.Helper()
+	var r identityapi.LintResponse
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("lint answer %s: %v", b, err)
+	}
+	return r
+}
+
+// Lint through the API and the console gives the same findings: syntax
+// errors with their position, grants too broad, names CreatePolicy would
+// not resolve (for a caller who may create policies) and dynamic groups
+// matching the whole tenancy (for one who may list them); a reader of
+// policies gets the statements' findings only; a user without a policy
+// the API's 404.
+func TestLintPolicy(t *testing.T) {
+	p := startConsolePair(t)
+	env := p.f.Env
+	tenancy := p.f.Tenancy
+	env.AllowDynamicGroup(t, "lint-everything", "ANY {instance.compartment.id = '"+tenancy+"'}", "read vaults in tenancy")
+	stmts := []string{
+		"allow group Administrators to manage all-resources in tenancy",
+		"allow group Administrators to raed vaults in tenancy",
+		"allow group no-such-group to read vaults in tenancy",
+		"allow dynamic-group lint-everything to read secret-bundles in tenancy",
+		"allow group Administrators to read vaults in tenancy",
+	}
+	js, _ := json.Marshal(map[string]any{"compartmentId": tenancy, "statements": stmts})
+	body := string(js)
+	status, api := lintAPI(t, env, nil, body)
+	if status != http.StatusOK {
+		t.Fatalf("lint API: %d %s", status, api)
+	}
+	r := lintFindings(t, api)
+	byStatement := map[int][]string{}
+	var rules []string
+	for _, f := range r.Findings {
+		if f.Statement == nil {
+			rules = append(rules, f.DynamicGroupName+":"+f.Code)
+			continue
+		}
+		byStatement[*f.Statement] = append(byStatement[*f.Statement], f.Code)
+		if f.Invalid != (f.Code == "invalid" || f.Code == "unresolved") {
+			t.Errorf("finding %+v: invalid %v", f, f.Invalid)
+		}
+	}
+	if !r.NamesChecked || !r.RulesChecked {
+		t.Errorf("the administrator's lint checked names %v, rules %v", r.NamesChecked, r.RulesChecked)
+	}
+	if !slices.Contains(byStatement[0], "manage-in-tenancy") || !slices.Contains(byStatement[1], "invalid") ||
+		!slices.Contains(byStatement[2], "unresolved") || !slices.Contains(byStatement[3], "unscoped-secret-access") || len(byStatement[4]) != 0 {
+		t.Errorf("findings by statement: %v", byStatement)
+	}
+	if len(rules) != 1 || rules[0] != "lint-everything:broad-rule" {
+		t.Errorf("rule findings: %v", rules)
+	}
+	for _, f := range r.Findings {
+		if f.Statement != nil && *f.Statement == 1 && f.Position == 0 {
+			t.Errorf("the syntax error has no position: %+v", f)
+		}
+	}
+	// The console's answer is the API's.
+	cs, got := p.do(t, "POST", "/console/api/policies/lint", body, p.admin)
+	if cs != http.StatusOK || !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(api)) {
+		t.Errorf("console answers %d\n%s\nthe API\n%s", cs, got, api)
+	}
+	if status, b := p.do(t, "POST", "/console/api/policies/lint", body, &consoleUser{cookie: p.admin.cookie}); status != http.StatusForbidden {
+		t.Errorf("without the CSRF token: %d %s", status, b)
+	}
+	if status, b := p.do(t, "POST", "/console/api/policies/lint", body, p.nobody); !notAuthorized(status, b) {
+		t.Errorf("nobody: %d %s", status, b)
+	}
+	// A reader of policies lints, without the name and rule checks that
+	// would tell him which groups exist.
+	reader := env.NewUser(t, "lint-reader")
+	grantGroup(t, env, reader, "lint-readers", "read policies in tenancy")
+	coffertest.NextSecond()
+	status, b := lintAPI(t, env, reader, body)
+	if status != http.StatusOK {
+		t.Fatalf("reader: %d %s", status, b)
+	}
+	rr := lintFindings(t, b)
+	if rr.NamesChecked || rr.RulesChecked {
+		t.Errorf("the reader's lint checked names %v, rules %v", rr.NamesChecked, rr.RulesChecked)
+	}
+	for _, f := range rr.Findings {
+		if f.Code == "unresolved" || f.Statement == nil {
+			t.Errorf("the reader got %+v", f)
+		}
+	}
+	// Bad input: OCI errors, nothing read.
+	many := make([]string, 51)
+	for i := range many {
+		many[i] = stmts[4]
+	}
+	tooMany, _ := json.Marshal(map[string]any{"compartmentId": tenancy, "statements": many})
+	for _, c := range []struct {
+		body   string
+		status int
+	}{
+		{`{`, http.StatusBadRequest},
+		{`{"statements":["x"]}`, http.StatusBadRequest},
+		{`{"compartmentId":"not..an ocid","statements":[]}`, http.StatusBadRequest},
+		{`{"compartmentId":"ocid1.vault.oc1..aaaaaaaa","statements":[]}`, http.StatusNotFound},
+		{`{"compartmentId":"` + tenancy + `","statements":"x"}`, http.StatusBadRequest},
+		{string(tooMany), http.StatusBadRequest},
+	} {
+		coffertest.NextSecond()
+		status, b := lintAPI(t, env, nil, c.body)
+		if status != c.status || !bytes.Contains(b, []byte(`"code"`)) {
+			t.Errorf("%s: %d %s", c.body, status, b)
+		}
+	}
+	// Nothing to lint is nothing found.
+	coffertest.NextSecond()
+	if status, b := lintAPI(t, env, nil, `{"compartmentId":"`+tenancy+`","statements":[]}`); status != http.StatusOK || len(lintFindings(t, b).Findings) != 0 {
+		t.Errorf("empty: %d %s", status, b)
+	}
+}

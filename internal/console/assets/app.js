@@ -29,11 +29,14 @@ class APIError extends Error {
 }
 class SignedOut extends Error {}
 
-// api calls the console's API; a change carries the CSRF token. Answers
-// are never cached (the server says no-store; so does the request).
-async function api(method, path, body, what) {
+// call sends a request to the console's API and returns the response,
+// or throws: a change carries the CSRF token (and ifMatch, the version the
+// page showed, when given). Answers are never cached (the server says
+// no-store; so does the request).
+async function call(method, path, body, what, ifMatch) {
   const opts = { method: method, credentials: "same-origin", cache: "no-store", headers: {} };
   if (method !== "GET") { opts.headers["X-Coffer-CSRF"] = csrf; }
+  if (ifMatch) { opts.headers["If-Match"] = ifMatch; }
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -48,6 +51,12 @@ async function api(method, path, body, what) {
     try { e = await resp.json(); } catch (_) { /* not JSON */ }
     throw new APIError(resp.status, e.code || "", e.message || resp.statusText, what);
   }
+  return resp;
+}
+
+// api calls the console's API and returns the answer's JSON.
+async function api(method, path, body, what, ifMatch) {
+  const resp = await call(method, path, body, what, ifMatch);
   return resp.status === 204 ? null : resp.json();
 }
 
@@ -249,7 +258,8 @@ async function secretPage(secretID) {
 // (any operation the explain API knows may be typed).
 const explainOps = ["ListCompartments", "ListVaults", "GetVault", "ListKeys", "GetKey", "ListKeyVersions",
   "CreateKeyVersion", "EnableKey", "DisableKey", "ScheduleKeyDeletion", "ListSecrets", "GetSecret", "UpdateSecret",
-  "ListSecretVersions", "ScheduleSecretDeletion", "GetSecretBundle"];
+  "ListSecretVersions", "ScheduleSecretDeletion", "GetSecretBundle", "ListUsers", "GetUser", "ListGroups", "GetGroup",
+  "ListDynamicGroups", "GetDynamicGroup", "ListPolicies", "GetPolicy", "CreatePolicy", "UpdatePolicy", "DeletePolicy"];
 
 // explainFields are the explain page's inputs: [id, label, the API's field].
 const explainFields = [
@@ -302,6 +312,193 @@ function explainPage(params) {
     form, result];
 }
 
+// ---- identity ----
+
+// listAll follows a list's pages (opc-next-page) up to max items.
+async function listAll(path, what, max) {
+  const out = [];
+  let page = "";
+  for (;;) {
+    const sep = path.includes("?") ? "&" : "?";
+    const resp = await call("GET", path + (page ? sep + "page=" + enc(page) : ""), undefined, what);
+    out.push(...await resp.json());
+    page = resp.headers.get("opc-next-page") || "";
+    if (!page || out.length >= (max || 1000)) { return out; }
+  }
+}
+
+function state(x) { return " (" + x.lifecycleState + ")"; }
+
+async function identityPage() {
+  const tq = q({ compartmentId: tenancy });
+  const [users, groups, dgs] = await Promise.all([listAll("api/users" + tq, "ListUsers"),
+    listAll("api/groups" + tq, "ListGroups"), listAll("api/dynamicGroups" + tq, "ListDynamicGroups")]);
+  return [el("h2", { text: "Identity" }),
+    el("p", {}, link("#/policies/" + enc(tenancy), "Policies of the root compartment (tenancy)")),
+    el("h3", { text: "Users" }),
+    el("ul", { id: "users" }, ...users.map((u) => el("li", { "data-id": u.id }, link("#/user/" + enc(u.id), u.name), state(u)))),
+    el("h3", { text: "Groups" }),
+    el("ul", { id: "groups" }, ...groups.map((g) => el("li", { "data-id": g.id }, link("#/group/" + enc(g.id), g.name), state(g)))),
+    el("h3", { text: "Dynamic groups" }),
+    el("ul", { id: "dynamic-groups" }, ...dgs.map((d) => el("li", { "data-id": d.id },
+      link("#/dynamic-group/" + enc(d.id), d.name), state(d))))];
+}
+
+async function userPage(userID) {
+  const u = await api("GET", "api/users/" + enc(userID), undefined, "GetUser");
+  const [memberships, groups] = await Promise.all([
+    listAll("api/userGroupMemberships" + q({ compartmentId: tenancy, userId: userID }), "ListUserGroupMemberships"),
+    listAll("api/groups" + q({ compartmentId: tenancy }), "ListGroups")]);
+  const names = Object.fromEntries(groups.map((g) => [g.id, g.name]));
+  let password = "none set";
+  try {
+    const pw = await api("GET", "api/users/" + enc(userID) + "/uiPassword", undefined, "GetUserUIPasswordInformation");
+    password = "set " + when(pw.timeCreated);
+  } catch (e) {
+    if (!(e instanceof APIError && e.status === 404)) { throw e; }
+  }
+  const dl = el("dl");
+  fact(dl, "OCID", u.id);
+  fact(dl, "State", u.lifecycleState);
+  fact(dl, "Description", u.description);
+  fact(dl, "Email", u.email);
+  fact(dl, "Console password", password);
+  return [el("h2", { text: "User " + u.name }), dl, el("h3", { text: "Groups" }),
+    el("ul", { id: "user-groups" }, ...memberships.map((m) => el("li", { "data-id": m.groupId },
+      link("#/group/" + enc(m.groupId), names[m.groupId] || m.groupId))))];
+}
+
+async function groupPage(groupID) {
+  const g = await api("GET", "api/groups/" + enc(groupID), undefined, "GetGroup");
+  const [memberships, users] = await Promise.all([
+    listAll("api/userGroupMemberships" + q({ compartmentId: tenancy, groupId: groupID }), "ListUserGroupMemberships"),
+    listAll("api/users" + q({ compartmentId: tenancy }), "ListUsers")]);
+  const names = Object.fromEntries(users.map((u) => [u.id, u.name]));
+  const dl = el("dl");
+  fact(dl, "OCID", g.id);
+  fact(dl, "State", g.lifecycleState);
+  fact(dl, "Description", g.description);
+  return [el("h2", { text: "Group " + g.name }), dl, el("h3", { text: "Members" }),
+    el("ul", { id: "group-members" }, ...memberships.map((m) => el("li", { "data-id": m.userId },
+      link("#/user/" + enc(m.userId), names[m.userId] || m.userId))))];
+}
+
+async function dynamicGroupPage(id) {
+  const d = await api("GET", "api/dynamicGroups/" + enc(id), undefined, "GetDynamicGroup");
+  const dl = el("dl");
+  fact(dl, "OCID", d.id);
+  fact(dl, "State", d.lifecycleState);
+  fact(dl, "Description", d.description);
+  return [el("h2", { text: "Dynamic group " + d.name }), dl, el("h3", { text: "Matching rule" }),
+    el("pre", { id: "matching-rule", class: "code", text: d.matchingRule })];
+}
+
+async function policiesPage(compartment) {
+  const pols = await listAll("api/policies" + q({ compartmentId: compartment }), "ListPolicies");
+  return [el("h2", { text: "Policies" }), el("p", { class: "id", text: "Compartment " + compartment }),
+    el("p", {}, link("#/policy-new/" + enc(compartment), "New policy")),
+    pols.length ? null : el("p", { text: "No policies in this compartment." }),
+    el("ul", { id: "policies" }, ...pols.map((p) => el("li", { "data-id": p.id },
+      link("#/policy/" + enc(p.id), p.name), " — " + p.statements.length + " statement" + (p.statements.length === 1 ? "" : "s"))))];
+}
+
+// statementsOf splits the editor's text into statements, one per line
+// (blank lines skipped), with the line each came from.
+function statementsOf(text) {
+  const out = { statements: [], lines: [] };
+  text.split("\n").forEach((line, i) => {
+    if (line.trim()) { out.statements.push(line.trim()); out.lines.push(i + 1); }
+  });
+  return out;
+}
+
+// policyEditor is the policy form: the statements' box linted as the user
+// types (LintPolicy, a moment after the last key), and the form's own
+// fields. save gets the statements and the fields' values.
+function policyEditor(compartment, pol, fields, save) {
+  const box = el("textarea", { id: "policy-statements", name: "statements", rows: "8", autocomplete: "off",
+    spellcheck: "false", "aria-describedby": "policy-lint" });
+  box.value = pol ? pol.statements.join("\n") : "";
+  const findings = el("ul", { id: "policy-lint", class: "findings", "aria-live": "polite" });
+  const status = el("p", { id: "policy-lint-status", class: "note" });
+  let timer = 0;
+  let asked = 0;
+  const lint = async () => {
+    const mine = ++asked;
+    const st = statementsOf(box.value);
+    try {
+      const r = await api("POST", "api/policies/lint", { compartmentId: compartment, statements: st.statements }, "LintPolicy");
+      if (mine !== asked) { return; } // a newer text was sent meanwhile
+      findings.replaceChildren(...r.findings.map((f) => {
+        const where = f.statement !== undefined ? "Line " + st.lines[f.statement] :
+          "Dynamic group " + f.dynamicGroupName;
+        return el("li", { class: f.invalid ? "invalid" : "advice", "data-code": f.code },
+          el("strong", { text: where + ": " + (f.invalid ? "error" : "advice") + " (" + f.code + ")" }), " " + f.reason +
+          (f.position ? " (at character " + f.position + ")" : ""),
+          f.suggestion ? el("div", {}, "Try: ", el("code", { text: f.suggestion })) : null);
+      }));
+      status.textContent = r.findings.length ? "" : (st.statements.length ? "No findings." : "");
+      if (!r.namesChecked) { status.textContent += " Names not checked: you may not create policies here."; }
+    } catch (e) {
+      if (mine === asked) { failed(e); }
+    }
+  };
+  box.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(lint, 300); });
+  const form = el("form", { id: "policy-form", class: "stack wide" }, ...fields,
+    el("label", { for: "policy-statements", text: "Statements (one per line)" }), box, status, findings,
+    el("button", { id: "policy-save", type: "submit", text: pol ? "Save" : "Create policy" }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    clearTimeout(timer);
+    save(statementsOf(box.value).statements);
+  });
+  if (box.value) { lint(); }
+  return form;
+}
+
+function input(id, label, value) {
+  const i = el("input", { id: id, name: id, autocomplete: "off", spellcheck: "false" });
+  i.value = value || "";
+  return [el("label", { for: id, text: label }), i];
+}
+
+async function policyPage(policyID) {
+  const path = "api/policies/" + enc(policyID);
+  const resp = await call("GET", path, undefined, "GetPolicy");
+  const etag = resp.headers.get("etag") || "";
+  const pol = await resp.json();
+  const dl = el("dl");
+  fact(dl, "OCID", pol.id);
+  fact(dl, "State", pol.lifecycleState);
+  fact(dl, "Compartment", pol.compartmentId);
+  const [descLabel, desc] = input("policy-description", "Description", pol.description);
+  const form = policyEditor(pol.compartmentId, pol, [descLabel, desc], (statements) =>
+    change(() => api("POST", path, { description: desc.value, statements: statements }, "UpdatePolicy", etag)));
+  const del = el("button", { id: "policy-delete", type: "button", class: "danger", text: "Delete policy",
+    click: () => {
+      if (window.confirm("Delete policy " + pol.name + "?")) {
+        change(async () => {
+          await api("DELETE", path, undefined, "DeletePolicy", etag);
+          location.hash = "#/policies/" + enc(pol.compartmentId);
+        });
+      }
+    } });
+  return [el("h2", { text: "Policy " + pol.name }), dl, el("p", {}, link("#/policies/" + enc(pol.compartmentId), "All policies here")),
+    el("h3", { text: "Statements" }), form, el("div", { class: "actions" }, del)];
+}
+
+function newPolicyPage(compartment) {
+  const [nameLabel, name] = input("policy-name", "Name");
+  const [descLabel, desc] = input("policy-description", "Description");
+  const form = policyEditor(compartment, null, [nameLabel, name, descLabel, desc], (statements) =>
+    change(async () => {
+      const pol = await api("POST", "api/policies", { compartmentId: compartment, name: name.value,
+        description: desc.value, statements: statements }, "CreatePolicy");
+      location.hash = "#/policy/" + enc(pol.id);
+    }));
+  return [el("h2", { text: "New policy" }), el("p", { class: "id", text: "Compartment " + compartment }), form];
+}
+
 // change runs a change, then shows the page again with what it did.
 async function change(fn) {
   clearMessages();
@@ -339,9 +536,11 @@ async function route() {
   case "vault": target = { vaultId: parts[1] }; break;
   case "key": target = { vaultId: parts[1], keyId: parts[2] }; break;
   case "secret": target = { secretId: parts[1] }; break;
+  case "policies": case "policy-new": target = { compartmentId: parts[1] || tenancy }; break;
   default: target = { compartmentId: tenancy };
   }
-  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"], ["nav-explain", "explain"]]) {
+  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"], ["nav-identity", "identity"],
+    ["nav-explain", "explain"]]) {
     if (parts[0] === page) { $(id).setAttribute("aria-current", "page"); } else { $(id).removeAttribute("aria-current"); }
   }
   try {
@@ -351,6 +550,13 @@ async function route() {
     case "vault": nodes = await vaultPage(parts[1]); break;
     case "key": nodes = await keyPage(parts[1], parts[2]); break;
     case "secret": nodes = await secretPage(parts[1]); break;
+    case "identity": nodes = await identityPage(); break;
+    case "user": nodes = await userPage(parts[1]); break;
+    case "group": nodes = await groupPage(parts[1]); break;
+    case "dynamic-group": nodes = await dynamicGroupPage(parts[1]); break;
+    case "policies": nodes = await policiesPage(parts[1] || tenancy); break;
+    case "policy": nodes = await policyPage(parts[1]); break;
+    case "policy-new": nodes = newPolicyPage(parts[1] || tenancy); break;
     case "explain": nodes = explainPage(new URLSearchParams(raw.slice("explain/".length))); break;
     default: nodes = await compartmentsPage();
     }

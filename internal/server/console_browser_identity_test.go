@@ -1,0 +1,132 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/oracle/oci-go-sdk/v65/common"
+	"github.com/oracle/oci-go-sdk/v65/identity"
+
+	"github.com/coffer-vault/coffer/internal/coffertest"
+)
+
+// The identity pages and the policy editor in a real browser: users and
+// groups listed, a user's groups and a group's members; the editor lints
+// as the administrator types (a syntax error, a grant too broad, a group
+// that does not exist, then nothing), creates the policy, saves an edit
+// with the version it loaded, refuses to overwrite a newer one, deletes
+// it; each change seen through the SDK.
+func TestConsoleBrowserPolicyEditor(t *testing.T) {
+	tab := coffertest.Browser(t)
+	env := coffertest.Start(t, coffertest.Options{})
+	ctx := context.Background()
+	ic := env.Identity(t)
+	tenancy := env.Tenancy(t)
+	adminID, _ := env.Provider.UserOCID()
+	u, err := ic.GetUser(ctx, identity.GetUserRequest{UserId: &adminID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := uiPassword(t, env, adminID)
+	g, err := ic.CreateGroup(ctx, identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
+		CompartmentId: &tenancy, Name: common.String("editors"), Description: common.String("policy editors")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.AddUserToGroup(ctx, identity.AddUserToGroupRequest{AddUserToGroupDetails: identity.AddUserToGroupDetails{
+		UserId: &adminID, GroupId: g.Id}}); err != nil {
+		t.Fatal(err)
+	}
+
+	bctx, cancel := context.WithTimeout(tab, 90*time.Second)
+	defer cancel()
+	b := &browserT{t: t, ctx: bctx}
+	exceptions := b.recordExceptions()
+	b.recordCSP()
+	b.do(chromedp.EmulateViewport(1000, 900), chromedp.Navigate(env.URL+"/console/"))
+	b.login(*u.Name, password)
+
+	b.do(chromedp.Click(chromedp.CSS("#nav-identity")))
+	b.poll(`document.querySelector('#users li[data-id=` + js(adminID) + `]') && document.querySelector('#groups li[data-id=` + js(*g.Id) + `]')`)
+	b.do(chromedp.Click(chromedp.CSS(`#groups li[data-id=` + js(*g.Id) + `] a`)))
+	b.poll(`document.querySelector('#group-members li[data-id=` + js(adminID) + `]')`)
+	b.do(chromedp.Click(chromedp.CSS(`#group-members li a`)))
+	b.poll(`document.querySelector('#user-groups li[data-id=` + js(*g.Id) + `]') && document.body.innerText.includes("Console password")`)
+
+	b.eval(`location.hash = "#/policy-new/" + ` + js(tenancy))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#policy-statements")),
+		chromedp.SendKeys(chromedp.CSS("#policy-name"), "console-policy"),
+		chromedp.SendKeys(chromedp.CSS("#policy-description"), "made in the browser"))
+	// typeStatements replaces the box's text as a user types it, and
+	// waits for the lint of that text: nothing is clicked.
+	finding := func(code string) string {
+		return `document.querySelector('#policy-lint li[data-code="` + code + `"]')`
+	}
+	typeStatements := func(text, until string) {
+		t.Helper()
+		b.eval(`document.querySelector("#policy-statements").value = ""`)
+		b.do(chromedp.SendKeys(chromedp.CSS("#policy-statements"), text))
+		b.poll(until)
+	}
+	typeStatements("allow group editors to raed vaults in tenancy", finding("invalid"))
+	if !strings.Contains(evalAs[string](b, `document.querySelector("#policy-lint").innerText`), "Line 1") {
+		t.Error("the syntax error does not name its line")
+	}
+	typeStatements("allow group editors to read vaults in tenancy\nallow group editors to manage all-resources in tenancy",
+		finding("manage-in-tenancy")+` && !`+finding("invalid")+` && document.querySelector("#policy-lint").innerText.includes("Line 2")`)
+	b.screenshot("policy-editor.png")
+	typeStatements("allow group no-such-group to read vaults in tenancy", finding("unresolved"))
+	typeStatements("allow group editors to read vaults in tenancy",
+		`document.querySelector("#policy-lint").children.length === 0 && document.querySelector("#policy-lint-status").textContent.includes("No findings")`)
+
+	b.do(chromedp.Click(chromedp.CSS("#policy-save")))
+	b.poll(`location.hash.startsWith("#/policy/") && document.querySelector("#view h2").textContent === "Policy console-policy"`)
+	pols, err := ic.ListPolicies(ctx, identity.ListPoliciesRequest{CompartmentId: &tenancy, Name: common.String("console-policy")})
+	if err != nil || len(pols.Items) != 1 || *pols.Items[0].Description != "made in the browser" ||
+		strings.Join(pols.Items[0].Statements, "|") != "allow group editors to read vaults in tenancy" {
+		t.Fatalf("the SDK sees %+v %v", pols.Items, err)
+	}
+	policyID := *pols.Items[0].Id
+
+	typeStatements("allow group editors to read vaults in tenancy\n\nallow group editors to read keys in tenancy",
+		`document.querySelector("#policy-lint-status").textContent.includes("No findings")`)
+	b.do(chromedp.Click(chromedp.CSS("#policy-save")))
+	b.poll(`document.querySelector("#policy-statements").value.split("\n").length === 2`)
+	got, err := ic.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &policyID})
+	if err != nil || len(got.Statements) != 2 || got.Statements[1] != "allow group editors to read keys in tenancy" {
+		t.Fatalf("after the edit the SDK sees %+v %v", got.Policy, err)
+	}
+
+	// Someone else changes the policy while the page shows the old one:
+	// saving is refused, not written over theirs.
+	if _, err := ic.UpdatePolicy(ctx, identity.UpdatePolicyRequest{PolicyId: &policyID,
+		UpdatePolicyDetails: identity.UpdatePolicyDetails{Description: common.String("changed elsewhere")}}); err != nil {
+		t.Fatal(err)
+	}
+	typeStatements("allow group editors to read vaults in tenancy", `document.querySelector("#policy-lint").children.length === 0`)
+	b.do(chromedp.Click(chromedp.CSS("#policy-save")))
+	b.poll(`document.querySelector("#error").checkVisibility() && document.querySelector("#error").textContent.includes("UpdatePolicy")`)
+	got, err = ic.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &policyID})
+	if err != nil || len(got.Statements) != 2 || *got.Description != "changed elsewhere" {
+		t.Fatalf("a stale save changed the policy: %+v %v", got.Policy, err)
+	}
+
+	b.eval(`window.confirm = () => true`)
+	b.eval(`location.reload()`)
+	b.do(chromedp.WaitVisible(chromedp.CSS("#policy-delete")))
+	b.eval(`window.confirm = () => true`)
+	b.do(chromedp.Click(chromedp.CSS("#policy-delete")))
+	b.poll(`location.hash.startsWith("#/policies/") && document.querySelector("#policies") && !document.querySelector('#policies li[data-id=` + js(policyID) + `]')`)
+	if got, err := ic.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &policyID}); err == nil && got.LifecycleState != identity.PolicyLifecycleStateDeleted {
+		t.Errorf("after Delete the SDK sees %v", got.LifecycleState)
+	}
+	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
+		t.Fatalf("the console violates its own CSP: %q", v)
+	}
+	if got := exceptions(); len(got) != 0 {
+		t.Fatalf("the console threw: %q", got)
+	}
+}

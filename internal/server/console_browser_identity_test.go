@@ -77,7 +77,7 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 	}
 	typeStatements("allow group editors to read vaults in tenancy\nallow group editors to manage all-resources in tenancy",
 		finding("manage-in-tenancy")+` && !`+finding("invalid")+` && document.querySelector("#policy-lint").innerText.includes("Line 2")`)
-	b.screenshot("policy-editor.png")
+	b.screenshot("console-policy-editor.png")
 	typeStatements("allow group no-such-group to read vaults in tenancy", finding("unresolved"))
 	typeStatements("allow group editors to read vaults in tenancy",
 		`document.querySelector("#policy-lint").children.length === 0 && document.querySelector("#policy-lint-status").textContent.includes("No findings")`)

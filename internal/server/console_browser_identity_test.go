@@ -51,10 +51,13 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 
 	b.do(chromedp.Click(chromedp.CSS("#nav-identity")))
 	b.poll(`document.querySelector('#users li[data-id=` + js(adminID) + `]') && document.querySelector('#groups li[data-id=` + js(*g.Id) + `]')`)
+	b.checkAccessible()
 	b.do(chromedp.Click(chromedp.CSS(`#groups li[data-id=` + js(*g.Id) + `] a`)))
 	b.poll(`document.querySelector('#group-members li[data-id=` + js(adminID) + `]')`)
+	b.checkAccessible()
 	b.do(chromedp.Click(chromedp.CSS(`#group-members li a`)))
 	b.poll(`document.querySelector('#user-groups li[data-id=` + js(*g.Id) + `]') && document.body.innerText.includes("Console password")`)
+	b.checkAccessible()
 
 	b.eval(`location.hash = "#/policy-new/" + ` + js(tenancy))
 	b.do(chromedp.WaitVisible(chromedp.CSS("#policy-statements")),
@@ -71,6 +74,7 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 		b.do(chromedp.SendKeys(chromedp.CSS("#policy-statements"), text))
 		b.poll(until)
 	}
+	b.checkAccessible()
 	typeStatements("allow group editors to raed vaults in tenancy", finding("invalid"))
 	if !strings.Contains(evalAs[string](b, `document.querySelector("#policy-lint").innerText`), "Line 1") {
 		t.Error("the syntax error does not name its line")
@@ -90,6 +94,7 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 		t.Fatalf("the SDK sees %+v %v", pols.Items, err)
 	}
 	policyID := *pols.Items[0].Id
+	b.checkAccessible()
 
 	typeStatements("allow group editors to read vaults in tenancy\n\nallow group editors to read keys in tenancy",
 		`document.querySelector("#policy-lint-status").textContent.includes("No findings")`)
@@ -123,10 +128,59 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 	if got, err := ic.GetPolicy(ctx, identity.GetPolicyRequest{PolicyId: &policyID}); err == nil && got.LifecycleState != identity.PolicyLifecycleStateDeleted {
 		t.Errorf("after Delete the SDK sees %v", got.LifecycleState)
 	}
+
+	// The editor by keyboard alone: the fields and the button follow each
+	// other in the tab order, and Enter on the button creates the policy.
+	b.eval(`location.hash = "#/policy-new/" + ` + js(tenancy))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#policy-name")))
+	b.eval(`document.querySelector("#policy-name").focus()`)
+	b.do(chromedp.KeyEvent("keyboard-policy\tby keyboard\tallow group editors to read keys in tenancy"))
+	b.poll(`document.querySelector("#policy-lint-status").textContent.includes("No findings")`)
+	b.do(chromedp.KeyEvent("\t"))
+	if id := evalAs[string](b, `document.activeElement.id`); id != "policy-save" {
+		t.Fatalf("Tab from the statements reaches #%s, not the save button", id)
+	}
+	b.do(chromedp.KeyEvent("\r"))
+	b.poll(`document.querySelector("#view h2").textContent === "Policy keyboard-policy"`)
+	if pols, err := ic.ListPolicies(ctx, identity.ListPoliciesRequest{CompartmentId: &tenancy, Name: common.String("keyboard-policy")}); err != nil ||
+		len(pols.Items) != 1 || *pols.Items[0].Description != "by keyboard" {
+		t.Fatalf("the SDK sees %+v %v", pols.Items, err)
+	}
 	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
 		t.Fatalf("the console violates its own CSP: %q", v)
 	}
 	if got := exceptions(); len(got) != 0 {
 		t.Fatalf("the console threw: %q", got)
+	}
+}
+
+// accessibilityProblems lists what keeps the current view from a keyboard
+// or screen-reader user: an input without a label, a button or link
+// without a name, a control taken out of the tab order, or one that
+// cannot take the focus.
+const accessibilityProblems = `(() => {
+  const out = [];
+  const shown = (e) => e.checkVisibility();
+  for (const e of document.querySelectorAll("input, textarea, select")) {
+    if (shown(e) && e.labels.length === 0 && !e.getAttribute("aria-label")) { out.push("unlabelled " + e.tagName + "#" + e.id); }
+  }
+  for (const e of document.querySelectorAll("button, a[href]")) {
+    if (!shown(e)) { continue; }
+    if (!(e.textContent.trim() || e.getAttribute("aria-label"))) { out.push("nameless " + e.tagName + "#" + e.id); }
+    if (e.tabIndex < 0) { out.push("not in the tab order: " + e.tagName + "#" + e.id); }
+    e.focus();
+    if (document.activeElement !== e) { out.push("cannot take the focus: " + e.tagName + "#" + e.id); }
+  }
+  for (const e of document.querySelectorAll("[onclick], div[tabindex], span[tabindex]")) {
+    out.push("script-only control " + e.tagName + "#" + e.id);
+  }
+  return out;
+})()`
+
+// checkAccessible fails the test on accessibilityProblems in the view.
+func (b *browserT) checkAccessible() {
+	b.t.Helper()
+	if got := evalAs[[]string](b, accessibilityProblems); len(got) != 0 {
+		b.t.Errorf("%s: %q", evalAs[string](b, `location.hash`), got)
 	}
 }

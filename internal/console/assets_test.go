@@ -39,7 +39,8 @@ func TestAssetsRules(t *testing.T) {
 		"new-version-submit", "denied", "denied-explain", "nav-explain", "explain-user", "explain-operation",
 		"explain-submit", "explain-result", "explain-suggestion",
 		"nav-identity", "users", "groups", "dynamic-groups", "user-groups", "group-members", "matching-rule", "policies",
-		"policy-name", "policy-description", "policy-statements", "policy-lint", "policy-lint-status", "policy-save", "policy-delete"} {
+		"policy-name", "policy-description", "policy-statements", "policy-lint", "policy-lint-status", "policy-save", "policy-delete",
+		"member-add-user", "member-add-submit", "ui-password", "ui-password-reset", "ui-password-hide"} {
 		if !strings.Contains(both, `id="`+id+`"`) && !strings.Contains(both, `id: "`+id+`"`) && !strings.Contains(both, `"`+id+`", `) {
 			t.Errorf("page id #%s is gone (docs/console.md lists it)", id)
 		}

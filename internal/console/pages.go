@@ -38,15 +38,21 @@ var apiRoutes = []apiRoute{
 	{pattern: "GET /console/api/secrets/{secretId}/versions", operation: "ListSecretVersions"},
 	{pattern: "POST /console/api/secrets/{secretId}/scheduleDeletion", operation: "ScheduleSecretDeletion"},
 	{pattern: "POST /console/api/secrets/{secretId}/reveal", operation: "GetSecretBundle", readOnly: true},
-	// Identity pages: users, groups and dynamic groups to read; policies
-	// to read and edit, with lint as the editor types (LintPolicy, a read
-	// sent as POST because the statements are a JSON body).
+	// Identity pages: users (console passwords reset), groups (members
+	// added and removed) and dynamic groups; policies to read and edit,
+	// with lint as the editor types (LintPolicy, a read sent as POST
+	// because the statements are a JSON body).
 	{pattern: "GET /console/api/users", operation: "ListUsers"},
 	{pattern: "GET /console/api/users/{userId}", operation: "GetUser"},
 	{pattern: "GET /console/api/users/{userId}/uiPassword", operation: "GetUserUIPasswordInformation"},
+	// The answer holds the new password, once: like a reveal it is a POST
+	// (CSRF token, never a URL) answered no-store.
+	{pattern: "POST /console/api/users/{userId}/uiPassword", operation: "CreateOrResetUIPassword"},
 	{pattern: "GET /console/api/groups", operation: "ListGroups"},
 	{pattern: "GET /console/api/groups/{groupId}", operation: "GetGroup"},
 	{pattern: "GET /console/api/userGroupMemberships", operation: "ListUserGroupMemberships"},
+	{pattern: "POST /console/api/userGroupMemberships", operation: "AddUserToGroup"},
+	{pattern: "DELETE /console/api/userGroupMemberships/{userGroupMembershipId}", operation: "RemoveUserFromGroup"},
 	{pattern: "GET /console/api/dynamicGroups", operation: "ListDynamicGroups"},
 	{pattern: "GET /console/api/dynamicGroups/{dynamicGroupId}", operation: "GetDynamicGroup"},
 	{pattern: "GET /console/api/policies", operation: "ListPolicies"},

@@ -18,7 +18,10 @@ import (
 // as the administrator types (a syntax error, a grant too broad, a group
 // that does not exist, then nothing), creates the policy, saves an edit
 // with the version it loaded, refuses to overwrite a newer one, deletes
-// it; each change seen through the SDK.
+// it; the editor used by keyboard alone; a member added to a group and
+// removed; a user's console password reset, shown once and hidden, and
+// used to sign in. Each change is seen through the SDK, each view checked
+// for controls a keyboard or screen-reader user cannot use.
 func TestConsoleBrowserPolicyEditor(t *testing.T) {
 	tab := coffertest.Browser(t)
 	env := coffertest.Start(t, coffertest.Options{})
@@ -146,6 +149,38 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 		len(pols.Items) != 1 || *pols.Items[0].Description != "by keyboard" {
 		t.Fatalf("the SDK sees %+v %v", pols.Items, err)
 	}
+
+	// Members and a console password: carol added to the group, removed,
+	// added again; her password reset on her page, shown once, hidden;
+	// then she signs in with it.
+	carolID, _ := env.NewUser(t, "carol").UserOCID()
+	member := `document.querySelector('#group-members li[data-id=` + js(carolID) + `]')`
+	b.eval(`location.hash = "#/group/" + ` + js(*g.Id))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#member-add-user")), chromedp.SetValue(chromedp.CSS("#member-add-user"), carolID),
+		chromedp.Click(chromedp.CSS("#member-add-submit")))
+	b.poll(member)
+	b.checkAccessible()
+	b.do(chromedp.Click(chromedp.CSS(`#group-members li[data-id=` + js(carolID) + `] button.member-remove`)))
+	b.poll(`!` + member)
+	b.do(chromedp.WaitVisible(chromedp.CSS("#member-add-user")), chromedp.SetValue(chromedp.CSS("#member-add-user"), carolID),
+		chromedp.Click(chromedp.CSS("#member-add-submit")))
+	b.poll(member)
+	b.eval(`location.hash = "#/user/" + ` + js(carolID))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#ui-password-reset")))
+	b.checkAccessible()
+	b.eval(`window.confirm = () => true`)
+	b.do(chromedp.Click(chromedp.CSS("#ui-password-reset")))
+	b.poll(`document.querySelector("#ui-password").textContent.length >= 20`)
+	carolPassword := evalAs[string](b, `document.querySelector("#ui-password").textContent`)
+	stored := `[location.href, JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])].some((s) => s.includes(` + js(carolPassword) + `))`
+	if evalAs[bool](b, stored) {
+		t.Fatal("the new password is in the URL or the browser's storage")
+	}
+	b.do(chromedp.Click(chromedp.CSS("#ui-password-hide")))
+	b.poll(`document.querySelector("#ui-password").textContent === "" && !document.body.innerText.includes(` + js(carolPassword) + `)`)
+	b.do(chromedp.Click(chromedp.CSS(selLogout)), chromedp.WaitVisible(chromedp.CSS(selUser)))
+	b.login("carol", carolPassword)
+
 	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
 		t.Fatalf("the console violates its own CSP: %q", v)
 	}

@@ -300,3 +300,93 @@ func TestLintPolicy(t *testing.T) {
 		t.Errorf("empty: %d %s", status, b)
 	}
 }
+
+// Group members and console passwords from the console: AddUserToGroup,
+// RemoveUserFromGroup and CreateOrResetUIPassword as the session's user.
+// The new password is in the reset's answer only (no-store, never logged);
+// it ends the user's sessions; a user may reset his own, not another's.
+func TestConsoleMembersAndPasswords(t *testing.T) {
+	p := startConsolePair(t)
+	env := p.f.Env
+	ctx := context.Background()
+	ic := env.Identity(t)
+	tenancy := p.f.Tenancy
+	g, err := ic.CreateGroup(ctx, identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
+		CompartmentId: &tenancy, Name: common.String("console-members"), Description: common.String("d")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := `{"userId":"` + p.nobodyID + `","groupId":"` + *g.Id + `"}`
+	if status, b := p.do(t, "POST", "/console/api/userGroupMemberships", add, &consoleUser{cookie: p.admin.cookie}); status != http.StatusForbidden {
+		t.Errorf("add without the CSRF token: %d %s", status, b)
+	}
+	if status, b := p.do(t, "POST", "/console/api/userGroupMemberships", add, p.nobody); !notAuthorized(status, b) {
+		t.Errorf("nobody adds himself: %d %s", status, b)
+	}
+	status, b := p.do(t, "POST", "/console/api/userGroupMemberships", add, p.admin)
+	var m identity.UserGroupMembership
+	if status != http.StatusOK || json.Unmarshal(b, &m) != nil || m.Id == nil {
+		t.Fatalf("add: %d %s", status, b)
+	}
+	members := func() int {
+		r, err := ic.ListUserGroupMemberships(ctx, identity.ListUserGroupMembershipsRequest{CompartmentId: &tenancy, GroupId: g.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(r.Items)
+	}
+	if n := members(); n != 1 {
+		t.Fatalf("the SDK sees %d members", n)
+	}
+	path := "/console/api/userGroupMemberships/" + *m.Id
+	if status, b := p.do(t, "DELETE", path, "", p.nobody); !notAuthorized(status, b) {
+		t.Errorf("nobody removes: %d %s", status, b)
+	}
+	if status, b := p.do(t, "DELETE", path, "", p.admin); status/100 != 2 {
+		t.Fatalf("remove: %d %s", status, b)
+	}
+	if n := members(); n != 0 {
+		t.Fatalf("after remove the SDK sees %d members", n)
+	}
+
+	// The administrator resets the user's console password: the old
+	// session ends, the new password signs in, and it was never logged.
+	status, b = p.do(t, "POST", "/console/api/users/"+p.nobodyID+"/uiPassword", "", p.admin)
+	var pw identity.UiPassword
+	if status != http.StatusOK || json.Unmarshal(b, &pw) != nil || pw.Password == nil || len(*pw.Password) < 20 {
+		t.Fatalf("reset: %d %s", status, b)
+	}
+	if status, _ := p.do(t, "GET", "/console/session", "", p.nobody); status != http.StatusUnauthorized {
+		t.Errorf("the user's session after the reset: %d", status)
+	}
+	nobody := consoleLogin(t, env.URL, "pages-nobody", *pw.Password)
+	if status, b := p.do(t, "GET", "/console/api/users/"+p.nobodyID+"/uiPassword", "", nobody); status != http.StatusOK {
+		t.Errorf("the user reads his own password's information: %d %s", status, b)
+	}
+	if status, b := p.do(t, "POST", "/console/api/users/"+p.adminID+"/uiPassword", "", nobody); !notAuthorized(status, b) {
+		t.Errorf("the user resets the administrator's password: %d %s", status, b)
+	}
+	if status, b := p.do(t, "GET", "/console/api/users/"+p.nobodyID+"/uiPassword", "", &consoleUser{cookie: nobody.cookie}); status != http.StatusOK {
+		t.Errorf("a read needs no CSRF token: %d %s", status, b)
+	}
+	if status, b := p.do(t, "POST", "/console/api/users/"+p.nobodyID+"/uiPassword", "", &consoleUser{cookie: nobody.cookie}); status != http.StatusForbidden {
+		t.Errorf("a reset without the CSRF token: %d %s", status, b)
+	}
+	// His own, as OCI's user-credentials page allows: his session ends.
+	status, b = p.do(t, "POST", "/console/api/users/"+p.nobodyID+"/uiPassword", "", nobody)
+	var own identity.UiPassword
+	if status != http.StatusOK || json.Unmarshal(b, &own) != nil || own.Password == nil {
+		t.Fatalf("own reset: %d %s", status, b)
+	}
+	if status, _ := p.do(t, "GET", "/console/session", "", nobody); status != http.StatusUnauthorized {
+		t.Errorf("the session after resetting one's own password: %d", status)
+	}
+	for _, secret := range []string{*pw.Password, *own.Password} {
+		if strings.Contains(env.Logs.String(), secret) {
+			t.Error("a console password is in the server's log")
+		}
+	}
+	if evs := auditLines(env, "CreateOrResetUIPassword", p.adminID); len(evs) == 0 {
+		t.Error("the reset is not audited")
+	}
+}

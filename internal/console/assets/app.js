@@ -344,15 +344,16 @@ async function identityPage() {
       link("#/dynamic-group/" + enc(d.id), d.name), state(d))))];
 }
 
-async function userPage(userID) {
-  const u = await api("GET", "api/users/" + enc(userID), undefined, "GetUser");
+async function userPage(id) {
+  const base = "api/users/" + enc(id);
+  const u = await api("GET", base, undefined, "GetUser");
   const [memberships, groups] = await Promise.all([
-    listAll("api/userGroupMemberships" + q({ compartmentId: tenancy, userId: userID }), "ListUserGroupMemberships"),
+    listAll("api/userGroupMemberships" + q({ compartmentId: tenancy, userId: id }), "ListUserGroupMemberships"),
     listAll("api/groups" + q({ compartmentId: tenancy }), "ListGroups")]);
   const names = Object.fromEntries(groups.map((g) => [g.id, g.name]));
   let password = "none set";
   try {
-    const pw = await api("GET", "api/users/" + enc(userID) + "/uiPassword", undefined, "GetUserUIPasswordInformation");
+    const pw = await api("GET", base + "/uiPassword", undefined, "GetUserUIPasswordInformation");
     password = "set " + when(pw.timeCreated);
   } catch (e) {
     if (!(e instanceof APIError && e.status === 404)) { throw e; }
@@ -363,7 +364,28 @@ async function userPage(userID) {
   fact(dl, "Description", u.description);
   fact(dl, "Email", u.email);
   fact(dl, "Console password", password);
-  return [el("h2", { text: "User " + u.name }), dl, el("h3", { text: "Groups" }),
+  // A new console password is shown once, like a revealed secret: in the
+  // DOM only, gone on Hide and on navigation. Resetting one's own ends
+  // one's own session too.
+  const shown = el("pre", { id: "ui-password", "aria-label": "New console password" });
+  const hide = el("button", { id: "ui-password-hide", type: "button", text: "Hide", hidden: true,
+    click: () => { shown.textContent = ""; hide.hidden = true; } });
+  const mine = generation;
+  const reset = el("button", { id: "ui-password-reset", type: "button", class: "danger", text: "Reset console password",
+    click: async () => {
+      if (!window.confirm("Give " + u.name + " a new console password? The old one stops working, and so do " +
+        (id === userID ? "your" : "the user's") + " console sessions.")) { return; }
+      clearMessages();
+      try {
+        const pw = await api("POST", base + "/uiPassword", undefined, "CreateOrResetUIPassword");
+        if (mine !== generation) { return; }
+        shown.textContent = pw.password;
+        hide.hidden = false;
+        hide.focus();
+      } catch (e) { failed(e); }
+    } });
+  return [el("h2", { text: "User " + u.name }), dl, el("div", { class: "actions" }, reset, hide), shown,
+    el("h3", { text: "Groups" }),
     el("ul", { id: "user-groups" }, ...memberships.map((m) => el("li", { "data-id": m.groupId },
       link("#/group/" + enc(m.groupId), names[m.groupId] || m.groupId))))];
 }
@@ -378,9 +400,22 @@ async function groupPage(groupID) {
   fact(dl, "OCID", g.id);
   fact(dl, "State", g.lifecycleState);
   fact(dl, "Description", g.description);
+  const members = new Set(memberships.map((m) => m.userId));
+  const pick = el("select", { id: "member-add-user", name: "userId" },
+    ...users.filter((u) => !members.has(u.id)).map((u) => el("option", { value: u.id, text: u.name })));
+  const add = el("form", { id: "member-add", class: "stack" }, el("label", { for: "member-add-user", text: "Add a member" }), pick,
+    el("button", { id: "member-add-submit", type: "submit", text: "Add to group" }));
+  add.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    change(() => api("POST", "api/userGroupMemberships", { userId: pick.value, groupId: groupID }, "AddUserToGroup"));
+  });
   return [el("h2", { text: "Group " + g.name }), dl, el("h3", { text: "Members" }),
     el("ul", { id: "group-members" }, ...memberships.map((m) => el("li", { "data-id": m.userId },
-      link("#/user/" + enc(m.userId), names[m.userId] || m.userId))))];
+      link("#/user/" + enc(m.userId), names[m.userId] || m.userId), " ",
+      el("button", { type: "button", class: "member-remove", text: "Remove",
+        "aria-label": "Remove " + (names[m.userId] || m.userId) + " from the group",
+        click: () => change(() => api("DELETE", "api/userGroupMemberships/" + enc(m.id), undefined, "RemoveUserFromGroup")) })))),
+    pick.options.length ? add : null];
 }
 
 async function dynamicGroupPage(id) {

@@ -17,8 +17,11 @@
 // password is reset, the user is blocked or deleted (the session carries
 // the password's stamp, checked on every request).
 //
-// Failed logins are throttled per client address and per user name
-// (token buckets; 429 with Retry-After, before any hash is computed).
+// Failed logins are throttled before any hash is computed (token buckets;
+// 429 with Retry-After): per client address, per user name from that
+// address, and under a much larger ceiling per user name from anywhere,
+// from which addresses the user logged in from lately are exempt
+// (loginThrottle): guessing from one address cannot lock a user out.
 //
 // # Requests
 //
@@ -60,12 +63,18 @@ import (
 const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour
-	// DefaultNameFailures failed logins per user name, then one more per
-	// DefaultFailureRefill.
+	// DefaultNameFailures failed logins per user name from one client
+	// address, then one more per DefaultFailureRefill.
 	DefaultNameFailures = 5
+	// DefaultNameCeiling failed logins per user name from all addresses
+	// together (the user's known addresses exempt).
+	DefaultNameCeiling = 100
 	// DefaultAddrFailures failed logins per client address (IPv6: /64).
 	DefaultAddrFailures  = 20
 	DefaultFailureRefill = time.Minute
+	// DefaultKnownAddress is how long an address the user logged in from
+	// stays exempt from the per-name ceiling.
+	DefaultKnownAddress = 30 * 24 * time.Hour
 )
 
 // CSRFHeader carries the session's CSRF token on every change.
@@ -99,11 +108,16 @@ type Options struct {
 	Store           store.Store
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
-	NameFailures    int
-	AddrFailures    int
-	FailureRefill   time.Duration
-	Now             func() time.Time // nil: time.Now
-	Log             *slog.Logger     // nil: discard
+	// NameFailures are per user name and client address, NameCeiling per
+	// user name from any address but the user's known ones (those he
+	// logged in from within KnownAddress), AddrFailures per address.
+	NameFailures  int
+	NameCeiling   int
+	AddrFailures  int
+	FailureRefill time.Duration
+	KnownAddress  time.Duration
+	Now           func() time.Time // nil: time.Now
+	Log           *slog.Logger     // nil: discard
 }
 
 // Handler serves the console.
@@ -111,8 +125,7 @@ type Handler struct {
 	users        Users
 	compartments Compartments
 	sessions     *sessions
-	byName       *ociapi.FailLimiter[string]
-	byAddr       *ociapi.FailLimiter[string]
+	throttle     *loginThrottle
 	now          func() time.Time
 	log          *slog.Logger
 }
@@ -131,14 +144,17 @@ func New(o Options) *Handler {
 	if o.NameFailures <= 0 {
 		o.NameFailures = DefaultNameFailures
 	}
+	if o.NameCeiling <= 0 {
+		o.NameCeiling = DefaultNameCeiling
+	}
 	if o.AddrFailures <= 0 {
 		o.AddrFailures = DefaultAddrFailures
 	}
+	o.KnownAddress = cmp(o.KnownAddress, DefaultKnownAddress)
 	return &Handler{
 		users: o.Users, compartments: o.Compartments, now: o.Now, log: o.Log,
 		sessions: &sessions{st: o.Store, now: o.Now, idle: o.IdleTimeout, absolute: o.AbsoluteTimeout},
-		byName:   newFailLimiter(o.NameFailures, o.FailureRefill),
-		byAddr:   newFailLimiter(o.AddrFailures, o.FailureRefill),
+		throttle: newLoginThrottle(o),
 	}
 }
 
@@ -299,28 +315,21 @@ func (h *Handler) login(c *ociapi.Call) error {
 	}
 	defer clear(req.Password)
 	now := h.now()
-	addr, name := ociapi.ClientKey(c.R.RemoteAddr).String(), strings.ToLower(req.UserName)
-	ap, ok, wait := h.byAddr.Admit(addr, now)
+	pass, ok, wait, what := h.throttle.admit(strings.ToLower(req.UserName), ociapi.ClientKey(c.R.RemoteAddr), now)
 	if !ok {
-		return throttled(c, wait, "this address")
-	}
-	np, ok, wait := h.byName.Admit(name, now)
-	if !ok {
-		h.byAddr.Succeeded(ap)
-		return throttled(c, wait, "this user name")
+		return throttled(c, wait, what)
 	}
 	u, err := h.users.CheckUIPassword(c.Context(), req.UserName, req.Password)
 	if errors.Is(err, identity.ErrBadLogin) {
-		h.byAddr.Failed(addr, ap, now)
-		h.byName.Failed(name, np, now)
+		h.throttle.failed(pass, now)
 		return errs.E(errs.Unauthenticated, "console login failed: wrong user name or password")
 	}
-	// Anything else is the server's failure, not a guess.
-	h.byAddr.Succeeded(ap)
-	h.byName.Succeeded(np)
 	if err != nil {
+		// The server's failure, not a guess.
+		h.throttle.release(pass)
 		return err
 	}
+	h.throttle.succeeded(pass, now)
 	id, rec, err := h.sessions.create(c.Context(), u.UserID, u.UserName, u.Stamp)
 	if err != nil {
 		return err

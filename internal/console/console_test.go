@@ -40,6 +40,7 @@ type harness struct {
 	ids      *identity.Service
 	st       *memstore.Store
 	srv      *httptest.Server
+	mux      *http.ServeMux
 	logs     *bytes.Buffer
 	userID   string
 	password string
@@ -85,6 +86,7 @@ func newHarness(t *testing.T, tls bool, opt func(*console.Options)) *harness {
 	mux := http.NewServeMux()
 	api.Register(console.Mux{Mux: mux}, ch.Routes()...)
 	mux.Handle("/console/", console.NotFound)
+	h.mux = mux
 	if tls {
 		h.srv = httptest.NewTLSServer(mux)
 	} else {
@@ -284,6 +286,45 @@ func TestLoginThrottled(t *testing.T) {
 	}
 	if r := h.req("POST", "/console/login", loginBody("alice", h.password), nil, nil); r.status != http.StatusTooManyRequests {
 		t.Fatalf("after 5 failures from this address: %d, want 429", r.status)
+	}
+}
+
+// loginFrom logs in through the handler as from the client at remoteAddr.
+func (h *harness) loginFrom(remoteAddr, name, password string) int {
+	h.t.Helper()
+	r := httptest.NewRequest("POST", "http://vault.test/console/login", strings.NewReader(loginBody(name, password)))
+	r.RemoteAddr = remoteAddr
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Origin", "http://vault.test")
+	w := httptest.NewRecorder()
+	h.mux.ServeHTTP(w, r)
+	return w.Code
+}
+
+// Guessing alice's password from one address (and its /64) does not keep
+// her from logging in from another.
+func TestLoginNotLockedOutByOthers(t *testing.T) {
+	h := newHarness(t, false, nil)
+	for _, attacker := range []string{"192.0.2.1:4000", "[2001:db8:1:2::1]:4000"} {
+		for i := range 30 {
+			code := h.loginFrom(attacker, "Alice", "guess")
+			want := http.StatusUnauthorized
+			if i >= console.DefaultNameFailures {
+				want = http.StatusTooManyRequests
+			}
+			if code != want {
+				t.Fatalf("guess %d from %s: %d, want %d", i, attacker, code, want)
+			}
+		}
+	}
+	// Another address of the same /64 is the same attacker.
+	if code := h.loginFrom("[2001:db8:1:2::99]:1", "alice", h.password); code != http.StatusTooManyRequests {
+		t.Fatalf("the attacker's /64: %d, want 429", code)
+	}
+	for _, user := range []string{"198.51.100.7:5000", "[2001:db8:1:3::1]:5000"} {
+		if code := h.loginFrom(user, "alice", h.password); code != http.StatusOK {
+			t.Fatalf("alice from %s: %d, want 200", user, code)
+		}
 	}
 }
 

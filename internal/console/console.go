@@ -10,7 +10,7 @@
 // compared in constant time; an unknown user costs one hash as a wrong
 // password does) and makes a session: a 256-bit random id, sent only as the
 // cookie coffer_session (HttpOnly, SameSite=Strict, Path=/console/, Secure
-// when the request came over TLS), and stored under the SHA-256 of the id
+// when the request came over TLS or the public origin is https), and stored under the SHA-256 of the id
 // in the server's store, so every node sharing the store accepts it. A
 // session ends after IdleTimeout without a request (30 min), after
 // AbsoluteTimeout in any case (12 h), at logout, and when the user's
@@ -30,7 +30,8 @@
 // and Call.Authorize with its audit event are the API's own. A change
 // (any method but GET and HEAD) needs the session's CSRF token in the
 // X-Coffer-CSRF header and an Origin (or else Referer) of the console's
-// own origin; a GET changes nothing. Every response under /console/ has a
+// own origin (exactly Options.Origin when set, for a TLS-terminating
+// proxy; X-Forwarded-* headers are never trusted); a GET changes nothing. Every response under /console/ has a
 // strict Content-Security-Policy (no inline script or style, no framing),
 // nosniff, no referrer and Cache-Control: no-store (Secure).
 //
@@ -116,8 +117,14 @@ type Options struct {
 	AddrFailures  int
 	FailureRefill time.Duration
 	KnownAddress  time.Duration
-	Now           func() time.Time // nil: time.Now
-	Log           *slog.Logger     // nil: discard
+	// Origin is the console's public origin (ParseOrigin's form), when
+	// browsers reach it through a TLS-terminating proxy: the origin check
+	// accepts exactly it, and the cookie is Secure when it is https.
+	// Empty: the origin the request was sent to, Secure over TLS.
+	// X-Forwarded-* headers are never consulted.
+	Origin string
+	Now    func() time.Time // nil: time.Now
+	Log    *slog.Logger     // nil: discard
 }
 
 // Handler serves the console.
@@ -126,6 +133,7 @@ type Handler struct {
 	compartments Compartments
 	sessions     *sessions
 	throttle     *loginThrottle
+	origin       string
 	now          func() time.Time
 	log          *slog.Logger
 }
@@ -152,7 +160,7 @@ func New(o Options) *Handler {
 	}
 	o.KnownAddress = cmp(o.KnownAddress, DefaultKnownAddress)
 	return &Handler{
-		users: o.Users, compartments: o.Compartments, now: o.Now, log: o.Log,
+		users: o.Users, compartments: o.Compartments, now: o.Now, log: o.Log, origin: o.Origin,
 		sessions: &sessions{st: o.Store, now: o.Now, idle: o.IdleTimeout, absolute: o.AbsoluteTimeout},
 		throttle: newLoginThrottle(o),
 	}
@@ -245,13 +253,14 @@ func (h *Handler) info(ctx context.Context, rec session) (sessionInfo, error) {
 }
 
 // sameOrigin reports whether a request's Origin, or when it has none its
-// Referer, is the origin it was sent to. A request with neither is not.
-func sameOrigin(r *http.Request) bool {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+// Referer, is the console's origin: the public origin when one is set
+// (Options.Origin), else the one the request was sent to. A request with
+// neither header is not.
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	self := h.origin
+	if self == "" {
+		self = requestOrigin(r.Host, r.TLS != nil)
 	}
-	self := scheme + "://" + strings.ToLower(r.Host)
 	if o := r.Header.Get("Origin"); o != "" {
 		return strings.ToLower(o) == self
 	}
@@ -260,6 +269,12 @@ func sameOrigin(r *http.Request) bool {
 		return err == nil && strings.ToLower(u.Scheme+"://"+u.Host) == self
 	}
 	return false
+}
+
+// secureCookie reports whether the session cookie is Secure: the request
+// came over TLS, or the public origin is https (a TLS-terminating proxy).
+func (h *Handler) secureCookie(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(h.origin, "https://")
 }
 
 func changes(method string) bool { return method != http.MethodGet && method != http.MethodHead }
@@ -288,7 +303,7 @@ func (h *Handler) Verify(ctx context.Context, r *http.Request, _ []byte) (*authz
 		return nil, err
 	}
 	if changes(r.Method) {
-		if !sameOrigin(r) {
+		if !h.sameOrigin(r) {
 			return nil, errs.E(errs.Forbidden, "a console change must come from the console's own origin (Origin or Referer)")
 		}
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(rec.CSRF)) != 1 {
@@ -306,7 +321,7 @@ func (h *Handler) Verify(ctx context.Context, r *http.Request, _ []byte) (*authz
 }
 
 func (h *Handler) login(c *ociapi.Call) error {
-	if !sameOrigin(c.R) {
+	if !h.sameOrigin(c.R) {
 		return errs.E(errs.Forbidden, "a console login must come from the console's own origin (Origin or Referer)")
 	}
 	req, err := decodeLogin(c.R.Header.Get("Content-Type"), c.Body)
@@ -335,7 +350,7 @@ func (h *Handler) login(c *ociapi.Call) error {
 		return err
 	}
 	http.SetCookie(c.W, &http.Cookie{Name: CookieName, Value: id.encode(), Path: "/console/", HttpOnly: true,
-		Secure: c.R.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(h.sessions.absolute / time.Second)})
+		Secure: h.secureCookie(c.R), SameSite: http.SameSiteStrictMode, MaxAge: int(h.sessions.absolute / time.Second)})
 	h.log.Info("console login", "request_id", c.RequestID, "user", u.UserID)
 	info, err := h.info(c.Context(), rec)
 	if err != nil {
@@ -357,7 +372,7 @@ func (h *Handler) logout(c *ociapi.Call) error {
 		}
 	}
 	http.SetCookie(c.W, &http.Cookie{Name: CookieName, Value: "", Path: "/console/", HttpOnly: true,
-		Secure: c.R.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+		Secure: h.secureCookie(c.R), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	return c.ReplyEmpty(http.StatusNoContent, "")
 }
 

@@ -489,3 +489,48 @@ func TestExpireSessions(t *testing.T) {
 		t.Fatalf("the live session: %d", r.status)
 	}
 }
+
+// Behind a TLS-terminating proxy (Options.Origin): the request arrives over
+// plain HTTP, the browser's Origin is the public https one. The check
+// accepts exactly it, the cookie is Secure, and X-Forwarded-* is ignored.
+func TestPublicOrigin(t *testing.T) {
+	const public = "https://vault.example.com"
+	h := newHarness(t, false, func(o *console.Options) { o.Origin = public })
+	good := map[string]string{"Origin": public}
+	r := h.req("POST", "/console/login", loginBody("alice", h.password), nil, good)
+	if r.status != http.StatusOK {
+		t.Fatalf("login with the public origin: %d %s", r.status, r.body)
+	}
+	var ck *http.Cookie
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == console.CookieName {
+			ck = c
+		}
+	}
+	if ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie behind an https origin = %+v", ck)
+	}
+	var info sessionInfo
+	if err := json.Unmarshal(r.body, &info); err != nil {
+		t.Fatal(err)
+	}
+	for name, hdr := range map[string]map[string]string{
+		"the listener's own origin": {"Origin": h.srv.URL},
+		"http of the public host":   {"Origin": "http://vault.example.com"},
+		"another port":              {"Origin": public + ":8443"},
+		"forwarded headers":         {"Origin": h.srv.URL, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "vault.example.com", "Forwarded": "proto=https;host=vault.example.com"},
+		"cross referer":             {"Origin": "", "Referer": h.srv.URL + "/console/"},
+	} {
+		hdr[console.CSRFHeader] = info.CSRFToken
+		if r := h.req("POST", "/console/logout", "", ck, hdr); r.status != http.StatusForbidden {
+			t.Errorf("logout with %s: %d %s, want 403", name, r.status, r.body)
+		}
+		if r := h.req("POST", "/console/login", loginBody("alice", h.password), nil, hdr); r.status != http.StatusForbidden {
+			t.Errorf("login with %s: %d %s, want 403", name, r.status, r.body)
+		}
+	}
+	r = h.req("POST", "/console/logout", "", ck, map[string]string{"Origin": "", "Referer": public + "/console/", console.CSRFHeader: info.CSRFToken})
+	if r.status != http.StatusNoContent || !strings.Contains(r.header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("logout with the public origin's Referer: %d %s %q", r.status, r.body, r.header.Get("Set-Cookie"))
+	}
+}

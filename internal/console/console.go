@@ -46,6 +46,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -73,6 +74,9 @@ const (
 	// DefaultAddrFailures failed logins per client address (IPv6: /64).
 	DefaultAddrFailures  = 20
 	DefaultFailureRefill = time.Minute
+	// DefaultCompartmentPage is the page size (the API's limit) the
+	// compartment tree is read in.
+	DefaultCompartmentPage = 1000
 	// DefaultKnownAddress is how long an address the user logged in from
 	// stays exempt from the per-name ceiling.
 	DefaultKnownAddress = 30 * 24 * time.Hour
@@ -117,6 +121,9 @@ type Options struct {
 	AddrFailures  int
 	FailureRefill time.Duration
 	KnownAddress  time.Duration
+	// CompartmentPage is the page size the compartment tree is read in
+	// (0: DefaultCompartmentPage).
+	CompartmentPage int
 	// Origin is the console's public origin (ParseOrigin's form), when
 	// browsers reach it through a TLS-terminating proxy: the origin check
 	// accepts exactly it, and the cookie is Secure when it is https.
@@ -134,8 +141,10 @@ type Handler struct {
 	sessions     *sessions
 	throttle     *loginThrottle
 	origin       string
-	now          func() time.Time
-	log          *slog.Logger
+	// compartmentPage is the page size of ListCompartments.
+	compartmentPage int
+	now             func() time.Time
+	log             *slog.Logger
 }
 
 // New returns a console Handler.
@@ -152,6 +161,9 @@ func New(o Options) *Handler {
 	if o.NameFailures <= 0 {
 		o.NameFailures = DefaultNameFailures
 	}
+	if o.CompartmentPage <= 0 {
+		o.CompartmentPage = DefaultCompartmentPage
+	}
 	if o.NameCeiling <= 0 {
 		o.NameCeiling = DefaultNameCeiling
 	}
@@ -161,8 +173,9 @@ func New(o Options) *Handler {
 	o.KnownAddress = cmp(o.KnownAddress, DefaultKnownAddress)
 	return &Handler{
 		users: o.Users, compartments: o.Compartments, now: o.Now, log: o.Log, origin: o.Origin,
-		sessions: &sessions{st: o.Store, now: o.Now, idle: o.IdleTimeout, absolute: o.AbsoluteTimeout},
-		throttle: newLoginThrottle(o),
+		compartmentPage: o.CompartmentPage,
+		sessions:        &sessions{st: o.Store, now: o.Now, idle: o.IdleTimeout, absolute: o.AbsoluteTimeout},
+		throttle:        newLoginThrottle(o),
 	}
 }
 
@@ -401,8 +414,15 @@ type compartment struct {
 	TimeCreated    time.Time `json:"timeCreated"`
 }
 
+// maxCompartmentPages bounds the pages listCompartments reads: a store
+// that kept answering a next page would otherwise hold it forever.
+const maxCompartmentPages = 10_000
+
 // listCompartments is ListCompartments of the whole tenancy as the user:
-// authorized on the tenancy, as the API's compartmentIdInSubtree=true.
+// authorized on the tenancy, as the API's compartmentIdInSubtree=true. It
+// follows the API's paging (each page's next-page token, as opc-next-page
+// and page) to the end, so the tree holds every compartment however many
+// there are.
 func (h *Handler) listCompartments(c *ociapi.Call) error {
 	tenancy, err := h.compartments.TenancyID(c.Context())
 	if err != nil {
@@ -411,12 +431,27 @@ func (h *Handler) listCompartments(c *ociapi.Call) error {
 	if err := c.Authorize(authz.Request{CompartmentID: tenancy}); err != nil {
 		return err
 	}
-	items, _, err := h.compartments.ListCompartments(c.Context(), identity.ListCompartmentsInput{ParentID: tenancy, Subtree: true,
-		ListOptions: identity.ListOptions{Limit: 1000, SortBy: "NAME"}})
-	if err != nil {
-		return err
+	var all []identity.Compartment
+	page := ""
+	for n := 0; ; n++ {
+		if n == maxCompartmentPages {
+			return fmt.Errorf("console: list compartments: more than %d pages of %d", maxCompartmentPages, h.compartmentPage)
+		}
+		items, next, err := h.compartments.ListCompartments(c.Context(), identity.ListCompartmentsInput{ParentID: tenancy, Subtree: true,
+			ListOptions: identity.ListOptions{Limit: h.compartmentPage, Page: page, SortBy: "NAME"}})
+		if err != nil {
+			return fmt.Errorf("console: list compartments (page %d): %w", n+1, err)
+		}
+		all = append(all, items...)
+		if next == "" {
+			break
+		}
+		if next == page {
+			return fmt.Errorf("console: list compartments: page %d names itself as the next", n+1)
+		}
+		page = next
 	}
-	return c.ReplyList(ociapi.Models(items, func(v identity.Compartment) compartment {
+	return c.ReplyList(ociapi.Models(all, func(v identity.Compartment) compartment {
 		return compartment{ID: v.ID, ParentID: v.ParentID, Name: v.Name, Description: v.Description,
 			LifecycleState: v.State, TimeCreated: v.TimeCreated}
 	}), "")

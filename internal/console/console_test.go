@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -532,5 +533,47 @@ func TestPublicOrigin(t *testing.T) {
 	r = h.req("POST", "/console/logout", "", ck, map[string]string{"Origin": "", "Referer": public + "/console/", console.CSRFHeader: info.CSRFToken})
 	if r.status != http.StatusNoContent || !strings.Contains(r.header.Get("Set-Cookie"), "Secure") {
 		t.Fatalf("logout with the public origin's Referer: %d %s %q", r.status, r.body, r.header.Get("Set-Cookie"))
+	}
+}
+
+// The compartment tree is read through the API's paging to the end: with
+// pages of 2, seven compartments (nested ones too) all come back, once
+// each.
+func TestCompartmentsPaged(t *testing.T) {
+	h := newHarness(t, false, func(o *console.Options) { o.CompartmentPage = 2 })
+	ctx := context.Background()
+	tenancy, err := h.ids.TenancyID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	parent := tenancy
+	for i := range 7 {
+		name, desc := fmt.Sprintf("c%d", i), "x"
+		c, err := h.ids.CreateCompartment(ctx, identity.CompartmentInput{ParentID: parent, Name: &name, Description: &desc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[c.ID] = true
+		if i == 3 {
+			parent = c.ID // the rest nested under c3
+		}
+	}
+	ck, _ := h.login()
+	r := h.req("GET", "/console/api/compartments", "", ck, nil)
+	var list []struct {
+		ID string `json:"id"`
+	}
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &list) != nil || r.header.Get("opc-next-page") != "" {
+		t.Fatalf("compartments: %d %s (opc-next-page %q)", r.status, r.body, r.header.Get("opc-next-page"))
+	}
+	for _, c := range list {
+		if !want[c.ID] {
+			t.Errorf("compartment %s listed twice or unknown", c.ID)
+		}
+		delete(want, c.ID)
+	}
+	if len(want) != 0 {
+		t.Fatalf("compartments missing from the tree: %v", want)
 	}
 }

@@ -175,13 +175,14 @@ func (k *knownAddrs) add(name string, addr netip.Prefix, now time.Time) {
 // evict drops the expired names, or if none, the one whose latest login is
 // the oldest. It runs only when a success meets a full map.
 func (k *knownAddrs) evict(now time.Time) {
-	oldest, at := "", now
+	var oldest string
+	var at time.Time
 	for n, list := range k.byName {
 		if len(list) == 0 || now.Sub(list[0].at) >= k.ttl {
 			delete(k.byName, n)
 			continue
 		}
-		if !list[0].at.After(at) {
+		if oldest == "" || list[0].at.Before(at) {
 			oldest, at = n, list[0].at
 		}
 	}

@@ -19,9 +19,10 @@
 //
 // Failed logins are throttled before any hash is computed (token buckets;
 // 429 with Retry-After): per client address, per user name from that
-// address, and under a much larger ceiling per user name from anywhere,
-// from which addresses the user logged in from lately are exempt
-// (loginThrottle): guessing from one address cannot lock a user out.
+// address, and under a much larger ceiling per user name from anywhere;
+// an address the user logged in from lately answers only to its per-name
+// budget (loginThrottle): guessing from one address cannot lock a user
+// out.
 //
 // # Requests
 //
@@ -114,8 +115,9 @@ type Options struct {
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
 	// NameFailures are per user name and client address, NameCeiling per
-	// user name from any address but the user's known ones (those he
-	// logged in from within KnownAddress), AddrFailures per address.
+	// user name from any address, AddrFailures per address; a user's
+	// known addresses (those he logged in from within KnownAddress)
+	// answer for his name to NameFailures only.
 	NameFailures  int
 	NameCeiling   int
 	AddrFailures  int

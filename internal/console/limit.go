@@ -50,9 +50,14 @@ type nameAddr struct {
 //     user, and the only per-name budget a single attacker can spend, so
 //     an attacker at A cannot lock out the user logging in from B;
 //   - the user name from anywhere: a much larger ceiling that only bounds
-//     guessing spread over many addresses. An address from which the
-//     user logged in lately is exempt from it, so a distributed attacker
-//     who empties it delays only the user's logins from new addresses.
+//     guessing spread over many addresses.
+//
+// An address block the user logged in from lately is known: a login for
+// that name from there answers only to its (name, address) bucket, which
+// still bounds guessing from there. So a distributed attacker who empties
+// the ceiling, one who shares the user's address (a NAT) and spends its
+// budget on other names, or a flood that fills the address map, delays
+// the user only on a new address.
 //
 // Unknown names get buckets as known ones do, and the answers are the
 // same: the throttle never tells whether a user exists.
@@ -74,27 +79,28 @@ func newLoginThrottle(o Options) *loginThrottle {
 
 // loginPass is what an admitted login holds until its outcome is known.
 type loginPass struct {
-	name            string
-	addr            netip.Prefix
-	a, na, n        ociapi.FailPass
-	ceilingExempted bool
+	name     string
+	addr     netip.Prefix
+	a, na, n ociapi.FailPass
+	known    bool // a known address: only the pair bucket counts
 }
 
 // admit reports whether a login for name (case-folded) from addr may be
 // checked now; if not, how long until one may and what is throttled.
 func (t *loginThrottle) admit(name string, addr netip.Prefix, now time.Time) (loginPass, bool, time.Duration, string) {
-	p := loginPass{name: name, addr: addr}
+	p := loginPass{name: name, addr: addr, known: t.known.has(name, addr, now)}
 	var ok bool
 	var wait time.Duration
-	if p.a, ok, wait = t.byAddr.Admit(addr, now); !ok {
-		return p, false, wait, "this address"
+	if !p.known {
+		if p.a, ok, wait = t.byAddr.Admit(addr, now); !ok {
+			return p, false, wait, "this address"
+		}
 	}
 	if p.na, ok, wait = t.byNameAddr.Admit(nameAddr{name, addr}, now); !ok {
 		t.byAddr.Succeeded(p.a)
 		return p, false, wait, "this user name"
 	}
-	if t.known.has(name, addr, now) {
-		p.ceilingExempted = true
+	if p.known {
 		return p, true, 0, ""
 	}
 	if p.n, ok, wait = t.byName.Admit(name, now); !ok {
@@ -107,9 +113,9 @@ func (t *loginThrottle) admit(name string, addr netip.Prefix, now time.Time) (lo
 
 // failed records a wrong user name or password.
 func (t *loginThrottle) failed(p loginPass, now time.Time) {
-	t.byAddr.Failed(p.addr, p.a, now)
 	t.byNameAddr.Failed(nameAddr{p.name, p.addr}, p.na, now)
-	if !p.ceilingExempted {
+	if !p.known {
+		t.byAddr.Failed(p.addr, p.a, now)
 		t.byName.Failed(p.name, p.n, now)
 	}
 }

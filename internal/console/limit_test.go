@@ -166,3 +166,35 @@ func TestKnownAddrsBounded(t *testing.T) {
 		t.Fatalf("alice has %d known addresses, want %d", n, maxKnownPerName)
 	}
 }
+
+// Someone who shares alice's address (a NAT, an office) and spends the
+// address's budget on other names, or a flood that fills the address map
+// so that new addresses share one emptied bucket, does not keep alice out
+// at the address she logged in from; a new address of hers waits.
+func TestThrottleKnownAddressSurvivesAddressExhaustion(t *testing.T) {
+	th := testThrottle()
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	office := prefix(1)
+	if !try(th, "alice", office, now, true) {
+		t.Fatal("first login refused")
+	}
+	for i := range 100 {
+		try(th, fmt.Sprintf("user%d", i), office, now, false)
+	}
+	if _, ok, _, what := th.admit("bob", office, now); ok || what != "this address" {
+		t.Fatalf("bob at the exhausted address: ok=%v %q", ok, what)
+	}
+	if !try(th, "alice", office, now, true) {
+		t.Fatal("alice at her known address is locked out by guesses at other names")
+	}
+	// A flood of failures from more addresses than the map holds.
+	for i := range maxLimitKeys + 100 {
+		try(th, fmt.Sprintf("flood%d", i), prefix(10+i), now, false)
+	}
+	if _, ok, _, _ := th.admit("carol", prefix(50_000), now); ok {
+		t.Fatal("the flood did not reach the shared bucket: the test shows nothing")
+	}
+	if !try(th, "alice", office, now, true) {
+		t.Fatal("alice at her known address is locked out by a wide flood")
+	}
+}

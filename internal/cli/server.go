@@ -66,6 +66,11 @@ to another, see coffer operator migrate-seal.`,
 			if cfg.UsageFlushInterval <= 0 || cfg.UsageRetention <= 0 {
 				return usageErrorf("--usage-flush-interval and --usage-retention must be positive")
 			}
+			if cfg.ConsoleOrigin != "" {
+				if _, err := console.ParseOrigin(cfg.ConsoleOrigin); err != nil {
+					return usageErrorf("--console-origin %q: %v", cfg.ConsoleOrigin, err)
+				}
+			}
 			if cfg.AuthFailLimit <= 0 {
 				cfg.AuthFailLimit = -1 // the flag's 0 is off; Config's 0 is the default
 			}
@@ -151,6 +156,7 @@ to another, see coffer operator migrate-seal.`,
 	f.IntVar(&cfg.AuthFailBurst, "auth-fail-burst", ociapi.DefaultAuthFailBurst, "failed authentications a client address may burst above --auth-fail-limit")
 	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout, "end a web console session after this long without a request")
 	f.DurationVar(&cfg.ConsoleSessionLifetime, "console-session-lifetime", console.DefaultAbsoluteTimeout, "end a web console session this long after its login, active or not")
+	f.StringVar(&cfg.ConsoleOrigin, "console-origin", "", "the web console's public origin (https://HOST[:PORT]) when browsers reach it through a TLS-terminating proxy: changes must come from exactly this origin and the session cookie is Secure when it is https (X-Forwarded-* headers are never trusted); default: the origin each request was sent to")
 	f.DurationVar(&cfg.UsageFlushInterval, "usage-flush-interval", time.Minute, "how often this node adds its counted API calls to the store for coffer usage (also when it seals or stops)")
 	f.DurationVar(&cfg.UsageRetention, "usage-retention", 400*24*time.Hour, "how long usage records (coffer usage) are kept")
 	f.StringArrayVar(&peerURLs, "peer", nil, "REGION=URL: another region of this realm, whose server is at URL; secrets may be replicated to it and replicas of its secrets are kept here (repeatable; needs --peer-key for each and --peer-identity)")

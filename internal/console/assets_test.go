@@ -37,6 +37,7 @@ func TestAssetsRules(t *testing.T) {
 	for _, id := range []string{"login-user", "login-password", "login-submit", "logout", "nav-compartments", "nav-vaults",
 		"compartments", "vaults", "keys", "secrets", "versions", "reveal", "hide", "content", "new-version-content",
 		"new-version-submit", "denied", "denied-explain", "nav-explain", "explain-user", "explain-operation",
+		"explain-group", "explain-dynamic-group", "explain-attributes", "explain-secret-name", "explain-variables",
 		"explain-submit", "explain-result", "explain-suggestion",
 		"nav-identity", "users", "groups", "dynamic-groups", "user-groups", "group-members", "matching-rule", "policies",
 		"policy-name", "policy-description", "policy-statements", "policy-lint", "policy-lint-status", "policy-save", "policy-delete",

@@ -10,15 +10,19 @@
 // compared in constant time; an unknown user costs one hash as a wrong
 // password does) and makes a session: a 256-bit random id, sent only as the
 // cookie coffer_session (HttpOnly, SameSite=Strict, Path=/console/, Secure
-// when the request came over TLS), and stored under the SHA-256 of the id
+// when the request came over TLS or the public origin is https), and stored under the SHA-256 of the id
 // in the server's store, so every node sharing the store accepts it. A
 // session ends after IdleTimeout without a request (30 min), after
 // AbsoluteTimeout in any case (12 h), at logout, and when the user's
 // password is reset, the user is blocked or deleted (the session carries
 // the password's stamp, checked on every request).
 //
-// Failed logins are throttled per client address and per user name
-// (token buckets; 429 with Retry-After, before any hash is computed).
+// Failed logins are throttled before any hash is computed (token buckets;
+// 429 with Retry-After): per client address, per user name from that
+// address, and under a much larger ceiling per user name from anywhere;
+// an address the user logged in from lately answers only to its per-name
+// budget (loginThrottle): guessing from one address cannot lock a user
+// out.
 //
 // # Requests
 //
@@ -27,7 +31,8 @@
 // and Call.Authorize with its audit event are the API's own. A change
 // (any method but GET and HEAD) needs the session's CSRF token in the
 // X-Coffer-CSRF header and an Origin (or else Referer) of the console's
-// own origin; a GET changes nothing. Every response under /console/ has a
+// own origin (exactly Options.Origin when set, for a TLS-terminating
+// proxy; X-Forwarded-* headers are never trusted); a GET changes nothing. Every response under /console/ has a
 // strict Content-Security-Policy (no inline script or style, no framing),
 // nosniff, no referrer and Cache-Control: no-store (Secure).
 //
@@ -42,6 +47,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -60,12 +66,21 @@ import (
 const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour
-	// DefaultNameFailures failed logins per user name, then one more per
-	// DefaultFailureRefill.
+	// DefaultNameFailures failed logins per user name from one client
+	// address, then one more per DefaultFailureRefill.
 	DefaultNameFailures = 5
+	// DefaultNameCeiling failed logins per user name from all addresses
+	// together (the user's known addresses exempt).
+	DefaultNameCeiling = 100
 	// DefaultAddrFailures failed logins per client address (IPv6: /64).
 	DefaultAddrFailures  = 20
 	DefaultFailureRefill = time.Minute
+	// DefaultCompartmentPage is the page size (the API's limit) the
+	// compartment tree is read in.
+	DefaultCompartmentPage = 1000
+	// DefaultKnownAddress is how long an address the user logged in from
+	// stays exempt from the per-name ceiling.
+	DefaultKnownAddress = 30 * 24 * time.Hour
 )
 
 // CSRFHeader carries the session's CSRF token on every change.
@@ -99,11 +114,26 @@ type Options struct {
 	Store           store.Store
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
-	NameFailures    int
-	AddrFailures    int
-	FailureRefill   time.Duration
-	Now             func() time.Time // nil: time.Now
-	Log             *slog.Logger     // nil: discard
+	// NameFailures are per user name and client address, NameCeiling per
+	// user name from any address, AddrFailures per address; a user's
+	// known addresses (those he logged in from within KnownAddress)
+	// answer for his name to NameFailures only.
+	NameFailures  int
+	NameCeiling   int
+	AddrFailures  int
+	FailureRefill time.Duration
+	KnownAddress  time.Duration
+	// CompartmentPage is the page size the compartment tree is read in
+	// (0: DefaultCompartmentPage).
+	CompartmentPage int
+	// Origin is the console's public origin (ParseOrigin's form), when
+	// browsers reach it through a TLS-terminating proxy: the origin check
+	// accepts exactly it, and the cookie is Secure when it is https.
+	// Empty: the origin the request was sent to, Secure over TLS.
+	// X-Forwarded-* headers are never consulted.
+	Origin string
+	Now    func() time.Time // nil: time.Now
+	Log    *slog.Logger     // nil: discard
 }
 
 // Handler serves the console.
@@ -111,10 +141,12 @@ type Handler struct {
 	users        Users
 	compartments Compartments
 	sessions     *sessions
-	byName       *ociapi.FailLimiter[string]
-	byAddr       *ociapi.FailLimiter[string]
-	now          func() time.Time
-	log          *slog.Logger
+	throttle     *loginThrottle
+	origin       string
+	// compartmentPage is the page size of ListCompartments.
+	compartmentPage int
+	now             func() time.Time
+	log             *slog.Logger
 }
 
 // New returns a console Handler.
@@ -131,14 +163,21 @@ func New(o Options) *Handler {
 	if o.NameFailures <= 0 {
 		o.NameFailures = DefaultNameFailures
 	}
+	if o.CompartmentPage <= 0 {
+		o.CompartmentPage = DefaultCompartmentPage
+	}
+	if o.NameCeiling <= 0 {
+		o.NameCeiling = DefaultNameCeiling
+	}
 	if o.AddrFailures <= 0 {
 		o.AddrFailures = DefaultAddrFailures
 	}
+	o.KnownAddress = cmp(o.KnownAddress, DefaultKnownAddress)
 	return &Handler{
-		users: o.Users, compartments: o.Compartments, now: o.Now, log: o.Log,
-		sessions: &sessions{st: o.Store, now: o.Now, idle: o.IdleTimeout, absolute: o.AbsoluteTimeout},
-		byName:   newFailLimiter(o.NameFailures, o.FailureRefill),
-		byAddr:   newFailLimiter(o.AddrFailures, o.FailureRefill),
+		users: o.Users, compartments: o.Compartments, now: o.Now, log: o.Log, origin: o.Origin,
+		compartmentPage: o.CompartmentPage,
+		sessions:        &sessions{st: o.Store, now: o.Now, idle: o.IdleTimeout, absolute: o.AbsoluteTimeout},
+		throttle:        newLoginThrottle(o),
 	}
 }
 
@@ -229,13 +268,14 @@ func (h *Handler) info(ctx context.Context, rec session) (sessionInfo, error) {
 }
 
 // sameOrigin reports whether a request's Origin, or when it has none its
-// Referer, is the origin it was sent to. A request with neither is not.
-func sameOrigin(r *http.Request) bool {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+// Referer, is the console's origin: the public origin when one is set
+// (Options.Origin), else the one the request was sent to. A request with
+// neither header is not.
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	self := h.origin
+	if self == "" {
+		self = requestOrigin(r.Host, r.TLS != nil)
 	}
-	self := scheme + "://" + strings.ToLower(r.Host)
 	if o := r.Header.Get("Origin"); o != "" {
 		return strings.ToLower(o) == self
 	}
@@ -244,6 +284,12 @@ func sameOrigin(r *http.Request) bool {
 		return err == nil && strings.ToLower(u.Scheme+"://"+u.Host) == self
 	}
 	return false
+}
+
+// secureCookie reports whether the session cookie is Secure: the request
+// came over TLS, or the public origin is https (a TLS-terminating proxy).
+func (h *Handler) secureCookie(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(h.origin, "https://")
 }
 
 func changes(method string) bool { return method != http.MethodGet && method != http.MethodHead }
@@ -272,7 +318,7 @@ func (h *Handler) Verify(ctx context.Context, r *http.Request, _ []byte) (*authz
 		return nil, err
 	}
 	if changes(r.Method) {
-		if !sameOrigin(r) {
+		if !h.sameOrigin(r) {
 			return nil, errs.E(errs.Forbidden, "a console change must come from the console's own origin (Origin or Referer)")
 		}
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(rec.CSRF)) != 1 {
@@ -290,7 +336,7 @@ func (h *Handler) Verify(ctx context.Context, r *http.Request, _ []byte) (*authz
 }
 
 func (h *Handler) login(c *ociapi.Call) error {
-	if !sameOrigin(c.R) {
+	if !h.sameOrigin(c.R) {
 		return errs.E(errs.Forbidden, "a console login must come from the console's own origin (Origin or Referer)")
 	}
 	req, err := decodeLogin(c.R.Header.Get("Content-Type"), c.Body)
@@ -299,34 +345,27 @@ func (h *Handler) login(c *ociapi.Call) error {
 	}
 	defer clear(req.Password)
 	now := h.now()
-	addr, name := ociapi.ClientKey(c.R.RemoteAddr).String(), strings.ToLower(req.UserName)
-	ap, ok, wait := h.byAddr.Admit(addr, now)
+	pass, ok, wait, what := h.throttle.admit(strings.ToLower(req.UserName), ociapi.ClientKey(c.R.RemoteAddr), now)
 	if !ok {
-		return throttled(c, wait, "this address")
-	}
-	np, ok, wait := h.byName.Admit(name, now)
-	if !ok {
-		h.byAddr.Succeeded(ap)
-		return throttled(c, wait, "this user name")
+		return throttled(c, wait, what)
 	}
 	u, err := h.users.CheckUIPassword(c.Context(), req.UserName, req.Password)
 	if errors.Is(err, identity.ErrBadLogin) {
-		h.byAddr.Failed(addr, ap, now)
-		h.byName.Failed(name, np, now)
+		h.throttle.failed(pass, now)
 		return errs.E(errs.Unauthenticated, "console login failed: wrong user name or password")
 	}
-	// Anything else is the server's failure, not a guess.
-	h.byAddr.Succeeded(ap)
-	h.byName.Succeeded(np)
 	if err != nil {
+		// The server's failure, not a guess.
+		h.throttle.release(pass)
 		return err
 	}
+	h.throttle.succeeded(pass, now)
 	id, rec, err := h.sessions.create(c.Context(), u.UserID, u.UserName, u.Stamp)
 	if err != nil {
 		return err
 	}
 	http.SetCookie(c.W, &http.Cookie{Name: CookieName, Value: id.encode(), Path: "/console/", HttpOnly: true,
-		Secure: c.R.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(h.sessions.absolute / time.Second)})
+		Secure: h.secureCookie(c.R), SameSite: http.SameSiteStrictMode, MaxAge: int(h.sessions.absolute / time.Second)})
 	h.log.Info("console login", "request_id", c.RequestID, "user", u.UserID)
 	info, err := h.info(c.Context(), rec)
 	if err != nil {
@@ -348,7 +387,7 @@ func (h *Handler) logout(c *ociapi.Call) error {
 		}
 	}
 	http.SetCookie(c.W, &http.Cookie{Name: CookieName, Value: "", Path: "/console/", HttpOnly: true,
-		Secure: c.R.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+		Secure: h.secureCookie(c.R), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	return c.ReplyEmpty(http.StatusNoContent, "")
 }
 
@@ -377,8 +416,15 @@ type compartment struct {
 	TimeCreated    time.Time `json:"timeCreated"`
 }
 
+// maxCompartmentPages bounds the pages listCompartments reads: a store
+// that kept answering a next page would otherwise hold it forever.
+const maxCompartmentPages = 10_000
+
 // listCompartments is ListCompartments of the whole tenancy as the user:
-// authorized on the tenancy, as the API's compartmentIdInSubtree=true.
+// authorized on the tenancy, as the API's compartmentIdInSubtree=true. It
+// follows the API's paging (each page's next-page token, as opc-next-page
+// and page) to the end, so the tree holds every compartment however many
+// there are.
 func (h *Handler) listCompartments(c *ociapi.Call) error {
 	tenancy, err := h.compartments.TenancyID(c.Context())
 	if err != nil {
@@ -387,12 +433,27 @@ func (h *Handler) listCompartments(c *ociapi.Call) error {
 	if err := c.Authorize(authz.Request{CompartmentID: tenancy}); err != nil {
 		return err
 	}
-	items, _, err := h.compartments.ListCompartments(c.Context(), identity.ListCompartmentsInput{ParentID: tenancy, Subtree: true,
-		ListOptions: identity.ListOptions{Limit: 1000, SortBy: "NAME"}})
-	if err != nil {
-		return err
+	var all []identity.Compartment
+	page := ""
+	for n := 0; ; n++ {
+		if n == maxCompartmentPages {
+			return fmt.Errorf("console: list compartments: more than %d pages of %d", maxCompartmentPages, h.compartmentPage)
+		}
+		items, next, err := h.compartments.ListCompartments(c.Context(), identity.ListCompartmentsInput{ParentID: tenancy, Subtree: true,
+			ListOptions: identity.ListOptions{Limit: h.compartmentPage, Page: page, SortBy: "NAME"}})
+		if err != nil {
+			return fmt.Errorf("console: list compartments (page %d): %w", n+1, err)
+		}
+		all = append(all, items...)
+		if next == "" {
+			break
+		}
+		if next == page {
+			return fmt.Errorf("console: list compartments: page %d names itself as the next", n+1)
+		}
+		page = next
 	}
-	return c.ReplyList(ociapi.Models(items, func(v identity.Compartment) compartment {
+	return c.ReplyList(ociapi.Models(all, func(v identity.Compartment) compartment {
 		return compartment{ID: v.ID, ParentID: v.ParentID, Name: v.Name, Description: v.Description,
 			LifecycleState: v.State, TimeCreated: v.TimeCreated}
 	}), "")

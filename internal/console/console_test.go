@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,7 @@ type harness struct {
 	ids      *identity.Service
 	st       *memstore.Store
 	srv      *httptest.Server
+	mux      *http.ServeMux
 	logs     *bytes.Buffer
 	userID   string
 	password string
@@ -85,6 +87,7 @@ func newHarness(t *testing.T, tls bool, opt func(*console.Options)) *harness {
 	mux := http.NewServeMux()
 	api.Register(console.Mux{Mux: mux}, ch.Routes()...)
 	mux.Handle("/console/", console.NotFound)
+	h.mux = mux
 	if tls {
 		h.srv = httptest.NewTLSServer(mux)
 	} else {
@@ -282,8 +285,52 @@ func TestLoginThrottled(t *testing.T) {
 			t.Fatalf("name %d: %d", i, r.status)
 		}
 	}
-	if r := h.req("POST", "/console/login", loginBody("alice", h.password), nil, nil); r.status != http.StatusTooManyRequests {
+	if r := h.req("POST", "/console/login", loginBody("bob", "guess"), nil, nil); r.status != http.StatusTooManyRequests {
 		t.Fatalf("after 5 failures from this address: %d, want 429", r.status)
+	}
+	// alice logged in from this address: it answers to her own budget
+	// only (TestThrottleKnownAddressSurvivesAddressExhaustion).
+	if r := h.req("POST", "/console/login", loginBody("alice", h.password), nil, nil); r.status != http.StatusOK {
+		t.Fatalf("alice at her known address: %d, want 200", r.status)
+	}
+}
+
+// loginFrom logs in through the handler as from the client at remoteAddr.
+func (h *harness) loginFrom(remoteAddr, name, password string) int {
+	h.t.Helper()
+	r := httptest.NewRequest("POST", "http://vault.test/console/login", strings.NewReader(loginBody(name, password)))
+	r.RemoteAddr = remoteAddr
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Origin", "http://vault.test")
+	w := httptest.NewRecorder()
+	h.mux.ServeHTTP(w, r)
+	return w.Code
+}
+
+// Guessing alice's password from one address (and its /64) does not keep
+// her from logging in from another.
+func TestLoginNotLockedOutByOthers(t *testing.T) {
+	h := newHarness(t, false, nil)
+	for _, attacker := range []string{"192.0.2.1:4000", "[2001:db8:1:2::1]:4000"} {
+		for i := range 30 {
+			code := h.loginFrom(attacker, "Alice", "guess")
+			want := http.StatusUnauthorized
+			if i >= console.DefaultNameFailures {
+				want = http.StatusTooManyRequests
+			}
+			if code != want {
+				t.Fatalf("guess %d from %s: %d, want %d", i, attacker, code, want)
+			}
+		}
+	}
+	// Another address of the same /64 is the same attacker.
+	if code := h.loginFrom("[2001:db8:1:2::99]:1", "alice", h.password); code != http.StatusTooManyRequests {
+		t.Fatalf("the attacker's /64: %d, want 429", code)
+	}
+	for _, user := range []string{"198.51.100.7:5000", "[2001:db8:1:3::1]:5000"} {
+		if code := h.loginFrom(user, "alice", h.password); code != http.StatusOK {
+			t.Fatalf("alice from %s: %d, want 200", user, code)
+		}
 	}
 }
 
@@ -446,5 +493,92 @@ func TestExpireSessions(t *testing.T) {
 	}
 	if r := h.req("GET", "/console/session", "", ck, nil); r.status != http.StatusOK {
 		t.Fatalf("the live session: %d", r.status)
+	}
+}
+
+// Behind a TLS-terminating proxy (Options.Origin): the request arrives over
+// plain HTTP, the browser's Origin is the public https one. The check
+// accepts exactly it, the cookie is Secure, and X-Forwarded-* is ignored.
+func TestPublicOrigin(t *testing.T) {
+	const public = "https://vault.example.com"
+	h := newHarness(t, false, func(o *console.Options) { o.Origin = public })
+	good := map[string]string{"Origin": public}
+	r := h.req("POST", "/console/login", loginBody("alice", h.password), nil, good)
+	if r.status != http.StatusOK {
+		t.Fatalf("login with the public origin: %d %s", r.status, r.body)
+	}
+	var ck *http.Cookie
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == console.CookieName {
+			ck = c
+		}
+	}
+	if ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie behind an https origin = %+v", ck)
+	}
+	var info sessionInfo
+	if err := json.Unmarshal(r.body, &info); err != nil {
+		t.Fatal(err)
+	}
+	for name, hdr := range map[string]map[string]string{
+		"the listener's own origin": {"Origin": h.srv.URL},
+		"http of the public host":   {"Origin": "http://vault.example.com"},
+		"another port":              {"Origin": public + ":8443"},
+		"forwarded headers":         {"Origin": h.srv.URL, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "vault.example.com", "Forwarded": "proto=https;host=vault.example.com"},
+		"cross referer":             {"Origin": "", "Referer": h.srv.URL + "/console/"},
+	} {
+		hdr[console.CSRFHeader] = info.CSRFToken
+		if r := h.req("POST", "/console/logout", "", ck, hdr); r.status != http.StatusForbidden {
+			t.Errorf("logout with %s: %d %s, want 403", name, r.status, r.body)
+		}
+		if r := h.req("POST", "/console/login", loginBody("alice", h.password), nil, hdr); r.status != http.StatusForbidden {
+			t.Errorf("login with %s: %d %s, want 403", name, r.status, r.body)
+		}
+	}
+	r = h.req("POST", "/console/logout", "", ck, map[string]string{"Origin": "", "Referer": public + "/console/", console.CSRFHeader: info.CSRFToken})
+	if r.status != http.StatusNoContent || !strings.Contains(r.header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("logout with the public origin's Referer: %d %s %q", r.status, r.body, r.header.Get("Set-Cookie"))
+	}
+}
+
+// The compartment tree is read through the API's paging to the end: with
+// pages of 2, seven compartments (nested ones too) all come back, once
+// each.
+func TestCompartmentsPaged(t *testing.T) {
+	h := newHarness(t, false, func(o *console.Options) { o.CompartmentPage = 2 })
+	ctx := context.Background()
+	tenancy, err := h.ids.TenancyID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	parent := tenancy
+	for i := range 7 {
+		name, desc := fmt.Sprintf("c%d", i), "x"
+		c, err := h.ids.CreateCompartment(ctx, identity.CompartmentInput{ParentID: parent, Name: &name, Description: &desc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[c.ID] = true
+		if i == 3 {
+			parent = c.ID // the rest nested under c3
+		}
+	}
+	ck, _ := h.login()
+	r := h.req("GET", "/console/api/compartments", "", ck, nil)
+	var list []struct {
+		ID string `json:"id"`
+	}
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &list) != nil || r.header.Get("opc-next-page") != "" {
+		t.Fatalf("compartments: %d %s (opc-next-page %q)", r.status, r.body, r.header.Get("opc-next-page"))
+	}
+	for _, c := range list {
+		if !want[c.ID] {
+			t.Errorf("compartment %s listed twice or unknown", c.ID)
+		}
+		delete(want, c.ID)
+	}
+	if len(want) != 0 {
+		t.Fatalf("compartments missing from the tree: %v", want)
 	}
 }

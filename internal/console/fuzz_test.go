@@ -48,3 +48,28 @@ func FuzzParseSessionID(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseOrigin: an accepted origin is http or https with a host and no
+// path, query, fragment or user, and parses back to itself.
+func FuzzParseOrigin(f *testing.F) {
+	for _, s := range []string{"https://vault.example.com", "HTTPS://Vault.Example.com:443/", "http://[::1]:8420",
+		"http://10.0.0.1:80", "ftp://x", "https://u:p@x", "https://x/p?q#f", "https://x:0", "https://[fe80::1%25eth0]", "//x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := ParseOrigin(s)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			t.Fatalf("%q accepted as %q", s, o)
+		}
+		rest := o[strings.Index(o, "://")+3:]
+		if rest == "" || strings.ContainsAny(rest, "/?#@%") || strings.ToLower(o) != o {
+			t.Fatalf("%q accepted as %q", s, o)
+		}
+		if again, err := ParseOrigin(o); err != nil || again != o {
+			t.Fatalf("%q -> %q -> %q, %v", s, o, again, err)
+		}
+	})
+}

@@ -143,6 +143,11 @@ type Config struct {
 	// console.DefaultIdleTimeout (30 min) and DefaultAbsoluteTimeout (12 h).
 	ConsoleIdleTimeout     time.Duration
 	ConsoleSessionLifetime time.Duration
+	// ConsoleOrigin is the console's public origin (https://host[:port])
+	// when browsers reach it through a TLS-terminating proxy: the console's
+	// origin check accepts exactly it and its cookie is Secure when it is
+	// https. Empty: the origin each request was sent to.
+	ConsoleOrigin string
 	// Authorizer replaces the built-in authorizer (tests).
 	Authorizer authz.Authorizer
 	// SecretKeyRule is Coffer's rule that reading a secret bundle, and
@@ -342,6 +347,13 @@ func start(ctx context.Context, cfg Config) (*Server, error) {
 		if err := ociapi.CheckBackupURIPrefix(p); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.ConsoleOrigin != "" {
+		o, err := console.ParseOrigin(cfg.ConsoleOrigin)
+		if err != nil {
+			return nil, fmt.Errorf("--console-origin %q: %w", cfg.ConsoleOrigin, err)
+		}
+		cfg.ConsoleOrigin = o
 	}
 	if cfg.UsageFlushInterval == 0 {
 		cfg.UsageFlushInterval = defaultUsageFlush

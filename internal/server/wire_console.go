@@ -29,7 +29,7 @@ func (s *Server) wireConsole(_ context.Context, w *wiring) error {
 	h := console.New(console.Options{
 		Users: s.Identity, Compartments: s.Identity, Store: s.st,
 		IdleTimeout: s.cfg.ConsoleIdleTimeout, AbsoluteTimeout: s.cfg.ConsoleSessionLifetime,
-		Now: s.cfg.Now, Log: s.log,
+		Origin: s.cfg.ConsoleOrigin, Now: s.cfg.Now, Log: s.log,
 	})
 	api := &ociapi.API{
 		Verifier: h, Authorizer: w.api.Authorizer, Log: w.api.Log, Audit: w.api.Audit, MaxBody: w.api.MaxBody,

@@ -261,26 +261,52 @@ const explainOps = ["ListCompartments", "ListVaults", "GetVault", "ListKeys", "G
   "ListSecretVersions", "ScheduleSecretDeletion", "GetSecretBundle", "ListUsers", "GetUser", "ListGroups", "GetGroup",
   "ListDynamicGroups", "GetDynamicGroup", "ListPolicies", "GetPolicy", "CreatePolicy", "UpdatePolicy", "DeletePolicy"];
 
-// explainFields are the explain page's inputs: [id, label, the API's field].
+// explainFields are the explain page's inputs: [id, label, the API's
+// field, kind]. An OCID field may be filled in from the fragment; a "lines"
+// field is a textarea of name=value lines (a map in the request), never
+// taken from the fragment, which holds only OCIDs.
 const explainFields = [
-  ["explain-user", "User OCID", "userId"],
-  ["explain-group", "or group OCID", "groupId"],
-  ["explain-operation", "Operation", "operation"],
-  ["explain-compartment", "Compartment OCID", "compartmentId"],
-  ["explain-vault", "Vault OCID", "vaultId"],
-  ["explain-key", "Key OCID", "keyId"],
-  ["explain-secret", "Secret OCID", "secretId"],
+  ["explain-user", "User OCID", "userId", "ocid"],
+  ["explain-group", "or group OCID", "groupId", "ocid"],
+  ["explain-dynamic-group", "or dynamic group OCID", "dynamicGroupId", "ocid"],
+  ["explain-attributes", "The dynamic group's instance or resource: attributes its rule tests, name=value a line (instance.compartment.id=ocid1..., resource.type=fnfunc)", "attributes", "lines"],
+  ["explain-operation", "Operation", "operation", "text"],
+  ["explain-compartment", "Compartment OCID", "compartmentId", "ocid"],
+  ["explain-vault", "Vault OCID", "vaultId", "ocid"],
+  ["explain-key", "Key OCID", "keyId", "ocid"],
+  ["explain-secret", "Secret OCID", "secretId", "ocid"],
+  ["explain-secret-name", "Secret name (for CreateSecret)", "secretName", "text"],
+  ["explain-variables", "Request variables, name=value a line (request.region=eu-home-1)", "variables", "lines"],
 ];
 
-// explainPage asks the explain API why a user or group can or cannot do
-// an operation, and shows its decision, reason and the statement to add
-// exactly as the API returns them.
+// explainLines reads name=value lines into a map; blank lines are skipped.
+// A line without a name is the user's mistake, said before anything is
+// sent.
+function explainLines(text, what) {
+  const out = {};
+  let n = 0;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "") { continue; }
+    const i = line.indexOf("=");
+    if (i <= 0) { throw new APIError(400, "InvalidParameter", what + ": \"" + line + "\" is not name=value", "ExplainAuthorization"); }
+    out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+    n++;
+  }
+  return n ? out : undefined;
+}
+
+// explainPage asks the explain API why a user, a group or a dynamic
+// group's instance can or cannot do an operation, and shows its decision,
+// reason and the statement to add exactly as the API returns them.
 function explainPage(params) {
   const form = el("form", { id: "explain", class: "stack" });
   const inputs = {};
-  for (const [id, label, field] of explainFields) {
-    const input = el("input", { id: id, name: field, autocomplete: "off", spellcheck: "false",
-      list: field === "operation" ? "explain-operations" : null, value: params.get(field) || "" });
+  for (const [id, label, field, kind] of explainFields) {
+    const input = kind === "lines"
+      ? el("textarea", { id: id, name: field, rows: 3, autocomplete: "off", spellcheck: "false" })
+      : el("input", { id: id, name: field, autocomplete: "off", spellcheck: "false",
+        list: field === "operation" ? "explain-operations" : null, value: params.get(field) || "" });
     inputs[field] = input;
     form.append(el("label", { for: id, text: label }), input);
   }
@@ -293,9 +319,12 @@ function explainPage(params) {
     clearMessages();
     result.replaceChildren();
     const v = (f) => inputs[f].value.trim() || undefined;
-    const body = { principal: { userId: v("userId"), groupId: v("groupId") }, operation: v("operation"),
-      compartmentId: v("compartmentId"), vaultId: v("vaultId"), keyId: v("keyId"), secretId: v("secretId") };
     try {
+      const body = {
+        principal: { userId: v("userId"), groupId: v("groupId"), dynamicGroupId: v("dynamicGroupId"),
+          attributes: explainLines(inputs.attributes.value, "attributes") },
+        operation: v("operation"), compartmentId: v("compartmentId"), vaultId: v("vaultId"), keyId: v("keyId"),
+        secretId: v("secretId"), secretName: v("secretName"), variables: explainLines(inputs.variables.value, "variables") };
       const x = await api("POST", "api/explain", body, "ExplainAuthorization");
       if (mine !== generation) { return; }
       result.replaceChildren(
@@ -308,7 +337,7 @@ function explainPage(params) {
     } catch (e) { failed(e); }
   });
   return [el("h2", { text: "Why can't X do Y?" }),
-    el("p", { text: "Asks the policy engine how it decides an operation for a user or a group, and which statement would allow it." }),
+    el("p", { text: "Asks the policy engine how it decides an operation for a user, a group or a dynamic group's instance, and which statement would allow it." }),
     form, result];
 }
 

@@ -64,6 +64,8 @@ var apiRoutes = []apiRoute{
 	// The "why can't X do Y" page: Coffer's explain API, a read sent as
 	// POST because the question is a JSON body.
 	{pattern: "POST /console/api/explain", operation: "ExplainAuthorization", readOnly: true},
+	// "Why was I denied?": any signed-in user about himself.
+	{pattern: "POST /console/api/explainOwn", operation: "ExplainOwnAuthorization", readOnly: true},
 }
 
 // APIRoutes returns the console's routes for vaults, keys and secrets:

@@ -324,6 +324,13 @@ const VarUpdatesContent = "coffer.updatesSecretContent"
 // anything already.
 const OperationExplainAuthorization = "ExplainAuthorization"
 
+// OperationExplainOwnAuthorization is Coffer's own "why was I denied"
+// operation: every principal may ask how the engine decides an operation
+// for itself, and is shown which permissions it lacks and what to add,
+// without the text of the statements, and only on a target it can
+// inspect or holds some permission on.
+const OperationExplainOwnAuthorization = "ExplainOwnAuthorization"
+
 // OperationLintPolicy is Coffer's own operation that lints a policy's
 // statements for the console's policy editor. It needs POLICY_READ in the
 // compartment the policy would be attached to, as ListPolicies does.
@@ -553,6 +560,8 @@ var operations = map[string]*opSpec{
 	// or its key (GetKey), so an authenticated caller with no policy gets
 	// a feed with no items.
 	OperationListChanges: {everyPrincipal: true},
+	// Each principal asks only about itself; the handler limits the answer.
+	OperationExplainOwnAuthorization: {everyPrincipal: true},
 
 	// Operator operations: who may stop every caller, or change the key
 	// everything is written with, could already grant themselves anything.

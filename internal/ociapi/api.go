@@ -202,7 +202,7 @@ func (c *Call) Authorize(req authz.Request) error {
 	}
 	if !d.Allowed {
 		c.decision = "deny"
-		return errs.E(errs.NotFound, "Authorization failed or requested resource not found.")
+		return NotAuthorizedOrNotFound()
 	}
 	c.decision = "allow"
 	return nil

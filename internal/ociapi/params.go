@@ -31,6 +31,10 @@ const (
 // resource: the same words a missing or forbidden resource gets.
 const notFoundMessage = "Authorization failed or requested resource not found."
 
+// NotAuthorizedOrNotFound is the 404 a denial and a missing resource both
+// get, so that neither tells whether the resource exists.
+func NotAuthorizedOrNotFound() error { return errs.E(errs.NotFound, notFoundMessage) }
+
 // CheckID checks an OCID given as parameter or field name: it must be well
 // formed (else 400 InvalidParameter naming it) and, when types are given, of
 // one of those resource types (else 404 NotAuthorizedOrNotFound). Empty is

@@ -11,6 +11,7 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/identity"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
+	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi/vaultstest"
 )
 
 // The identity pages and the policy editor in a real browser: users and
@@ -217,5 +218,67 @@ func (b *browserT) checkAccessible() {
 	b.t.Helper()
 	if got := evalAs[[]string](b, accessibilityProblems); len(got) != 0 {
 		b.t.Errorf("%s: %q", evalAs[string](b, `location.hash`), got)
+	}
+}
+
+// A narrow user in a real browser: he may read the secret's metadata and
+// bundles but not use its key, presses Reveal, is denied, asks "Why was I
+// denied?" and reads what is missing and the statement to add; the
+// content never reaches the page. A user without a policy asking the same
+// learns nothing.
+func TestConsoleBrowserNarrowUserExplained(t *testing.T) {
+	tab := coffertest.Browser(t)
+	env := coffertest.Start(t, coffertest.Options{})
+	f := vaultstest.On(t, env)
+	canary := "narrow-canary-" + strings.Repeat("5", 20)
+	secretID := *f.CreateSecret(t, "narrow-secret", canary).Id
+	narrow := env.NewUser(t, "narrow")
+	grantGroup(t, env, narrow, "secret-readers", "read secret-family in tenancy")
+	narrowID, _ := narrow.UserOCID()
+	narrowPassword := uiPassword(t, env, narrowID)
+	nobodyID, _ := env.NewUser(t, "narrow-nobody").UserOCID()
+	nobodyPassword := uiPassword(t, env, nobodyID)
+
+	bctx, cancel := context.WithTimeout(tab, 60*time.Second)
+	defer cancel()
+	b := &browserT{t: t, ctx: bctx}
+	exceptions := b.recordExceptions()
+	b.recordCSP()
+	b.do(chromedp.EmulateViewport(1000, 800), chromedp.Navigate(env.URL+"/console/"))
+	b.login("narrow", narrowPassword)
+	b.eval(`location.hash = "#/secret/" + ` + js(secretID))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#reveal")), chromedp.Click(chromedp.CSS("#reveal")))
+	b.poll(`document.querySelector("#denied").checkVisibility() && document.querySelector("#denied-own").checkVisibility()`)
+	b.checkAccessible()
+	b.do(chromedp.Click(chromedp.CSS("#denied-own")))
+	b.poll(`document.querySelector("#denied-own-suggestion")`)
+	reason := evalAs[string](b, `document.querySelector("#denied-own-reason").textContent`)
+	suggestion := evalAs[string](b, `document.querySelector("#denied-own-suggestion").textContent`)
+	if !strings.Contains(reason, "KEY_DECRYPT") || !strings.Contains(suggestion, "secret-readers") || !strings.Contains(suggestion, f.KeyID) {
+		t.Errorf("the explanation: %q, add %q", reason, suggestion)
+	}
+	if strings.Contains(evalAs[string](b, `document.body.innerText`), "read secret-family in tenancy") {
+		t.Error("the page quotes the user's policy")
+	}
+	b.eval(`window.scrollTo(0, 0)`)
+	b.screenshot("console-denied-explained.png")
+	if evalAs[bool](b, `document.documentElement.outerHTML.includes(`+js(canary)+`)`) {
+		t.Fatal("the content reached the narrow user's page")
+	}
+	// Navigating clears the explanation with the denial.
+	b.eval(`location.hash = "#/compartments"`)
+	b.poll(`document.querySelector("#denied-own-result").hidden && !document.querySelector("#denied-own-reason")`)
+
+	b.do(chromedp.Click(chromedp.CSS(selLogout)), chromedp.WaitVisible(chromedp.CSS(selUser)))
+	b.login("narrow-nobody", nobodyPassword)
+	b.eval(`location.hash = "#/secret/" + ` + js(secretID))
+	b.poll(`document.querySelector("#denied-own").checkVisibility()`)
+	b.do(chromedp.Click(chromedp.CSS("#denied-own")))
+	b.poll(`document.querySelector("#denied-own-reason") && document.querySelector("#denied-own-reason").textContent.includes("cannot tell you more")`)
+	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
+		t.Fatalf("the console violates its own CSP: %q", v)
+	}
+	if got := exceptions(); len(got) != 0 {
+		t.Fatalf("the console threw: %q", got)
 	}
 }

@@ -60,8 +60,12 @@ async function api(method, path, body, what, ifMatch) {
   return resp.status === 204 ? null : resp.json();
 }
 
+let deniedQuestion = null; // the operation and target of the last denial (OCIDs only)
+
 function clearMessages() {
-  for (const id of ["denied", "denied-why", "error"]) { $(id).hidden = true; $(id).textContent = ""; }
+  for (const id of ["denied", "denied-why", "error", "denied-own-result"]) { $(id).hidden = true; $(id).textContent = ""; }
+  $("denied-own").hidden = true;
+  deniedQuestion = null;
   $("denied-explain").hidden = true;
   $("denied-explain").removeAttribute("href");
 }
@@ -78,12 +82,13 @@ function failed(e) {
   if (e instanceof SignedOut) { return; }
   if (e instanceof APIError && e.code === "NotAuthorizedOrNotFound") {
     $("denied").textContent = e.message;
-    $("denied-why").textContent = "No policy lets you do " + e.what + " here, or it does not exist." +
-      " An administrator can ask why with: coffer iam explain";
+    $("denied-why").textContent = "No policy lets you do " + e.what + " here, or it does not exist.";
     $("denied").hidden = false;
     $("denied-why").hidden = false;
     $("denied-explain").href = explainLink(Object.assign({ userId: userID, operation: e.what }, target));
     $("denied-explain").hidden = false;
+    deniedQuestion = Object.assign({ operation: e.what }, target);
+    $("denied-own").hidden = false;
     return;
   }
   $("error").textContent = (e.what ? e.what + ": " : "") + (e.code ? e.code + ": " : "") + e.message;
@@ -650,6 +655,30 @@ $("logout").addEventListener("click", async () => {
   await fetch("logout", { method: "POST", credentials: "same-origin", headers: { "X-Coffer-CSRF": csrf } });
   history.replaceState(null, "", location.pathname); // the next user starts at the top
   show(null);
+});
+
+// "Why was I denied?" asks the engine about the signed-in user himself
+// (ExplainOwnAuthorization): the permissions missing on the target and the
+// statement an administrator would add, never the text of any policy. On
+// a target the user cannot see at all it learns nothing, as the API says.
+$("denied-own").addEventListener("click", async () => {
+  const out = $("denied-own-result");
+  const mine = generation;
+  let nodes;
+  try {
+    const x = await api("POST", "api/explainOwn", deniedQuestion, "ExplainOwnAuthorization");
+    nodes = [el("p", { id: "denied-own-reason", text: x.reason }),
+      x.suggestion ? el("p", { text: "An administrator can add this statement:" }) : null,
+      x.suggestion ? el("pre", { class: "code" }, el("code", { id: "denied-own-suggestion", text: x.suggestion })) : null];
+  } catch (e) {
+    if (e instanceof SignedOut) { return; }
+    nodes = [el("p", { id: "denied-own-reason", text: e instanceof APIError && e.status === 404 ?
+      "Coffer cannot tell you more: you have no access to this resource at all, or it does not exist. " +
+      "Give an administrator the explain link." : e.message })];
+  }
+  if (mine !== generation) { return; }
+  out.replaceChildren(...nodes.filter((n) => n));
+  out.hidden = false;
 });
 
 window.addEventListener("hashchange", route);

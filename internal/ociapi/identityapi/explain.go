@@ -141,42 +141,18 @@ func (x *Explainer) Explain(ctx context.Context, req ExplainRequest) (ExplainRes
 	if err := req.check(); err != nil {
 		return ExplainResponse{}, err
 	}
-	if req.Operation == "" {
-		return ExplainResponse{}, errs.E(errs.Missing, "operation is required, e.g. GetSecretBundle")
-	}
-	if !knownOperation(req.Operation) {
-		return ExplainResponse{}, errs.E(errs.Invalid, "operation %q is not one Coffer serves", req.Operation)
-	}
 	t, err := x.Identity.Tenancy(ctx)
 	if err != nil {
 		return ExplainResponse{}, err
 	}
-	var notes []string
 	p, name, err := x.principal(ctx, t.ID, req.Principal)
 	if err != nil {
 		return ExplainResponse{}, err
 	}
-	ar := authz.Request{Principal: p, Operation: req.Operation, CompartmentID: req.CompartmentID, Vars: req.Variables}
-	if err := x.targets(ctx, req, &ar, &notes); err != nil {
-		return ExplainResponse{}, err
-	}
-	if ar.CompartmentID == "" {
-		for _, r := range []*authz.Resource{ar.Secret, ar.Key, ar.Vault} {
-			if r != nil {
-				ar.CompartmentID = r.CompartmentID
-				break
-			}
-		}
-	}
-	if ar.CompartmentID == "" {
-		ar.CompartmentID = t.ID
-		notes = append(notes, "no compartment or target given: the question is asked in the tenancy (root compartment)")
-	}
-	eng, err := x.Engine.Engine(ctx)
+	_, ex, notes, err := x.explainFor(ctx, t.ID, p, req)
 	if err != nil {
 		return ExplainResponse{}, err
 	}
-	ex := eng.Explain(ar)
 	if req.Principal.DynamicGroupID != "" && !containsFold(ex.DynamicGroups, name) {
 		notes = append(notes, fmt.Sprintf("the attributes given do not match dynamic group %s's matching rule, so its statements do not apply", name))
 	}
@@ -187,6 +163,39 @@ func (x *Explainer) Explain(ctx context.Context, req ExplainRequest) (ExplainRes
 		out.Principal = fmt.Sprintf("any member of group %s (%s)", name, req.Principal.GroupID)
 	}
 	return out, nil
+}
+
+// explainFor asks the engine how it decides req's operation on req's
+// targets for p.
+func (x *Explainer) explainFor(ctx context.Context, tenancy string, p *authz.Principal, req ExplainRequest) (authz.Request, iam.Explanation, []string, error) {
+	if req.Operation == "" {
+		return authz.Request{}, iam.Explanation{}, nil, errs.E(errs.Missing, "operation is required, e.g. GetSecretBundle")
+	}
+	if !knownOperation(req.Operation) {
+		return authz.Request{}, iam.Explanation{}, nil, errs.E(errs.Invalid, "operation %q is not one Coffer serves", req.Operation)
+	}
+	var notes []string
+	ar := authz.Request{Principal: p, Operation: req.Operation, CompartmentID: req.CompartmentID, Vars: req.Variables}
+	if err := x.targets(ctx, req, &ar, &notes); err != nil {
+		return authz.Request{}, iam.Explanation{}, nil, err
+	}
+	if ar.CompartmentID == "" {
+		for _, r := range []*authz.Resource{ar.Secret, ar.Key, ar.Vault} {
+			if r != nil {
+				ar.CompartmentID = r.CompartmentID
+				break
+			}
+		}
+	}
+	if ar.CompartmentID == "" {
+		ar.CompartmentID = tenancy
+		notes = append(notes, "no compartment or target given: the question is asked in the tenancy (root compartment)")
+	}
+	eng, err := x.Engine.Engine(ctx)
+	if err != nil {
+		return authz.Request{}, iam.Explanation{}, nil, err
+	}
+	return ar, eng.Explain(ar), notes, nil
 }
 
 func knownOperation(op string) bool {

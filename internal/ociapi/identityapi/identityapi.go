@@ -108,7 +108,8 @@ func (h *Handlers) Routes() []ociapi.Route {
 	rs = append(rs, h.moveRoutes()...)
 	rs = append(rs, ociapi.Route{Pattern: "POST " + LintPath, Operation: iam.OperationLintPolicy, ReadOnly: true, MaxBody: lintMaxBody, Handler: h.lintPolicy})
 	if h.Explain != nil {
-		rs = append(rs, ociapi.Route{Pattern: "POST " + ExplainPath, Operation: "ExplainAuthorization", ReadOnly: true, Handler: h.Explain.serve})
+		rs = append(rs, ociapi.Route{Pattern: "POST " + ExplainPath, Operation: "ExplainAuthorization", ReadOnly: true, Handler: h.Explain.serve},
+			ociapi.Route{Pattern: "POST " + ExplainOwnPath, Operation: iam.OperationExplainOwnAuthorization, ReadOnly: true, Handler: h.Explain.serveOwn})
 	}
 	return rs
 }

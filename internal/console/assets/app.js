@@ -48,7 +48,10 @@ async function api(method, path, body, what) {
     try { e = await resp.json(); } catch (_) { /* not JSON */ }
     throw new APIError(resp.status, e.code || "", e.message || resp.statusText, what);
   }
-  return resp.status === 204 ? null : resp.json();
+  // Some changes (ScheduleSecretDeletion, CancelSecretDeletion) answer 200
+  // with no body, as OCI's do.
+  const text = await resp.text();
+  return text ? JSON.parse(text) : null;
 }
 
 function clearMessages() {
@@ -166,6 +169,7 @@ async function keyPage(vaultID, keyID) {
   fact(dl, "Algorithm", k.keyShape ? k.keyShape.algorithm + " " + k.keyShape.length + " bytes" : "");
   fact(dl, "Protection", k.protectionMode);
   fact(dl, "Current version", k.currentKeyVersion);
+  if (k.timeOfDeletion) { fact(dl, "Deletion", when(k.timeOfDeletion)); }
   const action = (id, text, path, op) => el("button", { id: id, type: "button", text: text,
     click: () => change(() => api("POST", base + path, undefined, op)) });
   const actions = el("div", { class: "actions" }, action("rotate", "Rotate", "/versions", "CreateKeyVersion"),
@@ -176,7 +180,8 @@ async function keyPage(vaultID, keyID) {
         if (window.confirm("Schedule the deletion of key " + k.displayName + " (in 30 days)?")) {
           change(() => api("POST", base + "/scheduleDeletion", undefined, "ScheduleKeyDeletion"));
         }
-      } }) : null);
+      } }) : null,
+    k.lifecycleState === "PENDING_DELETION" ? action("key-cancel-deletion", "Cancel deletion", "/cancelDeletion", "CancelKeyDeletion") : null);
   return [el("h2", { text: "Key " + k.displayName }), dl, actions, el("h3", { text: "Versions" }),
     table(["Version", "State", "Created"], "versions", versions.map((kv) => el("tr", { "data-id": kv.id },
       el("td", { class: "id", text: kv.id + (kv.id === k.currentKeyVersion ? " (current)" : "") }),
@@ -192,6 +197,7 @@ async function secretPage(secretID) {
   fact(dl, "State", s.lifecycleState);
   fact(dl, "Current version", String(s.currentVersionNumber));
   fact(dl, "Vault", s.vaultId);
+  if (s.timeOfDeletion) { fact(dl, "Deletion", when(s.timeOfDeletion)); }
   const rows = versions.map((v) => {
     const stages = v.stages || [];
     const promote = stages.includes("CURRENT") || v.timeOfDeletion ? null :
@@ -239,10 +245,13 @@ async function secretPage(secretID) {
         change(() => api("POST", base + "/scheduleDeletion", undefined, "ScheduleSecretDeletion"));
       }
     } });
+  const cancel = el("button", { id: "cancel-deletion", type: "button", text: "Cancel deletion",
+    hidden: s.lifecycleState !== "PENDING_DELETION",
+    click: () => change(() => api("POST", base + "/cancelDeletion", undefined, "CancelSecretDeletion")) });
   return [el("h2", { text: "Secret " + s.secretName }), dl,
     el("h3", { text: "Content" }), el("div", { class: "actions" }, reveal, hide), content,
     el("h3", { text: "Versions" }), table(["Version", "Stages", "Created", ""], "versions", rows),
-    el("h3", { text: "New version" }), form, el("div", { class: "actions" }, del)];
+    el("h3", { text: "New version" }), form, el("div", { class: "actions" }, del, cancel)];
 }
 
 // The operations the console's pages call, offered on the explain page

@@ -254,6 +254,123 @@ async function secretPage(secretID) {
     el("h3", { text: "New version" }), form, el("div", { class: "actions" }, del, cancel)];
 }
 
+// ---- usage and cost ----
+
+// usageGroups are the usage report's groupings (usage.GroupBys).
+const usageGroups = ["principal", "operation", "secret"];
+
+// usageDefaultPrice is what `coffer usage` assumes for 10,000 secret
+// retrievals (usage.DefaultPricePer10k: OCI's list price, in USD).
+const usageDefaultPrice = "0.03";
+
+// rfc3339 turns a datetime-local value (the browser's time zone) into the
+// RFC 3339 UTC time the API takes; "" stays "".
+function rfc3339(local) {
+  const d = new Date(local);
+  return local && !isNaN(d) ? d.toISOString().replace(/\.\d{3}Z$/, "Z") : "";
+}
+
+// localInput turns an RFC 3339 time into a datetime-local value.
+function localInput(t) {
+  const d = new Date(t);
+  if (!t || isNaN(d)) { return ""; }
+  const two = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + "T" + two(d.getHours()) + ":" + two(d.getMinutes());
+}
+
+// usageLabel names a row's key as `coffer usage` does.
+function usageLabel(by, key) {
+  if (key === "" && by === "principal") { return "(unauthenticated)"; }
+  if (key === "" && by === "secret") { return "(no secret)"; }
+  if (key === "other") { return "(other: beyond the distinct keys kept)"; }
+  return key;
+}
+
+// usagePrice is the price input's value as a number, or null when it is
+// empty or not a price (then there is no cost column).
+function usagePrice(input) {
+  const v = input.value.trim();
+  if (v === "" || !input.checkValidity()) { return null; }
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+// money prints an amount to the millionth, without trailing zeros, as
+// `coffer usage` does: a few retrievals cost millionths of a dollar.
+function money(v) { return String(Math.round(v * 1e6) / 1e6); }
+
+// usagePage shows the usage report (GetUsageReport, `read usage-report in
+// tenancy`) for the fragment's since, until and groupBy, with a cost
+// column computed here from the price per 10,000 retrievals: the report
+// carries counts only, and the price is the reader's business.
+async function usagePage(params) {
+  const by = usageGroups.includes(params.get("groupBy")) ? params.get("groupBy") : "principal";
+  const since = el("input", { id: "usage-since", name: "since", type: "datetime-local", value: localInput(params.get("since")) });
+  const until = el("input", { id: "usage-until", name: "until", type: "datetime-local", value: localInput(params.get("until")) });
+  const group = el("select", { id: "usage-group", name: "groupBy" },
+    ...usageGroups.map((g) => el("option", { value: g, text: g, selected: g === by })));
+  const price = el("input", { id: "usage-price", name: "price", type: "number", min: "0", step: "any", inputmode: "decimal",
+    value: params.has("price") ? params.get("price") : usageDefaultPrice });
+  const form = el("form", { id: "usage-form", class: "stack" },
+    el("label", { for: "usage-since", text: "From (empty: 24 hours before the end)" }), since,
+    el("label", { for: "usage-until", text: "Until (empty: now)" }), until,
+    el("label", { for: "usage-group", text: "Group by" }), group,
+    el("label", { for: "usage-price", text: "Price per 10,000 retrievals (empty: no cost)" }), price,
+    el("button", { id: "usage-submit", type: "submit", text: "Show" }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams({ groupBy: group.value });
+    if (rfc3339(since.value)) { p.set("since", rfc3339(since.value)); }
+    if (rfc3339(until.value)) { p.set("until", rfc3339(until.value)); }
+    p.set("price", price.value.trim());
+    const hash = "#/usage/" + p.toString();
+    if (location.hash === hash) { route(); } else { location.hash = hash; }
+  });
+  const head = [el("h2", { text: "Usage and cost" }),
+    el("p", { text: "API calls, denials, errors and secret retrievals of the whole tenancy, as coffer usage reports them." }), form];
+  const query = { groupBy: by };
+  for (const k of ["since", "until"]) { if (params.get(k)) { query[k] = params.get(k); } }
+  const mine = generation;
+  let rep;
+  try {
+    rep = await api("GET", "api/usage" + q(query), undefined, "GetUsageReport");
+  } catch (e) {
+    if (e instanceof SignedOut) { throw e; }
+    if (mine === generation) { failed(e); } // the form stays, to ask again
+    return head;
+  }
+  const costCells = [];
+  const row = (r, total) => {
+    const cost = el("td", { class: "num cost" });
+    costCells.push([cost, r.retrievals]);
+    const key = !total && by === "secret" && r.key.startsWith("ocid1.") ? link("#/secret/" + enc(r.key), r.key) : (total ? "Total" : usageLabel(by, r.key));
+    return el("tr", total ? { id: "usage-total" } : { "data-key": r.key },
+      el(total ? "th" : "td", total ? { scope: "row" } : { class: "id" }, key),
+      ...[r.calls, r.denied, r.errors, r.retrievals].map((n) => el("td", { class: "num", text: String(n) })), cost);
+  };
+  const costHead = el("th", { scope: "col", class: "num cost", text: "Est. cost" });
+  const rows = (rep.items || []).map((r) => row(r, false));
+  const tbl = el("div", { class: "scroll" }, el("table", { id: "usage" },
+    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: by }),
+      ...["Calls", "Denied", "Errors", "Retrievals"].map((h) => el("th", { scope: "col", class: "num", text: h })), costHead)),
+    el("tbody", { id: "usage-rows" }, ...rows), el("tfoot", {}, row(rep.total, true))));
+  // The cost follows the price as it is typed; the counts do not change.
+  const reprice = () => {
+    const p = usagePrice(price);
+    costHead.hidden = p === null;
+    price.setAttribute("aria-invalid", price.value.trim() !== "" && p === null ? "true" : "false");
+    for (const [cell, n] of costCells) { cell.hidden = p === null; cell.textContent = p === null ? "" : money(n * p / 10000); }
+  };
+  price.addEventListener("input", reprice);
+  reprice();
+  return [...head,
+    el("p", { id: "usage-range", text: "From " + when(rep.since) + " to " + when(rep.until) + " by " + rep.groupBy +
+      " (counts are kept per hour, so the range is widened to whole hours)." }),
+    rows.length ? null : el("p", { text: "No calls in this range." }), tbl,
+    el("p", { class: "note", text: "Retrievals are successful GetSecretBundle and GetSecretBundleByName calls, the unit OCI Vault prices: " +
+      "the cost is retrievals / 10,000 × the price. A reader that caches (pkg/secretcache, coffer agent) reads each secret once per refresh instead of once per use." })];
+}
+
 // The operations the console's pages call, offered on the explain page
 // (any operation the explain API knows may be typed).
 const explainOps = ["ListCompartments", "ListVaults", "GetVault", "ListKeys", "GetKey", "ListKeyVersions",
@@ -350,7 +467,7 @@ async function route() {
   case "secret": target = { secretId: parts[1] }; break;
   default: target = { compartmentId: tenancy };
   }
-  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"], ["nav-explain", "explain"]]) {
+  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"], ["nav-explain", "explain"], ["nav-usage", "usage"]]) {
     if (parts[0] === page) { $(id).setAttribute("aria-current", "page"); } else { $(id).removeAttribute("aria-current"); }
   }
   try {
@@ -361,6 +478,7 @@ async function route() {
     case "key": nodes = await keyPage(parts[1], parts[2]); break;
     case "secret": nodes = await secretPage(parts[1]); break;
     case "explain": nodes = explainPage(new URLSearchParams(raw.slice("explain/".length))); break;
+    case "usage": nodes = await usagePage(new URLSearchParams(raw.slice("usage/".length))); break;
     default: nodes = await compartmentsPage();
     }
     if (mine === generation) { view.replaceChildren(...nodes.filter((n) => n)); }

@@ -311,11 +311,10 @@ async function usagePage(params) {
     ...usageGroups.map((g) => el("option", { value: g, text: g, selected: g === by })));
   const price = el("input", { id: "usage-price", name: "price", type: "number", min: "0", step: "any", inputmode: "decimal",
     value: params.has("price") ? params.get("price") : usageDefaultPrice });
-  const form = el("form", { id: "usage-form", class: "stack" },
-    el("label", { for: "usage-since", text: "From (empty: 24 hours before the end)" }), since,
-    el("label", { for: "usage-until", text: "Until (empty: now)" }), until,
-    el("label", { for: "usage-group", text: "Group by" }), group,
-    el("label", { for: "usage-price", text: "Price per 10,000 retrievals (empty: no cost)" }), price,
+  const field = (id, label, input) => el("div", { class: "field" }, el("label", { for: id, text: label }), input);
+  const form = el("form", { id: "usage-form", class: "filters" },
+    field("usage-since", "From", since), field("usage-until", "Until", until), field("usage-group", "Group by", group),
+    field("usage-price", "Price per 10,000 retrievals", price),
     el("button", { id: "usage-submit", type: "submit", text: "Show" }));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -327,7 +326,8 @@ async function usagePage(params) {
     if (location.hash === hash) { route(); } else { location.hash = hash; }
   });
   const head = [el("h2", { text: "Usage and cost" }),
-    el("p", { text: "API calls, denials, errors and secret retrievals of the whole tenancy, as coffer usage reports them." }), form];
+    el("p", { text: "API calls, denials, errors and secret retrievals of the whole tenancy, as coffer usage reports them." }), form,
+    el("p", { class: "note", text: "Empty times: the last 24 hours. An empty price: no cost column." })];
   const query = { groupBy: by };
   for (const k of ["since", "until"]) { if (params.get(k)) { query[k] = params.get(k); } }
   const mine = generation;
@@ -345,13 +345,13 @@ async function usagePage(params) {
     costCells.push([cost, r.retrievals]);
     const key = !total && by === "secret" && r.key.startsWith("ocid1.") ? link("#/secret/" + enc(r.key), r.key) : (total ? "Total" : usageLabel(by, r.key));
     return el("tr", total ? { id: "usage-total" } : { "data-key": r.key },
-      el(total ? "th" : "td", total ? { scope: "row" } : { class: "id" }, key),
+      el(total ? "th" : "td", total ? { scope: "row" } : { class: by === "operation" ? null : "id" }, key),
       ...[r.calls, r.denied, r.errors, r.retrievals].map((n) => el("td", { class: "num", text: String(n) })), cost);
   };
   const costHead = el("th", { scope: "col", class: "num cost", text: "Est. cost" });
   const rows = (rep.items || []).map((r) => row(r, false));
   const tbl = el("div", { class: "scroll" }, el("table", { id: "usage" },
-    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: by }),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: by[0].toUpperCase() + by.slice(1) }),
       ...["Calls", "Denied", "Errors", "Retrievals"].map((h) => el("th", { scope: "col", class: "num", text: h })), costHead)),
     el("tbody", { id: "usage-rows" }, ...rows), el("tfoot", {}, row(rep.total, true))));
   // The cost follows the price as it is typed; the counts do not change.

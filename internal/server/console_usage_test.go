@@ -81,6 +81,9 @@ func TestConsoleCancelDeletion(t *testing.T) {
 			t.Errorf("admin %s again: %d %s", c.op, status, b)
 		}
 	}
+	if strings.Contains(f.Env.Logs.String(), p.canary) {
+		t.Error("the server log holds the secret's content")
+	}
 }
 
 // lifecycle reads through the SDK the state of the pair's key (key) or
@@ -197,5 +200,8 @@ func TestConsoleUsage(t *testing.T) {
 	// The denied calls count as denied in the report, under the user.
 	if r := usageRow(consoleUsage(t, p, p.admin, ""), p.nobodyID); r.Denied == 0 {
 		t.Errorf("nobody's row: %+v", r)
+	}
+	if strings.Contains(f.Env.Logs.String(), p.canary) {
+		t.Error("the server log holds the secret's content")
 	}
 }

@@ -262,6 +262,31 @@ func TestConsoleBrowserFlows(t *testing.T) {
 		t.Fatalf("total retrievals %q", total)
 	}
 	b.noError("usage")
+
+	// A start typed into the form (local time) goes to the fragment as
+	// UTC, stays in the form, and bounds the report (widened to the hour).
+	b.eval(`document.querySelector("#usage-since").value = localInput(new Date(Date.now() - 2 * 3600e3).toISOString())`)
+	b.do(chromedp.Click(chromedp.CSS("#usage-submit")))
+	b.poll(`new URLSearchParams(location.hash.slice("#/usage/".length)).get("since") !== null && document.querySelector("#usage-rows tr") !== null`)
+	since, err := time.Parse(time.RFC3339, evalAs[string](b, `new URLSearchParams(location.hash.slice("#/usage/".length)).get("since")`))
+	if err != nil || time.Since(since) < 2*time.Hour-2*time.Minute || time.Since(since) > 2*time.Hour+time.Minute {
+		t.Fatalf("the fragment's since: %v %v", since, err)
+	}
+	if v := evalAs[string](b, `document.querySelector("#usage-since").value`); v == "" {
+		t.Fatal("the form lost its start")
+	}
+	if r := b.text("#usage-range"); !strings.Contains(r, "by operation") {
+		t.Fatalf("the range: %q", r)
+	}
+	// A bad time in a hand-made fragment is the API's 400 on the page, the
+	// form still there to correct it, and no exception.
+	b.eval(`location.hash = "#/usage/groupBy=operation&since=%E0"`)
+	b.poll(`document.querySelector("#error").checkVisibility() && document.querySelector("#usage-form") !== null`)
+	if e := b.text("#error"); !strings.Contains(e, "GetUsageReport") || !strings.Contains(e, "InvalidParameter") {
+		t.Fatalf("a bad since: %q", e)
+	}
+	b.eval(`location.hash = "#/usage/groupBy=operation"`)
+	b.poll(`document.querySelector(` + js(row) + `) !== null`)
 	b.eval(`document.querySelector("#usage-price").value = "0.03"; document.querySelector("#usage-price").dispatchEvent(new Event("input")); document.activeElement.blur()`)
 	b.shots("console-usage", `document.querySelector("#usage-rows tr") !== null`, "#usage-range")
 

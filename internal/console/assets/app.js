@@ -459,7 +459,9 @@ async function route() {
   clearMessages();
   if (!csrf) { return; }
   const raw = location.hash.replace(/^#\/?/, "");
-  const parts = raw.split("/").map(decodeURIComponent);
+  // A fragment typed or pasted by hand may hold a bad escape (%E0): keep
+  // the segment as it is rather than throw.
+  const parts = raw.split("/").map((p) => { try { return decodeURIComponent(p); } catch (_) { return p; } });
   switch (parts[0]) {
   case "vaults": target = { compartmentId: parts[1] || tenancy }; break;
   case "vault": target = { vaultId: parts[1] }; break;

@@ -256,6 +256,20 @@ func TestConsoleBrowserFlows(t *testing.T) {
 	if c := cells(); c[5] != "-" || evalAs[bool](b, `document.querySelector("#usage thead th.cost").checkVisibility()`) {
 		t.Fatalf("without a price the cost column shows: %q", c)
 	}
+	// A negative price is no price: marked invalid, no cost shown.
+	b.do(chromedp.SendKeys(chromedp.CSS("#usage-price"), "-1"))
+	b.poll(`document.querySelector("#usage-price").getAttribute("aria-invalid") === "true"`)
+	if c := cells(); c[5] != "-" {
+		t.Fatalf("with a negative price the cost shows: %q", c)
+	}
+	// The browser will not send the form with it (min="0"): the submit
+	// handler, which would change the fragment at once, does not run.
+	hash := evalAs[string](b, `location.hash`)
+	b.do(chromedp.Click(chromedp.CSS("#usage-submit")))
+	if h := evalAs[string](b, `location.hash`); h != hash || !evalAs[bool](b, `document.querySelector("#usage-price").validity.rangeUnderflow`) {
+		t.Fatalf("a negative price was sent: %q", h)
+	}
+	b.eval(`document.querySelector("#usage-price").value = ""; document.querySelector("#usage-price").dispatchEvent(new Event("input"))`)
 	if total := b.text("#usage-total td:nth-child(5)"); total == "" {
 		t.Fatal("no total row")
 	} else if n, _ := strconv.Atoi(total); n < 4 {

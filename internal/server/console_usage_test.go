@@ -13,6 +13,7 @@ import (
 	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
 	"github.com/oracle/oci-go-sdk/v65/vault"
 
+	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/usageapi"
 	"github.com/coffer-vault/coffer/internal/usage"
 )
@@ -83,6 +84,26 @@ func TestConsoleCancelDeletion(t *testing.T) {
 	}
 	if strings.Contains(f.Env.Logs.String(), p.canary) {
 		t.Error("the server log holds the secret's content")
+	}
+}
+
+// The console's new routes are in Server.Routes under their OCI names, so
+// the edge matrix and TestConsoleBadInput reach them with bad ids, queries
+// and bodies.
+func TestConsoleUsageRoutesListed(t *testing.T) {
+	p := startConsolePair(t)
+	want := map[string]string{
+		"POST /console/api/vaults/{vaultId}/keys/{keyId}/cancelDeletion": "CancelKeyDeletion",
+		"POST /console/api/secrets/{secretId}/cancelDeletion":            "CancelSecretDeletion",
+		"GET /console/api/usage":                                         "GetUsageReport",
+	}
+	for _, r := range p.f.Env.Server.Routes() {
+		if op, ok := want[r.Pattern]; ok && op == r.Operation {
+			delete(want, r.Pattern)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("not in Server.Routes: %v", want)
 	}
 }
 
@@ -187,6 +208,14 @@ func TestConsoleUsage(t *testing.T) {
 	}
 	if status, b := p.do(t, "GET", "/console/api/usage", "", p.nobody); !notAuthorized(status, b) {
 		t.Errorf("nobody: %d %s", status, b)
+	}
+	// The denial's explain link asks this of the explain API: denied, and
+	// the statement OCI's usage reports take.
+	explain := `{"principal":{"userId":"` + p.nobodyID + `"},"operation":"GetUsageReport","compartmentId":"` + f.Tenancy + `"}`
+	var ans identityapi.ExplainResponse
+	if status, b := p.do(t, "POST", "/console/api/explain", explain, p.admin); status != http.StatusOK || json.Unmarshal(b, &ans) != nil ||
+		ans.Allowed || !strings.Contains(ans.Suggestion, "read usage-report in tenancy") {
+		t.Errorf("explain GetUsageReport for nobody: %d %s", status, b)
 	}
 	if status, _ := p.do(t, "GET", "/console/api/usage", "", nil); status != http.StatusUnauthorized {
 		t.Errorf("no session: %d", status)

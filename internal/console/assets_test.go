@@ -33,6 +33,11 @@ func TestAssetsRules(t *testing.T) {
 	if !strings.Contains(string(js), `el("label", { for: "new-version-content"`) {
 		t.Error("the new-version box has no label")
 	}
+	for _, id := range []string{"usage-since", "usage-until", "usage-group", "usage-price"} {
+		if !strings.Contains(string(js), `field("`+id+`", "`) {
+			t.Errorf("the usage form's #%s has no label", id)
+		}
+	}
 	both := string(html) + string(js)
 	for _, id := range []string{"login-user", "login-password", "login-submit", "logout", "nav-compartments", "nav-vaults",
 		"compartments", "vaults", "keys", "secrets", "versions", "reveal", "hide", "content", "new-version-content",
@@ -41,7 +46,10 @@ func TestAssetsRules(t *testing.T) {
 		"explain-submit", "explain-result", "explain-suggestion",
 		"nav-identity", "users", "groups", "dynamic-groups", "user-groups", "group-members", "matching-rule", "policies",
 		"policy-name", "policy-description", "policy-statements", "policy-lint", "policy-lint-status", "policy-save", "policy-delete",
-		"member-add-user", "member-add-submit", "ui-password", "ui-password-reset", "ui-password-hide"} {
+		"member-add-user", "member-add-submit", "ui-password", "ui-password-reset", "ui-password-hide", "denied-own", "denied-own-result",
+		"key-cancel-deletion", "cancel-deletion", "schedule-deletion",
+		"key-schedule-deletion", "rotate", "nav-usage", "usage-form", "usage-since", "usage-until", "usage-group", "usage-price",
+		"usage-submit", "usage-range", "usage-rows", "usage-total", "usage"} {
 		if !strings.Contains(both, `id="`+id+`"`) && !strings.Contains(both, `id: "`+id+`"`) && !strings.Contains(both, `"`+id+`", `) {
 			t.Errorf("page id #%s is gone (docs/console.md lists it)", id)
 		}

@@ -32,12 +32,17 @@ var apiRoutes = []apiRoute{
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/enable", operation: "EnableKey", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/disable", operation: "DisableKey", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/scheduleDeletion", operation: "ScheduleKeyDeletion", vault: true},
+	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/cancelDeletion", operation: "CancelKeyDeletion", vault: true},
 	{pattern: "GET /console/api/secrets", operation: "ListSecrets"},
 	{pattern: "GET /console/api/secrets/{secretId}", operation: "GetSecret"},
 	{pattern: "POST /console/api/secrets/{secretId}", operation: "UpdateSecret"},
 	{pattern: "GET /console/api/secrets/{secretId}/versions", operation: "ListSecretVersions"},
 	{pattern: "POST /console/api/secrets/{secretId}/scheduleDeletion", operation: "ScheduleSecretDeletion"},
 	{pattern: "POST /console/api/secrets/{secretId}/reveal", operation: "GetSecretBundle", readOnly: true},
+	{pattern: "POST /console/api/secrets/{secretId}/cancelDeletion", operation: "CancelSecretDeletion"},
+	// The usage and cost view: the usage report (usageapi), read in the
+	// tenancy, with the report's own query parameters.
+	{pattern: "GET /console/api/usage", operation: "GetUsageReport"},
 	// Identity pages: users (console passwords reset), groups (members
 	// added and removed) and dynamic groups; policies to read and edit,
 	// with lint as the editor types (LintPolicy, a read sent as POST
@@ -70,8 +75,8 @@ var apiRoutes = []apiRoute{
 
 // APIRoutes returns the console's routes for vaults, keys and secrets:
 // each is an OCI operation served by the API's own handler (ops: the
-// routes of kmsvault, kmsmgmt, vaultsapi, secretsapi and identityapi's
-// explain), so it loads,
+// routes of kmsvault, kmsmgmt, vaultsapi, secretsapi, identityapi's
+// explain and usageapi), so it loads,
 // authorizes, audits and answers exactly as the same call made with an
 // API key, as the session's user. A key route names its vault in the path
 // where the API takes it from the management endpoint. It panics when an

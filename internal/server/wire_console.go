@@ -46,6 +46,7 @@ func (s *Server) wireConsole(_ context.Context, w *wiring) error {
 		(&vaultsapi.Handlers{Secrets: s.Secrets, Targets: s.KMS, Compartments: s.Identity}).Routes(),
 		(&secretsapi.Handlers{Secrets: s.Secrets}).Routes(),
 		(&identityapi.Handlers{Identity: s.Identity, Authorizer: w.api.Authorizer, Explain: s.explainer()}).Routes(),
+		s.usageHandlers().Routes(),
 	)
 	w.registerVia(api, w.main, console.Mux{Mux: w.main}, pages...)
 	w.main.Handle("/console/", console.NotFound)

@@ -18,13 +18,18 @@ const (
 // only OCIDs and operation names); the service is rebuilt on each unseal.
 func (s *Server) wireUsage(_ context.Context, w *wiring) error {
 	s.usage = usage.New(s.st, s.usageCounter, usage.Options{Node: s.nodeID, Now: s.cfg.Now})
+	w.register(w.api, w.main, s.usageHandlers().Routes()...)
+	return nil
+}
+
+// usageHandlers serve the usage report, on the API and on the console
+// (wireConsole), over the service wireUsage built.
+func (s *Server) usageHandlers() *usageapi.Handlers {
 	id := s.Identity
-	h := &usageapi.Handlers{Usage: s.usage, Now: s.cfg.Now, TenancyID: func(ctx context.Context) (string, error) {
+	return &usageapi.Handlers{Usage: s.usage, Now: s.cfg.Now, TenancyID: func(ctx context.Context) (string, error) {
 		t, err := id.Tenancy(ctx)
 		return t.ID, err
 	}}
-	w.register(w.api, w.main, h.Routes()...)
-	return nil
 }
 
 // flushUsage writes the counted calls to the store; a failure keeps them

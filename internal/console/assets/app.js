@@ -54,10 +54,13 @@ async function call(method, path, body, what, ifMatch) {
   return resp;
 }
 
-// api calls the console's API and returns the answer's JSON.
+// api calls the console's API and returns the answer's JSON (null when it
+// has none: some changes, ScheduleSecretDeletion and CancelSecretDeletion,
+// answer 200 with no body, as OCI's do).
 async function api(method, path, body, what, ifMatch) {
   const resp = await call(method, path, body, what, ifMatch);
-  return resp.status === 204 ? null : resp.json();
+  const text = await resp.text();
+  return text ? JSON.parse(text) : null;
 }
 
 let deniedQuestion = null; // the operation and target of the last denial (OCIDs only)
@@ -180,6 +183,7 @@ async function keyPage(vaultID, keyID) {
   fact(dl, "Algorithm", k.keyShape ? k.keyShape.algorithm + " " + k.keyShape.length + " bytes" : "");
   fact(dl, "Protection", k.protectionMode);
   fact(dl, "Current version", k.currentKeyVersion);
+  if (k.timeOfDeletion) { fact(dl, "Deletion", when(k.timeOfDeletion)); }
   const action = (id, text, path, op) => el("button", { id: id, type: "button", text: text,
     click: () => change(() => api("POST", base + path, undefined, op)) });
   const actions = el("div", { class: "actions" }, action("rotate", "Rotate", "/versions", "CreateKeyVersion"),
@@ -190,7 +194,8 @@ async function keyPage(vaultID, keyID) {
         if (window.confirm("Schedule the deletion of key " + k.displayName + " (in 30 days)?")) {
           change(() => api("POST", base + "/scheduleDeletion", undefined, "ScheduleKeyDeletion"));
         }
-      } }) : null);
+      } }) : null,
+    k.lifecycleState === "PENDING_DELETION" ? action("key-cancel-deletion", "Cancel deletion", "/cancelDeletion", "CancelKeyDeletion") : null);
   return [el("h2", { text: "Key " + k.displayName }), dl, actions, el("h3", { text: "Versions" }),
     table(["Version", "State", "Created"], "versions", versions.map((kv) => el("tr", { "data-id": kv.id },
       el("td", { class: "id", text: kv.id + (kv.id === k.currentKeyVersion ? " (current)" : "") }),
@@ -206,6 +211,7 @@ async function secretPage(secretID) {
   fact(dl, "State", s.lifecycleState);
   fact(dl, "Current version", String(s.currentVersionNumber));
   fact(dl, "Vault", s.vaultId);
+  if (s.timeOfDeletion) { fact(dl, "Deletion", when(s.timeOfDeletion)); }
   const rows = versions.map((v) => {
     const stages = v.stages || [];
     const promote = stages.includes("CURRENT") || v.timeOfDeletion ? null :
@@ -253,18 +259,140 @@ async function secretPage(secretID) {
         change(() => api("POST", base + "/scheduleDeletion", undefined, "ScheduleSecretDeletion"));
       }
     } });
+  const cancel = el("button", { id: "cancel-deletion", type: "button", text: "Cancel deletion",
+    hidden: s.lifecycleState !== "PENDING_DELETION",
+    click: () => change(() => api("POST", base + "/cancelDeletion", undefined, "CancelSecretDeletion")) });
   return [el("h2", { text: "Secret " + s.secretName }), dl,
     el("h3", { text: "Content" }), el("div", { class: "actions" }, reveal, hide), content,
     el("h3", { text: "Versions" }), table(["Version", "Stages", "Created", ""], "versions", rows),
-    el("h3", { text: "New version" }), form, el("div", { class: "actions" }, del)];
+    el("h3", { text: "New version" }), form, el("div", { class: "actions" }, del, cancel)];
+}
+
+// ---- usage and cost ----
+
+// usageGroups are the usage report's groupings (usage.GroupBys).
+const usageGroups = ["principal", "operation", "secret"];
+
+// usageDefaultPrice is what `coffer usage` assumes for 10,000 secret
+// retrievals (usage.DefaultPricePer10k: OCI's list price, in USD).
+const usageDefaultPrice = "0.03";
+
+// rfc3339 turns a datetime-local value (the browser's time zone) into the
+// RFC 3339 UTC time the API takes; "" stays "".
+function rfc3339(local) {
+  const d = new Date(local);
+  return local && !isNaN(d) ? d.toISOString().replace(/\.\d{3}Z$/, "Z") : "";
+}
+
+// localInput turns an RFC 3339 time into a datetime-local value.
+function localInput(t) {
+  const d = new Date(t);
+  if (!t || isNaN(d)) { return ""; }
+  const two = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + "T" + two(d.getHours()) + ":" + two(d.getMinutes());
+}
+
+// usageLabel names a row's key as `coffer usage` does.
+function usageLabel(by, key) {
+  if (key === "" && by === "principal") { return "(unauthenticated)"; }
+  if (key === "" && by === "secret") { return "(no secret)"; }
+  if (key === "other") { return "(other: beyond the distinct keys kept)"; }
+  return key;
+}
+
+// usagePrice is the price input's value as a number, or null when it is
+// empty or not a price (then there is no cost column).
+function usagePrice(input) {
+  const v = input.value.trim();
+  if (v === "" || !input.checkValidity()) { return null; }
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+// money prints an amount to the millionth, without trailing zeros, as
+// `coffer usage` does: a few retrievals cost millionths of a dollar.
+function money(v) { return String(Math.round(v * 1e6) / 1e6); }
+
+// usagePage shows the usage report (GetUsageReport, `read usage-report in
+// tenancy`) for the fragment's since, until and groupBy, with a cost
+// column computed here from the price per 10,000 retrievals: the report
+// carries counts only, and the price is the reader's business.
+async function usagePage(params) {
+  const by = usageGroups.includes(params.get("groupBy")) ? params.get("groupBy") : "principal";
+  const since = el("input", { id: "usage-since", name: "since", type: "datetime-local", value: localInput(params.get("since")) });
+  const until = el("input", { id: "usage-until", name: "until", type: "datetime-local", value: localInput(params.get("until")) });
+  const group = el("select", { id: "usage-group", name: "groupBy" },
+    ...usageGroups.map((g) => el("option", { value: g, text: g, selected: g === by })));
+  const price = el("input", { id: "usage-price", name: "price", type: "number", min: "0", step: "any", inputmode: "decimal",
+    value: params.has("price") ? params.get("price") : usageDefaultPrice });
+  const field = (id, label, input) => el("div", { class: "field" }, el("label", { for: id, text: label }), input);
+  const form = el("form", { id: "usage-form", class: "filters" },
+    field("usage-since", "From", since), field("usage-until", "Until", until), field("usage-group", "Group by", group),
+    field("usage-price", "Price per 10,000 retrievals", price),
+    el("button", { id: "usage-submit", type: "submit", text: "Show" }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams({ groupBy: group.value });
+    if (rfc3339(since.value)) { p.set("since", rfc3339(since.value)); }
+    if (rfc3339(until.value)) { p.set("until", rfc3339(until.value)); }
+    p.set("price", price.value.trim());
+    const hash = "#/usage/" + p.toString();
+    if (location.hash === hash) { route(); } else { location.hash = hash; }
+  });
+  const head = [el("h2", { text: "Usage and cost" }),
+    el("p", { text: "API calls, denials, errors and secret retrievals of the whole tenancy, as coffer usage reports them." }), form,
+    el("p", { class: "note", text: "Empty times: the last 24 hours. An empty price: no cost column." })];
+  const query = { groupBy: by };
+  for (const k of ["since", "until"]) { if (params.get(k)) { query[k] = params.get(k); } }
+  const mine = generation;
+  let rep;
+  try {
+    rep = await api("GET", "api/usage" + q(query), undefined, "GetUsageReport");
+  } catch (e) {
+    if (e instanceof SignedOut) { throw e; }
+    if (mine === generation) { failed(e); } // the form stays, to ask again
+    return head;
+  }
+  const costCells = [];
+  const row = (r, total) => {
+    const cost = el("td", { class: "num cost" });
+    costCells.push([cost, r.retrievals]);
+    const key = !total && by === "secret" && r.key.startsWith("ocid1.") ? link("#/secret/" + enc(r.key), r.key) : (total ? "Total" : usageLabel(by, r.key));
+    return el("tr", total ? { id: "usage-total" } : { "data-key": r.key },
+      el(total ? "th" : "td", total ? { scope: "row" } : { class: by === "operation" ? null : "id" }, key),
+      ...[r.calls, r.denied, r.errors, r.retrievals].map((n) => el("td", { class: "num", text: String(n) })), cost);
+  };
+  const costHead = el("th", { scope: "col", class: "num cost", text: "Est. cost" });
+  const rows = (rep.items || []).map((r) => row(r, false));
+  const tbl = el("div", { class: "scroll" }, el("table", { id: "usage" },
+    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: by[0].toUpperCase() + by.slice(1) }),
+      ...["Calls", "Denied", "Errors", "Retrievals"].map((h) => el("th", { scope: "col", class: "num", text: h })), costHead)),
+    el("tbody", { id: "usage-rows" }, ...rows), el("tfoot", {}, row(rep.total, true))));
+  // The cost follows the price as it is typed; the counts do not change.
+  const reprice = () => {
+    const p = usagePrice(price);
+    costHead.hidden = p === null;
+    price.setAttribute("aria-invalid", price.value.trim() !== "" && p === null ? "true" : "false");
+    for (const [cell, n] of costCells) { cell.hidden = p === null; cell.textContent = p === null ? "" : money(n * p / 10000); }
+  };
+  price.addEventListener("input", reprice);
+  reprice();
+  return [...head,
+    el("p", { id: "usage-range", text: "From " + when(rep.since) + " to " + when(rep.until) + " by " + rep.groupBy +
+      " (counts are kept per hour, so the range is widened to whole hours)." }),
+    rows.length ? null : el("p", { text: "No calls in this range." }), tbl,
+    el("p", { class: "note", text: "Retrievals are successful GetSecretBundle and GetSecretBundleByName calls, the unit OCI Vault prices: " +
+      "the cost is retrievals / 10,000 × the price. A reader that caches (pkg/secretcache, coffer agent) reads each secret once per refresh instead of once per use." })];
 }
 
 // The operations the console's pages call, offered on the explain page
 // (any operation the explain API knows may be typed).
 const explainOps = ["ListCompartments", "ListVaults", "GetVault", "ListKeys", "GetKey", "ListKeyVersions",
-  "CreateKeyVersion", "EnableKey", "DisableKey", "ScheduleKeyDeletion", "ListSecrets", "GetSecret", "UpdateSecret",
-  "ListSecretVersions", "ScheduleSecretDeletion", "GetSecretBundle", "ListUsers", "GetUser", "ListGroups", "GetGroup",
-  "ListDynamicGroups", "GetDynamicGroup", "ListPolicies", "GetPolicy", "CreatePolicy", "UpdatePolicy", "DeletePolicy"];
+  "CreateKeyVersion", "EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "ListSecrets", "GetSecret",
+  "UpdateSecret", "ListSecretVersions", "ScheduleSecretDeletion", "CancelSecretDeletion", "GetSecretBundle",
+  "GetUsageReport", "ListUsers", "GetUser", "CreateOrResetUIPassword", "ListGroups", "GetGroup", "AddUserToGroup",
+  "RemoveUserFromGroup", "ListDynamicGroups", "GetDynamicGroup", "ListPolicies", "GetPolicy", "CreatePolicy",
+  "UpdatePolicy", "DeletePolicy"];
 
 // explainFields are the explain page's inputs: [id, label, the API's
 // field, kind]. An OCID field may be filled in from the fragment; a "lines"
@@ -599,7 +727,9 @@ async function route() {
   clearMessages();
   if (!csrf) { return; }
   const raw = location.hash.replace(/^#\/?/, "");
-  const parts = raw.split("/").map(decodeURIComponent);
+  // A fragment typed or pasted by hand may hold a bad escape (%E0): keep
+  // the segment as it is rather than throw.
+  const parts = raw.split("/").map((p) => { try { return decodeURIComponent(p); } catch (_) { return p; } });
   switch (parts[0]) {
   case "vaults": target = { compartmentId: parts[1] || tenancy }; break;
   case "vault": target = { vaultId: parts[1] }; break;
@@ -608,8 +738,8 @@ async function route() {
   case "policies": case "policy-new": target = { compartmentId: parts[1] || tenancy }; break;
   default: target = { compartmentId: tenancy };
   }
-  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"], ["nav-identity", "identity"],
-    ["nav-explain", "explain"]]) {
+  for (const [id, page] of [["nav-compartments", "compartments"], ["nav-vaults", "vaults"], ["nav-usage", "usage"],
+    ["nav-identity", "identity"], ["nav-explain", "explain"]]) {
     if (parts[0] === page) { $(id).setAttribute("aria-current", "page"); } else { $(id).removeAttribute("aria-current"); }
   }
   try {
@@ -627,6 +757,7 @@ async function route() {
     case "policy": nodes = await policyPage(parts[1]); break;
     case "policy-new": nodes = newPolicyPage(parts[1] || tenancy); break;
     case "explain": nodes = explainPage(new URLSearchParams(raw.slice("explain/".length))); break;
+    case "usage": nodes = await usagePage(new URLSearchParams(raw.slice("usage/".length))); break;
     default: nodes = await compartmentsPage();
     }
     if (mine === generation) { view.replaceChildren(...nodes.filter((n) => n)); }

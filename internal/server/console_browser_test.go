@@ -227,6 +227,7 @@ func TestConsoleBrowser(t *testing.T) {
 	if s := evalAs[string](b, `document.querySelector("#explain-suggestion").textContent`); !strings.Contains(s, "Allow ") {
 		t.Fatalf("the explain page's suggestion: %q", s)
 	}
+	b.eval(`document.querySelector("#explain-submit").scrollIntoView()`)
 	b.screenshot("console-explain.png")
 
 	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {

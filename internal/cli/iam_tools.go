@@ -52,17 +52,25 @@ func iamExplain() *cobra.Command {
 		secret, key, vault, compartment string
 		secretName                      string
 		attributes, variables           []string
+		self                            bool
 	)
-	cmd := leaf("explain", "Say why a principal may or may not perform an operation (administrators only)",
+	cmd := leaf("explain", "Say why a principal may or may not perform an operation",
 		`  coffer iam explain --user ocid1.user... --operation GetSecretBundle --secret ocid1.vaultsecret...
   coffer iam explain --group Developers --operation ListVaults --compartment-id $TENANCY
   coffer iam explain --dynamic-group app-prod --attribute instance.compartment.id=ocid1.compartment... \
       --operation GetSecretBundle --secret ocid1.vaultsecret...
+  coffer iam explain --self --operation GetSecretBundle --secret ocid1.vaultsecret...
 
 The server answers allow or deny, the statements that matched, and for a
 denial the missing permission and a statement that would grant it, narrowed
 to the target. It needs 'manage policies in tenancy'. --user, --group and
---dynamic-group take an OCID or a name. Without --output or --query the
+--dynamic-group take an OCID or a name.
+
+--self asks about the caller itself (the user, instance or resource
+principal the CLI signs as) and needs no policy: the answer names the
+missing permissions and the statement to add, not the statements that did
+or did not apply, and a target the caller can neither inspect nor use at
+all is 404 NotAuthorizedOrNotFound, existing or not. Without --output or --query the
 answer is printed for a person; with them, as JSON. Statements are
 numbered from 1 within their policy, as lint numbers them (the JSON
 "index" counts from 0).
@@ -70,7 +78,7 @@ numbered from 1 within their policy, as lint numbers them (the JSON
 Exit status, as grep's: 0 when the operation is allowed, 1 when it is
 denied (the answer is printed either way), 2 for a usage error; a failed
 request also exits 1, with the error on stderr.`,
-		hints{}, []string{"operation", "user|group|dynamic-group"},
+		hints{}, []string{"operation", "user|group|dynamic-group|self"},
 		func(cmd *cobra.Command, g *globals) error {
 			attrs, err := keyValues("attribute", attributes)
 			if err != nil {
@@ -80,8 +88,12 @@ request also exits 1, with the error on stderr.`,
 			if err != nil {
 				return err
 			}
-			if n := countSet(user, grp, dynGroup); n != 1 {
-				return usageErrorf("pass exactly one of --user, --group, --dynamic-group")
+			n := countSet(user, grp, dynGroup)
+			if self {
+				n++
+			}
+			if n != 1 {
+				return usageErrorf("pass exactly one of --user, --group, --dynamic-group, --self")
 			}
 			if dynGroup == "" && len(attrs) > 0 {
 				return usageErrorf("--attribute describes a dynamic-group principal; pass it with --dynamic-group")
@@ -92,10 +104,14 @@ request also exits 1, with the error on stderr.`,
 			}
 			req := identityapi.ExplainRequest{Operation: operation, CompartmentID: compartment, VaultID: vault, KeyID: key,
 				SecretID: secret, SecretName: secretName, Variables: vars}
-			if req.Principal, err = resolvePrincipal(cmd, g, c, user, grp, dynGroup, attrs); err != nil {
-				return err
+			path := identityapi.ExplainOwnPath
+			if !self {
+				path = identityapi.ExplainPath
+				if req.Principal, err = resolvePrincipal(cmd, g, c, user, grp, dynGroup, attrs); err != nil {
+					return err
+				}
 			}
-			ans, err := callExplain(cmd, c, req)
+			ans, err := callExplain(cmd, c, path, req)
 			if err != nil {
 				return err
 			}
@@ -115,6 +131,7 @@ request also exits 1, with the error on stderr.`,
 	f.StringVar(&user, "user", "", "the user (OCID or name); its groups are resolved by the server")
 	f.StringVar(&grp, "group", "", "a group (OCID or name): the question is asked for any member")
 	f.StringVar(&dynGroup, "dynamic-group", "", "a dynamic group (OCID or name); describe the instance or resource with --attribute")
+	f.BoolVar(&self, "self", false, "ask about the caller itself (no policy needed; fewer details)")
 	f.StringArrayVar(&attributes, "attribute", nil, "an attribute of the dynamic-group principal, name=value (instance.id, instance.compartment.id, resource.id, resource.compartment.id, resource.type, tag.<ns>.<key>.value); repeatable")
 	f.StringVar(&operation, "operation", "", "the OCI operation, e.g. GetSecretBundle, ListVaults, Decrypt")
 	f.StringVar(&secret, "secret", "", "the target secret OCID (its key and vault are loaded too)")
@@ -198,13 +215,13 @@ func first(s []string) string {
 }
 
 // callExplain sends the explain request, signed like any SDK call.
-func callExplain(cmd *cobra.Command, c identity.IdentityClient, req identityapi.ExplainRequest) (identityapi.ExplainResponse, error) {
+func callExplain(cmd *cobra.Command, c identity.IdentityClient, path string, req identityapi.ExplainRequest) (identityapi.ExplainResponse, error) {
 	var ans identityapi.ExplainResponse
 	body, err := json.Marshal(req)
 	if err != nil {
 		return ans, err
 	}
-	hr, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, identityapi.ExplainPath, bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, path, bytes.NewReader(body))
 	if err != nil {
 		return ans, err
 	}

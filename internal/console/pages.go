@@ -34,6 +34,7 @@ var apiRoutes = []apiRoute{
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/scheduleDeletion", operation: "ScheduleKeyDeletion", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/cancelDeletion", operation: "CancelKeyDeletion", vault: true},
 	{pattern: "GET /console/api/secrets", operation: "ListSecrets"},
+	{pattern: "POST /console/api/secrets", operation: "CreateSecret"},
 	{pattern: "GET /console/api/secrets/{secretId}", operation: "GetSecret"},
 	{pattern: "POST /console/api/secrets/{secretId}", operation: "UpdateSecret"},
 	{pattern: "GET /console/api/secrets/{secretId}/versions", operation: "ListSecretVersions"},

@@ -170,7 +170,36 @@ async function vaultPage(vaultID) {
       link("#/key/" + enc(vaultID) + "/" + enc(k.id), k.displayName), " (" + k.lifecycleState + ")"))),
     el("h3", { text: "Secrets" }),
     el("ul", { id: "secrets" }, ...secrets.map((s) => el("li", { "data-id": s.id },
-      link("#/secret/" + enc(s.id), s.secretName), " (" + s.lifecycleState + ")")))];
+      link("#/secret/" + enc(s.id), s.secretName), " (" + s.lifecycleState + ")"))),
+    newSecretForm(v, keys)];
+}
+
+// newSecretForm creates a secret in the vault (CreateSecret), encrypted
+// under one of its enabled AES keys; the content box is emptied as soon as
+// it is sent and the page moves to the new secret, content hidden.
+function newSecretForm(v, keys) {
+  const usable = keys.filter((k) => k.lifecycleState === "ENABLED" && k.algorithm === "AES");
+  if (!usable.length) { return el("p", { class: "note", text: "No enabled AES key in this vault to encrypt a new secret with." }); }
+  const [nameLabel, name] = input("new-secret-name", "Name");
+  const key = el("select", { id: "new-secret-key", name: "keyId" },
+    ...usable.map((k) => el("option", { value: k.id, text: k.displayName })));
+  const content = el("textarea", { id: "new-secret-content", name: "content", rows: "3", autocomplete: "off",
+    spellcheck: "false", required: true });
+  const form = el("form", { id: "new-secret", class: "stack" }, el("h3", { text: "New secret" }), nameLabel, name,
+    el("label", { for: "new-secret-key", text: "Encryption key" }), key,
+    el("label", { for: "new-secret-content", text: "Content" }), content,
+    el("button", { id: "new-secret-submit", type: "submit", text: "Create secret" }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = { compartmentId: v.compartmentId, vaultId: v.id, keyId: key.value, secretName: name.value,
+      secretContent: { contentType: "BASE64", content: encode(content.value) } };
+    content.value = "";
+    change(async () => {
+      const s = await api("POST", "api/secrets", body, "CreateSecret");
+      location.hash = "#/secret/" + enc(s.id);
+    });
+  });
+  return form;
 }
 
 async function keyPage(vaultID, keyID) {

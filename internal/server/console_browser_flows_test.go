@@ -125,6 +125,7 @@ func TestConsoleBrowserFlows(t *testing.T) {
 	b.poll(`document.querySelectorAll("#versions tr").length === 1`)
 	b.do(chromedp.Click(chromedp.CSS("#rotate")))
 	b.poll(`document.querySelectorAll("#versions tr").length === 2`)
+	b.checkAccessible()
 	newVersion := *getKey().CurrentKeyVersion
 	if newVersion == oldVersion {
 		t.Fatal("the SDK sees no new key version after Rotate")
@@ -229,6 +230,7 @@ func TestConsoleBrowserFlows(t *testing.T) {
 	}
 	b.do(chromedp.Click(chromedp.CSS("#nav-usage")))
 	b.poll(`document.querySelectorAll("#usage-rows tr").length > 0`)
+	b.checkAccessible()
 	if cur := evalAs[string](b, `document.querySelector("#nav-usage").getAttribute("aria-current")`); cur != "page" {
 		t.Fatalf("the usage link is not marked current: %q", cur)
 	}

@@ -190,37 +190,6 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 	}
 }
 
-// accessibilityProblems lists what keeps the current view from a keyboard
-// or screen-reader user: an input without a label, a button or link
-// without a name, a control taken out of the tab order, or one that
-// cannot take the focus.
-const accessibilityProblems = `(() => {
-  const out = [];
-  const shown = (e) => e.checkVisibility();
-  for (const e of document.querySelectorAll("input, textarea, select")) {
-    if (shown(e) && e.labels.length === 0 && !e.getAttribute("aria-label")) { out.push("unlabelled " + e.tagName + "#" + e.id); }
-  }
-  for (const e of document.querySelectorAll("button, a[href]")) {
-    if (!shown(e)) { continue; }
-    if (!(e.textContent.trim() || e.getAttribute("aria-label"))) { out.push("nameless " + e.tagName + "#" + e.id); }
-    if (e.tabIndex < 0) { out.push("not in the tab order: " + e.tagName + "#" + e.id); }
-    e.focus();
-    if (document.activeElement !== e) { out.push("cannot take the focus: " + e.tagName + "#" + e.id); }
-  }
-  for (const e of document.querySelectorAll("[onclick], div[tabindex], span[tabindex]")) {
-    out.push("script-only control " + e.tagName + "#" + e.id);
-  }
-  return out;
-})()`
-
-// checkAccessible fails the test on accessibilityProblems in the view.
-func (b *browserT) checkAccessible() {
-	b.t.Helper()
-	if got := evalAs[[]string](b, accessibilityProblems); len(got) != 0 {
-		b.t.Errorf("%s: %q", evalAs[string](b, `location.hash`), got)
-	}
-}
-
 // A narrow user in a real browser: he may read the secret's metadata and
 // bundles but not use its key, presses Reveal, is denied, asks "Why was I
 // denied?" and reads what is missing and the statement to add; the

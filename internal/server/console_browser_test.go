@@ -115,6 +115,7 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(selUser)),
 	)
 	b.screenshot("console-login.png")
+	b.checkAccessible()
 	if !evalAs[bool](b, `document.querySelector("script:not([src])") === null`) {
 		t.Fatal("the page has an inline script")
 	}
@@ -122,6 +123,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.login(adminName, adminPassword)
 	compartments := fmt.Sprintf(`[...document.querySelectorAll(%s)].map((li) => li.textContent).join("|")`, js(selCompItem))
 	b.poll(compartments + `.includes("apps") && ` + compartments + `.includes("payments")`)
+	b.checkAccessible()
 	b.screenshot("console-compartments.png")
 
 	// The session cookie is HttpOnly and SameSite=Strict, and its id is
@@ -197,6 +199,7 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	denied := `document.querySelector(` + js(selDenied) + `)`
 	b.poll(denied + `.checkVisibility() && ` + denied + `.textContent === ` + js(apiErr.Message))
+	b.checkAccessible()
 	if why := evalAs[string](b, `document.querySelector("#denied-why").textContent`); !strings.Contains(why, "ListCompartments") {
 		t.Fatalf("the denial does not name the operation: %q", why)
 	}
@@ -221,6 +224,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.poll(`document.querySelector("#explain-operation") && document.querySelector("#explain-operation").value === "ListCompartments"`)
 	b.do(chromedp.Click(chromedp.CSS("#explain-submit")))
 	b.poll(`document.querySelector("#explain-suggestion") && document.querySelector("#explain-suggestion").textContent !== ""`)
+	b.checkAccessible()
 	if d := evalAs[string](b, `document.querySelector("#explain-decision").textContent`); d != "DENIED" {
 		t.Fatalf("the explain page's decision: %q", d)
 	}
@@ -356,6 +360,37 @@ func (b *browserT) screenshot(name string) {
 	}
 }
 
+// accessibilityProblems lists what keeps the current view from a keyboard
+// or screen-reader user: an input without a label, a button or link
+// without a name, a control taken out of the tab order, or one that
+// cannot take the focus.
+const accessibilityProblems = `(() => {
+  const out = [];
+  const shown = (e) => e.checkVisibility();
+  for (const e of document.querySelectorAll("input, textarea, select")) {
+    if (shown(e) && e.labels.length === 0 && !e.getAttribute("aria-label")) { out.push("unlabelled " + e.tagName + "#" + e.id); }
+  }
+  for (const e of document.querySelectorAll("button, a[href]")) {
+    if (!shown(e)) { continue; }
+    if (!(e.textContent.trim() || e.getAttribute("aria-label"))) { out.push("nameless " + e.tagName + "#" + e.id); }
+    if (e.tabIndex < 0) { out.push("not in the tab order: " + e.tagName + "#" + e.id); }
+    e.focus();
+    if (document.activeElement !== e) { out.push("cannot take the focus: " + e.tagName + "#" + e.id); }
+  }
+  for (const e of document.querySelectorAll("[onclick], div[tabindex], span[tabindex]")) {
+    out.push("script-only control " + e.tagName + "#" + e.id);
+  }
+  return out;
+})()`
+
+// checkAccessible fails the test on accessibilityProblems in the view.
+func (b *browserT) checkAccessible() {
+	b.t.Helper()
+	if got := evalAs[[]string](b, accessibilityProblems); len(got) != 0 {
+		b.t.Errorf("%s: %q", evalAs[string](b, `location.hash`), got)
+	}
+}
+
 func evalAs[T any](b *browserT, expr string, opts ...chromedp.EvaluateOption) T {
 	b.t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, opts...))
@@ -418,6 +453,7 @@ func TestConsoleBrowserReveal(t *testing.T) {
 	if evalAs[bool](b, holds) {
 		t.Fatal("the secret's page holds its content before Reveal")
 	}
+	b.checkAccessible()
 	b.do(chromedp.Click(chromedp.CSS("#reveal")))
 	b.poll(content + ` === ` + js(canary))
 	if !evalAs[bool](b, holds) {

@@ -242,6 +242,39 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 }
 
+// openConsole opens a browser tab for t with its own deadline, recording
+// from the start the pages' uncaught exceptions and CSP violations;
+// finish, called at the test's end, fails it on any.
+func openConsole(t *testing.T, timeout time.Duration) (b *browserT, finish func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(coffertest.Browser(t), timeout)
+	t.Cleanup(cancel)
+	b = &browserT{t: t, ctx: ctx}
+	exceptions := b.recordExceptions()
+	b.recordCSP()
+	return b, func() {
+		t.Helper()
+		if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
+			t.Fatalf("the console violates its own CSP: %q", v)
+		}
+		if got := exceptions(); len(got) != 0 {
+			t.Fatalf("the console threw: %q", got)
+		}
+	}
+}
+
+// adminConsolePassword gives the administrator a console password through
+// the SDK and returns his user name and it.
+func adminConsolePassword(t *testing.T, env *coffertest.Env) (name, password string) {
+	t.Helper()
+	id, _ := env.Provider.UserOCID()
+	u, err := env.Identity(t).GetUser(context.Background(), identity.GetUserRequest{UserId: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *u.Name, uiPassword(t, env, id)
+}
+
 // browserT runs chromedp actions for a test, failing it on an error.
 type browserT struct {
 	t   *testing.T
@@ -420,24 +453,15 @@ func containsPrefix(list []string, prefix string) bool {
 // never in the URL; a user without a policy sees the denial, not the
 // content.
 func TestConsoleBrowserReveal(t *testing.T) {
-	tab := coffertest.Browser(t)
 	env := coffertest.Start(t, coffertest.Options{})
 	f := vaultstest.On(t, env)
 	canary := "browser-canary-" + strings.Repeat("4", 20)
 	secretID := *f.CreateSecret(t, "browser-secret", canary).Id
-	adminID, _ := env.Provider.UserOCID()
-	u, err := env.Identity(t).GetUser(context.Background(), identity.GetUserRequest{UserId: &adminID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminPassword := uiPassword(t, env, adminID)
+	adminName, adminPassword := adminConsolePassword(t, env)
 	nobodyID, _ := env.NewUser(t, "reveal-nobody").UserOCID()
 	nobodyPassword := uiPassword(t, env, nobodyID)
 
-	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
-	defer cancel()
-	b := &browserT{t: t, ctx: ctx}
-	exceptions := b.recordExceptions()
+	b, finish := openConsole(t, 60*time.Second)
 	// holds is true when the page's markup, text, URL or storage holds the
 	// content, in clear or base64.
 	holds := `[document.documentElement.outerHTML, document.body.innerText, location.href,
@@ -445,9 +469,8 @@ func TestConsoleBrowserReveal(t *testing.T) {
   s.includes(` + js(canary) + `) || s.includes(` + js(base64.StdEncoding.EncodeToString([]byte(canary))) + `))`
 	content := `document.querySelector("#content").textContent`
 
-	b.recordCSP()
 	b.do(chromedp.Navigate(env.URL + "/console/"))
-	b.login(*u.Name, adminPassword)
+	b.login(adminName, adminPassword)
 	b.eval(`location.hash = "#/secret/" + ` + js(secretID))
 	b.do(chromedp.WaitVisible(chromedp.CSS("#reveal")))
 	if evalAs[bool](b, holds) {
@@ -487,10 +510,5 @@ func TestConsoleBrowserReveal(t *testing.T) {
 	if evalAs[bool](b, holds) {
 		t.Fatal("a user without a policy sees the content")
 	}
-	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
-		t.Fatalf("the console violates its own CSP: %q", v)
-	}
-	if got := exceptions(); len(got) != 0 {
-		t.Fatalf("the console threw: %q", got)
-	}
+	finish()
 }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/oracle/oci-go-sdk/v65/identity"
 	sdksecrets "github.com/oracle/oci-go-sdk/v65/secrets"
 	"github.com/oracle/oci-go-sdk/v65/vault"
 
@@ -59,24 +57,14 @@ func TestConsoleCreateSecret(t *testing.T) {
 // vault page's form, see its versions, reveal and hide it, rotate its key,
 // sign out; the content on the page only between Reveal and Hide.
 func TestConsoleBrowserCreateSecret(t *testing.T) {
-	tab := coffertest.Browser(t)
 	env := coffertest.Start(t, coffertest.Options{})
 	f := vaultstest.On(t, env)
-	adminID, _ := env.Provider.UserOCID()
-	u, err := env.Identity(t).GetUser(context.Background(), identity.GetUserRequest{UserId: &adminID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	password := uiPassword(t, env, adminID)
+	adminName, password := adminConsolePassword(t, env)
 	content := "typed-in-browser-" + strings.Repeat("3", 16)
 
-	bctx, cancel := context.WithTimeout(tab, 60*time.Second)
-	defer cancel()
-	b := &browserT{t: t, ctx: bctx}
-	exceptions := b.recordExceptions()
-	b.recordCSP()
+	b, finish := openConsole(t, 60*time.Second)
 	b.do(chromedp.EmulateViewport(1000, 900), chromedp.Navigate(env.URL+"/console/"))
-	b.login(*u.Name, password)
+	b.login(adminName, password)
 	b.eval(`location.hash = "#/vault/" + ` + js(*f.Vault.Id))
 	b.do(chromedp.WaitVisible(chromedp.CSS("#new-secret-submit")))
 	b.checkAccessible()
@@ -111,12 +99,7 @@ func TestConsoleBrowserCreateSecret(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS("#rotate")))
 	b.poll(`document.querySelectorAll("#versions tr").length === 2`)
 	b.do(chromedp.Click(chromedp.CSS(selLogout)), chromedp.WaitVisible(chromedp.CSS(selUser)))
-	if v := evalAs[[]string](b, `window.__csp`); len(v) != 0 {
-		t.Fatalf("the console violates its own CSP: %q", v)
-	}
-	if got := exceptions(); len(got) != 0 {
-		t.Fatalf("the console threw: %q", got)
-	}
+	finish()
 	if strings.Contains(env.Logs.String(), content) {
 		t.Error("the content is in the server's log")
 	}

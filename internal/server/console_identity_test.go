@@ -15,7 +15,6 @@ import (
 	"github.com/oracle/oci-go-sdk/v65/identity"
 
 	"github.com/coffer-vault/coffer/internal/coffertest"
-	"github.com/coffer-vault/coffer/internal/console"
 	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
 )
 
@@ -28,11 +27,7 @@ func TestConsoleIdentityPagesRead(t *testing.T) {
 	ctx := context.Background()
 	ic := env.Identity(t)
 	tenancy := p.f.Tenancy
-	g, err := ic.CreateGroup(ctx, identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
-		CompartmentId: &tenancy, Name: common.String("console-readers"), Description: common.String("d")}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGroup(t, env, "console-readers")
 	if _, err := ic.AddUserToGroup(ctx, identity.AddUserToGroupRequest{AddUserToGroupDetails: identity.AddUserToGroupDetails{
 		UserId: &p.nobodyID, GroupId: g.Id}}); err != nil {
 		t.Fatal(err)
@@ -87,23 +82,7 @@ func TestConsoleIdentityPagesRead(t *testing.T) {
 // consoleIfMatch sends a console change with an If-Match header.
 func consoleIfMatch(t *testing.T, base, method, path, body, ifMatch string, u *consoleUser) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Origin", base)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("If-Match", ifMatch)
-	req.AddCookie(&http.Cookie{Name: u.cookie.Name, Value: u.cookie.Value})
-	req.Header.Set(console.CSRFHeader, u.csrf)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	return resp.StatusCode, resp.Header, b.Bytes()
+	return consoleDoHeader(t, base, method, path, body, u, http.Header{"If-Match": {ifMatch}})
 }
 
 // The policy editor's changes are CreatePolicy, UpdatePolicy (with the
@@ -311,11 +290,7 @@ func TestConsoleMembersAndPasswords(t *testing.T) {
 	ctx := context.Background()
 	ic := env.Identity(t)
 	tenancy := p.f.Tenancy
-	g, err := ic.CreateGroup(ctx, identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
-		CompartmentId: &tenancy, Name: common.String("console-members"), Description: common.String("d")}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGroup(t, env, "console-members")
 	add := `{"userId":"` + p.nobodyID + `","groupId":"` + *g.Id + `"}`
 	if status, b := p.do(t, "POST", "/console/api/userGroupMemberships", add, &consoleUser{cookie: p.admin.cookie}); status != http.StatusForbidden {
 		t.Errorf("add without the CSRF token: %d %s", status, b)
@@ -389,4 +364,16 @@ func TestConsoleMembersAndPasswords(t *testing.T) {
 	if evs := auditLines(env, "CreateOrResetUIPassword", p.adminID); len(evs) == 0 {
 		t.Error("the reset is not audited")
 	}
+}
+
+// newGroup creates a group through the SDK as the administrator.
+func newGroup(t *testing.T, env *coffertest.Env, name string) identity.Group {
+	t.Helper()
+	tenancy := env.Tenancy(t)
+	r, err := env.Identity(t).CreateGroup(context.Background(), identity.CreateGroupRequest{CreateGroupDetails: identity.CreateGroupDetails{
+		CompartmentId: &tenancy, Name: common.String(name), Description: common.String(name)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Group
 }

@@ -36,6 +36,12 @@ func uiPassword(t *testing.T, env *coffertest.Env, userID string) string {
 // no cookie), from base's own origin.
 func consoleDo(t *testing.T, base, method, path, body string, u *consoleUser) (int, http.Header, []byte) {
 	t.Helper()
+	return consoleDoHeader(t, base, method, path, body, u, nil)
+}
+
+// consoleDoHeader is consoleDo with further request headers.
+func consoleDoHeader(t *testing.T, base, method, path, body string, u *consoleUser, extra http.Header) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -47,6 +53,9 @@ func consoleDo(t *testing.T, base, method, path, body string, u *consoleUser) (i
 	req.Header.Set("Origin", base)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range extra {
+		req.Header[k] = v
 	}
 	if u != nil {
 		req.AddCookie(&http.Cookie{Name: u.cookie.Name, Value: u.cookie.Value})

@@ -179,6 +179,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	// A usage error a command returned as is (coffer server's flags) is
+	// reported and exits as the others do.
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return reportUsage(stderr, ue.msg)
+	}
 	fmt.Fprintln(stderr, "Error:", err)
 	return exitService
 }

@@ -75,7 +75,7 @@ func createSecret(t *testing.T, env *coffertest.Env, content string) (secretID s
 func TestSealPKCS11Lifecycle(t *testing.T) {
 	token := softhsmtest.Token(t)
 	token.PIN = "pin-canary-4711"
-	setPIN(t, token, "1234")
+	setPIN(t, token, softhsmtest.PIN)
 	dir := coffertest.DataDir(t)
 	logs, bodies := &coffertest.SyncBuffer{}, &coffertest.SyncBuffer{}
 	const content = "secret-canary-under-pkcs11-seal"

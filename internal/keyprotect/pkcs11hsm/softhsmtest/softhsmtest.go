@@ -45,9 +45,14 @@ func Token(t *testing.T) keyprotect.HSMConfig {
 		t.Fatal(err)
 	}
 	t.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command(util, "--init-token", "--free", "--label", "coffer-test", "--pin", "1234", "--so-pin", "5678").CombinedOutput()
+	out, err := exec.Command(util, "--init-token", "--free", "--label", "coffer-test", "--pin", PIN, "--so-pin", "5678").CombinedOutput()
 	if err != nil {
 		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
-	return keyprotect.HSMConfig{ModulePath: module, TokenLabel: "coffer-test", PIN: "1234"}
+	return keyprotect.HSMConfig{ModulePath: module, TokenLabel: "coffer-test", PIN: PIN}
 }
+
+// PIN is the user PIN of the tokens Token makes. Tests search their output
+// for it, so it is a string no log line holds by chance (a short number
+// turns up in ports and timestamps).
+const PIN = "softhsm-test-pin-canary"

@@ -131,6 +131,9 @@ func TestConsoleBrowserFlows(t *testing.T) {
 	// Schedule the key's deletion (confirmed) and cancel it.
 	b.do(chromedp.Click(chromedp.CSS("#key-schedule-deletion")))
 	b.do(chromedp.WaitVisible(chromedp.CSS("#key-cancel-deletion")))
+	if evalAs[bool](b, `document.querySelector("#rotate") !== null`) {
+		t.Fatal("a key pending deletion offers Rotate, which the API refuses")
+	}
 	if d := dialogs(); len(d) != 1 || !strings.Contains(d[0], "Schedule the deletion of key") {
 		t.Fatalf("dialogs: %q", d)
 	}

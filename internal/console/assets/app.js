@@ -215,7 +215,9 @@ async function keyPage(vaultID, keyID) {
   if (k.timeOfDeletion) { fact(dl, "Deletion", when(k.timeOfDeletion)); }
   const action = (id, text, path, op) => el("button", { id: id, type: "button", text: text,
     click: () => change(() => api("POST", base + path, undefined, op)) });
-  const actions = el("div", { class: "actions" }, action("rotate", "Rotate", "/versions", "CreateKeyVersion"),
+  // Only an enabled key rotates (the API refuses the others).
+  const actions = el("div", { class: "actions" },
+    k.lifecycleState === "ENABLED" ? action("rotate", "Rotate", "/versions", "CreateKeyVersion") : null,
     k.lifecycleState === "DISABLED" ? action("key-enable", "Enable", "/enable", "EnableKey") : null,
     k.lifecycleState === "ENABLED" ? action("key-disable", "Disable", "/disable", "DisableKey") : null,
     k.lifecycleState === "ENABLED" || k.lifecycleState === "DISABLED" ? el("button", { id: "key-schedule-deletion", type: "button",

@@ -746,7 +746,11 @@ func (s *Server) PrintInstructions() {
 	fmt.Fprintf(w, "  export COFFER_ENDPOINT=%s\n\n", s.URL())
 	fmt.Fprintf(w, "From the OCI Go SDK: load the config with common.CustomProfileConfigProvider(%q, \"DEFAULT\")\n", s.ConfigPath)
 	fmt.Fprintf(w, "and set client.Host = %q on KmsVaultClient, VaultsClient, SecretsClient and IdentityClient.\n", s.URL())
-	fmt.Fprintf(w, "Key and crypto clients use the vault's managementEndpoint and cryptoEndpoint as returned.\n")
+	fmt.Fprintf(w, "Key and crypto clients use the vault's managementEndpoint and cryptoEndpoint as returned.\n\n")
+	fmt.Fprintf(w, "The web console is at %s/console/: sign in as admin with the password this prints\n", s.URL())
+	fmt.Fprintf(w, "(after the exports above):\n\n")
+	fmt.Fprintf(w, "  coffer iam user ui-password create-or-reset --user-id \"$(sed -n 's/^user=//p' \"$OCI_CLI_CONFIG_FILE\")\" \\\n")
+	fmt.Fprintf(w, "      --query data.password --raw-output\n")
 	s.printKeyProtection(w)
 }
 

@@ -29,6 +29,8 @@ var apiRoutes = []apiRoute{
 	{pattern: "GET /console/api/vaults/{vaultId}/keys/{keyId}", operation: "GetKey", vault: true},
 	{pattern: "GET /console/api/vaults/{vaultId}/keys/{keyId}/versions", operation: "ListKeyVersions", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/versions", operation: "CreateKeyVersion", vault: true},
+	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/versions/{keyVersionId}/scheduleDeletion", operation: "ScheduleKeyVersionDeletion", vault: true},
+	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/versions/{keyVersionId}/cancelDeletion", operation: "CancelKeyVersionDeletion", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/enable", operation: "EnableKey", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/disable", operation: "DisableKey", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/scheduleDeletion", operation: "ScheduleKeyDeletion", vault: true},
@@ -40,6 +42,8 @@ var apiRoutes = []apiRoute{
 	{pattern: "GET /console/api/secrets/{secretId}/versions", operation: "ListSecretVersions"},
 	{pattern: "POST /console/api/secrets/{secretId}/scheduleDeletion", operation: "ScheduleSecretDeletion"},
 	{pattern: "POST /console/api/secrets/{secretId}/reveal", operation: "GetSecretBundle", readOnly: true},
+	{pattern: "POST /console/api/secrets/{secretId}/versions/{secretVersionNumber}/scheduleDeletion", operation: "ScheduleSecretVersionDeletion"},
+	{pattern: "POST /console/api/secrets/{secretId}/versions/{secretVersionNumber}/cancelDeletion", operation: "CancelSecretVersionDeletion"},
 	{pattern: "POST /console/api/secrets/{secretId}/cancelDeletion", operation: "CancelSecretDeletion"},
 	// The usage and cost view: the usage report (usageapi), read in the
 	// tenancy, with the report's own query parameters.

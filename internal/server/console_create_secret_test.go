@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,8 +55,10 @@ func TestConsoleCreateSecret(t *testing.T) {
 }
 
 // The issue's walk in a real browser: sign in, create a secret through the
-// vault page's form, see its versions, reveal and hide it, rotate its key,
-// sign out; the content on the page only between Reveal and Hide.
+// vault page's form, see its versions, reveal and hide it, add versions
+// and schedule and cancel the deprecated one's deletion, rotate its key
+// and do the same with the old key version, sign out; the content on the
+// page only between Reveal and Hide.
 func TestConsoleBrowserCreateSecret(t *testing.T) {
 	env := coffertest.Start(t, coffertest.Options{})
 	f := vaultstest.On(t, env)
@@ -93,11 +96,31 @@ func TestConsoleBrowserCreateSecret(t *testing.T) {
 	if err != nil || got != content {
 		t.Fatalf("the SDK reads %q, %v", got, err)
 	}
-	// Rotate the secret's key from its page.
+	// Two more versions through the form: version 1 is then deprecated,
+	// and its deletion is scheduled and cancelled from its row.
+	b.eval(`window.confirm = () => true`)
+	for i, n := range []string{"2", "3"} {
+		b.do(chromedp.SendKeys(chromedp.CSS("#new-version-content"), content+n), chromedp.Click(chromedp.CSS("#new-version-submit")))
+		b.poll(fmt.Sprintf(`document.querySelectorAll("#versions tr").length === %d`, i+2))
+	}
+	v1 := `#versions tr[data-id="1"] `
+	b.do(chromedp.Click(chromedp.CSS(v1 + "button.version-schedule-deletion")))
+	b.poll(`document.querySelector(` + js(v1+"button.version-cancel-deletion") + `)`)
+	b.do(chromedp.Click(chromedp.CSS(v1 + "button.version-cancel-deletion")))
+	b.poll(`document.querySelector(` + js(v1+"button.version-schedule-deletion") + `)`)
+	b.checkAccessible()
+
+	// Rotate the secret's key from its page; schedule the old version's
+	// deletion and cancel it.
 	b.eval(`location.hash = ` + js("#/key/"+*f.Vault.Id+"/"+f.KeyID))
 	b.poll(`document.querySelectorAll("#versions tr").length === 1`)
 	b.do(chromedp.Click(chromedp.CSS("#rotate")))
 	b.poll(`document.querySelectorAll("#versions tr").length === 2`)
+	b.eval(`window.confirm = () => true`)
+	b.do(chromedp.Click(chromedp.CSS("#versions button.version-schedule-deletion")))
+	b.poll(`document.querySelector("#versions button.version-cancel-deletion") && document.querySelector("#versions").textContent.includes("PENDING_DELETION")`)
+	b.do(chromedp.Click(chromedp.CSS("#versions button.version-cancel-deletion")))
+	b.poll(`document.querySelector("#versions button.version-schedule-deletion") && !document.querySelector("#versions").textContent.includes("PENDING_DELETION")`)
 	b.do(chromedp.Click(chromedp.CSS(selLogout)), chromedp.WaitVisible(chromedp.CSS(selUser)))
 	finish()
 	if strings.Contains(env.Logs.String(), content) {

@@ -228,9 +228,28 @@ async function keyPage(vaultID, keyID) {
       } }) : null,
     k.lifecycleState === "PENDING_DELETION" ? action("key-cancel-deletion", "Cancel deletion", "/cancelDeletion", "CancelKeyDeletion") : null);
   return [el("h2", { text: "Key " + k.displayName }), dl, actions, el("h3", { text: "Versions" }),
-    table(["Version", "State", "Created"], "versions", versions.map((kv) => el("tr", { "data-id": kv.id },
+    table(["Version", "State", "Created", ""], "versions", versions.map((kv) => el("tr", { "data-id": kv.id },
       el("td", { class: "id", text: kv.id + (kv.id === k.currentKeyVersion ? " (current)" : "") }),
-      el("td", { text: kv.lifecycleState }), el("td", { text: when(kv.timeCreated) }))))];
+      el("td", { text: kv.lifecycleState + (kv.timeOfDeletion ? " until " + when(kv.timeOfDeletion) : "") }),
+      el("td", { text: when(kv.timeCreated) }), el("td", {}, keyVersionAction(base, k, kv)))))];
+}
+
+// keyVersionAction is a key version's deletion button: schedule for an
+// enabled version that is not the current one, cancel for one pending.
+function keyVersionAction(base, k, kv) {
+  const vbase = base + "/versions/" + enc(kv.id);
+  if (kv.lifecycleState === "PENDING_DELETION") {
+    return el("button", { type: "button", class: "version-cancel-deletion", text: "Cancel deletion",
+      "aria-label": "Cancel the deletion of key version " + kv.id,
+      click: () => change(() => api("POST", vbase + "/cancelDeletion", undefined, "CancelKeyVersionDeletion")) });
+  }
+  if (kv.lifecycleState !== "ENABLED" || kv.id === k.currentKeyVersion) { return null; }
+  return el("button", { type: "button", class: "version-schedule-deletion danger", text: "Delete",
+    "aria-label": "Schedule the deletion of key version " + kv.id, click: () => {
+      if (window.confirm("Schedule the deletion of this version of key " + k.displayName + " (in 30 days)?")) {
+        change(() => api("POST", vbase + "/scheduleDeletion", undefined, "ScheduleKeyVersionDeletion"));
+      }
+    } });
 }
 
 async function secretPage(secretID) {
@@ -249,8 +268,22 @@ async function secretPage(secretID) {
       el("button", { type: "button", class: "promote", text: "Make current",
         "aria-label": "Make version " + v.versionNumber + " current",
         click: () => change(() => api("POST", base, { currentVersionNumber: v.versionNumber }, "UpdateSecret")) });
+    const vbase = base + "/versions/" + v.versionNumber;
+    let deletion = null;
+    if (v.timeOfDeletion) {
+      deletion = [" deleted " + when(v.timeOfDeletion) + " ", el("button", { type: "button", class: "version-cancel-deletion",
+        text: "Cancel deletion", "aria-label": "Cancel the deletion of version " + v.versionNumber,
+        click: () => change(() => api("POST", vbase + "/cancelDeletion", undefined, "CancelSecretVersionDeletion")) })];
+    } else if (stages.every((x) => x === "DEPRECATED")) { // only a deprecated version can go, as OCI's
+      deletion = [" ", el("button", { type: "button", class: "version-schedule-deletion danger", text: "Delete",
+        "aria-label": "Schedule the deletion of version " + v.versionNumber, click: () => {
+          if (window.confirm("Schedule the deletion of version " + v.versionNumber + " of " + s.secretName + "?")) {
+            change(() => api("POST", vbase + "/scheduleDeletion", undefined, "ScheduleSecretVersionDeletion"));
+          }
+        } })];
+    }
     return el("tr", { "data-id": String(v.versionNumber) }, el("td", { text: String(v.versionNumber) }),
-      el("td", { text: stages.join(", ") }), el("td", { text: when(v.timeCreated) }), el("td", {}, promote));
+      el("td", { text: stages.join(", ") }), el("td", { text: when(v.timeCreated) }), el("td", {}, promote, ...(deletion || [])));
   });
   const content = el("pre", { id: "content", "aria-label": "Secret content" });
   const reveal = el("button", { id: "reveal", type: "button", text: "Reveal" });

@@ -53,17 +53,20 @@ var apiRoutes = []apiRoute{
 	// with lint as the editor types (LintPolicy, a read sent as POST
 	// because the statements are a JSON body).
 	{pattern: "GET /console/api/users", operation: "ListUsers"},
+	{pattern: "POST /console/api/users", operation: "CreateUser"},
 	{pattern: "GET /console/api/users/{userId}", operation: "GetUser"},
 	{pattern: "GET /console/api/users/{userId}/uiPassword", operation: "GetUserUIPasswordInformation"},
 	// The answer holds the new password, once: like a reveal it is a POST
 	// (CSRF token, never a URL) answered no-store.
 	{pattern: "POST /console/api/users/{userId}/uiPassword", operation: "CreateOrResetUIPassword"},
 	{pattern: "GET /console/api/groups", operation: "ListGroups"},
+	{pattern: "POST /console/api/groups", operation: "CreateGroup"},
 	{pattern: "GET /console/api/groups/{groupId}", operation: "GetGroup"},
 	{pattern: "GET /console/api/userGroupMemberships", operation: "ListUserGroupMemberships"},
 	{pattern: "POST /console/api/userGroupMemberships", operation: "AddUserToGroup"},
 	{pattern: "DELETE /console/api/userGroupMemberships/{userGroupMembershipId}", operation: "RemoveUserFromGroup"},
 	{pattern: "GET /console/api/dynamicGroups", operation: "ListDynamicGroups"},
+	{pattern: "POST /console/api/dynamicGroups", operation: "CreateDynamicGroup"},
 	{pattern: "GET /console/api/dynamicGroups/{dynamicGroupId}", operation: "GetDynamicGroup"},
 	{pattern: "GET /console/api/policies", operation: "ListPolicies"},
 	{pattern: "POST /console/api/policies", operation: "CreatePolicy"},

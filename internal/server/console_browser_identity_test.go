@@ -47,6 +47,17 @@ func TestConsoleBrowserPolicyEditor(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS("#nav-identity")))
 	b.poll(`document.querySelector('#users li[data-id=` + js(adminID) + `]') && document.querySelector('#groups li[data-id=` + js(*g.Id) + `]')`)
 	b.checkAccessible()
+	// A group made with the identity page's form opens its page.
+	b.do(chromedp.SendKeys(chromedp.CSS("#new-group-name"), "made-in-browser"),
+		chromedp.SendKeys(chromedp.CSS("#new-group-description"), "a group from the console"),
+		chromedp.Click(chromedp.CSS("#new-group-submit")))
+	b.poll(`location.hash.startsWith("#/group/") && document.querySelector("#view h2") && document.querySelector("#view h2").textContent === "Group made-in-browser"`)
+	if made, err := ic.ListGroups(ctx, identity.ListGroupsRequest{CompartmentId: &tenancy, Name: common.String("made-in-browser")}); err != nil ||
+		len(made.Items) != 1 || *made.Items[0].Description != "a group from the console" {
+		t.Fatalf("the SDK sees %+v %v", made.Items, err)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#nav-identity")))
+	b.poll(`document.querySelector('#groups li[data-id=` + js(*g.Id) + `]')`)
 	b.do(chromedp.Click(chromedp.CSS(`#groups li[data-id=` + js(*g.Id) + `] a`)))
 	b.poll(`document.querySelector('#group-members li[data-id=` + js(adminID) + `]')`)
 	b.checkAccessible()

@@ -567,7 +567,36 @@ async function identityPage() {
     el("ul", { id: "groups" }, ...groups.map((g) => el("li", { "data-id": g.id }, link("#/group/" + enc(g.id), g.name), state(g)))),
     el("h3", { text: "Dynamic groups" }),
     el("ul", { id: "dynamic-groups" }, ...dgs.map((d) => el("li", { "data-id": d.id },
-      link("#/dynamic-group/" + enc(d.id), d.name), state(d))))];
+      link("#/dynamic-group/" + enc(d.id), d.name), state(d)))),
+    createForm("new-user", "New user", "CreateUser", "api/users", "#/user/", [["name", "Name"], ["description", "Description"],
+      ["email", "Email (optional)"]]),
+    createForm("new-group", "New group", "CreateGroup", "api/groups", "#/group/", [["name", "Name"], ["description", "Description"]]),
+    createForm("new-dynamic-group", "New dynamic group", "CreateDynamicGroup", "api/dynamicGroups", "#/dynamic-group/",
+      [["name", "Name"], ["description", "Description"], ["matchingRule", "Matching rule, e.g. ALL {instance.compartment.id = 'ocid1...'}"]])];
+}
+
+// createForm is a small form that creates an identity resource in the
+// tenancy with the API's Create operation (fields: [API field, label];
+// empty optional fields are left out) and opens its page.
+function createForm(id, title, op, path, page, fields) {
+  const inputs = {};
+  const form = el("form", { id: id, class: "stack" }, el("h3", { text: title }));
+  for (const [field, label] of fields) {
+    const [l, i] = input(id + "-" + field, label);
+    inputs[field] = i;
+    form.append(l, i);
+  }
+  form.append(el("button", { id: id + "-submit", type: "submit", text: title.replace("New", "Create") }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = { compartmentId: tenancy };
+    for (const [field, i] of Object.entries(inputs)) { if (i.value.trim()) { body[field] = i.value.trim(); } }
+    change(async () => {
+      const made = await api("POST", path, body, op);
+      location.hash = page + enc(made.id);
+    });
+  });
+  return form;
 }
 
 async function userPage(id) {

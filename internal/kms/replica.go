@@ -159,6 +159,31 @@ func (s *Service) CreateVaultReplica(ctx context.Context, vaultID, region, ifMat
 	if err := s.checkReplicaRegion(region); err != nil {
 		return "", err
 	}
+	return s.replicaOp(ctx, "create replica", vaultID, region, ifMatch, false, func(tx store.Tx, v *Vault) (string, error) {
+		if r := v.Replication; r != nil {
+			switch {
+			case !r.Deleted && r.Region == region:
+				return r.ReplicationID, nil
+			case !r.Deleted:
+				return "", errs.E(errs.Conflict, "vault %s is replicated to region %s already; a vault has one replica (delete it first)", v.ID, r.Region)
+			case r.Region != region && r.Status != ReplicationReplicated:
+				return "", errs.E(errs.Conflict, "vault %s is still deleting its replica in region %s; try again when that replication is REPLICATED", v.ID, r.Region)
+			}
+		}
+		if v.State != VaultActive {
+			return "", errs.E(errs.IncorrectState, "vault %s is %s; only an ACTIVE vault can be replicated", v.ID, v.State)
+		}
+		return "", checkReplicable(tx, v.ID)
+	})
+}
+
+// replicaOp runs one replica operation on vaultID in a transaction: the
+// vault is loaded and refused at a replica or on a stale if-match; plan
+// refuses the operation or names the one that stands already (a no-op);
+// otherwise a new operation is recorded, the vault stored and its change
+// noted in the feed. It returns the operation's replicationId.
+func (s *Service) replicaOp(ctx context.Context, what, vaultID, region, ifMatch string, del bool,
+	plan func(tx store.Tx, v *Vault) (existing string, err error)) (string, error) {
 	var id string
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		v, err := getVault(tx, vaultID)
@@ -171,24 +196,10 @@ func (s *Service) CreateVaultReplica(ctx context.Context, vaultID, region, ifMat
 		if !etag.Matches(ifMatch, v.ETag) {
 			return errs.E(errs.PreconditionFailed, "the if-match etag does not match vault %s", vaultID)
 		}
-		if r := v.Replication; r != nil {
-			switch {
-			case !r.Deleted && r.Region == region:
-				id = r.ReplicationID
-				return nil
-			case !r.Deleted:
-				return errs.E(errs.Conflict, "vault %s is replicated to region %s already; a vault has one replica (delete it first)", v.ID, r.Region)
-			case r.Region != region && r.Status != ReplicationReplicated:
-				return errs.E(errs.Conflict, "vault %s is still deleting its replica in region %s; try again when that replication is REPLICATED", v.ID, r.Region)
-			}
-		}
-		if v.State != VaultActive {
-			return errs.E(errs.IncorrectState, "vault %s is %s; only an ACTIVE vault can be replicated", v.ID, v.State)
-		}
-		if err := checkReplicable(tx, v.ID); err != nil {
+		if id, err = plan(tx, &v); err != nil || id != "" {
 			return err
 		}
-		id = s.newReplicationOp(&v, region, false)
+		id = s.newReplicationOp(&v, region, del)
 		v.ETag = etag.New()
 		if err := putVault(tx, v); err != nil {
 			return err
@@ -196,7 +207,7 @@ func (s *Service) CreateVaultReplica(ctx context.Context, vaultID, region, ifMat
 		return noteVault(tx, v, changefeed.Updated)
 	})
 	if err != nil {
-		return "", fmt.Errorf("kms: create replica of vault %s: %w", vaultID, err)
+		return "", fmt.Errorf("kms: %s of vault %s: %w", what, vaultID, err)
 	}
 	return id, nil
 }
@@ -249,37 +260,15 @@ func (s *Service) DeleteVaultReplica(ctx context.Context, vaultID, region, ifMat
 	if region == "" {
 		return "", errs.E(errs.Missing, "replicaRegion is required")
 	}
-	var id string
-	err := s.st.Update(ctx, func(tx store.Tx) error {
-		v, err := getVault(tx, vaultID)
-		if err != nil {
-			return err
-		}
-		if err := notReplicaVault(&v); err != nil {
-			return err
-		}
-		if !etag.Matches(ifMatch, v.ETag) {
-			return errs.E(errs.PreconditionFailed, "the if-match etag does not match vault %s", vaultID)
-		}
-		r := v.Replication
-		switch {
+	return s.replicaOp(ctx, "delete replica", vaultID, region, ifMatch, true, func(_ store.Tx, v *Vault) (string, error) {
+		switch r := v.Replication; {
 		case r == nil || r.Region != region:
-			return errs.E(errs.Invalid, "vault %s has no replica in region %s", v.ID, strconv.QuoteToASCII(region))
+			return "", errs.E(errs.Invalid, "vault %s has no replica in region %s", v.ID, strconv.QuoteToASCII(region))
 		case r.Deleted:
-			id = r.ReplicationID
-			return nil
+			return r.ReplicationID, nil
 		}
-		id = s.newReplicationOp(&v, region, true)
-		v.ETag = etag.New()
-		if err := putVault(tx, v); err != nil {
-			return err
-		}
-		return noteVault(tx, v, changefeed.Updated)
+		return "", nil
 	})
-	if err != nil {
-		return "", fmt.Errorf("kms: delete replica of vault %s: %w", vaultID, err)
-	}
-	return id, nil
 }
 
 // VaultReplica is one replica as ListVaultReplicas reports it. Endpoints

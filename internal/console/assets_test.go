@@ -46,7 +46,7 @@ func TestAssetsRules(t *testing.T) {
 		"explain-submit", "explain-result", "explain-suggestion",
 		"nav-identity", "users", "groups", "dynamic-groups", "user-groups", "group-members", "matching-rule", "policies",
 		"policy-name", "policy-description", "policy-statements", "policy-lint", "policy-lint-status", "policy-save", "policy-delete",
-		"member-add-user", "member-add-submit", "ui-password", "ui-password-reset", "ui-password-hide", "denied-own", "denied-own-result",
+		"member-add-user", "member-add-submit", "ui-password", "ui-password-reset", "ui-password-hide", "ui-password-current", "denied-own", "denied-own-result",
 		"new-user", "new-group", "new-dynamic-group",
 		"new-secret", "new-secret-name", "new-secret-key", "new-secret-content", "new-secret-submit",
 		"key-cancel-deletion", "cancel-deletion", "schedule-deletion",

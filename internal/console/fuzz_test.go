@@ -73,3 +73,25 @@ func FuzzParseOrigin(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeCurrentPassword: any body gives a bounded, non-empty password
+// or an error that never holds it.
+func FuzzDecodeCurrentPassword(f *testing.F) {
+	f.Add([]byte(`{"currentPassword":"PW-CANARY"}`))
+	f.Add([]byte(`{"currentPassword":""}`))
+	f.Add([]byte(`{"currentPassword":null,"x":"PW-CANARY"}`))
+	f.Add([]byte(`["PW-CANARY"]`))
+	f.Add([]byte(nil))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		pw, err := decodeCurrentPassword(body)
+		if err != nil {
+			if strings.Contains(err.Error(), "PW-CANARY") {
+				t.Fatalf("error holds the password: %v", err)
+			}
+			return
+		}
+		if len(pw) == 0 || len(pw) > maxPassword {
+			t.Fatalf("accepted a password of %d bytes", len(pw))
+		}
+	})
+}

@@ -57,7 +57,8 @@ var apiRoutes = []apiRoute{
 	{pattern: "GET /console/api/users/{userId}", operation: "GetUser"},
 	{pattern: "GET /console/api/users/{userId}/uiPassword", operation: "GetUserUIPasswordInformation"},
 	// The answer holds the new password, once: like a reveal it is a POST
-	// (CSRF token, never a URL) answered no-store.
+	// (CSRF token, never a URL) answered no-store. One's own needs the
+	// current password (ownPasswordReset).
 	{pattern: "POST /console/api/users/{userId}/uiPassword", operation: "CreateOrResetUIPassword"},
 	{pattern: "GET /console/api/groups", operation: "ListGroups"},
 	{pattern: "POST /console/api/groups", operation: "CreateGroup"},
@@ -89,7 +90,7 @@ var apiRoutes = []apiRoute{
 // API key, as the session's user. A key route names its vault in the path
 // where the API takes it from the management endpoint. It panics when an
 // operation is missing from ops (a wiring mistake).
-func APIRoutes(ops ...[]ociapi.Route) []ociapi.Route {
+func (h *Handler) APIRoutes(ops ...[]ociapi.Route) []ociapi.Route {
 	byName := map[string]ociapi.Route{}
 	for _, rs := range ops {
 		for _, r := range rs {
@@ -102,12 +103,15 @@ func APIRoutes(ops ...[]ociapi.Route) []ociapi.Route {
 		if !ok {
 			panic(fmt.Sprintf("console: no handler for %s", ar.operation))
 		}
-		h := r.Handler
+		next := r.Handler
 		if ar.vault {
-			h = onVault(h)
+			next = onVault(next)
+		}
+		if ar.operation == "CreateOrResetUIPassword" {
+			next = h.ownPasswordReset(next)
 		}
 		out = append(out, ociapi.Route{Pattern: ar.pattern, Operation: ar.operation, ReadOnly: ar.readOnly,
-			MaxBody: r.MaxBody, Handler: h})
+			MaxBody: r.MaxBody, Handler: next})
 	}
 	return out
 }

@@ -40,7 +40,7 @@ func (s *Server) wireConsole(_ context.Context, w *wiring) error {
 	w.registerVia(api, w.main, console.Mux{Mux: w.main}, h.Routes()...)
 	// The pages' routes are the API's own handlers under console paths: the
 	// same loading, authorization, audit and replies, as the session's user.
-	pages := console.APIRoutes(
+	pages := h.APIRoutes(
 		(&kmsvault.Handlers{KMS: s.KMS, Endpoints: s.endpoints, Compartments: s.Identity}).Routes(),
 		(&kmsmgmt.Handlers{KMS: s.KMS, Compartments: s.Identity}).Routes(),
 		(&vaultsapi.Handlers{Secrets: s.Secrets, Targets: s.KMS, Compartments: s.Identity}).Routes(),

@@ -626,20 +626,27 @@ async function userPage(id) {
   const hide = el("button", { id: "ui-password-hide", type: "button", text: "Hide", hidden: true,
     click: () => { shown.textContent = ""; hide.hidden = true; } });
   const mine = generation;
+  // One's own needs the current password (the server checks it as a login).
+  const own = id === userID;
+  const current = own ? el("input", { id: "ui-password-current", type: "password", autocomplete: "current-password" }) : null;
   const reset = el("button", { id: "ui-password-reset", type: "button", class: "danger", text: "Reset console password",
     click: async () => {
       if (!window.confirm("Give " + u.name + " a new console password? The old one stops working, and so do " +
-        (id === userID ? "your" : "the user's") + " console sessions.")) { return; }
+        (own ? "your" : "the user's") + " console sessions.")) { return; }
       clearMessages();
+      const body = own ? { currentPassword: current.value } : undefined;
+      if (own) { current.value = ""; }
       try {
-        const pw = await api("POST", base + "/uiPassword", undefined, "CreateOrResetUIPassword");
+        const pw = await api("POST", base + "/uiPassword", body, "CreateOrResetUIPassword");
         if (mine !== generation) { return; }
         shown.textContent = pw.password;
         hide.hidden = false;
         hide.focus();
       } catch (e) { failed(e); }
     } });
-  return [el("h2", { text: "User " + u.name }), dl, el("div", { class: "actions" }, reset, hide), shown,
+  return [el("h2", { text: "User " + u.name }), dl,
+    own ? el("div", { class: "stack" }, el("label", { for: "ui-password-current", text: "Your current console password" }), current) : null,
+    el("div", { class: "actions" }, reset, hide), shown,
     el("h3", { text: "Groups" }),
     el("ul", { id: "user-groups" }, ...memberships.map((m) => el("li", { "data-id": m.groupId },
       link("#/group/" + enc(m.groupId), names[m.groupId] || m.groupId))))];

@@ -44,10 +44,14 @@ var userDataKeys = map[string]bool{
 func kebab(s string) string {
 	var b strings.Builder
 	runes := []rune(s)
+	// An upper-case letter is one that has a lower case (ϒ, say, is upper
+	// case but has none): only those start a word, so that kebab of its
+	// own result changes nothing.
+	upper := func(r rune) bool { return unicode.IsUpper(r) && unicode.ToLower(r) != r }
 	for i, r := range runes {
-		if unicode.IsUpper(r) {
+		if upper(r) {
 			prevLower := i > 0 && (unicode.IsLower(runes[i-1]) || unicode.IsDigit(runes[i-1]))
-			nextLower := i > 0 && i+1 < len(runes) && unicode.IsLower(runes[i+1]) && unicode.IsUpper(runes[i-1])
+			nextLower := i > 0 && i+1 < len(runes) && unicode.IsLower(runes[i+1]) && upper(runes[i-1])
 			if prevLower || nextLower {
 				b.WriteByte('-')
 			}

@@ -116,6 +116,23 @@ function link(href, text) { return el("a", { href: href, text: text }); }
 function enc(s) { return encodeURIComponent(s); }
 function q(params) { return "?" + new URLSearchParams(params).toString(); }
 
+// maxListed bounds what one view lists: a list's pages are followed up
+// to it.
+const maxListed = 1000;
+
+// listAll follows a list's pages (opc-next-page) up to maxListed items.
+async function listAll(path, what) {
+  const out = [];
+  let page = "";
+  for (;;) {
+    const sep = path.includes("?") ? "&" : "?";
+    const resp = await call("GET", path + (page ? sep + "page=" + enc(page) : ""), undefined, what);
+    out.push(...await resp.json());
+    page = resp.headers.get("opc-next-page") || "";
+    if (!page || out.length >= maxListed) { return out; }
+  }
+}
+
 function table(headers, tbodyID, rows) {
   return el("div", { class: "scroll" }, el("table", {},
     el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col", text: h })))),
@@ -146,7 +163,7 @@ async function compartmentsPage() {
 }
 
 async function vaultsPage(compartment) {
-  const vaults = await api("GET", "api/vaults" + q({ compartmentId: compartment }), undefined, "ListVaults");
+  const vaults = await listAll("api/vaults" + q({ compartmentId: compartment }), "ListVaults");
   return [el("h2", { text: "Vaults" }), el("p", { class: "id", text: "Compartment " + compartment }),
     vaults.length ? null : el("p", { text: "No vaults in this compartment." }),
     el("ul", { id: "vaults" }, ...vaults.map((v) => el("li", { "data-id": v.id },
@@ -157,8 +174,8 @@ async function vaultPage(vaultID) {
   const v = await api("GET", "api/vaults/" + enc(vaultID), undefined, "GetVault");
   const base = "api/vaults/" + enc(vaultID);
   const [keys, secrets] = await Promise.all([
-    api("GET", base + "/keys" + q({ compartmentId: v.compartmentId }), undefined, "ListKeys"),
-    api("GET", "api/secrets" + q({ compartmentId: v.compartmentId, vaultId: vaultID }), undefined, "ListSecrets"),
+    listAll(base + "/keys" + q({ compartmentId: v.compartmentId }), "ListKeys"),
+    listAll("api/secrets" + q({ compartmentId: v.compartmentId, vaultId: vaultID }), "ListSecrets"),
   ]);
   const dl = el("dl");
   fact(dl, "OCID", v.id);
@@ -205,7 +222,7 @@ function newSecretForm(v, keys) {
 async function keyPage(vaultID, keyID) {
   const base = "api/vaults/" + enc(vaultID) + "/keys/" + enc(keyID);
   const [k, versions] = await Promise.all([api("GET", base, undefined, "GetKey"),
-    api("GET", base + "/versions", undefined, "ListKeyVersions")]);
+    listAll(base + "/versions", "ListKeyVersions")]);
   const dl = el("dl");
   fact(dl, "OCID", k.id);
   fact(dl, "State", k.lifecycleState);
@@ -255,7 +272,7 @@ function keyVersionAction(base, k, kv) {
 async function secretPage(secretID) {
   const base = "api/secrets/" + enc(secretID);
   const [s, versions] = await Promise.all([api("GET", base, undefined, "GetSecret"),
-    api("GET", base + "/versions", undefined, "ListSecretVersions")]);
+    listAll(base + "/versions", "ListSecretVersions")]);
   const dl = el("dl");
   fact(dl, "OCID", s.id);
   fact(dl, "State", s.lifecycleState);
@@ -539,19 +556,6 @@ function explainPage(params) {
 }
 
 // ---- identity ----
-
-// listAll follows a list's pages (opc-next-page) up to max items.
-async function listAll(path, what, max) {
-  const out = [];
-  let page = "";
-  for (;;) {
-    const sep = path.includes("?") ? "&" : "?";
-    const resp = await call("GET", path + (page ? sep + "page=" + enc(page) : ""), undefined, what);
-    out.push(...await resp.json());
-    page = resp.headers.get("opc-next-page") || "";
-    if (!page || out.length >= (max || 1000)) { return out; }
-  }
-}
 
 function state(x) { return " (" + x.lifecycleState + ")"; }
 

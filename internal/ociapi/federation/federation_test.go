@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/agent"
 	"github.com/coffer-vault/coffer/internal/coffertest"
 	"github.com/coffer-vault/coffer/internal/ociapi/federation"
+	"github.com/coffer-vault/coffer/internal/ociapi/identityapi"
 	"github.com/coffer-vault/coffer/internal/ociapi/kmsmgmt/keystest"
 	"github.com/coffer-vault/coffer/internal/ociapi/vaultsapi/vaultstest"
 	"github.com/coffer-vault/coffer/internal/server"
@@ -511,5 +512,34 @@ func TestMetadataHandler(t *testing.T) {
 		if w.Code != tc.status || (tc.status == 200 && w.Body.String() != tc.body) {
 			t.Errorf("%s %s (%q): %d %q", tc.region, tc.path, tc.auth, w.Code, w.Body.String())
 		}
+	}
+}
+
+// An instance asks why it may or may not read a secret
+// (ExplainOwnAuthorization), signing as itself: one the dynamic group
+// matches is told it is allowed and which dynamic group grants it; an
+// instance elsewhere, which may not see the secret, learns nothing.
+func TestInstanceExplainsOwnDecision(t *testing.T) {
+	s := start(t)
+	env := s.f.Env
+	body := []byte(`{"operation":"GetSecretBundle","secretId":"` + s.secretID + `"}`)
+	ask := func() (int, []byte) {
+		t.Helper()
+		p, _, err := instanceSecrets(t, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		coffertest.NextSecond()
+		return coffertest.Signed(t, common.DefaultRequestSigner(p), http.MethodPost, env.URL+identityapi.ExplainOwnPath, body, time.Now())
+	}
+	useInstance(t, env, instanceDir(t, env, s.instanceApps, s.apps, 0, time.Now()))
+	status, b := ask()
+	var ans identityapi.ExplainResponse
+	if status != http.StatusOK || json.Unmarshal(b, &ans) != nil || !ans.Allowed || len(ans.DynamicGroups) != 1 || ans.DynamicGroups[0] != "app-instances" {
+		t.Fatalf("the matching instance: %d %s", status, b)
+	}
+	useInstance(t, env, instanceDir(t, env, s.instB, s.other, 0, time.Now()))
+	if status, b := ask(); status != http.StatusNotFound || !bytes.Contains(b, []byte("NotAuthorizedOrNotFound")) {
+		t.Fatalf("the other instance: %d %s", status, b)
 	}
 }

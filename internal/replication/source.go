@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -134,7 +135,7 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 			resp.Next = page[len(page)-1]
 		}
 	} else {
-		pg, err := feed.Changes(ctx, changefeed.Query{
+		q := changefeed.Query{
 			Cursor: req.Cursor, Wait: time.Duration(req.WaitSeconds) * time.Second, Limit: FeedPage, Caller: "peer:" + replica,
 			Filter: func(ctx context.Context, es []changefeed.Entry) ([]changefeed.Entry, error) {
 				var ids []string
@@ -159,7 +160,16 @@ func (s *Source) Pull(ctx context.Context, replica string, binding []byte, req P
 				}
 				return kept, nil
 			},
-		})
+		}
+		pg, err := feed.Changes(ctx, q)
+		if errors.Is(err, changefeed.ErrCursorSyntax) {
+			// A cursor this feed cannot even parse (only a damaged position
+			// record at the replica holds one) is answered as one the feed
+			// no longer holds: a resynchronisation, not an error the
+			// replica would retry forever.
+			q.Cursor, req.Cursor = "", ""
+			pg, err = feed.Changes(ctx, q)
+		}
 		if err != nil {
 			return nil, err
 		}

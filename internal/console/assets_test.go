@@ -48,7 +48,8 @@ func TestAssetsRules(t *testing.T) {
 		"policy-name", "policy-description", "policy-statements", "policy-lint", "policy-lint-status", "policy-save", "policy-delete",
 		"member-add-user", "member-add-submit", "ui-password", "ui-password-reset", "ui-password-hide", "ui-password-current", "denied-own", "denied-own-result",
 		"new-user", "new-group", "new-dynamic-group",
-		"new-secret", "new-secret-name", "new-secret-key", "new-secret-content", "new-secret-submit",
+		"new-vault", "new-vault-name", "new-vault-type", "new-vault-submit", "new-key", "new-key-name", "new-key-shape",
+		"new-key-protection", "new-key-submit", "new-secret", "new-secret-name", "new-secret-key", "new-secret-content", "new-secret-submit",
 		"key-cancel-deletion", "cancel-deletion", "schedule-deletion",
 		"key-schedule-deletion", "rotate", "nav-usage", "usage-form", "usage-since", "usage-until", "usage-group", "usage-price",
 		"usage-submit", "usage-range", "usage-rows", "usage-total", "usage"} {

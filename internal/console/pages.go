@@ -24,8 +24,10 @@ type apiRoute struct {
 // session's CSRF token and the console's origin (Handler.Verify).
 var apiRoutes = []apiRoute{
 	{pattern: "GET /console/api/vaults", operation: "ListVaults"},
+	{pattern: "POST /console/api/vaults", operation: "CreateVault"},
 	{pattern: "GET /console/api/vaults/{vaultId}", operation: "GetVault"},
 	{pattern: "GET /console/api/vaults/{vaultId}/keys", operation: "ListKeys", vault: true},
+	{pattern: "POST /console/api/vaults/{vaultId}/keys", operation: "CreateKey", vault: true},
 	{pattern: "GET /console/api/vaults/{vaultId}/keys/{keyId}", operation: "GetKey", vault: true},
 	{pattern: "GET /console/api/vaults/{vaultId}/keys/{keyId}/versions", operation: "ListKeyVersions", vault: true},
 	{pattern: "POST /console/api/vaults/{vaultId}/keys/{keyId}/versions", operation: "CreateKeyVersion", vault: true},

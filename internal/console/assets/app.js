@@ -164,10 +164,51 @@ async function compartmentsPage() {
 
 async function vaultsPage(compartment) {
   const vaults = await listAll("api/vaults" + q({ compartmentId: compartment }), "ListVaults");
+  const [nameLabel, name] = input("new-vault-name", "Name");
+  const type = el("select", { id: "new-vault-type", name: "vaultType" },
+    el("option", { value: "DEFAULT", text: "Default (shared partition)" }),
+    el("option", { value: "VIRTUAL_PRIVATE", text: "Virtual private" }));
+  const form = el("form", { id: "new-vault", class: "stack" }, el("h3", { text: "New vault" }), nameLabel, name,
+    el("label", { for: "new-vault-type", text: "Type" }), type,
+    el("button", { id: "new-vault-submit", type: "submit", text: "Create vault" }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    change(async () => {
+      const v = await api("POST", "api/vaults", { compartmentId: compartment, displayName: name.value, vaultType: type.value }, "CreateVault");
+      location.hash = "#/vault/" + enc(v.id);
+    });
+  });
   return [el("h2", { text: "Vaults" }), el("p", { class: "id", text: "Compartment " + compartment }),
     vaults.length ? null : el("p", { text: "No vaults in this compartment." }),
     el("ul", { id: "vaults" }, ...vaults.map((v) => el("li", { "data-id": v.id },
-      link("#/vault/" + enc(v.id), v.displayName), " (" + v.lifecycleState + ")")))];
+      link("#/vault/" + enc(v.id), v.displayName), " (" + v.lifecycleState + ")"))), form];
+}
+
+// keyShapes are the shapes the new-key form offers (the API takes more).
+const keyShapes = {
+  "AES-256": { algorithm: "AES", length: 32 },
+  "RSA-2048": { algorithm: "RSA", length: 256 },
+  "ECDSA-P256": { algorithm: "ECDSA", length: 32, curveId: "NIST_P256" },
+};
+
+// newKeyForm creates a key in the vault (CreateKey on its management
+// endpoint, the path's vault here).
+function newKeyForm(v) {
+  const [nameLabel, name] = input("new-key-name", "Name");
+  const shape = el("select", { id: "new-key-shape", name: "keyShape" },
+    ...Object.keys(keyShapes).map((k) => el("option", { value: k, text: k })));
+  const mode = el("select", { id: "new-key-protection", name: "protectionMode" },
+    el("option", { value: "HSM", text: "HSM" }), el("option", { value: "SOFTWARE", text: "Software" }));
+  const form = el("form", { id: "new-key", class: "stack" }, el("h3", { text: "New key" }), nameLabel, name,
+    el("label", { for: "new-key-shape", text: "Algorithm" }), shape,
+    el("label", { for: "new-key-protection", text: "Protection" }), mode,
+    el("button", { id: "new-key-submit", type: "submit", text: "Create key" }));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    change(() => api("POST", "api/vaults/" + enc(v.id) + "/keys", { compartmentId: v.compartmentId, displayName: name.value,
+      keyShape: keyShapes[shape.value], protectionMode: mode.value }, "CreateKey"));
+  });
+  return form;
 }
 
 async function vaultPage(vaultID) {
@@ -188,7 +229,7 @@ async function vaultPage(vaultID) {
     el("h3", { text: "Secrets" }),
     el("ul", { id: "secrets" }, ...secrets.map((s) => el("li", { "data-id": s.id },
       link("#/secret/" + enc(s.id), s.secretName), " (" + s.lifecycleState + ")"))),
-    newSecretForm(v, keys)];
+    v.lifecycleState === "ACTIVE" ? newKeyForm(v) : null, newSecretForm(v, keys)];
 }
 
 // newSecretForm creates a secret in the vault (CreateSecret), encrypted

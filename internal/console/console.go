@@ -344,22 +344,13 @@ func (h *Handler) login(c *ociapi.Call) error {
 		return err
 	}
 	defer clear(req.Password)
-	now := h.now()
-	pass, ok, wait, what := h.throttle.admit(strings.ToLower(req.UserName), ociapi.ClientKey(c.R.RemoteAddr), now)
-	if !ok {
-		return throttled(c, wait, what)
-	}
-	u, err := h.users.CheckUIPassword(c.Context(), req.UserName, req.Password)
+	u, err := h.checkPassword(c, req.UserName, req.Password)
 	if errors.Is(err, identity.ErrBadLogin) {
-		h.throttle.failed(pass, now)
 		return errs.E(errs.Unauthenticated, "console login failed: wrong user name or password")
 	}
 	if err != nil {
-		// The server's failure, not a guess.
-		h.throttle.release(pass)
 		return err
 	}
-	h.throttle.succeeded(pass, now)
 	id, rec, err := h.sessions.create(c.Context(), u.UserID, u.UserName, u.Stamp)
 	if err != nil {
 		return err
@@ -378,6 +369,29 @@ func throttled(c *ociapi.Call, wait time.Duration, what string) error {
 	secs := int(wait/time.Second) + 1
 	c.W.Header().Set("Retry-After", strconv.Itoa(secs))
 	return errs.E(errs.TooManyRequests, "too many failed console logins from %s; retry after %d s", what, secs)
+}
+
+// checkPassword checks a user name and console password under the login
+// throttle, which is asked before any hash: identity.ErrBadLogin for a
+// wrong pair (counted as a failure), the throttle's 429, or the server's
+// own error (counting nothing: it was no guess).
+func (h *Handler) checkPassword(c *ociapi.Call, userName string, password []byte) (identity.ConsoleUser, error) {
+	now := h.now()
+	pass, ok, wait, what := h.throttle.admit(strings.ToLower(userName), ociapi.ClientKey(c.R.RemoteAddr), now)
+	if !ok {
+		return identity.ConsoleUser{}, throttled(c, wait, what)
+	}
+	u, err := h.users.CheckUIPassword(c.Context(), userName, password)
+	if errors.Is(err, identity.ErrBadLogin) {
+		h.throttle.failed(pass, now)
+		return identity.ConsoleUser{}, err
+	}
+	if err != nil {
+		h.throttle.release(pass)
+		return identity.ConsoleUser{}, err
+	}
+	h.throttle.succeeded(pass, now)
+	return u, nil
 }
 
 func (h *Handler) logout(c *ociapi.Call) error {

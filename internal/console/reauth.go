@@ -3,7 +3,6 @@ package console
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/coffer-vault/coffer/internal/errs"
 	"github.com/coffer-vault/coffer/internal/identity"
@@ -31,24 +30,18 @@ func (h *Handler) ownPasswordReset(next ociapi.HandlerFunc) ociapi.HandlerFunc {
 			return errs.E(errs.Unauthenticated, "no console session cookie")
 		}
 		rec, err := h.sessions.get(c.Context(), id)
-		if err != nil {
+		if errors.Is(err, errNoSession) {
 			return errs.E(errs.Unauthenticated, "the console session is unknown or expired")
+		} else if err != nil {
+			return err
 		}
-		now := h.now()
-		pass, ok, wait, what := h.throttle.admit(strings.ToLower(rec.UserName), ociapi.ClientKey(c.R.RemoteAddr), now)
-		if !ok {
-			return throttled(c, wait, what)
-		}
-		u, err := h.users.CheckUIPassword(c.Context(), rec.UserName, current)
+		u, err := h.checkPassword(c, rec.UserName, current)
 		if errors.Is(err, identity.ErrBadLogin) || (err == nil && u.UserID != c.Principal.ID) {
-			h.throttle.failed(pass, now)
 			return errs.E(errs.Forbidden, "resetting your own console password needs your current one, and it is wrong")
 		}
 		if err != nil {
-			h.throttle.release(pass)
 			return err
 		}
-		h.throttle.succeeded(pass, now)
 		return next(c)
 	}
 }

@@ -327,21 +327,24 @@ async function secretPage(secretID) {
         "aria-label": "Make version " + v.versionNumber + " current",
         click: () => change(() => api("POST", base, { currentVersionNumber: v.versionNumber }, "UpdateSecret")) });
     const vbase = base + "/versions/" + v.versionNumber;
-    let deletion = null;
-    if (v.timeOfDeletion) {
-      deletion = [" deleted " + when(v.timeOfDeletion) + " ", el("button", { type: "button", class: "version-cancel-deletion",
+    // A version's deletion date, and (on an ACTIVE secret) its buttons:
+    // cancel a pending one, schedule a deprecated one (the only kind OCI
+    // deletes).
+    const deletion = v.timeOfDeletion ? [" deletion " + when(v.timeOfDeletion) + " "] : [" "];
+    if (s.lifecycleState === "ACTIVE" && v.timeOfDeletion) {
+      deletion.push(el("button", { type: "button", class: "version-cancel-deletion",
         text: "Cancel deletion", "aria-label": "Cancel the deletion of version " + v.versionNumber,
-        click: () => change(() => api("POST", vbase + "/cancelDeletion", undefined, "CancelSecretVersionDeletion")) })];
-    } else if (stages.every((x) => x === "DEPRECATED")) { // only a deprecated version can go, as OCI's
-      deletion = [" ", el("button", { type: "button", class: "version-schedule-deletion danger", text: "Delete",
+        click: () => change(() => api("POST", vbase + "/cancelDeletion", undefined, "CancelSecretVersionDeletion")) }));
+    } else if (s.lifecycleState === "ACTIVE" && stages.every((x) => x === "DEPRECATED")) {
+      deletion.push(el("button", { type: "button", class: "version-schedule-deletion danger", text: "Delete",
         "aria-label": "Schedule the deletion of version " + v.versionNumber, click: () => {
           if (window.confirm("Schedule the deletion of version " + v.versionNumber + " of " + s.secretName + "?")) {
             change(() => api("POST", vbase + "/scheduleDeletion", undefined, "ScheduleSecretVersionDeletion"));
           }
-        } })];
+        } }));
     }
     return el("tr", { "data-id": String(v.versionNumber) }, el("td", { text: String(v.versionNumber) }),
-      el("td", { text: stages.join(", ") }), el("td", { text: when(v.timeCreated) }), el("td", {}, promote, ...(deletion || [])));
+      el("td", { text: stages.join(", ") }), el("td", { text: when(v.timeCreated) }), el("td", {}, promote, ...deletion));
   });
   const content = el("pre", { id: "content", "aria-label": "Secret content" });
   const reveal = el("button", { id: "reveal", type: "button", text: "Reveal" });

@@ -123,14 +123,14 @@ func printReplicationStatus(cmd *cobra.Command, st sysapi.ReplicationStatusRespo
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tCONNECTED\tLAG\tAPPLIED\tFAILING\tLAST CONTACT\tLAST ERROR")
+	fmt.Fprintln(tw, "SOURCE\tCONNECTED\tLAG\tAPPLIED\tVAULTS\tFAILING\tLAST CONTACT\tLAST ERROR")
 	for _, s := range st.Sources {
 		contact := "never"
 		if !s.LastContact.IsZero() {
 			contact = s.LastContact.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%s\t%s\n", s.Source, s.Connected,
-			(time.Duration(s.LagSeconds * float64(time.Second))).Round(time.Millisecond), s.Applied+s.Deleted, len(s.Failed), contact, s.LastError)
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%d\t%s\t%s\n", s.Source, s.Connected,
+			(time.Duration(s.LagSeconds * float64(time.Second))).Round(time.Millisecond), s.Applied+s.Deleted, s.VaultsApplied, len(s.Failed), contact, s.LastError)
 	}
 	_ = tw.Flush()
 	for _, s := range st.Sources {

@@ -96,6 +96,9 @@ type SourceStatus struct {
 	// Applied and Deleted count replicas written since this node started.
 	Applied int64 `json:"applied"`
 	Deleted int64 `json:"deleted"`
+	// VaultsApplied counts vault replicas written or deleted since this
+	// node started.
+	VaultsApplied int64 `json:"vaultsApplied"`
 	// LastError is the last failure of a pull, "" after a success.
 	LastError string `json:"lastError,omitempty"`
 	// Failed names secrets whose replica could not be applied, with why.
@@ -353,6 +356,7 @@ func (r *Replicator) Step(ctx context.Context, src string) error {
 	r.setStatus(src, func(s *SourceStatus) {
 		s.Applied += int64(res.Applied)
 		s.Deleted += int64(res.Deleted)
+		s.VaultsApplied += int64(va.count())
 		s.LastApplied = now
 		s.Resyncing = next.Resync
 		s.Lag = 0

@@ -132,6 +132,16 @@ type vaultApply struct {
 	src         string
 	batch       *kms.VaultBatch
 	compartment string
+	// applied counts the vault replicas the transaction wrote or deleted.
+	applied int
+}
+
+// count is the number of vault replicas written or deleted (0 for none).
+func (a *vaultApply) count() int {
+	if a == nil {
+		return 0
+	}
+	return a.applied
 }
 
 // prepareVaults checks and imports an answer's vault replicas before the
@@ -160,13 +170,17 @@ func (a *vaultApply) apply(tx store.Tx, generation uint64, finish bool) error {
 	if a == nil {
 		return nil
 	}
-	if _, err := a.r.Vaults.KMS.ApplyVaultReplicas(tx, a.batch, a.compartment, generation); err != nil {
+	res, err := a.r.Vaults.KMS.ApplyVaultReplicas(tx, a.batch, a.compartment, generation)
+	if err != nil {
 		return err
 	}
+	a.applied = res.Applied + res.Deleted
 	if finish {
-		if _, err := a.r.Vaults.KMS.FinishVaultResync(tx, a.batch, generation); err != nil {
+		n, err := a.r.Vaults.KMS.FinishVaultResync(tx, a.batch, generation)
+		if err != nil {
 			return err
 		}
+		a.applied += n
 	}
 	return nil
 }

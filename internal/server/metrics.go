@@ -149,6 +149,8 @@ var (
 		"1 while the last pull from the source region succeeded.", []string{"source_region"}, nil)
 	replAppliedDesc = prometheus.NewDesc("coffer_replication_applied_total",
 		"Replicas written (created, updated or deleted) from the source region since this node started.", []string{"source_region"}, nil)
+	replVaultsDesc = prometheus.NewDesc("coffer_replication_vaults_applied_total",
+		"Vault replicas written or deleted from the source region since this node started.", []string{"source_region"}, nil)
 	replFailedDesc = prometheus.NewDesc("coffer_replication_failed_secrets",
 		"Secrets of the source region whose replica could not be applied and is being retried.", []string{"source_region"}, nil)
 )
@@ -158,6 +160,7 @@ func (c replicationCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- replDelayDesc
 	ch <- replConnectedDesc
 	ch <- replAppliedDesc
+	ch <- replVaultsDesc
 	ch <- replFailedDesc
 }
 
@@ -171,6 +174,7 @@ func (c replicationCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(replDelayDesc, prometheus.GaugeValue, st.LastDelay.Seconds(), st.Source)
 		ch <- prometheus.MustNewConstMetric(replConnectedDesc, prometheus.GaugeValue, connected, st.Source)
 		ch <- prometheus.MustNewConstMetric(replAppliedDesc, prometheus.CounterValue, float64(st.Applied+st.Deleted), st.Source)
+		ch <- prometheus.MustNewConstMetric(replVaultsDesc, prometheus.CounterValue, float64(st.VaultsApplied), st.Source)
 		ch <- prometheus.MustNewConstMetric(replFailedDesc, prometheus.GaugeValue, float64(len(st.Failed)), st.Source)
 	}
 }

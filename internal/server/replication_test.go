@@ -99,6 +99,7 @@ func (p *regionPair) startReplica() {
 		c.Peers = []peer.Peer{*src}
 		c.PeerIdentityFile = p.dstID
 		c.PeerPollWait = 5 * time.Second
+		c.MetricsListen = "127.0.0.1:0"
 	}})
 	if p.dst == nil {
 		p.dst = vaultstest.On(p.t, env)

@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -120,6 +123,21 @@ func TestVaultReplicaAcrossRegions(t *testing.T) {
 		return status(opID) == keymanagement.ReplicaDetailsStatusReplicated, nil
 	})
 	t.Logf("CreateVaultReplica → REPLICATED after the replica region's restart: %v", lag)
+	// The replica region's status and metrics count the vault replica it
+	// applied.
+	st := p.dst.Env.Server.ReplicationStatus()
+	if len(st) != 1 || st[0].VaultsApplied < 1 {
+		t.Errorf("replication status after the vault replica: %+v", st)
+	}
+	metrics, err := http.Get(p.dst.Env.Server.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	if want := fmt.Sprintf("coffer_replication_vaults_applied_total{source_region=%q} %d\n", p.srcRegion, st[0].VaultsApplied); !bytes.Contains(body, []byte(want)) {
+		t.Errorf("metrics lack %s", want)
+	}
 	rv, err := dstKMS().GetVault(ctx, keymanagement.GetVaultRequest{VaultId: v.Id})
 	if err != nil {
 		t.Fatal(err)
